@@ -1,0 +1,45 @@
+# The README's commands. Every target creates .venv on first use.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+
+.PHONY: demo test check lint typecheck unit bench synth clean
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+## demo: run the main job (scheduled backup verification) on the embedded sandbox
+demo: $(STAMP)
+	$(BIN)/hsmdr sandbox demo
+
+## test: lint, type-check and run the whole test suite
+test: $(STAMP) check
+	$(BIN)/python -m pytest
+
+check: lint typecheck
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+## bench: cold-import ratio and verification at scale, printed as JSON
+bench: $(STAMP)
+	$(BIN)/python -m bench.run
+
+## synth: synthesize the CDK app (pass CONFIG=path to choose the deployment config)
+CONFIG ?= config/example.yaml
+synth: $(STAMP)
+	$(BIN)/python app.py -c config=$(CONFIG) 2>/dev/null || npx --yes aws-cdk@2 synth -c config=$(CONFIG)
+
+clean:
+	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

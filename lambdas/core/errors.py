@@ -1,0 +1,48 @@
+"""Domain exceptions.
+
+Their class names are the error names that Step Functions sees (a Lambda's errorType),
+so state machines Retry and Catch on them directly: keep the names stable.
+"""
+
+from __future__ import annotations
+
+
+class CloudHsmDrError(Exception):
+    """Base of every error this project raises on purpose."""
+
+
+class InvalidInput(CloudHsmDrError):
+    """The caller's input is wrong; nothing was created or deleted."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field}: {problem}")
+        self.field = field
+        self.problem = problem
+
+
+class ClusterNotFound(CloudHsmDrError):
+    """The cluster id does not exist in the region asked."""
+
+
+class BackupNotFound(CloudHsmDrError):
+    """The backup id does not exist, or no backup matches."""
+
+
+class CloudHsmInvalidRequest(CloudHsmDrError):
+    """CloudHSM refused the request as invalid in the resource's current state."""
+
+
+class CloudHsmLimitExceeded(CloudHsmDrError):
+    """A CloudHSM quota (clusters, HSMs per account or cluster) was hit."""
+
+
+class CloudHsmAccessDenied(CloudHsmDrError):
+    """The caller's IAM identity may not perform the action."""
+
+
+class CloudHsmUnavailable(CloudHsmDrError):
+    """CloudHSM failed internally or kept throttling after retries: retry later."""
+
+
+class CloudHsmTagError(CloudHsmDrError):
+    """A tag operation was rejected."""

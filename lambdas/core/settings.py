@@ -1,0 +1,67 @@
+"""Lambda settings: the environment that the stack sets, parsed into a model."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from lambdas.core.env import Env
+from lambdas.core.protected import PositiveHours, ProtectedCluster
+
+
+class VerificationSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    deployment_name: str
+    clusters: tuple[ProtectedCluster, ...]
+    rpo_hours: PositiveHours
+    backup_in_progress_max_minutes: int = Field(gt=0)
+    alert_topic_arn: str | None = None
+
+    def rpo_hours_for(self, cluster: ProtectedCluster) -> float:
+        return cluster.rpo_hours or self.rpo_hours
+
+    def to_env(self) -> dict[str, str]:
+        """The environment variables that `from_env` reads back (used by the stack)."""
+        env = {
+            Env.DEPLOYMENT_NAME: self.deployment_name,
+            Env.PROTECTED_CLUSTERS: json.dumps(
+                [c.model_dump(exclude_defaults=True) for c in self.clusters],
+                separators=(",", ":"),
+            ),
+            Env.RPO_HOURS: f"{self.rpo_hours:g}",
+            Env.BACKUP_IN_PROGRESS_MAX_MINUTES: str(self.backup_in_progress_max_minutes),
+        }
+        if self.alert_topic_arn:
+            env[Env.ALERT_TOPIC_ARN] = self.alert_topic_arn
+        return env
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> VerificationSettings:
+        environ = os.environ if environ is None else environ
+        return _parse(
+            environ.get(Env.DEPLOYMENT_NAME, ""),
+            environ.get(Env.PROTECTED_CLUSTERS, "[]"),
+            environ.get(Env.RPO_HOURS, ""),
+            environ.get(Env.BACKUP_IN_PROGRESS_MAX_MINUTES, ""),
+            environ.get(Env.ALERT_TOPIC_ARN) or None,
+        )
+
+
+@lru_cache(maxsize=8)
+def _parse(
+    name: str, clusters: str, rpo: str, in_progress: str, topic: str | None
+) -> VerificationSettings:
+    # Cached on the raw strings: a warm Lambda parses once, and an in-process
+    # sandbox that runs several deployments still gets each one's own settings.
+    return VerificationSettings(
+        deployment_name=name,
+        clusters=tuple(ProtectedCluster(**c) for c in json.loads(clusters)),
+        rpo_hours=float(rpo),
+        backup_in_progress_max_minutes=int(in_progress),
+        alert_topic_arn=topic,
+    )

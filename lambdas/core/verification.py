@@ -1,0 +1,335 @@
+"""Backup verification as a pure function: facts in, findings and a report out.
+
+What "verified" means here is what the CloudHSM API can show: the cluster exists
+and is ACTIVE, its newest READY backup is younger than the RPO and restorable into
+a cluster like it, no backup is stuck in CREATE_IN_PROGRESS, and its HSMs match the
+desired topology. Proof that keys come back takes a restore (the DR drill).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from lambdas.core.backups import BackupClass, check_rpo, classify, restore_incompatibility
+from lambdas.core.models import CLUSTER_ACTIVE, Backup, Cluster
+from lambdas.core.protected import ProtectedCluster
+from lambdas.core.topology import TopologyCheck, check_topology
+
+SUCCEEDED = "SUCCEEDED"
+FAILED = "FAILED"
+
+
+class FindingCode(StrEnum):
+    CLUSTER_NOT_FOUND = "CLUSTER_NOT_FOUND"
+    CLUSTER_NOT_ACTIVE = "CLUSTER_NOT_ACTIVE"
+    CLUSTER_DRIFT = "CLUSTER_DRIFT"
+    NO_READY_BACKUP = "NO_READY_BACKUP"
+    BACKUP_OLDER_THAN_RPO = "BACKUP_OLDER_THAN_RPO"
+    BACKUP_STUCK = "BACKUP_STUCK"
+    BACKUP_NOT_RESTORABLE = "BACKUP_NOT_RESTORABLE"
+    HSM_DEGRADED = "HSM_DEGRADED"
+    HSM_COUNT_BELOW_DESIRED = "HSM_COUNT_BELOW_DESIRED"
+    HSM_IN_UNPLANNED_AZ = "HSM_IN_UNPLANNED_AZ"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: FindingCode
+    cluster_id: str
+    message: str
+    next_step: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "code": self.code.value,
+            "cluster_id": self.cluster_id,
+            "message": self.message,
+            "next_step": self.next_step,
+        }
+
+
+@dataclass(frozen=True)
+class ClusterFacts:
+    """What the API said about one protected cluster, gathered by the caller."""
+
+    spec: ProtectedCluster
+    cluster: Cluster | None
+    latest_ready: Backup | None
+    in_progress: Sequence[Backup] = ()
+
+
+@dataclass(frozen=True)
+class ClusterReport:
+    spec: ProtectedCluster
+    cluster: Cluster | None
+    latest_ready: Backup | None
+    rpo: timedelta
+    backup_age: timedelta | None
+    topology: TopologyCheck | None
+    findings: tuple[Finding, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        c, b = self.cluster, self.latest_ready
+        return {
+            "cluster_id": self.spec.id,
+            "name": self.spec.name,
+            "region": self.spec.region,
+            "state": c.state if c else None,
+            "hsm_type": c.hsm_type if c else None,
+            "mode": c.mode if c else None,
+            "hsms": [
+                {
+                    "hsm_id": h.hsm_id,
+                    "availability_zone": h.availability_zone,
+                    "state": h.state,
+                    "eni_ip": h.eni_ip,
+                }
+                for h in (c.hsms if c else ())
+            ],
+            "desired_hsms_per_az": dict(self.spec.hsms_per_az),
+            "latest_ready_backup": None
+            if b is None
+            else {
+                "backup_id": b.backup_id,
+                "backup_arn": b.backup_arn,
+                "state": b.state,
+                "create_timestamp": _iso(b.create_timestamp),
+                "hsm_type": b.hsm_type,
+                "mode": b.mode,
+                "never_expires": b.never_expires,
+            },
+            "backup_age_seconds": _seconds(self.backup_age),
+            "rpo_seconds": _seconds(self.rpo),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass(frozen=True)
+class VerificationReport:
+    deployment_name: str
+    checked_at: datetime
+    clusters: tuple[ClusterReport, ...]
+    errors: tuple[str, ...] = field(default=())
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for c in self.clusters for f in c.findings)
+
+    @property
+    def status(self) -> str:
+        return FAILED if self.findings or self.errors else SUCCEEDED
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "deployment_name": self.deployment_name,
+            "checked_at": _iso(self.checked_at),
+            "clusters": [c.to_dict() for c in self.clusters],
+            "findings": [f.to_dict() for f in self.findings],
+            "findings_count": len(self.findings),
+        }
+
+
+def verify_cluster(
+    facts: ClusterFacts, now: datetime, rpo: timedelta, in_progress_max: timedelta
+) -> ClusterReport:
+    spec, cluster, latest = facts.spec, facts.cluster, facts.latest_ready
+    findings: list[Finding] = []
+    topology = None
+    if cluster is None:
+        findings.append(_not_found(spec))
+    else:
+        findings.extend(_cluster_state(spec, cluster))
+        topology = check_topology(cluster, spec.hsms_per_az)
+        findings.extend(_topology(spec, topology))
+    findings.extend(_stuck(spec, facts.in_progress, now, in_progress_max))
+    backup_age = None
+    if latest is None:
+        findings.append(_no_ready_backup(spec))
+    else:
+        rpo_check = check_rpo(latest, now, rpo)
+        backup_age = rpo_check.age if rpo_check else None
+        if rpo_check is not None and not rpo_check.within:
+            findings.append(_too_old(spec, latest, rpo_check.age, rpo))
+        findings.extend(_restorability(spec, cluster, latest))
+    return ClusterReport(
+        spec=spec,
+        cluster=cluster,
+        latest_ready=latest,
+        rpo=rpo,
+        backup_age=backup_age,
+        topology=topology,
+        findings=tuple(findings),
+    )
+
+
+# Each finding says what is wrong and what the on-call engineer does next.
+
+
+def _not_found(spec: ProtectedCluster) -> Finding:
+    return Finding(
+        FindingCode.CLUSTER_NOT_FOUND,
+        spec.id,
+        f"Cluster {spec.label} does not exist in {spec.region}.",
+        "If the cluster was lost, restore it from its latest backup (complete cluster "
+        "failure runbook); if it was replaced on purpose, update the deployment config: "
+        f"aws cloudhsmv2 describe-backups --region {spec.region} "
+        f"--filters clusterIds={spec.id}",
+    )
+
+
+def _cluster_state(spec: ProtectedCluster, cluster: Cluster) -> list[Finding]:
+    findings = []
+    if cluster.state != CLUSTER_ACTIVE:
+        findings.append(
+            Finding(
+                FindingCode.CLUSTER_NOT_ACTIVE,
+                spec.id,
+                f"Cluster {spec.label} is {cluster.state}, not ACTIVE"
+                + (f": {cluster.state_message}" if cluster.state_message else "."),
+                "Check the cluster: aws cloudhsmv2 describe-clusters "
+                f"--region {spec.region} --filters clusterIds={spec.id}",
+            )
+        )
+    drift = [
+        f"{what} is {actual}, config expects {expected}"
+        for what, actual, expected in (
+            ("HsmType", cluster.hsm_type, spec.hsm_type),
+            ("Mode", cluster.mode, spec.mode),
+        )
+        if expected and actual != expected
+    ]
+    if drift:
+        findings.append(
+            Finding(
+                FindingCode.CLUSTER_DRIFT,
+                spec.id,
+                f"Cluster {spec.label}: " + "; ".join(drift) + ".",
+                "Confirm the change was intended, then update hsm_type/mode in the "
+                "deployment config so restores target the right cluster type.",
+            )
+        )
+    return findings
+
+
+def _topology(spec: ProtectedCluster, topology: TopologyCheck) -> list[Finding]:
+    findings = [
+        Finding(
+            FindingCode.HSM_DEGRADED,
+            spec.id,
+            f"HSM {h.hsm_id} in {h.availability_zone} ({h.eni_ip or 'no IP'}) is DEGRADED"
+            + (f": {h.state_message}" if h.state_message else "."),
+            "A DEGRADED HSM does not recover: create a replacement in the same AZ, wait "
+            "for ACTIVE, then delete the degraded one: aws cloudhsmv2 create-hsm "
+            f"--region {spec.region} --cluster-id {spec.id} "
+            f"--availability-zone {h.availability_zone}",
+        )
+        for h in topology.degraded
+    ]
+    for gap in topology.gaps:
+        busy = [h for h in topology.transitional if h.availability_zone == gap.availability_zone]
+        note = f" ({len(busy)} being created or deleted)" if busy else ""
+        findings.append(
+            Finding(
+                FindingCode.HSM_COUNT_BELOW_DESIRED,
+                spec.id,
+                f"Cluster {spec.label} has {gap.active} ACTIVE HSM(s) in "
+                f"{gap.availability_zone}, {gap.desired} desired{note}.",
+                "Add an HSM in that AZ (one at a time, wait for ACTIVE): aws cloudhsmv2 "
+                f"create-hsm --region {spec.region} --cluster-id {spec.id} "
+                f"--availability-zone {gap.availability_zone}",
+            )
+        )
+    if topology.unexpected_zones:
+        zones = ", ".join(topology.unexpected_zones)
+        findings.append(
+            Finding(
+                FindingCode.HSM_IN_UNPLANNED_AZ,
+                spec.id,
+                f"Cluster {spec.label} has ACTIVE HSMs in {zones}, which the desired "
+                "topology does not name.",
+                "Add the zone to hsms_per_az in the deployment config, or move the HSM.",
+            )
+        )
+    return findings
+
+
+def _stuck(
+    spec: ProtectedCluster, in_progress: Sequence[Backup], now: datetime, limit: timedelta
+) -> list[Finding]:
+    return [
+        Finding(
+            FindingCode.BACKUP_STUCK,
+            spec.id,
+            f"Backup {b.backup_id} of {spec.label} has been CREATE_IN_PROGRESS since "
+            f"{_iso(b.create_timestamp)}, longer than {_human(limit)}.",
+            "Open an AWS Support case with the backup id; meanwhile make sure a READY "
+            f"backup younger than the RPO exists: aws cloudhsmv2 describe-backups "
+            f"--region {spec.region} --filters clusterIds={spec.id}",
+        )
+        for b in in_progress
+        if classify(b, now, limit) is BackupClass.STUCK
+    ]
+
+
+def _no_ready_backup(spec: ProtectedCluster) -> Finding:
+    return Finding(
+        FindingCode.NO_READY_BACKUP,
+        spec.id,
+        f"Cluster {spec.label} has no READY backup: it cannot be restored.",
+        "Force a backup by adding an HSM (then remove it): aws cloudhsmv2 create-hsm "
+        f"--region {spec.region} --cluster-id {spec.id} --availability-zone <AZ>",
+    )
+
+
+def _too_old(spec: ProtectedCluster, latest: Backup, age: timedelta, rpo: timedelta) -> Finding:
+    return Finding(
+        FindingCode.BACKUP_OLDER_THAN_RPO,
+        spec.id,
+        f"The newest READY backup of {spec.label}, {latest.backup_id}, is {_human(age)} "
+        f"old; the RPO allows {_human(rpo)}.",
+        "CloudHSM backs up at least daily: a missing daily backup needs an AWS Support "
+        "case. Force a fresh backup now by adding an HSM to the cluster, then removing "
+        f"it: aws cloudhsmv2 create-hsm --region {spec.region} --cluster-id {spec.id} "
+        "--availability-zone <AZ>",
+    )
+
+
+def _restorability(
+    spec: ProtectedCluster, cluster: Cluster | None, latest: Backup
+) -> list[Finding]:
+    target_type = spec.hsm_type or (cluster.hsm_type if cluster else "")
+    target_mode = spec.mode or (cluster.mode if cluster else "")
+    reason = restore_incompatibility(latest.hsm_type, latest.mode, target_type, target_mode)
+    if reason is None:
+        return []
+    return [
+        Finding(
+            FindingCode.BACKUP_NOT_RESTORABLE,
+            spec.id,
+            f"Backup {latest.backup_id} ({latest.hsm_type}, {latest.mode}) cannot restore "
+            f"{spec.label} as configured: {reason}.",
+            "Restore into a cluster of the backup's HsmType and Mode, or correct "
+            "hsm_type/mode in the deployment config.",
+        )
+    ]
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return round(value.total_seconds(), 3) if value is not None else None
+
+
+def _human(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m"]
+    return " ".join(p for p in parts if p and (p != "0m" or not (days or hours)))

@@ -1,0 +1,85 @@
+"""Scheduled backup verification: read every protected cluster, report, alert."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from lambdas.core.alerts import verification_alert
+from lambdas.core.env import METRICS_NAMESPACE
+from lambdas.core.errors import InvalidInput
+from lambdas.core.gateway import CloudHsmGateway
+from lambdas.core.observability import logger, metrics, tracer
+from lambdas.core.settings import VerificationSettings
+from lambdas.core.verification import VerificationReport
+from lambdas.core.verification_run import run_verification
+
+
+class VerifyBackupsRequest(BaseModel):
+    """The event: empty from the schedule; on-call may narrow it by hand."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    cluster_ids: list[str] | None = None
+    publish_alert: bool = True
+
+
+def parse_request(event: Any, settings: VerificationSettings) -> VerifyBackupsRequest:
+    try:
+        request = VerifyBackupsRequest.model_validate(event or {})
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "event"
+        raise InvalidInput(field, first["msg"]) from error
+    known = {c.id for c in settings.clusters}
+    unknown = sorted(set(request.cluster_ids or ()) - known)
+    if unknown:
+        raise InvalidInput("cluster_ids", f"{unknown} are not protected by this deployment")
+    return request
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = VerificationSettings.from_env()
+    request = parse_request(event, settings)
+    report = run_verification(settings, CloudHsmGateway.for_region, cluster_ids=request.cluster_ids)
+    _emit_metrics(report)
+    result = report.to_dict()
+    if report.status != "SUCCEEDED":
+        logger.warning("backup verification found problems", extra={"findings": result["findings"]})
+        if settings.alert_topic_arn and request.publish_alert:
+            result["alert_message_id"] = _publish(settings.alert_topic_arn, report)
+    return result
+
+
+def _emit_metrics(report: VerificationReport) -> None:
+    metrics.add_metric("VerificationFindings", MetricUnit.Count, len(report.findings))
+    for cluster in report.clusters:
+        _cluster_metric("ClusterFindings", MetricUnit.Count, len(cluster.findings), cluster.spec.id)
+        if cluster.backup_age is not None:
+            age = cluster.backup_age.total_seconds()
+            _cluster_metric("BackupAgeSeconds", MetricUnit.Seconds, age, cluster.spec.id)
+
+
+def _cluster_metric(name: str, unit: MetricUnit, value: float, cluster_id: str) -> None:
+    # One EMF document per value: a single-metric document carries one metric only,
+    # and its ClusterId dimension must not leak into the handler's shared metrics.
+    with single_metric(name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE) as metric:
+        metric.add_dimension("ClusterId", cluster_id)
+
+
+def _publish(topic_arn: str, report: VerificationReport) -> str:
+    import boto3
+
+    alert = verification_alert(report)
+    region = topic_arn.split(":")[3]
+    response = boto3.client("sns", region_name=region).publish(
+        TopicArn=topic_arn, Subject=alert.subject, Message=alert.body
+    )
+    logger.info("alert published", extra={"message_id": response["MessageId"]})
+    return str(response["MessageId"])

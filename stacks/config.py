@@ -1,0 +1,149 @@
+"""The deployment config: one YAML (or JSON) file, validated before anything runs.
+
+`cdk synth -c config=PATH` and the CLI's `--config PATH` both load it here. A wrong
+value stops with `PATH: field.sub: what is wrong`, before any synthesis or API call.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from lambdas.core.protected import REGION_PATTERN, PositiveHours, ProtectedCluster
+from lambdas.core.settings import VerificationSettings
+
+SCHEDULE_PATTERN = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"  # E.164, as SNS SMS wants it
+Region = Annotated[str, Field(pattern=REGION_PATTERN)]
+
+
+class ConfigError(Exception):
+    """The config file is unreadable or has invalid values; lines say which and why."""
+
+    def __init__(self, path: str, problems: list[str]) -> None:
+        self.path = path
+        self.problems = problems
+        super().__init__("\n".join(f"{path}: {p}" for p in problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Schedules(_Strict):
+    verify_backups: str = Field(default="rate(1 hour)", pattern=SCHEDULE_PATTERN)
+    timezone: str = Field(default="UTC", description="IANA zone for cron schedules")
+
+
+class Notifications(_Strict):
+    emails: list[Annotated[str, Field(pattern=EMAIL_PATTERN)]] = []
+    sms: list[Annotated[str, Field(pattern=PHONE_PATTERN)]] = []
+    https: list[Annotated[str, Field(pattern=r"^https://[^\s/]+\S*$")]] = []
+
+
+# CloudWatch Logs' retention periods, by the name CDK gives each.
+LOG_RETENTION_NAMES = {
+    1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS",
+    30: "ONE_MONTH", 60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS",
+    150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
+    545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1827: "FIVE_YEARS", 3653: "TEN_YEARS",
+}  # fmt: skip
+
+
+class LambdaOptions(_Strict):
+    powertools_layer_version: int = Field(default=27, ge=1)
+    log_retention_days: int = 90
+    memory_mb: int = Field(default=256, ge=128, le=10240)
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _known_retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_NAMES:
+            allowed = sorted(LOG_RETENTION_NAMES)
+            raise ValueError(f"must be one of CloudWatch Logs' retention periods {allowed}")
+        return value
+
+
+class DeploymentConfig(_Strict):
+    deployment_name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
+    region: Region
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    rpo_hours: PositiveHours = 24
+    backup_in_progress_max_minutes: int = Field(default=180, gt=0, le=7 * 24 * 60)
+    protected_clusters: list[ProtectedCluster] = Field(min_length=1)
+    dr_regions: list[Region] = []
+    schedules: Schedules = Schedules()
+    notifications: Notifications = Notifications()
+    lambda_options: LambdaOptions = Field(default=LambdaOptions(), alias="lambda")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _cluster_region_defaults_to_deployment(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("protected_clusters"), list):
+            region = data.get("region")
+            data = dict(data)
+            data["protected_clusters"] = [
+                {"region": region, **c} if isinstance(c, dict) else c
+                for c in data["protected_clusters"]
+            ]
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> DeploymentConfig:
+        ids = [c.id for c in self.protected_clusters]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"protected_clusters: duplicate cluster ids {duplicates}")
+        if self.region in self.dr_regions:
+            raise ValueError(f"dr_regions: {self.region} is the deployment region itself")
+        return self
+
+    def verification_settings(self, alert_topic_arn: str | None = None) -> VerificationSettings:
+        return VerificationSettings(
+            deployment_name=self.deployment_name,
+            clusters=tuple(self.protected_clusters),
+            rpo_hours=self.rpo_hours,
+            backup_in_progress_max_minutes=self.backup_in_progress_max_minutes,
+            alert_topic_arn=alert_topic_arn,
+        )
+
+
+def load_config(path: str | Path) -> DeploymentConfig:
+    shown = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(shown, [f"cannot read the file: {error.strerror}"]) from error
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise ConfigError(shown, [f"{where}not valid YAML: {error}"]) from error
+    if not isinstance(data, dict):
+        raise ConfigError(shown, ["the file must hold a mapping of settings"])
+    return parse_config(data, shown)
+
+
+def parse_config(data: dict[str, Any], shown: str = "config") -> DeploymentConfig:
+    try:
+        return DeploymentConfig.model_validate(data)
+    except ValidationError as error:
+        raise ConfigError(shown, [_describe(e) for e in error.errors()]) from error
+
+
+def _describe(error: Any) -> str:
+    location = ".".join(str(part) for part in error["loc"])
+    message = re.sub(r"^Value error, ", "", error["msg"])
+    if error["type"] == "extra_forbidden":
+        message = "unknown setting (check the spelling against config/example.yaml)"
+    elif error["type"] == "string_pattern_mismatch":
+        message = f"{error['input']!r} does not match {error['ctx']['pattern']}"
+    return f"{location}: {message}" if location else message

@@ -1,0 +1,23 @@
+"""The Lambda code asset: the `lambdas/` package and nothing else from the repo.
+
+The asset root is the repository so that handlers import `lambdas.core...` exactly
+as the tests and the CLI do; the glob keeps every other file out.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from aws_cdk import IgnoreMode
+from aws_cdk import aws_lambda as lambda_
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+_ONLY_LAMBDAS = ["*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
+
+
+@cache
+def lambda_code() -> lambda_.AssetCode:
+    return lambda_.Code.from_asset(
+        str(REPO_ROOT), exclude=_ONLY_LAMBDAS, ignore_mode=IgnoreMode.GLOB
+    )

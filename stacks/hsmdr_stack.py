@@ -1,0 +1,25 @@
+"""The main stack: it only composes one construct per concern."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack, Tags
+from constructs import Construct
+
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting import Alerting
+from stacks.constructs.backup_verification import BackupVerification
+
+
+class CloudHsmDrStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        Tags.of(self).add("managed-by", "cloudhsm-dr")
+        Tags.of(self).add("hsmdr:deployment", config.deployment_name)
+        self.alerting = Alerting(self, "Alerting", config=config)
+        self.backup_verification = BackupVerification(
+            self, "BackupVerification", config=config, alerting=self.alerting
+        )
