@@ -125,8 +125,9 @@ def load_config(path: str | Path) -> DeploymentConfig:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f"line {mark.line + 1}: " if mark else ""
-        raise ConfigError(shown, [f"{where}not valid YAML: {error}"]) from error
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        raise ConfigError(shown, [f"{where}not valid YAML: {problem}"]) from error
     if not isinstance(data, dict):
         raise ConfigError(shown, ["the file must hold a mapping of settings"])
     return parse_config(data, shown)
