@@ -13,7 +13,7 @@ from aws_cdk import IgnoreMode
 from aws_cdk import aws_lambda as lambda_
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-_ONLY_LAMBDAS = ["*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
+_ONLY_LAMBDAS = ["*", ".*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
 
 
 @cache

@@ -93,7 +93,9 @@ def test_bad_value_names_the_file_the_field_and_the_problem(
 def test_unreadable_and_malformed_files_say_so(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read the file"):
         load_config(tmp_path / "missing.yaml")
-    assert problems(tmp_path, "region: [unclosed\n")[0].startswith("line 2, column 1: not valid YAML")
+    assert problems(tmp_path, "region: [unclosed\n")[0].startswith(
+        "line 2, column 1: not valid YAML"
+    )
     assert problems(tmp_path, "- a list\n") == ["the file must hold a mapping of settings"]
 
 

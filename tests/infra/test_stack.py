@@ -1,0 +1,151 @@
+"""The synthesized stack: what it deploys and with which permissions."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_cdk.assertions import Match, Template
+
+from lambdas.core.env import Env
+from tests.conftest import Synthesized
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def only(template: dict[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
+    [(logical_id, resource)] = resources(template, kind).items()
+    return logical_id, resource["Properties"]
+
+
+def test_verification_function_runtime_tracing_logs_and_layer(synthesized: Synthesized) -> None:
+    _, props = only(synthesized.template, "AWS::Lambda::Function")
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == "lambdas.handlers.verify_backups.handler"
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["LoggingConfig"]["LogFormat"] == "JSON"
+    assert "Ref" in props["LoggingConfig"]["LogGroup"]
+    [layer] = props["Layers"]
+    assert layer == (
+        "arn:aws:lambda:us-east-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
+    )
+
+
+def test_function_environment_carries_the_config(synthesized: Synthesized) -> None:
+    _, props = only(synthesized.template, "AWS::Lambda::Function")
+    env = props["Environment"]["Variables"]
+    clusters = json.loads(env[Env.PROTECTED_CLUSTERS])
+    assert [c["id"] for c in clusters] == ["cluster-sandboxprimary"]
+    assert env[Env.RPO_HOURS] == "24"
+    assert env[Env.SERVICE_NAME] == "verify-backups"
+    topic_id, _ = only(synthesized.template, "AWS::SNS::Topic")
+    assert env[Env.ALERT_TOPIC_ARN] == {"Ref": topic_id}
+
+
+def test_log_group_is_explicit_with_retention(synthesized: Synthesized) -> None:
+    _, props = only(synthesized.template, "AWS::Logs::LogGroup")
+    assert props["RetentionInDays"] == 90
+
+
+def test_schedule_invokes_the_function_hourly_with_dead_letters(synthesized: Synthesized) -> None:
+    function_id, _ = only(synthesized.template, "AWS::Lambda::Function")
+    queue_id, queue = only(synthesized.template, "AWS::SQS::Queue")
+    _, schedule = only(synthesized.template, "AWS::Scheduler::Schedule")
+    assert schedule["ScheduleExpression"] == "rate(1 hour)"
+    assert schedule["State"] == "ENABLED"
+    target = schedule["Target"]
+    assert target["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
+    assert json.loads(target["Input"]) == {"source": "schedule"}
+    assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    assert queue["KmsMasterKeyId"] == "alias/aws/sqs"
+
+
+def test_alert_topic_is_kms_encrypted_and_tls_only(synthesized: Synthesized) -> None:
+    template = Template.from_json(synthesized.template)
+    key_id, key = only(synthesized.template, "AWS::KMS::Key")
+    assert key["EnableKeyRotation"] is True
+    template.has_resource_properties(
+        "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
+    )
+    template.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Effect": "Deny",
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            }
+                        )
+                    ]
+                )
+            }
+        },
+    )
+    template.has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "oncall@example.com"}
+    )
+
+
+def _role_actions(template: dict[str, Any], role_id: str) -> set[str]:
+    actions: set[str] = set()
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} not in policy["Properties"]["Roles"]:
+            continue
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            found = statement["Action"]
+            actions.update([found] if isinstance(found, str) else found)
+    return actions
+
+
+def test_verification_role_is_read_only_on_cloudhsm(synthesized: Synthesized) -> None:
+    _, function = only(synthesized.template, "AWS::Lambda::Function")
+    role_id = function["Role"]["Fn::GetAtt"][0]
+    actions = _role_actions(synthesized.template, role_id)
+    assert {a for a in actions if a.startswith("cloudhsm:")} == {
+        "cloudhsm:DescribeClusters",
+        "cloudhsm:DescribeBackups",
+    }
+    assert "sns:Publish" in actions
+    assert not any(a.endswith("*") and not a.startswith("kms:GenerateDataKey") for a in actions)
+    role = synthesized.template["Resources"][role_id]["Properties"]
+    assert "ManagedPolicyArns" not in role  # no AWSLambdaBasicExecutionRole "*" on logs
+
+
+def _text(value: Any) -> str:
+    """The literal parts of a string that may be an Fn::Join."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Fn::Join" in value:
+        return "".join(_text(part) for part in value["Fn::Join"][1])
+    return ""
+
+
+def test_errors_alarm_pages_through_the_alert_topic(synthesized: Synthesized) -> None:
+    topic_id, _ = only(synthesized.template, "AWS::SNS::Topic")
+    alarms = resources(synthesized.template, "AWS::CloudWatch::Alarm").values()
+    by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms}
+    errors = by_metric["Errors"]
+    assert errors["Namespace"] == "AWS/Lambda"
+    assert errors["Threshold"] == 1
+    assert errors["AlarmActions"] == [{"Ref": topic_id}]
+    assert "hsmdr backup verify" in _text(errors["AlarmDescription"])
+    dead_letters = by_metric["ApproximateNumberOfMessagesVisible"]
+    assert dead_letters["AlarmActions"] == [{"Ref": topic_id}]
+
+
+def test_lambda_asset_holds_only_the_lambdas_package(synthesized: Synthesized) -> None:
+    _, function = only(synthesized.template, "AWS::Lambda::Function")
+    key = function["Code"]["S3Key"]
+    asset_dir = synthesized.assembly_dir / f"asset.{key.removesuffix('.zip')}"
+    top = sorted(p.name for p in asset_dir.iterdir())
+    assert top == ["lambdas"]
+    files = [p for p in asset_dir.rglob("*") if p.is_file()]
+    assert all(p.suffix == ".py" for p in files)
+    assert (asset_dir / "lambdas" / "handlers" / "verify_backups.py").exists()
