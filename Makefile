@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
 .PHONY: demo test check lint typecheck unit bench synth clean
 
@@ -36,10 +37,11 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.run
 
-## synth: synthesize the CDK app (pass CONFIG=path to choose the deployment config)
+## synth: validate the config and synthesize the CDK app into cdk.out (CONFIG=path)
 CONFIG ?= config/example.yaml
 synth: $(STAMP)
-	$(BIN)/python app.py -c config=$(CONFIG) 2>/dev/null || npx --yes aws-cdk@2 synth -c config=$(CONFIG)
+	CDK_CONTEXT_JSON='{"config": "$(CONFIG)"}' CDK_OUTDIR=cdk.out $(BIN)/python app.py
+	@echo "Synthesized cdk.out/ from $(CONFIG)"
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,49 @@
+"""`hsmdr backup ...` against real AWS, with the normal credential chain."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from hsmdr.cli import Outcome, UsageError, add_json_flag
+
+
+def register(groups: Any) -> None:
+    backup = groups.add_parser("backup", help="check and manage CloudHSM backups")
+    commands = backup.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    verify = commands.add_parser(
+        "verify",
+        help="verify the backups and HSMs of the protected clusters now (read-only)",
+        description=(
+            "Runs the same checks as the scheduled verification function, from this "
+            "machine, with the AWS credentials of your environment. Read-only: needs "
+            "cloudhsm:DescribeClusters and cloudhsm:DescribeBackups."
+        ),
+    )
+    verify.add_argument("--config", required=True, help="deployment config (YAML)")
+    verify.add_argument(
+        "--cluster",
+        action="append",
+        dest="clusters",
+        metavar="ID",
+        help="only this protected cluster (repeatable)",
+    )
+    add_json_flag(verify)
+    verify.set_defaults(run=run_verify)
+
+
+def run_verify(args: argparse.Namespace) -> Outcome:
+    from hsmdr.render import verification_report
+    from lambdas.core.gateway import CloudHsmGateway
+    from lambdas.core.verification_run import run_verification
+    from stacks.config import load_config
+
+    config = load_config(args.config)
+    known = {c.id for c in config.protected_clusters}
+    unknown = sorted(set(args.clusters or ()) - known)
+    if unknown:
+        raise UsageError(f"--cluster: {unknown} not in {args.config}'s protected_clusters")
+    report = run_verification(
+        config.verification_settings(), CloudHsmGateway.for_region, cluster_ids=args.clusters
+    ).to_dict()
+    return Outcome(report, verification_report(report))

@@ -1,0 +1,79 @@
+"""`hsmdr sandbox ...`: the product running on the embedded sandbox, no AWS needed."""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import Any
+
+from hsmdr.cli import Outcome, UsageError, add_json_flag
+
+FAULT_HELP = (
+    "inject a fault by name, repeatable: throttle, internal-failure, hsm-degraded, "
+    "az-unsupported[:AZ], backup-stuck, copy-fails, hsm-failure[:CLUSTER], "
+    "backups-stopped, lambda-crash:STEP"
+)
+
+
+def register(groups: Any) -> None:
+    sandbox = groups.add_parser(
+        "sandbox", help="run the stack on the embedded sandbox (moto + CloudHSM emulator)"
+    )
+    commands = sandbox.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = commands.add_parser(
+        "demo",
+        help="deploy, seed a cluster, verify its backups, then break it and show the alerts",
+    )
+    add_json_flag(demo)
+    demo.set_defaults(run=run_demo)
+
+    verify = commands.add_parser(
+        "verify-backups",
+        help="seed the protected clusters and fire the backup-verification schedule",
+    )
+    verify.add_argument("--fault", action="append", default=[], metavar="NAME", help=FAULT_HELP)
+    verify.add_argument(
+        "--advance-hours",
+        type=float,
+        default=0.0,
+        metavar="H",
+        help="let H hours pass in the sandbox before the schedule fires (daily backups, "
+        "or their faults, happen meanwhile)",
+    )
+    add_json_flag(verify)
+    verify.set_defaults(run=run_verify_backups)
+
+
+def run_verify_backups(args: argparse.Namespace) -> Outcome:
+    from hsmdr.render import verification_report
+    from sandbox.scenarios import verify_backups
+    from sandbox.session import FaultError
+
+    if args.advance_hours < 0:
+        raise UsageError("--advance-hours: must be zero or more")
+    try:
+        result = verify_backups(args.fault, timedelta(hours=args.advance_hours))
+    except FaultError as error:
+        raise UsageError(str(error)) from error
+    if "clusters" not in result:
+        text = f"Backup verification FAILED: {result['error']}: {result['message']}"
+    else:
+        text = verification_report(result)
+    return Outcome(result, text + _alerts_text(result["alerts"]))
+
+
+def run_demo(args: argparse.Namespace) -> Outcome:
+    from sandbox.demo import run_demo as demo
+
+    document, text = demo()
+    return Outcome(document, text)
+
+
+def _alerts_text(alerts: list[dict[str, Any]]) -> str:
+    if not alerts:
+        return "\n\nNo alert was sent."
+    parts = ["", "", f"Alerts sent to the on-call engineer ({len(alerts)}):"]
+    for alert in alerts:
+        parts += ["", f"Subject: {alert['subject']}", "", alert["message"]]
+    return "\n".join(parts)

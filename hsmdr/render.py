@@ -1,0 +1,86 @@
+"""Human output: plain-text tables and the verification report, no raw dicts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in cells)]) for i, h in enumerate(headers)]
+    line = "  ".join("-" * w for w in widths)
+    out = ["  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True)), line]
+    out += ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells]
+    return "\n".join(s.rstrip() for s in out)
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    if days:
+        return f"{days}d {hours}h"
+    if hours:
+        return f"{hours}h {minutes}m"
+    if minutes:
+        return f"{minutes}m {secs}s"
+    return f"{secs}s"
+
+
+def verification_report(report: dict[str, Any]) -> str:
+    parts = [
+        f"Backup verification of {report['deployment_name']} at {report['checked_at']}: "
+        f"{report['status']}",
+        "",
+    ]
+    for cluster in report["clusters"]:
+        parts.append(_cluster(cluster))
+        parts.append("")
+    findings = report["findings"]
+    if findings:
+        parts.append(f"Findings ({len(findings)}):")
+        for number, finding in enumerate(findings, start=1):
+            parts.append(f"  {number}. [{finding['code']}] {finding['message']}")
+            parts.append(f"     Next step: {finding['next_step']}")
+    else:
+        parts.append("No findings: every protected cluster is ACTIVE, backed up within its RPO")
+        parts.append("and at its desired HSM topology.")
+    return "\n".join(parts)
+
+
+def _cluster(cluster: dict[str, Any]) -> str:
+    name = (
+        f"{cluster['name']} ({cluster['cluster_id']})" if cluster["name"] else cluster["cluster_id"]
+    )
+    desired = ", ".join(f"{az}: {n}" for az, n in cluster["desired_hsms_per_az"].items())
+    head = [
+        f"Cluster {name}  region {cluster['region']}  state {cluster['state'] or 'NOT FOUND'}"
+        + (f"  {cluster['hsm_type']} {cluster['mode']}" if cluster["hsm_type"] else ""),
+        f"Desired HSMs per AZ: {desired}",
+    ]
+    hsms = cluster["hsms"]
+    if hsms:
+        head.append(
+            table(
+                ["HSM", "STATE", "AZ", "IP"],
+                [[h["hsm_id"], h["state"], h["availability_zone"], h["eni_ip"]] for h in hsms],
+            )
+        )
+    backup = cluster["latest_ready_backup"]
+    if backup:
+        age, rpo = cluster["backup_age_seconds"], cluster["rpo_seconds"]
+        verdict = "within RPO" if age is not None and age <= rpo else "OLDER THAN RPO"
+        head.append(
+            f"Latest READY backup: {backup['backup_id']} created {backup['create_timestamp']}, "
+            f"age {duration(age)} against an RPO of {duration(rpo)} ({verdict})"
+        )
+    else:
+        head.append("Latest READY backup: none")
+    return "\n".join(head)
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None or value == "" else str(value)
