@@ -25,7 +25,7 @@ from lambdas.core.models import Backup, Cluster
 
 CLUSTERS_PAGE_MAX = 25  # DescribeClusters MaxResults upper bound
 BACKUPS_PAGE_MAX = 50  # DescribeBackups MaxResults upper bound
-RETRY_ATTEMPTS = 8
+RETRY_ATTEMPTS = 8  # in all, the first attempt included
 
 _ERROR_MAP: dict[str, type[CloudHsmDrError]] = {
     "CloudHsmAccessDeniedException": CloudHsmAccessDenied,
@@ -38,13 +38,13 @@ _ERROR_MAP: dict[str, type[CloudHsmDrError]] = {
 }
 
 
-def client_for(region: str, session: Any = None) -> Any:
+def client_for(region: str, session: Any = None, max_attempts: int = RETRY_ATTEMPTS) -> Any:
     """A cloudhsmv2 client with adaptive retries (throttling backs off client side)."""
     import boto3
     from botocore.config import Config
 
     config = Config(
-        retries={"mode": "adaptive", "max_attempts": RETRY_ATTEMPTS},
+        retries={"mode": "adaptive", "total_max_attempts": max_attempts},
         user_agent_extra="cloudhsm-dr",
     )
     factory = session or boto3
@@ -75,8 +75,10 @@ class CloudHsmGateway:
         self._client = client
 
     @classmethod
-    def for_region(cls, region: str, session: Any = None) -> CloudHsmGateway:
-        return cls(client_for(region, session))
+    def for_region(
+        cls, region: str, session: Any = None, max_attempts: int = RETRY_ATTEMPTS
+    ) -> CloudHsmGateway:
+        return cls(client_for(region, session, max_attempts))
 
     @property
     def region(self) -> str:

@@ -1,0 +1,57 @@
+"""What deployed functions print, kept per function like CloudWatch Logs.
+
+Handlers log to stdout (Powertools' JSON logs, EMF metrics). In the sandbox they run
+in this process, so their output is redirected into a per-function log while they
+run, instead of landing in the operator's terminal between the report lines.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+import threading
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
+
+_LOCK = threading.Lock()
+_LOGS: defaultdict[str, list[str]] = defaultdict(list)  # function name -> log lines
+
+
+@contextmanager
+def captured(function_name: str) -> Iterator[io.StringIO]:
+    """Send stdout, stderr and logging handlers bound to them into the function's log."""
+    buffer = io.StringIO()
+    originals = (sys.stdout, sys.stderr)
+    # Logging handlers (Powertools' among them) keep the stream they were created with.
+    handlers = [
+        h
+        for logger in [logging.getLogger(), *_loggers()]
+        for h in logger.handlers
+        if isinstance(h, logging.StreamHandler) and h.stream in originals
+    ]
+    saved = [(h, h.stream) for h in handlers]
+    for handler in handlers:
+        handler.setStream(buffer)
+    try:
+        with redirect_stdout(buffer), redirect_stderr(buffer):
+            yield buffer
+    finally:
+        for handler, stream in saved:
+            handler.setStream(stream)
+        with _LOCK:
+            _LOGS[function_name].extend(buffer.getvalue().splitlines())
+
+
+def lines(function_name: str) -> list[str]:
+    with _LOCK:
+        return list(_LOGS.get(function_name, ()))
+
+
+def _loggers() -> list[logging.Logger]:
+    return [
+        logger
+        for logger in list(logging.Logger.manager.loggerDict.values())
+        if isinstance(logger, logging.Logger)
+    ]

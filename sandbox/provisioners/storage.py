@@ -1,0 +1,52 @@
+"""S3 buckets and bucket policies, SSM parameters."""
+
+from __future__ import annotations
+
+from sandbox.provisioners.context import (
+    Properties,
+    ProvisionContext,
+    Provisioned,
+    pick,
+    policy_json,
+    text,
+)
+
+
+def s3_bucket(ctx: ProvisionContext, logical_id: str, props: Properties) -> Provisioned:
+    name = props.get("BucketName") or ctx.generated_name(logical_id, 63).lower()
+    s3 = ctx.client("s3")
+    region = ctx.environment.region
+    if region == "us-east-1":
+        s3.create_bucket(Bucket=name)
+    else:
+        s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    if "VersioningConfiguration" in props:
+        s3.put_bucket_versioning(
+            Bucket=name, VersioningConfiguration=props["VersioningConfiguration"]
+        )
+    domain = f"{name}.s3.{region}.amazonaws.com"
+    return Provisioned(
+        name,
+        {
+            "Arn": f"arn:{ctx.environment.partition}:s3:::{name}",
+            "DomainName": f"{name}.s3.amazonaws.com",
+            "RegionalDomainName": domain,
+            "DualStackDomainName": f"{name}.s3.dualstack.{region}.amazonaws.com",
+        },
+    )
+
+
+def s3_bucket_policy(ctx: ProvisionContext, logical_id: str, props: Properties) -> Provisioned:
+    ctx.client("s3").put_bucket_policy(
+        Bucket=props["Bucket"], Policy=policy_json(props["PolicyDocument"])
+    )
+    return Provisioned(ctx.generated_name(logical_id))
+
+
+def ssm_parameter(ctx: ProvisionContext, logical_id: str, props: Properties) -> Provisioned:
+    name = props.get("Name") or ctx.generated_name(logical_id, 2048, prefix="CFN")
+    request = pick(props, "Description", "Tier", "AllowedPattern", "DataType")
+    ctx.client("ssm").put_parameter(
+        Name=name, Value=text(props["Value"]), Type=props.get("Type", "String"), **request
+    )
+    return Provisioned(name, {"Type": props.get("Type", "String"), "Value": props["Value"]})
