@@ -30,9 +30,18 @@ def duration(seconds: float | None) -> str:
     return f"{secs}s"
 
 
+def when(iso: str | None) -> str:
+    """An ISO timestamp as people read it: 2026-11-26 08:52:21 UTC."""
+    if not iso:
+        return "-"
+    from datetime import UTC, datetime
+
+    return datetime.fromisoformat(iso).astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def verification_report(report: dict[str, Any]) -> str:
     parts = [
-        f"Backup verification of {report['deployment_name']} at {report['checked_at']}: "
+        f"Backup verification of {report['deployment_name']} at {when(report['checked_at'])}: "
         f"{report['status']}",
         "",
     ]
@@ -73,8 +82,9 @@ def _cluster(cluster: dict[str, Any]) -> str:
     if backup:
         age, rpo = cluster["backup_age_seconds"], cluster["rpo_seconds"]
         verdict = "within RPO" if age is not None and age <= rpo else "OLDER THAN RPO"
+        created = when(backup["create_timestamp"])
         head.append(
-            f"Latest READY backup: {backup['backup_id']} created {backup['create_timestamp']}, "
+            f"Latest READY backup: {backup['backup_id']} created {created}, "
             f"age {duration(age)} against an RPO of {duration(rpo)} ({verdict})"
         )
     else:

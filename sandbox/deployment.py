@@ -66,6 +66,8 @@ class Deployment:
         self._context = context
         self._open = True
         register_functions(self.functions, self.faults)
+        for function in self.functions:
+            function_logs.forget(function.function_name)
 
     def close(self) -> None:
         if self._open:

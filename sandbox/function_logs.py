@@ -44,6 +44,12 @@ def captured(function_name: str) -> Iterator[io.StringIO]:
             _LOGS[function_name].extend(buffer.getvalue().splitlines())
 
 
+def forget(function_name: str) -> None:
+    """Start a fresh log (a new deployment reuses the same function names)."""
+    with _LOCK:
+        _LOGS.pop(function_name, None)
+
+
 def lines(function_name: str) -> list[str]:
     with _LOCK:
         return list(_LOGS.get(function_name, ()))

@@ -8,18 +8,31 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from lambdas.core.protected import REGION_PATTERN, PositiveHours, ProtectedCluster
+from lambdas.core.protected import (
+    CLUSTER_ID_PATTERN,
+    REGION_PATTERN,
+    ZONE_PATTERN,
+    ProtectedCluster,
+)
 from lambdas.core.settings import VerificationSettings
 
 SCHEDULE_PATTERN = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"  # E.164, as SNS SMS wants it
 Region = Annotated[str, Field(pattern=REGION_PATTERN)]
+PositiveHours = Annotated[float, Field(gt=0, le=24 * 366)]
 
 
 class ConfigError(Exception):
@@ -33,6 +46,28 @@ class ConfigError(Exception):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ProtectedClusterConfig(_Strict):
+    id: str = Field(pattern=CLUSTER_ID_PATTERN, description="CloudHSM cluster id")
+    name: str = Field(default="", max_length=64, description="a label for people")
+    region: Region
+    hsms_per_az: dict[
+        Annotated[str, Field(pattern=ZONE_PATTERN)], Annotated[int, Field(ge=1, le=28)]
+    ] = Field(min_length=1, description="desired ACTIVE HSMs in each Availability Zone")
+    hsm_type: Literal["hsm1.medium", "hsm2m.medium"] | None = None
+    mode: Literal["FIPS", "NON_FIPS"] | None = None
+    rpo_hours: PositiveHours | None = None
+
+    @model_validator(mode="after")
+    def _zones_in_region(self) -> ProtectedClusterConfig:
+        foreign = [z for z in self.hsms_per_az if z[:-1] != self.region]
+        if foreign:
+            raise ValueError(f"zones {foreign} are not in region {self.region}")
+        return self
+
+    def runtime(self) -> ProtectedCluster:
+        return ProtectedCluster(**self.model_dump())
 
 
 class Schedules(_Strict):
@@ -75,7 +110,7 @@ class DeploymentConfig(_Strict):
     account: str | None = Field(default=None, pattern=r"^\d{12}$")
     rpo_hours: PositiveHours = 24
     backup_in_progress_max_minutes: int = Field(default=180, gt=0, le=7 * 24 * 60)
-    protected_clusters: list[ProtectedCluster] = Field(min_length=1)
+    protected_clusters: list[ProtectedClusterConfig] = Field(min_length=1)
     dr_regions: list[Region] = []
     schedules: Schedules = Schedules()
     notifications: Notifications = Notifications()
@@ -108,7 +143,7 @@ class DeploymentConfig(_Strict):
     def verification_settings(self, alert_topic_arn: str | None = None) -> VerificationSettings:
         return VerificationSettings(
             deployment_name=self.deployment_name,
-            clusters=tuple(self.protected_clusters),
+            clusters=tuple(c.runtime() for c in self.protected_clusters),
             rpo_hours=self.rpo_hours,
             backup_in_progress_max_minutes=self.backup_in_progress_max_minutes,
             alert_topic_arn=alert_topic_arn,

@@ -1,56 +1,33 @@
 """What the deployment protects: one entry per CloudHSM cluster.
 
-Shared by the deployment config (validated at synth time and by the CLI) and the
-Lambda settings (parsed from the environment the stack sets), so both read the
-same rules.
+A plain dataclass: the deployment config validates these values with pydantic at
+synth time (stacks/config.py) and the stack writes them into the function's
+environment, so the Lambda side only reads them back, without paying pydantic's
+import and model-building cost on every cold start.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Annotated, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
 
 CLUSTER_ID_PATTERN = r"^cluster-[2-7a-zA-Z]{11,16}$"
 BACKUP_ID_PATTERN = r"^backup-[2-7a-zA-Z]{11,16}$"
 HSM_ID_PATTERN = r"^hsm-[2-7a-zA-Z]{11,16}$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
-
-HsmType = Literal["hsm1.medium", "hsm2m.medium"]
-ClusterMode = Literal["FIPS", "NON_FIPS"]
-PositiveHours = Annotated[float, Field(gt=0, le=24 * 366)]
+ZONE_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$"
 
 
-class ProtectedCluster(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str = Field(pattern=CLUSTER_ID_PATTERN, description="CloudHSM cluster id")
-    name: str = Field(default="", max_length=64, description="a label for people")
-    region: str = Field(pattern=REGION_PATTERN)
-    hsms_per_az: dict[str, Annotated[int, Field(ge=1, le=28)]] = Field(
-        min_length=1, description="desired ACTIVE HSMs in each Availability Zone"
-    )
-    hsm_type: HsmType | None = Field(default=None, description="expected HsmType")
-    mode: ClusterMode | None = Field(default=None, description="expected cluster Mode")
-    rpo_hours: PositiveHours | None = Field(
-        default=None, description="maximum backup age for this cluster"
-    )
-
-    @field_validator("hsms_per_az")
-    @classmethod
-    def _zones_look_like_zones(cls, value: dict[str, int]) -> dict[str, int]:
-        for zone in value:
-            if not re.fullmatch(r"[a-z]{2}(-gov)?-[a-z]+-\d[a-z]", zone):
-                raise ValueError(f"{zone!r} is not an Availability Zone name")
-        return value
-
-    @model_validator(mode="after")
-    def _zones_in_region(self) -> ProtectedCluster:
-        foreign = [z for z in self.hsms_per_az if z[:-1] != self.region]
-        if foreign:
-            raise ValueError(f"zones {foreign} are not in region {self.region}")
-        return self
+@dataclass(frozen=True)
+class ProtectedCluster:
+    id: str
+    region: str
+    hsms_per_az: Mapping[str, int]
+    name: str = ""
+    hsm_type: str | None = None  # expected HsmType, if the config pins it
+    mode: str | None = None  # expected Mode, if the config pins it
+    rpo_hours: float | None = None  # overrides the deployment's RPO
 
     @property
     def label(self) -> str:
@@ -59,3 +36,21 @@ class ProtectedCluster(BaseModel):
     @property
     def desired_hsm_count(self) -> int:
         return sum(self.hsms_per_az.values())
+
+    def to_dict(self) -> dict[str, Any]:
+        """Compact form for the environment: defaults left out."""
+        data = asdict(self)
+        data["hsms_per_az"] = dict(self.hsms_per_az)
+        return {k: v for k, v in data.items() if v not in (None, "")}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ProtectedCluster:
+        return cls(
+            id=str(data["id"]),
+            region=str(data["region"]),
+            hsms_per_az={str(z): int(n) for z, n in dict(data["hsms_per_az"]).items()},
+            name=str(data.get("name", "")),
+            hsm_type=data.get("hsm_type"),
+            mode=data.get("mode"),
+            rpo_hours=None if data.get("rpo_hours") is None else float(data["rpo_hours"]),
+        )

@@ -1,25 +1,27 @@
-"""Lambda settings: the environment that the stack sets, parsed into a model."""
+"""Lambda settings: the environment that the stack sets, read back into a model."""
 
 from __future__ import annotations
 
 import json
 import os
 from collections.abc import Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from lambdas.core.env import Env
-from lambdas.core.protected import PositiveHours, ProtectedCluster
+from lambdas.core.protected import ProtectedCluster
 
 
-class VerificationSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SettingsError(RuntimeError):
+    """The function's environment is not what the stack writes: a deployment defect."""
 
+
+@dataclass(frozen=True)
+class VerificationSettings:
     deployment_name: str
     clusters: tuple[ProtectedCluster, ...]
-    rpo_hours: PositiveHours
-    backup_in_progress_max_minutes: int = Field(gt=0)
+    rpo_hours: float
+    backup_in_progress_max_minutes: int
     alert_topic_arn: str | None = None
 
     def rpo_hours_for(self, cluster: ProtectedCluster) -> float:
@@ -30,8 +32,7 @@ class VerificationSettings(BaseModel):
         env = {
             Env.DEPLOYMENT_NAME: self.deployment_name,
             Env.PROTECTED_CLUSTERS: json.dumps(
-                [c.model_dump(exclude_defaults=True) for c in self.clusters],
-                separators=(",", ":"),
+                [c.to_dict() for c in self.clusters], separators=(",", ":")
             ),
             Env.RPO_HOURS: f"{self.rpo_hours:g}",
             Env.BACKUP_IN_PROGRESS_MAX_MINUTES: str(self.backup_in_progress_max_minutes),
@@ -45,7 +46,7 @@ class VerificationSettings(BaseModel):
         environ = os.environ if environ is None else environ
         return _parse(
             environ.get(Env.DEPLOYMENT_NAME, ""),
-            environ.get(Env.PROTECTED_CLUSTERS, "[]"),
+            environ.get(Env.PROTECTED_CLUSTERS, ""),
             environ.get(Env.RPO_HOURS, ""),
             environ.get(Env.BACKUP_IN_PROGRESS_MAX_MINUTES, ""),
             environ.get(Env.ALERT_TOPIC_ARN) or None,
@@ -58,10 +59,13 @@ def _parse(
 ) -> VerificationSettings:
     # Cached on the raw strings: a warm Lambda parses once, and an in-process
     # sandbox that runs several deployments still gets each one's own settings.
-    return VerificationSettings(
-        deployment_name=name,
-        clusters=tuple(ProtectedCluster(**c) for c in json.loads(clusters)),
-        rpo_hours=float(rpo),
-        backup_in_progress_max_minutes=int(in_progress),
-        alert_topic_arn=topic,
-    )
+    try:
+        return VerificationSettings(
+            deployment_name=name,
+            clusters=tuple(ProtectedCluster.from_dict(c) for c in json.loads(clusters)),
+            rpo_hours=float(rpo),
+            backup_in_progress_max_minutes=int(in_progress),
+            alert_topic_arn=topic,
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise SettingsError(f"function environment is incomplete or malformed: {error}") from error

@@ -231,17 +231,26 @@ def _topology(spec: ProtectedCluster, topology: TopologyCheck) -> list[Finding]:
         for h in topology.degraded
     ]
     for gap in topology.gaps:
-        busy = [h for h in topology.transitional if h.availability_zone == gap.availability_zone]
-        note = f" ({len(busy)} being created or deleted)" if busy else ""
+        zone = gap.availability_zone
+        busy = [h for h in topology.transitional if h.availability_zone == zone]
+        degraded = [h for h in topology.degraded if h.availability_zone == zone]
+        notes = [f"{len(busy)} being created or deleted"] if busy else []
+        notes += [f"{len(degraded)} DEGRADED"] if degraded else []
+        note = f" ({', '.join(notes)})" if notes else ""
+        step = (
+            "Replacing the DEGRADED HSM in this AZ closes the gap."
+            if len(degraded) >= gap.missing
+            else "Add an HSM in that AZ (one at a time, wait for ACTIVE): aws cloudhsmv2 "
+            f"create-hsm --region {spec.region} --cluster-id {spec.id} "
+            f"--availability-zone {zone}"
+        )
         findings.append(
             Finding(
                 FindingCode.HSM_COUNT_BELOW_DESIRED,
                 spec.id,
-                f"Cluster {spec.label} has {gap.active} ACTIVE HSM(s) in "
-                f"{gap.availability_zone}, {gap.desired} desired{note}.",
-                "Add an HSM in that AZ (one at a time, wait for ACTIVE): aws cloudhsmv2 "
-                f"create-hsm --region {spec.region} --cluster-id {spec.id} "
-                f"--availability-zone {gap.availability_zone}",
+                f"Cluster {spec.label} has {gap.active} ACTIVE HSM(s) in {zone}, "
+                f"{gap.desired} desired{note}.",
+                step,
             )
         )
     if topology.unexpected_zones:

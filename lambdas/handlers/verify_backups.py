@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from lambdas.core.alerts import verification_alert
 from lambdas.core.env import METRICS_NAMESPACE
@@ -18,27 +18,32 @@ from lambdas.core.verification import VerificationReport
 from lambdas.core.verification_run import run_verification
 
 
-class VerifyBackupsRequest(BaseModel):
-    """The event: empty from the schedule; on-call may narrow it by hand."""
+@dataclass(frozen=True)
+class VerifyBackupsRequest:
+    """The event: `{"source": "schedule"}` from the schedule; on-call may narrow it."""
 
-    model_config = ConfigDict(extra="ignore")
-
-    cluster_ids: list[str] | None = None
+    cluster_ids: tuple[str, ...] | None = None
     publish_alert: bool = True
 
 
 def parse_request(event: Any, settings: VerificationSettings) -> VerifyBackupsRequest:
-    try:
-        request = VerifyBackupsRequest.model_validate(event or {})
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(p) for p in first["loc"]) or "event"
-        raise InvalidInput(field, first["msg"]) from error
-    known = {c.id for c in settings.clusters}
-    unknown = sorted(set(request.cluster_ids or ()) - known)
-    if unknown:
-        raise InvalidInput("cluster_ids", f"{unknown} are not protected by this deployment")
-    return request
+    event = event or {}
+    if not isinstance(event, dict):
+        raise InvalidInput("event", "must be a JSON object")
+    cluster_ids = event.get("cluster_ids")
+    if cluster_ids is not None:
+        if not isinstance(cluster_ids, list) or not all(isinstance(i, str) for i in cluster_ids):
+            raise InvalidInput("cluster_ids", "must be a list of cluster ids")
+        unknown = sorted(set(cluster_ids) - {c.id for c in settings.clusters})
+        if unknown:
+            raise InvalidInput("cluster_ids", f"{unknown} are not protected by this deployment")
+    publish_alert = event.get("publish_alert", True)
+    if not isinstance(publish_alert, bool):
+        raise InvalidInput("publish_alert", "must be true or false")
+    return VerifyBackupsRequest(
+        cluster_ids=None if cluster_ids is None else tuple(cluster_ids),
+        publish_alert=publish_alert,
+    )
 
 
 @logger.inject_lambda_context(log_event=True)
