@@ -1,0 +1,317 @@
+"""CloudHsmWorld: one emulated AWS account's CloudHSM, across regions.
+
+The world owns the state, the lock and the lazy clock-driven lifecycle; the moto
+plug-in (moto_plugin.install) routes boto3 calls to ``handle``. Tests also use the
+world directly: seed pre-existing state, inject faults, age everything with
+``time_travel``, wait for transitions with ``settle`` and read snapshots.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+from sandbox.emulator import lifecycle, ops_clusters, ops_hsms, validation
+from sandbox.emulator.clock import utc_now
+from sandbox.emulator.core import WorldCore
+from sandbox.emulator.errors import (
+    CloudHsmInternalFailureException,
+    CloudHsmInvalidRequestException,
+    ThrottlingException,
+)
+from sandbox.emulator.faults import FaultBoard
+from sandbox.emulator.ids import CLUSTER_ID_RE
+from sandbox.emulator.models import (
+    HSM_TYPES,
+    MODES,
+    Backup,
+    BackupState,
+    Cluster,
+    ClusterState,
+    HsmState,
+    shift_datetimes,
+)
+from sandbox.emulator.operations import OPERATIONS
+from sandbox.emulator.profile import PROFILES, DurationProfile
+from sandbox.emulator.settings import Quotas, WorldSettings
+
+DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
+_SETTLE_POLL_SECONDS = 0.5
+
+
+class CloudHsmWorld:
+    def __init__(
+        self,
+        profile: DurationProfile = PROFILES["demo"],
+        account_id: str = DEFAULT_ACCOUNT_ID,
+        rng_seed: int | None = None,
+        *,
+        settings: WorldSettings | None = None,
+        quotas: Quotas | None = None,
+        now: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._core = WorldCore(
+            profile=profile,
+            account_id=account_id,
+            rng=random.Random(rng_seed),
+            settings=settings or WorldSettings(),
+            quotas=quotas or Quotas(),
+            now=now,
+            on_hsm_failure=self._fail_hsm,
+        )
+        # Every request received, by operation (throttled and failed ones included), so
+        # benchmarks can count the calls a workflow makes.
+        self.api_calls: Counter[str] = Counter()
+
+    # -- configuration --------------------------------------------------------------------
+    @property
+    def account_id(self) -> str:
+        return self._core.account_id
+
+    @property
+    def profile(self) -> DurationProfile:
+        return self._core.profile
+
+    @profile.setter
+    def profile(self, profile: DurationProfile) -> None:
+        with self._core.lock:
+            self._core.profile = profile
+
+    @property
+    def settings(self) -> WorldSettings:
+        return self._core.settings
+
+    @property
+    def quotas(self) -> Quotas:
+        return self._core.quotas
+
+    @property
+    def faults(self) -> FaultBoard:
+        return self._core.faults
+
+    # -- the API --------------------------------------------------------------------------
+    def handle(self, operation: str, region: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Serve one API call; raises a CloudHsmError subclass on failure."""
+        with self._core.lock:
+            self.api_calls[operation] += 1
+            handler = OPERATIONS.get(operation)
+            if handler is None:
+                raise CloudHsmInvalidRequestException(f"Unknown operation {operation}")
+            if self.faults.take_throttle(operation):
+                raise ThrottlingException("Rate exceeded")
+            self._tick()
+            if self.faults.take_internal_failure(operation):
+                raise CloudHsmInternalFailureException(
+                    "The request was rejected because of an AWS CloudHSM internal failure. "
+                    "The request can be retried."
+                )
+            return handler(self._core, region, dict(params))
+
+    # -- time -----------------------------------------------------------------------------
+    def _tick(self) -> None:
+        now = self._core.now()
+        self._core.scheduler.run_due(now)
+        lifecycle.sweep(self._core, now)
+
+    def time_travel(self, delta: timedelta) -> None:
+        """Age everything by ``delta`` as if that much time had passed: every stored
+        timestamp and pending due time moves back, then lifecycles catch up."""
+        if delta < timedelta(0):
+            raise ValueError("time only travels forward")
+        with self._core.lock:
+            self._tick()
+            for state in self._core.regions.values():
+                for cluster in state.clusters.values():
+                    shift_datetimes(cluster, delta)
+                    for hsm in cluster.hsms.values():
+                        shift_datetimes(hsm, delta)
+                for backup in state.backups.values():
+                    shift_datetimes(backup, delta)
+            self._core.scheduler.shift(delta)
+            self._tick()
+
+    def settle(self, timeout: float = 30.0) -> None:
+        """Wait (real time) until no entity is in a transitional state that will change.
+
+        Entities that will never change on their own (a backup stuck by the
+        ``backup-stuck`` fault) and the recurring daily-backup timer are not waited for.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._core.lock:
+                self._tick()
+                next_due = self._core.scheduler.next_due(include_recurring=False)
+                now = self._core.now()
+            if next_due is None:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                pending = [label for _, label in self.pending()]
+                raise TimeoutError(f"world not settled after {timeout}s; pending: {pending}")
+            wait = max((next_due - now).total_seconds(), 0.001)
+            time.sleep(min(wait, remaining, _SETTLE_POLL_SECONDS))
+
+    def pending(self) -> list[tuple[datetime, str]]:
+        """Scheduled transitions (due time, description), soonest first."""
+        with self._core.lock:
+            return [(t.due, t.label) for t in self._core.scheduler.pending()]
+
+    # -- out-of-band actions ------------------------------------------------------------------
+    def activate_cluster(self, cluster_id: str) -> None:
+        """The operator's CLI activation, for worlds with settings.auto_activate off."""
+        with self._core.lock:
+            self._tick()
+            region, cluster = self._find_cluster(cluster_id)
+            if cluster.state != ClusterState.INITIALIZED or not cluster.active_hsms():
+                raise ValueError(f"{cluster_id} must be INITIALIZED with an ACTIVE HSM")
+            lifecycle.activate(self._core, region, cluster, self._core.now())
+
+    def _fail_hsm(self, cluster_id: str, hsm_id: str | None) -> None:
+        with self._core.lock:
+            self._tick()
+            lifecycle.fail_hsm(self._core, cluster_id, hsm_id)
+
+    # -- seeding --------------------------------------------------------------------------
+    def seed_cluster(
+        self,
+        region: str,
+        subnet_ids: Iterable[str],
+        *,
+        cluster_id: str | None = None,
+        hsms_per_subnet: int = 1,
+        hsm_type: str = "hsm2m.medium",
+        mode: str = "FIPS",
+        backup_ages: Iterable[timedelta] = (),
+        retention_days: int = 90,
+        tags: Mapping[str, str] | None = None,
+    ) -> str:
+        """Create pre-existing state directly (not an API call): an INITIALIZED then
+        ACTIVE cluster with ACTIVE HSMs, its security group and READY backups made
+        ``backup_ages`` ago. Subnets must exist in moto's EC2 backend. Retention applies
+        to the seeded backups at once; daily backups resume after the newest one."""
+        core = self._core
+        if hsm_type not in HSM_TYPES or mode not in MODES:
+            raise ValueError(f"hsm_type must be one of {HSM_TYPES}, mode one of {MODES}")
+        validation.retention_days({"Type": "DAYS", "Value": str(retention_days)})
+        with core.lock:
+            self._tick()
+            if cluster_id is None:
+                cluster_id = core.ids.cluster_id()
+            elif not CLUSTER_ID_RE.match(cluster_id) or self._known_cluster(cluster_id):
+                raise ValueError(f"invalid or already used cluster id {cluster_id!r}")
+            core.ids.reserve(cluster_id)
+            vpc_id, mapping = ops_clusters.resolve_subnets(core, region, list(subnet_ids))
+            now = core.now()
+            ages = sorted(backup_ages, reverse=True)  # oldest first
+            created = now - max(
+                ages[0] + timedelta(hours=1) if ages else timedelta(0), timedelta(days=1)
+            )
+            cluster = ops_clusters.new_cluster(
+                core,
+                region,
+                cluster_id=cluster_id,
+                hsm_type=hsm_type,
+                mode=mode,
+                network_type="IPV4",
+                vpc_id=vpc_id,
+                mapping=mapping,
+                retention=retention_days,
+                tags=dict(tags or {}),
+                created=created,
+                source=None,
+                state=ClusterState.ACTIVE,
+            )
+            first_hsm = f"seed-{cluster_id}"
+            cluster.certificates = {
+                **lifecycle.hardware_certificates(first_hsm),
+                "ClusterCsr": lifecycle.fake_pem("CERTIFICATE REQUEST", f"csr:{cluster_id}"),
+                "ClusterCertificate": lifecycle.fake_pem("CERTIFICATE", f"cluster:{cluster_id}"),
+            }
+            cluster.trust_anchor = lifecycle.fake_pem("CERTIFICATE", f"ca:{cluster_id}")
+            for zone in mapping:
+                for _ in range(hsms_per_subnet):
+                    ops_hsms.place_hsm(
+                        core,
+                        region,
+                        cluster,
+                        zone,
+                        requested_ip=None,
+                        state=HsmState.ACTIVE,
+                        created_at=created,
+                    )
+            last_backup = created
+            for age in ages:
+                made = now - age
+                backup = Backup(
+                    backup_id=core.ids.backup_id(),
+                    region=region,
+                    account_id=core.account_id,
+                    state=BackupState.READY,
+                    cluster_id=cluster_id,
+                    create_timestamp=made,
+                    hsm_type=hsm_type,
+                    mode=mode,
+                    certificates={"ClusterCertificate": cluster.certificates["ClusterCertificate"]},
+                    ready_at=min(made + core.profile.backup_create, now),
+                )
+                core.regions[region].backups[backup.backup_id] = backup
+                last_backup = max(last_backup, made)
+            # The seeded history is taken as given: no daily backups are invented between
+            # or after the seeded ones. The next one keeps the newest one's daily cadence,
+            # skipping the slots already past.
+            interval = core.settings.daily_backup_interval
+            next_daily = last_backup + interval
+            if next_daily <= now:
+                next_daily += interval * ((now - next_daily) // interval + 1)
+            cluster.daily_generation += 1
+            lifecycle.schedule_daily(core, region, cluster, next_daily)
+            self._tick()
+            return cluster_id
+
+    # -- read-only snapshots (API-shaped dicts with datetime values) --------------------------
+    def cluster(self, cluster_id: str) -> dict[str, Any]:
+        with self._core.lock:
+            self._tick()
+            return self._find_cluster(cluster_id)[1].to_api()
+
+    def clusters(self, region: str) -> list[dict[str, Any]]:
+        with self._core.lock:
+            self._tick()
+            found = self._core.regions[region].clusters.values()
+            return [c.to_api() for c in sorted(found, key=lambda c: c.create_timestamp)]
+
+    def hsms(self, cluster_id: str) -> list[dict[str, Any]]:
+        return list(self.cluster(cluster_id)["Hsms"])
+
+    def backups(self, region: str) -> list[dict[str, Any]]:
+        """Every visible backup of the region, oldest first."""
+        with self._core.lock:
+            self._tick()
+            found = self._core.regions[region].backups.values()
+            ordered = sorted(found, key=lambda b: (b.create_timestamp, b.backup_id))
+            return [b.to_api() for b in ordered]
+
+    def backup(self, backup_id: str) -> dict[str, Any]:
+        with self._core.lock:
+            self._tick()
+            for state in self._core.regions.values():
+                if backup_id in state.backups:
+                    return state.backups[backup_id].to_api()
+            raise KeyError(backup_id)
+
+    def resource_policy(self, arn: str) -> str | None:
+        with self._core.lock:
+            return self._core.policies.get(arn)
+
+    def _find_cluster(self, cluster_id: str) -> tuple[str, Cluster]:
+        for region, state in self._core.regions.items():
+            if cluster_id in state.clusters:
+                return region, state.clusters[cluster_id]
+        raise KeyError(cluster_id)
+
+    def _known_cluster(self, cluster_id: str) -> bool:
+        return any(cluster_id in state.clusters for state in self._core.regions.values())
