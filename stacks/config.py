@@ -26,7 +26,7 @@ from lambdas.core.protected import (
     ZONE_PATTERN,
     ProtectedCluster,
 )
-from lambdas.core.settings import VerificationSettings
+from lambdas.core.settings import BackupSettings, VerificationSettings
 
 SCHEDULE_PATTERN = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
@@ -58,6 +58,9 @@ class ProtectedClusterConfig(_Strict):
     hsm_type: Literal["hsm1.medium", "hsm2m.medium"] | None = None
     mode: Literal["FIPS", "NON_FIPS"] | None = None
     rpo_hours: PositiveHours | None = None
+    retention_days: int | None = Field(
+        default=None, ge=7, le=379, description="desired BackupRetentionPolicy in days"
+    )
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> ProtectedClusterConfig:
@@ -72,6 +75,7 @@ class ProtectedClusterConfig(_Strict):
 
 class Schedules(_Strict):
     verify_backups: str = Field(default="rate(1 hour)", pattern=SCHEDULE_PATTERN)
+    copy_backups: str = Field(default="rate(1 day)", pattern=SCHEDULE_PATTERN)
     timezone: str = Field(default="UTC", description="IANA zone for cron schedules")
 
 
@@ -79,6 +83,43 @@ class Notifications(_Strict):
     emails: list[Annotated[str, Field(pattern=EMAIL_PATTERN)]] = []
     sms: list[Annotated[str, Field(pattern=PHONE_PATTERN)]] = []
     https: list[Annotated[str, Field(pattern=r"^https://[^\s/]+\S*$")]] = []
+
+
+class OnDemandBackups(_Strict):
+    default_strategy: Literal["add-temporary-hsm", "cycle-hsm"] = "add-temporary-hsm"
+    poll_seconds: int = Field(default=30, ge=1, le=3600)
+    hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
+    backup_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
+
+
+class CopyRetention(_Strict):
+    """Copies have no retention policy of their own: this rule prunes them."""
+
+    keep_newest: int = Field(default=7, ge=1, le=1000)
+    keep_days: int = Field(default=35, ge=0, le=3650)
+    stuck_after_minutes: int = Field(default=240, ge=1, le=7 * 24 * 60)
+
+
+class GoldenBackups(_Strict):
+    enabled: bool = False
+    period: Literal["weekly", "monthly", "quarterly"] = "monthly"
+    keep: int = Field(default=12, ge=1, le=1000)
+
+
+class Backups(_Strict):
+    on_demand: OnDemandBackups = OnDemandBackups()
+    copies: CopyRetention = CopyRetention()
+    golden: GoldenBackups = GoldenBackups()
+    enforce_retention: bool = Field(
+        default=False, description="correct BackupRetentionPolicy drift with ModifyCluster"
+    )
+
+
+class Quotas(_Strict):
+    """The account's CloudHSM quotas per region (AWS defaults; both are adjustable)."""
+
+    clusters_per_region: int = Field(default=4, ge=1)
+    hsms_per_region: int = Field(default=6, ge=1)
 
 
 # CloudWatch Logs' retention periods, by the name CDK gives each.
@@ -113,6 +154,8 @@ class DeploymentConfig(_Strict):
     protected_clusters: list[ProtectedClusterConfig] = Field(min_length=1)
     dr_regions: list[Region] = []
     schedules: Schedules = Schedules()
+    backups: Backups = Backups()
+    quotas: Quotas = Quotas()
     notifications: Notifications = Notifications()
     lambda_options: LambdaOptions = Field(default=LambdaOptions(), alias="lambda")
 
@@ -139,6 +182,24 @@ class DeploymentConfig(_Strict):
         if self.region in self.dr_regions:
             raise ValueError(f"dr_regions: {self.region} is the deployment region itself")
         return self
+
+    def backup_settings(self) -> BackupSettings:
+        backups = self.backups
+        return BackupSettings(
+            dr_regions=tuple(self.dr_regions),
+            default_strategy=backups.on_demand.default_strategy,
+            poll_seconds=backups.on_demand.poll_seconds,
+            hsm_timeout_minutes=backups.on_demand.hsm_timeout_minutes,
+            backup_timeout_minutes=backups.on_demand.backup_timeout_minutes,
+            hsms_per_region_quota=self.quotas.hsms_per_region,
+            copy_keep_newest=backups.copies.keep_newest,
+            copy_keep_days=backups.copies.keep_days,
+            copy_stuck_after_minutes=backups.copies.stuck_after_minutes,
+            golden_enabled=backups.golden.enabled,
+            golden_period=backups.golden.period,
+            golden_keep=backups.golden.keep,
+            enforce_retention=backups.enforce_retention,
+        )
 
     def verification_settings(self, alert_topic_arn: str | None = None) -> VerificationSettings:
         return VerificationSettings(

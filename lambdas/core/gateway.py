@@ -21,7 +21,7 @@ from lambdas.core.errors import (
     CloudHsmUnavailable,
     ClusterNotFound,
 )
-from lambdas.core.models import Backup, Cluster
+from lambdas.core.models import Backup, Cluster, Hsm
 
 CLUSTERS_PAGE_MAX = 25  # DescribeClusters MaxResults upper bound
 BACKUPS_PAGE_MAX = 50  # DescribeBackups MaxResults upper bound
@@ -155,11 +155,80 @@ class CloudHsmGateway:
         """The newest backup of a cluster in `state`, in one API call."""
         return next(self.iter_backups(cluster_ids=[cluster_id], state=state, limit=1), None)
 
+    def list_tags(self, resource_id: str) -> dict[str, str]:
+        paginator = self._client.get_paginator("list_tags")
+        with _mapped_errors(
+            BackupNotFound if resource_id.startswith("backup-") else ClusterNotFound
+        ):
+            return {
+                t["Key"]: t["Value"]
+                for page in paginator.paginate(ResourceId=resource_id)
+                for t in page["TagList"]
+            }
+
     def get_backup(self, backup_id: str) -> Backup:
         backup = next(self.iter_backups(backup_ids=[backup_id], limit=1), None)
         if backup is None:
             raise BackupNotFound(f"backup {backup_id} not found in {self.region}")
         return backup
+
+    # Changes ------------------------------------------------------------------
+    # Each returns what the API returns, parsed; callers decide and record why.
+
+    def create_hsm(
+        self, cluster_id: str, availability_zone: str, ip_address: str | None = None
+    ) -> Hsm:
+        params: dict[str, str] = {"ClusterId": cluster_id, "AvailabilityZone": availability_zone}
+        if ip_address:
+            params["IpAddress"] = ip_address
+        with _mapped_errors(ClusterNotFound):
+            return Hsm.from_api(self._client.create_hsm(**params)["Hsm"])
+
+    def delete_hsm(self, cluster_id: str, hsm_id: str) -> str:
+        with _mapped_errors(ClusterNotFound):
+            return str(self._client.delete_hsm(ClusterId=cluster_id, HsmId=hsm_id)["HsmId"])
+
+    def copy_backup_to_region(
+        self, backup_id: str, destination_region: str, tags: dict[str, str]
+    ) -> dict[str, Any]:
+        """Starts a copy. The API returns no id for the copy: find it in the destination
+        region with `iter_backups(source_backup_ids=[backup_id])`."""
+        with _mapped_errors(BackupNotFound):
+            response = self._client.copy_backup_to_region(
+                DestinationRegion=destination_region,
+                BackupId=backup_id,
+                TagList=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            )
+        return dict(response["DestinationBackup"])
+
+    def delete_backup(self, backup_id: str) -> Backup:
+        """Puts the backup in PENDING_DELETION (restorable for 7 days)."""
+        with _mapped_errors(BackupNotFound):
+            return Backup.from_api(self._client.delete_backup(BackupId=backup_id)["Backup"])
+
+    def set_never_expires(self, backup_id: str, never_expires: bool) -> Backup:
+        with _mapped_errors(BackupNotFound):
+            response = self._client.modify_backup_attributes(
+                BackupId=backup_id, NeverExpires=never_expires
+            )
+        return Backup.from_api(response["Backup"])
+
+    def tag_resource(self, resource_id: str, tags: dict[str, str]) -> None:
+        with _mapped_errors(
+            BackupNotFound if resource_id.startswith("backup-") else ClusterNotFound
+        ):
+            self._client.tag_resource(
+                ResourceId=resource_id,
+                TagList=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            )
+
+    def set_retention_days(self, cluster_id: str, days: int) -> Cluster:
+        with _mapped_errors(ClusterNotFound):
+            response = self._client.modify_cluster(
+                ClusterId=cluster_id,
+                BackupRetentionPolicy={"Type": "DAYS", "Value": str(days)},
+            )
+        return Cluster.from_api(response["Cluster"])
 
 
 def _filters(**values: Sequence[str] | None) -> dict[str, Any]:

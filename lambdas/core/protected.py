@@ -28,6 +28,7 @@ class ProtectedCluster:
     hsm_type: str | None = None  # expected HsmType, if the config pins it
     mode: str | None = None  # expected Mode, if the config pins it
     rpo_hours: float | None = None  # overrides the deployment's RPO
+    retention_days: int | None = None  # desired BackupRetentionPolicy, if the config sets it
 
     @property
     def label(self) -> str:
@@ -53,4 +54,7 @@ class ProtectedCluster:
             hsm_type=data.get("hsm_type"),
             mode=data.get("mode"),
             rpo_hours=None if data.get("rpo_hours") is None else float(data["rpo_hours"]),
+            retention_days=None
+            if data.get("retention_days") is None
+            else int(data["retention_days"]),
         )

@@ -69,3 +69,41 @@ def _parse(
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SettingsError(f"function environment is incomplete or malformed: {error}") from error
+
+
+@dataclass(frozen=True)
+class BackupSettings:
+    """How backups are forced, copied, pruned and kept (the config's `backups`)."""
+
+    dr_regions: tuple[str, ...] = ()
+    default_strategy: str = "add-temporary-hsm"
+    poll_seconds: int = 30
+    hsm_timeout_minutes: int = 45
+    backup_timeout_minutes: int = 60
+    hsms_per_region_quota: int = 6
+    copy_keep_newest: int = 7
+    copy_keep_days: int = 35
+    copy_stuck_after_minutes: int = 240
+    golden_enabled: bool = False
+    golden_period: str = "monthly"
+    golden_keep: int = 12
+    enforce_retention: bool = False
+
+    def to_env(self) -> dict[str, str]:
+        data = {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}
+        return {Env.BACKUP_SETTINGS: json.dumps(data, separators=(",", ":"))}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> BackupSettings:
+        environ = os.environ if environ is None else environ
+        return _parse_backup_settings(environ.get(Env.BACKUP_SETTINGS, ""))
+
+
+@lru_cache(maxsize=8)
+def _parse_backup_settings(raw: str) -> BackupSettings:
+    try:
+        data = json.loads(raw)
+        data["dr_regions"] = tuple(data.get("dr_regions", ()))
+        return BackupSettings(**data)
+    except (KeyError, TypeError, ValueError) as error:
+        raise SettingsError(f"{Env.BACKUP_SETTINGS} is missing or malformed: {error}") from error

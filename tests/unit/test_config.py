@@ -103,3 +103,11 @@ def test_settings_round_trip_through_the_lambda_environment() -> None:
     config = load_config(EXAMPLE_CONFIG)
     settings = config.verification_settings(alert_topic_arn="arn:aws:sns:us-east-1:1:t")
     assert VerificationSettings.from_env(settings.to_env()) == settings
+
+
+def test_backup_settings_round_trip_through_the_lambda_environment() -> None:
+    from lambdas.core.settings import BackupSettings
+
+    settings = load_config(SANDBOX_CONFIG).backup_settings()
+    assert settings.dr_regions == ("us-west-2",)
+    assert BackupSettings.from_env(settings.to_env()) == settings
