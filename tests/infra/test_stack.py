@@ -15,13 +15,25 @@ def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
     return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
 
 
-def only(template: dict[str, Any], kind: str) -> tuple[str, dict[str, Any]]:
-    [(logical_id, resource)] = resources(template, kind).items()
+def only(template: dict[str, Any], kind: str, prefix: str = "") -> tuple[str, dict[str, Any]]:
+    [(logical_id, resource)] = [
+        (k, v) for k, v in resources(template, kind).items() if k.startswith(prefix)
+    ]
     return logical_id, resource["Properties"]
 
 
+def function(template: dict[str, Any], service: str) -> tuple[str, dict[str, Any]]:
+    """The Lambda function whose POWERTOOLS_SERVICE_NAME is `service`."""
+    [(logical_id, props)] = [
+        (k, v["Properties"])
+        for k, v in resources(template, "AWS::Lambda::Function").items()
+        if v["Properties"]["Environment"]["Variables"].get(Env.SERVICE_NAME) == service
+    ]
+    return logical_id, props
+
+
 def test_verification_function_runtime_tracing_logs_and_layer(synthesized: Synthesized) -> None:
-    _, props = only(synthesized.template, "AWS::Lambda::Function")
+    _, props = function(synthesized.template, "verify-backups")
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
     assert props["Handler"] == "lambdas.handlers.verify_backups.handler"
@@ -35,7 +47,7 @@ def test_verification_function_runtime_tracing_logs_and_layer(synthesized: Synth
 
 
 def test_function_environment_carries_the_config(synthesized: Synthesized) -> None:
-    _, props = only(synthesized.template, "AWS::Lambda::Function")
+    _, props = function(synthesized.template, "verify-backups")
     env = props["Environment"]["Variables"]
     clusters = json.loads(env[Env.PROTECTED_CLUSTERS])
     assert [c["id"] for c in clusters] == ["cluster-sandboxprimary"]
@@ -46,14 +58,16 @@ def test_function_environment_carries_the_config(synthesized: Synthesized) -> No
 
 
 def test_log_group_is_explicit_with_retention(synthesized: Synthesized) -> None:
-    _, props = only(synthesized.template, "AWS::Logs::LogGroup")
+    _, function_props = function(synthesized.template, "verify-backups")
+    log_group_id = function_props["LoggingConfig"]["LogGroup"]["Ref"]
+    props = synthesized.template["Resources"][log_group_id]["Properties"]
     assert props["RetentionInDays"] == 90
 
 
 def test_schedule_invokes_the_function_hourly_with_dead_letters(synthesized: Synthesized) -> None:
-    function_id, _ = only(synthesized.template, "AWS::Lambda::Function")
-    queue_id, queue = only(synthesized.template, "AWS::SQS::Queue")
-    _, schedule = only(synthesized.template, "AWS::Scheduler::Schedule")
+    function_id, _ = function(synthesized.template, "verify-backups")
+    queue_id, queue = only(synthesized.template, "AWS::SQS::Queue", "BackupVerification")
+    _, schedule = only(synthesized.template, "AWS::Scheduler::Schedule", "BackupVerification")
     assert schedule["ScheduleExpression"] == "rate(1 hour)"
     assert schedule["State"] == "ENABLED"
     target = schedule["Target"]
@@ -105,8 +119,8 @@ def _role_actions(template: dict[str, Any], role_id: str) -> set[str]:
 
 
 def test_verification_role_is_read_only_on_cloudhsm(synthesized: Synthesized) -> None:
-    _, function = only(synthesized.template, "AWS::Lambda::Function")
-    role_id = function["Role"]["Fn::GetAtt"][0]
+    _, props = function(synthesized.template, "verify-backups")
+    role_id = props["Role"]["Fn::GetAtt"][0]
     actions = _role_actions(synthesized.template, role_id)
     assert {a for a in actions if a.startswith("cloudhsm:")} == {
         "cloudhsm:DescribeClusters",
@@ -129,7 +143,11 @@ def _text(value: Any) -> str:
 
 def test_errors_alarm_pages_through_the_alert_topic(synthesized: Synthesized) -> None:
     topic_id, _ = only(synthesized.template, "AWS::SNS::Topic")
-    alarms = resources(synthesized.template, "AWS::CloudWatch::Alarm").values()
+    alarms = [
+        a
+        for k, a in resources(synthesized.template, "AWS::CloudWatch::Alarm").items()
+        if k.startswith("BackupVerification")
+    ]
     by_metric = {a["Properties"]["MetricName"]: a["Properties"] for a in alarms}
     errors = by_metric["Errors"]
     assert errors["Namespace"] == "AWS/Lambda"
@@ -141,8 +159,8 @@ def test_errors_alarm_pages_through_the_alert_topic(synthesized: Synthesized) ->
 
 
 def test_lambda_asset_holds_only_the_lambdas_package(synthesized: Synthesized) -> None:
-    _, function = only(synthesized.template, "AWS::Lambda::Function")
-    key = function["Code"]["S3Key"]
+    _, props = function(synthesized.template, "verify-backups")
+    key = props["Code"]["S3Key"]
     asset_dir = synthesized.assembly_dir / f"asset.{key.removesuffix('.zip')}"
     top = sorted(p.name for p in asset_dir.iterdir())
     assert top == ["lambdas"]
