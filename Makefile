@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test check lint typecheck unit bench synth clean
+.PHONY: demo test check lint typecheck unit bench synth clean softhsm
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,9 +16,22 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
-## demo: run the main job (scheduled backup verification) on the embedded sandbox
-demo: $(STAMP)
+## demo: run the main job (scheduled backup verification) on the embedded sandbox,
+## then restore a backup and check it key by key (SoftHSM2 stands in for the HSMs)
+demo: $(STAMP) softhsm
 	$(BIN)/hsmdr sandbox demo
+	$(BIN)/hsmdr sandbox verify-keys
+
+SOFTHSM_LIB := /usr/lib/softhsm/libsofthsm2.so
+## softhsm: install SoftHSM2 with apt when running as root; otherwise say how
+softhsm:
+	@if [ -f $(SOFTHSM_LIB) ] && command -v softhsm2-util >/dev/null; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && apt-get install -y -qq softhsm2 >/dev/null; \
+	else \
+		echo "SoftHSM2 is missing. Install it with: sudo apt-get install -y softhsm2" >&2; \
+		exit 1; \
+	fi
 
 ## test: lint, type-check and run the whole test suite
 test: $(STAMP) check

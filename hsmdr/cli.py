@@ -38,7 +38,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hsmdr.commands import backup, sandbox
+    from hsmdr.commands import backup, keys, sandbox
 
     parser = argparse.ArgumentParser(
         prog="hsmdr",
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     backup.register(groups)
     sandbox.register(groups)
+    keys.register(groups)
     return parser
 
 

@@ -89,8 +89,44 @@ def _cluster(cluster: dict[str, Any]) -> str:
         )
     else:
         head.append("Latest READY backup: none")
+    for copies in cluster.get("copies", []):  # one per DR region, when configured
+        ready = copies["newest_ready_copy"]
+        head.append(
+            f"Newest READY copy in {copies['region']}: {ready['backup_id']}, data age "
+            f"{duration(copies['newest_ready_copy_age_seconds'])}"
+            if ready
+            else f"Newest READY copy in {copies['region']}: none"
+        )
     return "\n".join(head)
 
 
 def _cell(value: Any) -> str:
     return "-" if value is None or value == "" else str(value)
+
+
+def condensed_steps(steps: list[dict[str, Any]]) -> list[list[str]]:
+    """Rows for people: each Task/Wait state once, in order, with how often it ran and
+    the time from its first start to its last end (polling loops fold into one line)."""
+    rows: dict[str, dict[str, Any]] = {}
+    for step in steps:
+        if step.get("type") in ("Choice", "Pass", "Succeed"):
+            continue
+        row = rows.setdefault(step["state"], {"runs": 0, "start": step["start"], "end": None})
+        row["runs"] += 1
+        row["end"] = step["end"] or row["end"]
+        row["failed"] = step.get("failed", False)
+    out = []
+    for state, row in rows.items():
+        seconds = _between(row["start"], row["end"])
+        runs = f"x{row['runs']}" if row["runs"] > 1 else ""
+        status = "FAILED" if row.get("failed") else ""
+        out.append([state, runs, (row["start"] or "")[11:19], duration(seconds), status])
+    return out
+
+
+def _between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    from datetime import datetime
+
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()

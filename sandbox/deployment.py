@@ -178,10 +178,13 @@ class Deployment:
 
     # -- faults ----------------------------------------------------------------------
 
-    def crash_function(self, service_name: str, *, times: int | None = None) -> None:
+    def crash_function(
+        self, service_name: str, *, times: int | None = None, step: str | None = None
+    ) -> None:
         """The `lambda-crash` fault: invocations raise SandboxInjectedCrash until cleared
-        (or for the next `times` invocations)."""
-        self.faults.crash(self.function(service_name).function_name, times)
+        (or for the next `times` invocations); with `step`, only invocations whose
+        event names that step."""
+        self.faults.crash(self.function(service_name).function_name, times, step)
 
     def clear_crash(self, service_name: str | None = None) -> None:
         name = None if service_name is None else self.function(service_name).function_name

@@ -60,41 +60,46 @@ class DeployedFunction:
 
 
 class FaultInjector:
-    """Which functions must crash on their next invocations (the `lambda-crash` fault)."""
+    """Which functions must crash on their next invocations (the `lambda-crash` fault).
+
+    A crash can target one step of a step-dispatching function (`event["step"]`),
+    so a test can break a workflow in the middle and watch its clean-up run.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._remaining: dict[
-            str, int | None
-        ] = {}  # function name -> crashes left, None = until cleared
+        # function name -> (crashes left or None for "until cleared", step or None for any)
+        self._crashes: dict[str, tuple[int | None, str | None]] = {}
 
-    def crash(self, function_name: str, times: int | None = None) -> None:
+    def crash(self, function_name: str, times: int | None = None, step: str | None = None) -> None:
         with self._lock:
-            self._remaining[function_name] = times
+            self._crashes[function_name] = (times, step)
 
     def clear(self, function_name: str | None = None) -> None:
         with self._lock:
             if function_name is None:
-                self._remaining.clear()
+                self._crashes.clear()
             else:
-                self._remaining.pop(function_name, None)
+                self._crashes.pop(function_name, None)
 
     @property
     def crashing(self) -> frozenset[str]:
         with self._lock:
-            return frozenset(self._remaining)
+            return frozenset(self._crashes)
 
-    def consume(self, function_name: str) -> bool:
+    def consume(self, function_name: str, event: Any = None) -> bool:
         """True if this invocation must crash; counts down limited faults."""
         with self._lock:
-            if function_name not in self._remaining:
+            if function_name not in self._crashes:
                 return False
-            left = self._remaining[function_name]
+            left, step = self._crashes[function_name]
+            if step is not None and not (isinstance(event, dict) and event.get("step") == step):
+                return False
             if left is not None:
                 if left <= 1:
-                    del self._remaining[function_name]
+                    del self._crashes[function_name]
                 else:
-                    self._remaining[function_name] = left - 1
+                    self._crashes[function_name] = (left - 1, step)
             return True
 
 
@@ -214,7 +219,7 @@ def invoke_in_process(
         function_logs.captured(function.function_name),
     ):
         try:
-            if faults.consume(function.function_name):
+            if faults.consume(function.function_name, event):
                 raise SandboxInjectedCrash(
                     f"sandbox fault lambda-crash injected into {function.function_name}"
                 )

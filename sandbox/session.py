@@ -1,8 +1,11 @@
 """The embedded sandbox: moto + the CloudHSM emulator + the synthesized stack.
 
-    with Sandbox() as sandbox:            # deploys what `app.synth()` produces
+    with Sandbox() as sandbox:            # deploys every stack `app.synth()` produces
         sandbox.seed_protected_clusters()
         result = sandbox.fire(VERIFY_BACKUPS)
+
+The main stack deploys into the config's region, each DR-region stack into its own
+region, all in one emulated account.
 
 Nothing here touches AWS: credentials are fake and every call stays in-process.
 """
@@ -10,7 +13,7 @@ Nothing here touches AWS: credentials are fake and every call stays in-process.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,9 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.network import RegionNetwork, create_network
 from stacks.config import DeploymentConfig, load_config
+from stacks.names import dr_stack_name
 
 if TYPE_CHECKING:
     from sandbox.emulator import CloudHsmWorld
+    from sandbox.runner import Deployment
+
+Template = dict[str, Any]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SANDBOX_CONFIG = REPO_ROOT / "config" / "sandbox.yaml"
@@ -57,14 +64,21 @@ class FaultSpec:
         return cls(name.strip(), argument.strip() or None)
 
 
-def synthesize(config_path: Path) -> dict[str, Any]:
-    """The CloudFormation template that `cdk synth -c config=PATH` would produce."""
+def synthesize(config_path: Path) -> dict[str, Template]:
+    """Every CloudFormation template that `cdk synth -c config=PATH` would produce, by
+    stack name: the main stack and one stack per DR region."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     from stacks.app_builder import build_app
 
-    app, stack = build_app(load_config(config_path))
-    template: dict[str, Any] = app.synth().get_stack_by_name(stack.stack_name).template
-    return template
+    app, _ = build_app(load_config(config_path))
+    return {stack.stack_name: stack.template for stack in app.synth().stacks}
+
+
+def stack_regions(config: DeploymentConfig) -> dict[str, str]:
+    """Where each stack of the app deploys, by stack name."""
+    regions = {config.deployment_name: config.region}
+    regions.update({dr_stack_name(config.deployment_name, r): r for r in config.dr_regions})
+    return regions
 
 
 @contextmanager
@@ -93,14 +107,32 @@ def emulated_account(world: CloudHsmWorld) -> Iterator[CloudHsmWorld]:
         yield world
 
 
+@contextmanager
+def _quiet_interpreter() -> Iterator[None]:
+    # moto's Step Functions interpreter logs every caught task failure as an error with
+    # its whole state; the execution history and the report already say what failed.
+    import logging
+
+    noisy = logging.getLogger("moto.stepfunctions.parser")
+    level = noisy.level
+    noisy.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        noisy.setLevel(level)
+
+
 class Sandbox:
     def __init__(
         self,
         config_path: Path = SANDBOX_CONFIG,
         *,
         profile: str = "demo",
-        template: dict[str, Any] | None = None,
+        template: Template | None = None,
+        templates: Mapping[str, Template] | None = None,
     ) -> None:
+        """`templates` (by stack name) are deployed as given; `template` alone is the main
+        stack's and deploys nothing else; with neither, the app is synthesized."""
         from sandbox.emulator import PROFILES
 
         if profile not in PROFILES:
@@ -108,19 +140,31 @@ class Sandbox:
         self.config_path = config_path
         self.config: DeploymentConfig = load_config(config_path)
         self.profile = PROFILES[profile]
-        self._template = template
+        self._templates: dict[str, Template] | None = None
+        if templates is not None:
+            self._templates = dict(templates)
+        elif template is not None:
+            self._templates = {self.config.deployment_name: template}
         self._stack = ExitStack()
         self.networks: dict[str, RegionNetwork] = {}
+        self.deployments: dict[str, Deployment] = {}  # by stack name, the main one first
 
     def __enter__(self) -> Sandbox:
         from sandbox.emulator import CloudHsmWorld
         from sandbox.runner import TemplateDeployer
 
         config = self.config
-        template = self._template or synthesize(self.config_path)
+        templates = self._templates or _by_stack(synthesize(self.config_path), config)
+        regions = stack_regions(config)
+        unknown = sorted(set(templates) - set(regions))
+        if unknown or config.deployment_name not in templates:
+            raise ValueError(
+                f"templates {sorted(templates)} do not match the config's stacks {sorted(regions)}"
+            )
         account = config.account or "123456789012"
         try:
             self._stack.enter_context(_environment({"AWS_DEFAULT_REGION": config.region}))
+            self._stack.enter_context(_quiet_interpreter())
             self.world = CloudHsmWorld(profile=self.profile, account_id=account)
             self._stack.enter_context(emulated_account(self.world))
             for region in sorted({config.region, *config.dr_regions, *self._cluster_regions()}):
@@ -131,13 +175,17 @@ class Sandbox:
                     for z in c.hsms_per_az
                 ]
                 self.networks[region] = create_network(region, zones)
-            self.deployment = TemplateDeployer(
-                template,
-                region=config.region,
-                account_id=account,
-                stack_name=config.deployment_name,
-            ).deploy()
-            self._stack.callback(self.deployment.close)
+            main_first = sorted(templates, key=lambda name: name != config.deployment_name)
+            for stack_name in main_first:
+                deployment = TemplateDeployer(
+                    templates[stack_name],
+                    region=regions[stack_name],
+                    account_id=account,
+                    stack_name=stack_name,
+                ).deploy()
+                self._stack.callback(deployment.close)
+                self.deployments[stack_name] = deployment
+            self.deployment = self.deployments[config.deployment_name]
         except BaseException:
             self._stack.close()
             raise
@@ -154,12 +202,23 @@ class Sandbox:
     def _cluster_regions(self) -> set[str]:
         return {c.region for c in self.config.protected_clusters}
 
+    def dr_deployment(self, region: str) -> Deployment:
+        """The stack deployed into DR region `region`."""
+        name = dr_stack_name(self.config.deployment_name, region)
+        if name not in self.deployments:
+            raise KeyError(
+                f"no DR stack deployed for {region} (deployed: {sorted(self.deployments)})"
+            )
+        return self.deployments[name]
+
     # Seeding ------------------------------------------------------------------
 
     def seed_protected_clusters(
-        self, backup_ages: Iterable[timedelta] = SEEDED_BACKUP_AGES
+        self, backup_ages: Iterable[timedelta] = SEEDED_BACKUP_AGES, *, dr_copies: bool = True
     ) -> list[str]:
-        """Create every protected cluster as it would exist in production."""
+        """Create every protected cluster as it would exist in production: with
+        `dr_copies`, each DR region also holds a tagged READY copy of every seeded backup,
+        as the daily copy job leaves them."""
         ages = tuple(backup_ages)
         seeded = []
         for spec in self.config.protected_clusters:
@@ -175,7 +234,21 @@ class Sandbox:
                 tags={"Name": spec.name or spec.id},
             )
             seeded.append(cluster_id)
+            if dr_copies:
+                self._seed_copies(cluster_id, spec.region)
         return seeded
+
+    def _seed_copies(self, cluster_id: str, home: str) -> None:
+        from lambdas.core.copies import copy_tags
+        from lambdas.core.models import Backup
+
+        backups = [b for b in self.world.backups(home) if b.get("ClusterId") == cluster_id]
+        for region in self.config.dr_regions:
+            if region == home:
+                continue
+            for raw in backups:
+                tags = copy_tags(self.config.deployment_name, Backup.from_api(raw))
+                self.world.seed_copy(raw["BackupId"], region, tags=tags)
 
     # Faults -------------------------------------------------------------------
 
@@ -187,15 +260,19 @@ class Sandbox:
         for spec in specs:
             if spec.name == "lambda-crash":
                 if not spec.argument:
-                    raise FaultError("--fault lambda-crash needs the function: lambda-crash:STEP")
-                self.deployment.function_arn(spec.argument)  # raises for an unknown step
+                    raise FaultError(
+                        "--fault lambda-crash needs the function: lambda-crash:FUNCTION "
+                        "or lambda-crash:FUNCTION@STEP"
+                    )
+                self.deployment.function_arn(spec.argument.partition("@")[0])  # unknown: raises
             elif spec.name not in FAULT_NAMES:
                 known = ", ".join([*sorted(FAULT_NAMES), "lambda-crash:STEP"])
                 raise FaultError(f"--fault {spec.name!r} is not a fault; known: {known}")
         for spec in specs:
             if spec.name == "lambda-crash":
                 assert spec.argument is not None
-                self.deployment.crash_function(spec.argument)
+                function, _, step = spec.argument.partition("@")
+                self.deployment.crash_function(function, step=step or None)
             else:
                 self.world.faults.enable(spec.name, **self._fault_params(spec))
         return specs
@@ -217,3 +294,10 @@ class Sandbox:
 
     def messages(self) -> list[Any]:
         return list(self.deployment.messages())
+
+
+def _by_stack(synthesized: Mapping[str, Any], config: DeploymentConfig) -> dict[str, Template]:
+    """`synthesize()`'s result; a lone template (as older callers give) is the main stack."""
+    if "Resources" in synthesized:
+        return {config.deployment_name: dict(synthesized)}
+    return {name: dict(template) for name, template in synthesized.items()}

@@ -5,8 +5,10 @@ from __future__ import annotations
 from aws_cdk import App, Environment
 
 from stacks.config import DeploymentConfig
+from stacks.dr_region_stack import DrRegionStack
 from stacks.hsmdr_stack import CloudHsmDrStack
 from stacks.nag import check_app
+from stacks.names import dr_stack_name
 
 
 def build_app(config: DeploymentConfig, app: App | None = None) -> tuple[App, CloudHsmDrStack]:
@@ -18,5 +20,16 @@ def build_app(config: DeploymentConfig, app: App | None = None) -> tuple[App, Cl
         env=Environment(account=config.account, region=config.region),
         description="cloudhsm-dr: CloudHSM backup verification and disaster recovery",
     )
+    # One stack per DR region, from the same config; the main stack is returned as before
+    # and every stack is in the synthesized assembly.
+    for region in config.dr_regions:
+        DrRegionStack(
+            app,
+            dr_stack_name(config.deployment_name, region),
+            config=config,
+            dr_region=region,
+            env=Environment(account=config.account, region=region),
+            description=f"cloudhsm-dr: what must run in DR region {region} (copy monitor, alerts)",
+        )
     check_app(app)
     return app, stack

@@ -76,6 +76,7 @@ class ProtectedClusterConfig(_Strict):
 class Schedules(_Strict):
     verify_backups: str = Field(default="rate(1 hour)", pattern=SCHEDULE_PATTERN)
     copy_backups: str = Field(default="rate(1 day)", pattern=SCHEDULE_PATTERN)
+    health_check: str = Field(default="rate(5 minutes)", pattern=SCHEDULE_PATTERN)
     timezone: str = Field(default="UTC", description="IANA zone for cron schedules")
 
 
@@ -115,6 +116,38 @@ class Backups(_Strict):
     )
 
 
+SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
+
+
+class Restore(_Strict):
+    """Full cluster restore: where a restored cluster goes and how long steps may take."""
+
+    subnets: dict[Annotated[str, Field(pattern=REGION_PATTERN)], list[SubnetId]] = Field(
+        default_factory=dict,
+        description="recovery subnets per region, one per AZ (DR region: regional disaster)",
+    )
+    poll_seconds: int = Field(default=30, ge=1, le=3600)
+    cluster_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
+    max_hsm_attempts: int = Field(default=3, ge=1, le=10)
+    trust_anchor_parameter: str | None = Field(
+        default=None,
+        pattern=r"^/[A-Za-z0-9_./-]{1,1010}$",
+        description="SSM parameter (primary region) holding customerCA.crt",
+    )
+
+
+class HsmReplacement(_Strict):
+    """Single-HSM failure: the health check and the replacement workflow."""
+
+    auto_replace: bool = Field(
+        default=True, description="start the replacement when the health check finds a failed HSM"
+    )
+    poll_seconds: int = Field(default=30, ge=1, le=3600)
+    hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
+    max_attempts: int = Field(default=3, ge=1, le=10)
+
+
 class Quotas(_Strict):
     """The account's CloudHSM quotas per region (AWS defaults; both are adjustable)."""
 
@@ -129,6 +162,36 @@ LOG_RETENTION_NAMES = {
     150: "FIVE_MONTHS", 180: "SIX_MONTHS", 365: "ONE_YEAR", 400: "THIRTEEN_MONTHS",
     545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS", 1827: "FIVE_YEARS", 3653: "TEN_YEARS",
 }  # fmt: skip
+
+
+class KeyVerification(_Strict):
+    """Key-level checks over PKCS#11 (container-image functions in the clusters' VPC)."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="the clusters' VPC")
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        min_length=1, max_length=16, description="private subnets with a route to AWS APIs"
+    )
+    hsm_security_group_id: str = Field(
+        pattern=r"^sg-[0-9a-f]{8,17}$", description="the cluster's security group"
+    )
+    crypto_user_secret_name: str = Field(
+        pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
+        description='JSON {"username", "password", "customer_ca"} of the crypto user',
+    )
+    clusters: list[Annotated[str, Field(pattern=CLUSTER_ID_PATTERN)]] = Field(
+        default=[], description="clusters whose manifests are captured (default: all)"
+    )
+    capture_schedule: str = Field(default="rate(1 day)", pattern=SCHEDULE_PATTERN)
+    canary_key_label: str = Field(default="hsmdr-canary", min_length=1, max_length=127)
+    memory_mb: int = Field(default=512, ge=128, le=10240)
+    timeout_minutes: int = Field(default=5, ge=1, le=15)
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _distinct_subnets(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a subnet twice")
+        return value
 
 
 class LambdaOptions(_Strict):
@@ -155,9 +218,12 @@ class DeploymentConfig(_Strict):
     dr_regions: list[Region] = []
     schedules: Schedules = Schedules()
     backups: Backups = Backups()
+    restore: Restore = Restore()
+    hsm_replacement: HsmReplacement = HsmReplacement()
     quotas: Quotas = Quotas()
     notifications: Notifications = Notifications()
     lambda_options: LambdaOptions = Field(default=LambdaOptions(), alias="lambda")
+    key_verification: KeyVerification | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -181,7 +247,29 @@ class DeploymentConfig(_Strict):
             raise ValueError(f"protected_clusters: duplicate cluster ids {duplicates}")
         if self.region in self.dr_regions:
             raise ValueError(f"dr_regions: {self.region} is the deployment region itself")
+        if self.key_verification is not None:
+            self._check_key_clusters(self.key_verification)
         return self
+
+    def _check_key_clusters(self, keys: KeyVerification) -> None:
+        # The verifier runs in the deployment region's VPC: it reaches clusters there only.
+        here = {c.id for c in self.protected_clusters if c.region == self.region}
+        strangers = sorted(set(keys.clusters) - here)
+        if strangers:
+            raise ValueError(
+                f"key_verification.clusters: {strangers} are not protected clusters in "
+                f"{self.region}"
+            )
+        if not keys.clusters and not here:
+            raise ValueError(f"key_verification: no protected cluster is in {self.region}")
+
+    def key_clusters(self) -> list[ProtectedClusterConfig]:
+        """The clusters whose key manifests the scheduled capture takes."""
+        keys = self.key_verification
+        if keys is None:
+            return []
+        here = [c for c in self.protected_clusters if c.region == self.region]
+        return [c for c in here if not keys.clusters or c.id in keys.clusters]
 
     def backup_settings(self) -> BackupSettings:
         backups = self.backups
@@ -195,6 +283,7 @@ class DeploymentConfig(_Strict):
             copy_keep_newest=backups.copies.keep_newest,
             copy_keep_days=backups.copies.keep_days,
             copy_stuck_after_minutes=backups.copies.stuck_after_minutes,
+            copy_interval_minutes=schedule_interval_minutes(self.schedules.copy_backups),
             golden_enabled=backups.golden.enabled,
             golden_period=backups.golden.period,
             golden_keep=backups.golden.keep,
@@ -209,6 +298,18 @@ class DeploymentConfig(_Strict):
             backup_in_progress_max_minutes=self.backup_in_progress_max_minutes,
             alert_topic_arn=alert_topic_arn,
         )
+
+
+CRON_INTERVAL_MINUTES = 24 * 60  # a cron(...) copy schedule is taken as daily
+_RATE_UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60}
+
+
+def schedule_interval_minutes(expression: str) -> int:
+    """How often a schedule fires: exact for rate(...), a day for cron(...)."""
+    match = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+    if match is None:
+        return CRON_INTERVAL_MINUTES
+    return int(match.group(1)) * _RATE_UNIT_MINUTES[match.group(2)]
 
 
 def load_config(path: str | Path) -> DeploymentConfig:

@@ -9,7 +9,10 @@ from constructs import Construct
 
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
+from stacks.constructs.backup_copies import BackupCopies
 from stacks.constructs.backup_verification import BackupVerification
+from stacks.constructs.cluster_locks import ClusterLocks
+from stacks.constructs.on_demand_backup import OnDemandBackup
 
 
 class CloudHsmDrStack(Stack):
@@ -23,3 +26,16 @@ class CloudHsmDrStack(Stack):
         self.backup_verification = BackupVerification(
             self, "BackupVerification", config=config, alerting=self.alerting
         )
+        self.backup_copies = BackupCopies(
+            self, "BackupCopies", config=config, alerting=self.alerting
+        )
+        self.locks = ClusterLocks(self, "ClusterLocks")
+        self.on_demand_backup = OnDemandBackup(
+            self, "OnDemandBackup", config=config, alerting=self.alerting, locks=self.locks
+        )
+        if config.key_verification is not None:  # only where the config asks for it
+            from stacks.constructs.key_verification import KeyVerificationConstruct
+
+            self.key_verification = KeyVerificationConstruct(
+                self, "KeyVerification", config=config, alerting=self.alerting
+            )

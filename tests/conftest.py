@@ -21,9 +21,11 @@ EXAMPLE_CONFIG = REPO_ROOT / "config" / "example.yaml"
 class Synthesized:
     """One synthesis of the app with the sandbox config, shared by the session."""
 
-    template: dict[str, Any]
+    template: dict[str, Any]  # the main stack's
     stack_name: str
     assembly_dir: Path
+    templates: dict[str, dict[str, Any]]  # every stack's, by stack name (main + DR regions)
+    regions: dict[str, str]  # stack name -> the region it deploys to
 
 
 @pytest.fixture(scope="session")
@@ -38,4 +40,6 @@ def synthesized() -> Synthesized:
         template=artifact.template,
         stack_name=stack.stack_name,
         assembly_dir=Path(assembly.directory),
+        templates={s.stack_name: s.template for s in assembly.stacks},
+        regions={s.stack_name: s.environment.region for s in assembly.stacks},
     )

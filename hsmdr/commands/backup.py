@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.commands import backup_create, copies
 
 
 def register(groups: Any) -> None:
@@ -30,6 +31,8 @@ def register(groups: Any) -> None:
     )
     add_json_flag(verify)
     verify.set_defaults(run=run_verify)
+    backup_create.register_backup(commands)
+    copies.register_backup(commands)
 
 
 def run_verify(args: argparse.Namespace) -> Outcome:
@@ -44,6 +47,9 @@ def run_verify(args: argparse.Namespace) -> Outcome:
     if unknown:
         raise UsageError(f"--cluster: {unknown} not in {args.config}'s protected_clusters")
     report = run_verification(
-        config.verification_settings(), CloudHsmGateway.for_region, cluster_ids=args.clusters
+        config.verification_settings(),
+        CloudHsmGateway.for_region,
+        cluster_ids=args.clusters,
+        backups=config.backup_settings(),  # the DR regions' copies are checked too
     ).to_dict()
     return Outcome(report, verification_report(report))

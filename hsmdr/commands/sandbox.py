@@ -7,11 +7,12 @@ from datetime import timedelta
 from typing import Any
 
 from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.commands import backup_create, copies, keys
 
 FAULT_HELP = (
     "inject a fault by name, repeatable: throttle, internal-failure, hsm-degraded, "
     "az-unsupported[:AZ], backup-stuck, copy-fails, hsm-failure[:CLUSTER], "
-    "backups-stopped, lambda-crash:STEP"
+    "backups-stopped, lambda-crash:FUNCTION[@STEP]"
 )
 
 
@@ -43,6 +44,9 @@ def register(groups: Any) -> None:
     )
     add_json_flag(verify)
     verify.set_defaults(run=run_verify_backups)
+    backup_create.register_sandbox(commands, FAULT_HELP)
+    copies.register_sandbox(commands, FAULT_HELP)
+    keys.register_sandbox(commands, FAULT_HELP)
 
 
 def run_verify_backups(args: argparse.Namespace) -> Outcome:

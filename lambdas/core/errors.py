@@ -46,3 +46,19 @@ class CloudHsmUnavailable(CloudHsmDrError):
 
 class CloudHsmTagError(CloudHsmDrError):
     """A tag operation was rejected."""
+
+
+class KeyManifestNotFound(CloudHsmDrError):
+    """No key manifest of the cluster was captured at or before the time asked."""
+
+
+class HsmUnreachable(CloudHsmDrError):
+    """No PKCS#11 session: the library did not load, or no slot or token answered."""
+
+
+class HsmLoginFailed(CloudHsmDrError):
+    """The HSM refused the verification crypto user's login."""
+
+
+class KeyManifestCaptureFailed(CloudHsmDrError):
+    """At least one cluster's key manifest could not be captured (the others were)."""

@@ -222,6 +222,12 @@ class CloudHsmGateway:
                 TagList=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
             )
 
+    def untag_resource(self, resource_id: str, keys: Sequence[str]) -> None:
+        with _mapped_errors(
+            BackupNotFound if resource_id.startswith("backup-") else ClusterNotFound
+        ):
+            self._client.untag_resource(ResourceId=resource_id, TagKeyList=list(keys))
+
     def set_retention_days(self, cluster_id: str, days: int) -> Cluster:
         with _mapped_errors(ClusterNotFound):
             response = self._client.modify_cluster(

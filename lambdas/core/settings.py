@@ -84,6 +84,7 @@ class BackupSettings:
     copy_keep_newest: int = 7
     copy_keep_days: int = 35
     copy_stuck_after_minutes: int = 240
+    copy_interval_minutes: int = 24 * 60  # how often the copy schedule runs
     golden_enabled: bool = False
     golden_period: str = "monthly"
     golden_keep: int = 12

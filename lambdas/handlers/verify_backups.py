@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,11 +10,11 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.alerts import verification_alert
-from lambdas.core.env import METRICS_NAMESPACE
+from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.errors import InvalidInput
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.observability import logger, metrics, tracer
-from lambdas.core.settings import VerificationSettings
+from lambdas.core.settings import BackupSettings, VerificationSettings
 from lambdas.core.verification import VerificationReport
 from lambdas.core.verification_run import run_verification
 
@@ -52,7 +53,11 @@ def parse_request(event: Any, settings: VerificationSettings) -> VerifyBackupsRe
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = VerificationSettings.from_env()
     request = parse_request(event, settings)
-    report = run_verification(settings, CloudHsmGateway.for_region, cluster_ids=request.cluster_ids)
+    # With DR regions in the config, the same run checks their copies.
+    backups = BackupSettings.from_env() if Env.BACKUP_SETTINGS in os.environ else None
+    report = run_verification(
+        settings, CloudHsmGateway.for_region, cluster_ids=request.cluster_ids, backups=backups
+    )
     _emit_metrics(report)
     result = report.to_dict()
     if report.status != "SUCCEEDED":

@@ -19,6 +19,7 @@ from sandbox.emulator.errors import (
 )
 from sandbox.emulator.faults import FaultBoard
 from sandbox.emulator.ids import BACKUP_ID_RE, CLUSTER_ID_RE, IdFactory, parse_arn
+from sandbox.emulator.keystore import KeyStore, NoKeyStore
 from sandbox.emulator.models import Backup, Cluster, RegionState
 from sandbox.emulator.network import Ec2Bridge
 from sandbox.emulator.profile import DurationProfile
@@ -52,6 +53,7 @@ class WorldCore:
         self.faults = FaultBoard(self.lock, on_hsm_failure)
         self.regions: defaultdict[str, RegionState] = defaultdict(RegionState)
         self.policies: dict[str, str] = {}  # resource ARN -> policy document
+        self.key_store: KeyStore = NoKeyStore()  # where keys live, if emulated (keystore.py)
 
     def duration(self, base: timedelta) -> timedelta:
         """A profile duration with the profile's jitter applied."""

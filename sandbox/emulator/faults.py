@@ -16,6 +16,10 @@ copy-fails        Copies started while enabled end DELETED instead of READY.
 hsm-failure       ``cluster_id=...`` (``hsm_id=...`` optional): one ACTIVE HSM turns
                   DEGRADED at once. A one-shot event, so it never shows in active().
 backups-stopped   The service makes no automatic daily backups while enabled.
+key-missing       Clusters restored while enabled lack one of the backup's keys.
+key-corrupt       Clusters restored while enabled hold one key whose value differs.
+bad-pin           Clusters restored while enabled refuse the verification crypto user's
+                  PIN. These three need a key store (keystore.py) to have any effect.
 """
 
 from __future__ import annotations
@@ -34,7 +38,11 @@ FAULT_NAMES: tuple[str, ...] = (
     "copy-fails",
     "hsm-failure",
     "backups-stopped",
+    "key-missing",
+    "key-corrupt",
+    "bad-pin",
 )
+KEY_FAULTS = frozenset({"key-missing", "key-corrupt", "bad-pin"})
 
 _ALLOWED_PARAMS: dict[str, frozenset[str]] = {
     "throttle": frozenset({"next", "every", "operations"}),
@@ -45,6 +53,9 @@ _ALLOWED_PARAMS: dict[str, frozenset[str]] = {
     "copy-fails": frozenset(),
     "hsm-failure": frozenset({"cluster_id", "hsm_id"}),
     "backups-stopped": frozenset(),
+    "key-missing": frozenset(),
+    "key-corrupt": frozenset(),
+    "bad-pin": frozenset(),
 }
 
 
@@ -68,7 +79,8 @@ class _State:
     internal_failure: _Counted | None = None
     hsm_degraded: _Counted | None = None
     unsupported_azs: set[str] = field(default_factory=set)
-    flags: set[str] = field(default_factory=set)  # backup-stuck, copy-fails, backups-stopped
+    # backup-stuck, copy-fails, backups-stopped and the KEY_FAULTS
+    flags: set[str] = field(default_factory=set)
 
 
 HsmFailureHook = Callable[[str, str | None], None]
@@ -205,6 +217,11 @@ class FaultBoard:
     def flag(self, name: str) -> bool:
         with self._lock:
             return name in self._state.flags
+
+    def key_damage(self) -> frozenset[str]:
+        """The key faults a restore made now suffers."""
+        with self._lock:
+            return frozenset(self._state.flags & KEY_FAULTS)
 
     # -- helpers ---------------------------------------------------------------------
     @staticmethod

@@ -62,6 +62,7 @@ def start_backup(core: WorldCore, region: str, cluster: Cluster, at: datetime) -
         certificates=_carried_certificates(cluster),
     )
     core.regions[region].backups[backup.backup_id] = backup
+    core.key_store.backup_taken(cluster.cluster_id, backup.backup_id)
     if not core.faults.flag("backup-stuck"):
         core.scheduler.at(
             at + core.duration(core.profile.backup_create),
@@ -138,6 +139,11 @@ def finish_hsm_create(
         return
     hsm.state = HsmState.ACTIVE
     hsm.state_message = HSM_MESSAGES[HsmState.ACTIVE]
+    if hsm.restored_backup_id is not None and len(cluster.active_hsms()) == 1:
+        # The cluster's keys are now the backup's (with an ACTIVE sibling, keys sync instead).
+        core.key_store.hsm_restored(
+            cluster.cluster_id, hsm.restored_backup_id, core.faults.key_damage()
+        )
     if cluster.state == ClusterState.UNINITIALIZED and "ClusterCsr" not in cluster.certificates:
         # The first HSM produces the cluster's CSR, which InitializeCluster answers.
         cluster.certificates.update(hardware_certificates(hsm.hsm_id))

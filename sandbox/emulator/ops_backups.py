@@ -164,6 +164,7 @@ def copy_backup_to_region(core: WorldCore, region: str, params: dict[str, Any]) 
         certificates=dict(source.certificates),
     )
     core.regions[destination].backups[copy.backup_id] = copy
+    core.key_store.backup_copied(source.backup_id, copy.backup_id)
     fails = core.faults.flag("copy-fails")
 
     def finish(due: datetime) -> None:

@@ -25,6 +25,7 @@ from sandbox.emulator.errors import (
 )
 from sandbox.emulator.faults import FaultBoard
 from sandbox.emulator.ids import CLUSTER_ID_RE
+from sandbox.emulator.keystore import KeyStore
 from sandbox.emulator.models import (
     HSM_TYPES,
     MODES,
@@ -92,6 +93,16 @@ class CloudHsmWorld:
     @property
     def faults(self) -> FaultBoard:
         return self._core.faults
+
+    @property
+    def key_store(self) -> KeyStore:
+        """Where clusters' keys live (keystore.py); by default nowhere."""
+        return self._core.key_store
+
+    @key_store.setter
+    def key_store(self, store: KeyStore) -> None:
+        with self._core.lock:
+            self._core.key_store = store
 
     # -- the API --------------------------------------------------------------------------
     def handle(self, operation: str, region: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -232,6 +243,7 @@ class CloudHsmWorld:
                 "ClusterCertificate": lifecycle.fake_pem("CERTIFICATE", f"cluster:{cluster_id}"),
             }
             cluster.trust_anchor = lifecycle.fake_pem("CERTIFICATE", f"ca:{cluster_id}")
+            core.key_store.cluster_seeded(cluster_id)
             for zone in mapping:
                 for _ in range(hsms_per_subnet):
                     ops_hsms.place_hsm(
@@ -259,6 +271,7 @@ class CloudHsmWorld:
                     ready_at=min(made + core.profile.backup_create, now),
                 )
                 core.regions[region].backups[backup.backup_id] = backup
+                core.key_store.backup_taken(cluster_id, backup.backup_id)
                 last_backup = max(last_backup, made)
             # The seeded history is taken as given: no daily backups are invented between
             # or after the seeded ones. The next one keeps the newest one's daily cadence,
@@ -271,6 +284,50 @@ class CloudHsmWorld:
             lifecycle.schedule_daily(core, region, cluster, next_daily)
             self._tick()
             return cluster_id
+
+    def seed_copy(
+        self,
+        backup_id: str,
+        destination_region: str,
+        *,
+        tags: Mapping[str, str] | None = None,
+        copied_after: timedelta = timedelta(minutes=10),
+    ) -> str:
+        """A READY copy of an existing backup in another region, as an earlier copy run
+        left it (pre-existing state, not an API call): the source's CreateTimestamp, a
+        CopyTimestamp ``copied_after`` the source was made (never in the future)."""
+        core = self._core
+        with core.lock:
+            self._tick()
+            source = next(
+                (s.backups[backup_id] for s in core.regions.values() if backup_id in s.backups),
+                None,
+            )
+            if source is None or source.state != BackupState.READY:
+                raise ValueError(f"{backup_id} is not a READY backup of this world")
+            if destination_region == source.region:
+                raise ValueError("a copy goes to another region than its source's")
+            copied = min(source.create_timestamp + copied_after, core.now())
+            copy = Backup(
+                backup_id=core.ids.backup_id(),
+                region=destination_region,
+                account_id=core.account_id,
+                state=BackupState.READY,
+                cluster_id=None,
+                create_timestamp=source.create_timestamp,
+                hsm_type=source.hsm_type,
+                mode=source.mode,
+                copy_timestamp=copied,
+                source_region=source.region,
+                source_backup=source.backup_id,
+                source_cluster=source.cluster_id or source.source_cluster,
+                tags=dict(tags or {}),
+                certificates=dict(source.certificates),
+                ready_at=copied,
+            )
+            core.regions[destination_region].backups[copy.backup_id] = copy
+            core.key_store.backup_copied(backup_id, copy.backup_id)
+            return copy.backup_id
 
     # -- read-only snapshots (API-shaped dicts with datetime values) --------------------------
     def cluster(self, cluster_id: str) -> dict[str, Any]:

@@ -32,7 +32,12 @@ from sandbox.provisioners.security import (
     kms_key,
     secretsmanager_secret,
 )
-from sandbox.provisioners.storage import s3_bucket, s3_bucket_policy, ssm_parameter
+from sandbox.provisioners.storage import (
+    dynamodb_table,
+    s3_bucket,
+    s3_bucket_policy,
+    ssm_parameter,
+)
 
 __all__ = [
     "PROVISIONERS",
@@ -63,5 +68,7 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::SSM::Parameter": ssm_parameter,
     "AWS::SQS::Queue": sqs_queue,
     "AWS::SQS::QueuePolicy": sqs_queue_policy,
+    "AWS::DynamoDB::Table": dynamodb_table,
+    "AWS::DynamoDB::GlobalTable": dynamodb_table,
     "AWS::SecretsManager::Secret": secretsmanager_secret,
 }

@@ -50,3 +50,24 @@ def ssm_parameter(ctx: ProvisionContext, logical_id: str, props: Properties) -> 
         Name=name, Value=text(props["Value"]), Type=props.get("Type", "String"), **request
     )
     return Provisioned(name, {"Type": props.get("Type", "String"), "Value": props["Value"]})
+
+
+def dynamodb_table(ctx: ProvisionContext, logical_id: str, props: Properties) -> Provisioned:
+    """AWS::DynamoDB::Table and AWS::DynamoDB::GlobalTable (TableV2), one region only."""
+    name = props.get("TableName") or ctx.generated_name(logical_id, 255)
+    client = ctx.client("dynamodb")
+    description = client.create_table(
+        TableName=name,
+        KeySchema=props["KeySchema"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        BillingMode=props.get("BillingMode", "PAY_PER_REQUEST"),
+        **pick(props, "GlobalSecondaryIndexes", "LocalSecondaryIndexes"),
+    )["TableDescription"]
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl and ttl.get("Enabled"):
+        client.update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={"Enabled": True, "AttributeName": ttl["AttributeName"]},
+        )
+    arn = description["TableArn"]
+    return Provisioned(name, {"Arn": arn, "StreamArn": description.get("LatestStreamArn", "")})

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnElement, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
 from aws_cdk import aws_sqs as sqs
@@ -14,7 +13,7 @@ from constructs import Construct
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import ALARM_PERIOD, Alerting
 from stacks.constructs.python_function import PythonFunction
-from stacks.nag import acknowledge
+from stacks.nag import acknowledge, rendered
 from stacks.names import VERIFY_BACKUPS
 
 # CloudHSM's Describe* actions accept no resource-level restriction.
@@ -39,7 +38,8 @@ class BackupVerification(Construct):
             service_name=VERIFY_BACKUPS,
             handler="lambdas.handlers.verify_backups.handler",
             description="Verifies the backups and HSMs of every protected CloudHSM cluster",
-            environment=settings.to_env(),
+            # The backup settings carry the DR regions: verification checks their copies.
+            environment={**settings.to_env(), **config.backup_settings().to_env()},
             timeout=Duration.minutes(5),
         )
         function = self.lambda_.function
@@ -80,7 +80,7 @@ class BackupVerification(Construct):
         )
         acknowledge(
             scheduler_role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::<{_logical_id(function)}.Arn>:*]",
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, function.function_arn)}:*]",
             "The Lambda target grant covers this one function and its versions (Arn:*).",
         )
         self.schedule = scheduler.Schedule(
@@ -131,12 +131,6 @@ class BackupVerification(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         )
-
-
-def _logical_id(function: lambda_.Function) -> str:
-    child = function.node.default_child
-    assert isinstance(child, CfnElement)
-    return str(Stack.of(function).resolve(child.logical_id))
 
 
 def _expression(text: str, timezone: str) -> scheduler.ScheduleExpression:

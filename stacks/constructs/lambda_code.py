@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from aws_cdk import IgnoreMode
+from aws_cdk import IgnoreMode, Stack
 from aws_cdk import aws_lambda as lambda_
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -17,7 +17,8 @@ _ONLY_LAMBDAS = ["*", ".*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.p
 
 
 @cache
-def lambda_code() -> lambda_.AssetCode:
+def lambda_code(stack: Stack) -> lambda_.AssetCode:
+    """One asset per stack object (CDK refuses to share an asset between stacks)."""
     return lambda_.Code.from_asset(
         str(REPO_ROOT), exclude=_ONLY_LAMBDAS, ignore_mode=IgnoreMode.GLOB
     )

@@ -71,7 +71,7 @@ class PythonFunction(Construct):
             description=description,
             runtime=lambda_.Runtime.PYTHON_3_13,
             architecture=lambda_.Architecture.ARM_64,
-            code=lambda_code(),
+            code=lambda_code(stack),
             handler=handler,
             memory_size=config.lambda_options.memory_mb,
             timeout=timeout,

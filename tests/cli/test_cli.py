@@ -20,7 +20,7 @@ from tests.conftest import SANDBOX_CONFIG, Synthesized
 @pytest.fixture(autouse=True)
 def reuse_synthesis(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -> None:
     # The sandbox commands synthesize the app on every run; the suite does it once.
-    monkeypatch.setattr("sandbox.session.synthesize", lambda _path: synthesized.template)
+    monkeypatch.setattr("sandbox.session.synthesize", lambda _path: synthesized.templates)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
@@ -108,7 +108,8 @@ def test_backup_verify_against_an_account_reads_and_reports(
     )
     code, document = run_json(capsys, "backup", "verify", "--config", str(SANDBOX_CONFIG))
     assert code == 1
-    assert [f["code"] for f in document["findings"]] == ["BACKUP_OLDER_THAN_RPO"]
+    # (the config's DR region us-west-2 holds no copy of it)
+    assert [f["code"] for f in document["findings"]] == ["BACKUP_OLDER_THAN_RPO", "COPY_MISSING"]
     assert set(account.api_calls) == {"DescribeClusters", "DescribeBackups"}  # read-only
 
 

@@ -34,6 +34,9 @@ def test_fault_names_are_the_documented_set() -> None:
         "copy-fails",
         "hsm-failure",
         "backups-stopped",
+        "key-missing",
+        "key-corrupt",
+        "bad-pin",
     }
 
 

@@ -108,7 +108,8 @@ def test_throttling_is_absorbed_by_retries(
 def test_cluster_missing_from_the_account_is_a_finding_not_a_crash(sandbox: Sandbox) -> None:
     # Given the config names a cluster that does not exist (nothing was seeded)
     result = fire_verification(sandbox)
-    assert codes(result) == ["CLUSTER_NOT_FOUND", "NO_READY_BACKUP"]
+    # (and so the DR region holds no copy of it either)
+    assert codes(result) == ["CLUSTER_NOT_FOUND", "NO_READY_BACKUP", "COPY_MISSING"]
     assert len(result["alerts"]) == 1
 
 

@@ -1,0 +1,73 @@
+"""What clean-up must do after a failed on-demand backup. Pure: no AWS calls.
+
+The goal is the cluster as it was: the same number of HSMs in each zone. Clean-up
+deletes only HSMs this execution created (a temporary HSM, a DEGRADED attempt), and
+re-creates only an HSM this execution removed (the cycled one), one at a time.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lambdas.core.models import HSM_ACTIVE, HSM_DEGRADED, Cluster, Hsm
+
+MAX_RECREATE_ATTEMPTS = 3
+_IN_TRANSIT = ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
+
+
+@dataclass(frozen=True)
+class CleanupDecision:
+    delete: tuple[str, ...]  # HSM ids to delete now
+    create: tuple[tuple[str, str | None], ...]  # (zone, ip) to create now
+    remaining: tuple[str, ...]  # what still differs from the start, for people
+    done: bool
+
+
+def plan_cleanup(
+    plan: Mapping[str, Any], run: Mapping[str, Any], cluster: Cluster
+) -> CleanupDecision:
+    created = set(run["created_hsm_ids"])
+    removed_before = [h for h in run["removed_hsm_ids"] if h in plan["hsms_before"]]
+    in_transit = [h for h in cluster.hsms if h.state in _IN_TRANSIT]
+    if in_transit:
+        waits = tuple(f"HSM {h.hsm_id} is {h.state}" for h in in_transit)
+        return CleanupDecision((), (), waits, done=False)
+
+    ours_degraded = [h for h in cluster.hsms if h.hsm_id in created and h.state == HSM_DEGRADED]
+    kept = [h for h in cluster.hsms if h not in ours_degraded]
+    target: Mapping[str, int] = plan["hsms_per_az_before"]
+    have = Counter(h.availability_zone for h in kept)
+
+    delete = [h.hsm_id for h in ours_degraded]
+    for zone, count in have.items():
+        surplus = count - target.get(zone, 0)
+        ours_active = [h for h in kept if h.availability_zone == zone and h.hsm_id in created]
+        delete += [h.hsm_id for h in _newest_first(ours_active)[: max(surplus, 0)]]
+
+    create: list[tuple[str, str | None]] = []
+    remaining: list[str] = []
+    cycled = plan.get("cycled") or {}
+    if removed_before and cycled:
+        zone = cycled["availability_zone"]
+        if have.get(zone, 0) < target.get(zone, 0):
+            if run.get("cleanup", {}).get("attempts", 0) >= MAX_RECREATE_ATTEMPTS:
+                remaining.append(
+                    f"{zone} has {have.get(zone, 0)} HSM(s), {target[zone]} at the start: "
+                    f"{MAX_RECREATE_ATTEMPTS} re-creations failed"
+                )
+            elif not ours_degraded:  # the degraded one holds the IP until it is gone
+                create.append((zone, cycled.get("eni_ip") or None))
+    if delete or create:
+        remaining += [f"deleting HSM {h}" for h in delete]
+        remaining += [f"re-creating an HSM in {z}" for z, _ in create]
+    return CleanupDecision(
+        tuple(delete), tuple(create), tuple(remaining), done=not (delete or create or remaining)
+    )
+
+
+def _newest_first(hsms: list[Hsm]) -> list[Hsm]:
+    # Prefer removing an HSM that is not serving yet; ids carry no order, so ACTIVE last.
+    return sorted(hsms, key=lambda h: (h.state == HSM_ACTIVE, h.hsm_id))

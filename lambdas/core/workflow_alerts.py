@@ -1,0 +1,63 @@
+"""Alert texts for workflow failures: what happened, what was done, what to do next."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from lambdas.core.alerts import SNS_SUBJECT_MAX
+
+
+def error_summary(error: Mapping[str, Any]) -> tuple[str, str]:
+    """(error name, message) from a Step Functions Catch result."""
+    name = str(error.get("Error") or "Unknown")
+    cause = error.get("Cause") or ""
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        parsed = None
+    if isinstance(parsed, dict) and "errorMessage" in parsed:
+        return str(parsed.get("errorType") or name), str(parsed["errorMessage"])
+    return name, str(cause)
+
+
+def on_demand_failure_alert(
+    job: Mapping[str, Any], error: Mapping[str, Any], console_url: str
+) -> dict[str, str]:
+    plan, run = job["plan"], job["run"]
+    cleanup = run.get("cleanup") or {}
+    name, message = error_summary(error)
+    cluster = plan["cluster_id"]
+    actions = cleanup.get("actions") or []
+    remaining = cleanup.get("remaining") or []
+    lines = [
+        f"The on-demand backup of {cluster} ({plan['strategy']}) failed after step "
+        f"'{run.get('step')}': {name}: {message}",
+        "",
+        "What the automation already did:",
+        *([f"  - {a}" for a in actions] or ["  - nothing needed cleaning up"]),
+    ]
+    if remaining:
+        lines += [
+            "",
+            "NOT back to its starting state (act now):",
+            *[f"  - {r}" for r in remaining],
+        ]
+    else:
+        lines += [
+            "",
+            "The cluster has the HSMs it started with: "
+            + ", ".join(f"{z}: {n}" for z, n in plan["hsms_per_az_before"].items()),
+        ]
+    lines += [
+        "",
+        "Next steps:",
+        f"  1. Check the HSMs: aws cloudhsmv2 describe-clusters --region {plan['region']} "
+        f"--filters clusterIds={cluster}",
+        f"  2. Retry once the cause is fixed: hsmdr backup create --cluster {cluster} "
+        f"--strategy {plan['strategy']} --follow",
+        f"Execution: {console_url}",
+    ]
+    subject = f"On-demand backup FAILED on {cluster}: {name}"
+    return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}

@@ -1,0 +1,110 @@
+"""The copy job: copy the newest backups to the DR regions, track and prune the copies,
+keep golden backups and the retention policy as the config says."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.core.alerts import Alert, copy_job_alert
+from lambdas.core.copy_job import run_copy_job
+from lambdas.core.copy_report import CopyJobReport
+from lambdas.core.env import METRICS_NAMESPACE
+from lambdas.core.errors import InvalidInput
+from lambdas.core.gateway import CloudHsmGateway
+from lambdas.core.observability import logger, metrics, tracer
+from lambdas.core.settings import BackupSettings, VerificationSettings
+
+
+@dataclass(frozen=True)
+class CopyBackupsRequest:
+    """The event: `{"source": "schedule"}` from the schedule; on-call may narrow it."""
+
+    cluster_ids: tuple[str, ...] | None = None
+    dry_run: bool = False
+    publish_alert: bool = True
+
+
+def parse_request(event: Any, settings: VerificationSettings) -> CopyBackupsRequest:
+    event = event or {}
+    if not isinstance(event, dict):
+        raise InvalidInput("event", "must be a JSON object")
+    cluster_ids = event.get("cluster_ids")
+    if cluster_ids is not None:
+        if not isinstance(cluster_ids, list) or not all(isinstance(i, str) for i in cluster_ids):
+            raise InvalidInput("cluster_ids", "must be a list of cluster ids")
+        unknown = sorted(set(cluster_ids) - {c.id for c in settings.clusters})
+        if unknown:
+            raise InvalidInput("cluster_ids", f"{unknown} are not protected by this deployment")
+    flags = {}
+    for name, default in (("dry_run", False), ("publish_alert", True)):
+        value = event.get(name, default)
+        if not isinstance(value, bool):
+            raise InvalidInput(name, "must be true or false")
+        flags[name] = value
+    return CopyBackupsRequest(
+        cluster_ids=None if cluster_ids is None else tuple(cluster_ids),
+        dry_run=flags["dry_run"],
+        publish_alert=flags["publish_alert"],
+    )
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = VerificationSettings.from_env()
+    backups = BackupSettings.from_env()
+    request = parse_request(event, settings)
+    report = run_copy_job(
+        settings,
+        backups,
+        CloudHsmGateway.for_region,
+        cluster_ids=request.cluster_ids,
+        dry_run=request.dry_run,
+        log=lambda message, fields: logger.info(message, extra=fields),
+    )
+    _emit_metrics(report)
+    result = report.to_dict()
+    alerts: list[dict[str, str]] = []
+    if report.status != "SUCCEEDED":
+        logger.warning("copy job found problems", extra={"findings": result["findings"]})
+        # A dry run pages nobody: it only shows what a real run would do.
+        if settings.alert_topic_arn and request.publish_alert and not request.dry_run:
+            alert = copy_job_alert(report)
+            message_id = _publish(settings.alert_topic_arn, alert)
+            alerts.append({"subject": alert.subject, "message_id": message_id})
+    result["alerts"] = alerts
+    return result
+
+
+def _emit_metrics(report: CopyJobReport) -> None:
+    if report.dry_run:
+        return  # metrics describe what happened, and a dry run changes nothing
+    metrics.add_metric("CopiesCreated", MetricUnit.Count, report.copies_created)
+    metrics.add_metric("CopiesFailed", MetricUnit.Count, report.copies_failed)
+    metrics.add_metric("CopiesPruned", MetricUnit.Count, report.copies_pruned)
+    for cluster_id, region, age in report.newest_copy_ages():
+        # One EMF document per value: its dimensions stay out of the shared metrics.
+        with single_metric(
+            name="NewestCopyAgeSeconds",
+            unit=MetricUnit.Seconds,
+            value=age.total_seconds(),
+            namespace=METRICS_NAMESPACE,
+        ) as metric:
+            metric.add_dimension("ClusterId", cluster_id)
+            metric.add_dimension("Region", region)
+
+
+def _publish(topic_arn: str, alert: Alert) -> str:
+    import boto3
+
+    region = topic_arn.split(":")[3]
+    response = boto3.client("sns", region_name=region).publish(
+        TopicArn=topic_arn, Subject=alert.subject, Message=alert.body
+    )
+    logger.info("alert published", extra={"message_id": response["MessageId"]})
+    return str(response["MessageId"])

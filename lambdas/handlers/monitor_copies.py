@@ -1,0 +1,74 @@
+"""The DR region's copy monitor: are fresh READY copies of every protected cluster here?"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.core.alerts import copy_monitor_alert
+from lambdas.core.copy_monitor import CopyMonitorReport, monitor_copies
+from lambdas.core.env import METRICS_NAMESPACE
+from lambdas.core.errors import InvalidInput
+from lambdas.core.gateway import CloudHsmGateway
+from lambdas.core.observability import logger, metrics, tracer
+from lambdas.core.settings import BackupSettings, VerificationSettings
+
+
+def parse_publish_alert(event: Any) -> bool:
+    event = event or {}
+    if not isinstance(event, dict):
+        raise InvalidInput("event", "must be a JSON object")
+    publish_alert = event.get("publish_alert", True)
+    if not isinstance(publish_alert, bool):
+        raise InvalidInput("publish_alert", "must be true or false")
+    return publish_alert
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    settings = VerificationSettings.from_env()
+    backups = BackupSettings.from_env()
+    publish_alert = parse_publish_alert(event)
+    # The function's own region: the one whose copies it watches.
+    gateway = CloudHsmGateway.for_region(os.environ["AWS_REGION"])
+    report = monitor_copies(settings, backups, gateway)
+    _emit_metrics(report)
+    result = report.to_dict()
+    if report.status != "SUCCEEDED":
+        logger.warning("copy monitor found problems", extra={"findings": result["findings"]})
+        if settings.alert_topic_arn and publish_alert:
+            result["alert_message_id"] = _publish(settings.alert_topic_arn, report)
+    return result
+
+
+def _emit_metrics(report: CopyMonitorReport) -> None:
+    metrics.add_metric("CopyFindings", MetricUnit.Count, len(report.findings))
+    for cluster in report.clusters:
+        age = cluster.status.newest_age(report.checked_at)
+        if age is None:
+            continue
+        with single_metric(
+            name="NewestCopyAgeSeconds",
+            unit=MetricUnit.Seconds,
+            value=age.total_seconds(),
+            namespace=METRICS_NAMESPACE,
+        ) as metric:
+            metric.add_dimension("ClusterId", cluster.spec.id)
+            metric.add_dimension("Region", report.region)
+
+
+def _publish(topic_arn: str, report: CopyMonitorReport) -> str:
+    import boto3
+
+    alert = copy_monitor_alert(report)
+    region = topic_arn.split(":")[3]
+    response = boto3.client("sns", region_name=region).publish(
+        TopicArn=topic_arn, Subject=alert.subject, Message=alert.body
+    )
+    logger.info("alert published", extra={"message_id": response["MessageId"]})
+    return str(response["MessageId"])

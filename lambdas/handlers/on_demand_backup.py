@@ -1,0 +1,309 @@
+"""The steps of the on-demand backup state machine (one function, one step per call).
+
+Each call gets `{"step": NAME, "job": {...}}` and returns the updated job, which the
+state machine keeps at `$.job`. Waiting is the state machine's Wait/Choice loops: no
+step sleeps. Every HSM this execution creates is recorded in `job.run` at once, and
+only those are ever deleted (the cycled HSM is the one exception the input opted in to).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.core.console import execution_url
+from lambdas.core.env import Env
+from lambdas.core.errors import CloudHsmDrError, InvalidInput
+from lambdas.core.gateway import CloudHsmGateway
+from lambdas.core.models import BACKUP_READY, HSM_ACTIVE, HSM_DEGRADED
+from lambdas.core.observability import logger, tracer
+from lambdas.core.on_demand import (
+    CYCLE_HSM,
+    GONE,
+    MAX_HSM_ATTEMPTS,
+    deadline,
+    hsm_status,
+    make_plan,
+    newest_backup_since,
+    parse_request,
+    passed,
+)
+from lambdas.core.on_demand_cleanup import plan_cleanup
+from lambdas.core.settings import BackupSettings, VerificationSettings
+from lambdas.core.workflow_alerts import on_demand_failure_alert
+
+Job = dict[str, Any]
+
+
+class HsmTimeout(CloudHsmDrError):
+    """An HSM stayed in a transitional state past the configured timeout."""
+
+
+class HsmCreationFailed(CloudHsmDrError):
+    """Every attempt to create the HSM ended DEGRADED."""
+
+
+class BackupTimeout(CloudHsmDrError):
+    """No backup created since the start became READY within the configured timeout."""
+
+
+class BackupVerificationFailed(CloudHsmDrError):
+    """The new backup cannot restore this cluster, or the cluster did not end as it began."""
+
+
+class NotOwnedByThisRun(CloudHsmDrError):
+    """A delete was refused: the HSM was not created by this execution."""
+
+
+class CleanupIncomplete(CloudHsmDrError):
+    """The cluster could not be brought back to its starting HSMs in time."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _gateway(job: Job) -> CloudHsmGateway:
+    return CloudHsmGateway.for_region(job["plan"]["region"])
+
+
+# Steps -------------------------------------------------------------------------
+
+
+def validate(event: dict[str, Any]) -> Job:
+    """Check the input and the cluster, lock the cluster, and plan. Creates nothing."""
+    from lambdas.core.locks import ClusterLock
+
+    settings = VerificationSettings.from_env()
+    backup_settings = BackupSettings.from_env()
+    request = parse_request(event.get("input") or {}, backup_settings)
+    spec = next((c for c in settings.clusters if c.id == request.cluster_id), None)
+    if spec is None:
+        raise InvalidInput(
+            "cluster_id", f"{request.cluster_id} is not a protected cluster of this deployment"
+        )
+    execution = str(event.get("execution") or "manual")
+    lock = ClusterLock(os.environ[Env.LOCK_TABLE])
+    # Lock first: a run in progress is the likeliest reason the cluster looks busy,
+    # and naming it is the most useful answer.
+    ttl = int((3 * request.hsm_timeout_minutes + request.backup_timeout_minutes) * 60) + 3600
+    lock.acquire(spec.id, execution, "on-demand backup", ttl, _execution_running)
+    try:
+        gateway = CloudHsmGateway.for_region(spec.region)
+        clusters = gateway.describe_clusters()
+        plan = make_plan(
+            request=request,
+            spec=spec,
+            cluster=next((c for c in clusters if c.cluster_id == spec.id), None),
+            hsms_in_region=sum(len(c.hsms) for c in clusters),
+            settings=backup_settings,
+            now=_now(),
+        )
+    except Exception:
+        lock.release(spec.id, execution)
+        raise
+    logger.info("cluster locked and plan made", extra={"plan": plan.to_dict()})
+    return {
+        "plan": {**plan.to_dict(), "execution": execution},
+        "run": {
+            "step": "validate",
+            "attempts": 0,
+            "created_hsm_ids": [],
+            "removed_hsm_ids": [],
+            "hsm": None,
+            "backup": None,
+        },
+    }
+
+
+def create_hsm(job: Job) -> Job:
+    plan, run = job["plan"], job["run"]
+    if run["attempts"] >= MAX_HSM_ATTEMPTS:
+        raise HsmCreationFailed(
+            f"{run['attempts']} HSMs created in {', '.join(plan['zones'])} all ended DEGRADED"
+        )
+    zones = plan["zones"]
+    zone = zones[run["attempts"] % len(zones)]
+    ip = plan["cycled"]["eni_ip"] if plan["strategy"] == CYCLE_HSM else None
+    hsm = _gateway(job).create_hsm(plan["cluster_id"], zone, ip)
+    run["attempts"] += 1
+    run["created_hsm_ids"].append(hsm.hsm_id)  # recorded before anything else can fail
+    run["hsm"] = _waiting_on(hsm.hsm_id, zone, hsm.state, plan["hsm_timeout_minutes"])
+    logger.info("HSM created", extra={"hsm_id": hsm.hsm_id, "zone": zone, "ip": ip})
+    return _done(job, "create_hsm")
+
+
+def check_hsm(job: Job) -> Job:
+    run, plan = job["run"], job["plan"]
+    waiting = run["hsm"]
+    cluster = _gateway(job).get_cluster(plan["cluster_id"])
+    waiting["status"] = hsm_status(cluster, waiting["hsm_id"])
+    if waiting["status"] not in (HSM_ACTIVE, HSM_DEGRADED, GONE) and passed(
+        waiting["deadline"], _now()
+    ):
+        raise HsmTimeout(
+            f"HSM {waiting['hsm_id']} is still {waiting['status']} after "
+            f"{plan['hsm_timeout_minutes']} minutes"
+        )
+    return _done(job, "check_hsm")
+
+
+def discard_hsm(job: Job) -> Job:
+    """Delete the DEGRADED HSM this run created: it never recovers."""
+    return _delete_created(job, job["run"]["hsm"]["hsm_id"], "discard_hsm")
+
+
+def remove_temporary_hsm(job: Job) -> Job:
+    return _delete_created(job, job["run"]["hsm"]["hsm_id"], "remove_temporary_hsm")
+
+
+def remove_cycled_hsm(job: Job) -> Job:
+    plan, run = job["plan"], job["run"]
+    cycled = plan["cycled"]
+    if plan["strategy"] != CYCLE_HSM or cycled["hsm_id"] not in plan["hsms_before"]:
+        raise NotOwnedByThisRun(f"refusing to delete {cycled and cycled['hsm_id']}")
+    _gateway(job).delete_hsm(plan["cluster_id"], cycled["hsm_id"])
+    run["removed_hsm_ids"].append(cycled["hsm_id"])
+    run["hsm"] = _waiting_on(
+        cycled["hsm_id"],
+        cycled["availability_zone"],
+        "DELETE_IN_PROGRESS",
+        plan["hsm_timeout_minutes"],
+    )
+    return _done(job, "remove_cycled_hsm")
+
+
+def check_backup(job: Job) -> Job:
+    plan, run = job["plan"], job["run"]
+    now = _now()
+    if not run["backup"]:
+        run["backup"] = {"deadline": deadline(now, plan["backup_timeout_minutes"])}
+    recent = list(
+        _gateway(job).iter_backups(cluster_ids=[plan["cluster_id"]], newest_first=True, limit=10)
+    )
+    backup = newest_backup_since(recent, datetime.fromisoformat(plan["started_at"]))
+    run["backup"].update(
+        backup_id=backup.backup_id if backup else None, state=backup.state if backup else "NONE"
+    )
+    if (backup is None or backup.state != BACKUP_READY) and passed(run["backup"]["deadline"], now):
+        found = f"{backup.backup_id} is still {backup.state}" if backup else "none appeared"
+        raise BackupTimeout(
+            f"no backup of {plan['cluster_id']} became READY within "
+            f"{plan['backup_timeout_minutes']} minutes ({found})"
+        )
+    return _done(job, "check_backup")
+
+
+def describe(job: Job) -> dict[str, Any]:
+    from lambdas.core.on_demand_result import describe_result
+
+    result = describe_result(job, _gateway(job), BackupSettings.from_env(), _now())
+    if result["verification_problems"]:
+        raise BackupVerificationFailed("; ".join(result["verification_problems"]))
+    return result
+
+
+def clean_up(event: dict[str, Any]) -> Job:
+    job, error = event["job"], event.get("error") or {}
+    plan, run = job["plan"], job["run"]
+    gateway = _gateway(job)
+    now = _now()
+    state = run.setdefault("cleanup", {"actions": [], "deadline": None, "attempts": 0})
+    if not state["deadline"]:
+        state["deadline"] = deadline(now, 2 * plan["hsm_timeout_minutes"])
+    cluster = gateway.get_cluster(plan["cluster_id"])
+    decision = plan_cleanup(plan, run, cluster)
+    for hsm_id in decision.delete:
+        _require_created(run, hsm_id)
+        gateway.delete_hsm(plan["cluster_id"], hsm_id)
+        run["removed_hsm_ids"].append(hsm_id)
+        state["actions"].append(f"deleted HSM {hsm_id}, which this run created")
+    for zone, ip in decision.create:
+        state["attempts"] += 1
+        hsm = gateway.create_hsm(plan["cluster_id"], zone, ip)
+        run["created_hsm_ids"].append(hsm.hsm_id)
+        state["actions"].append(f"re-created HSM {hsm.hsm_id} in {zone} at {ip or 'a new IP'}")
+    state["done"] = decision.done
+    state["remaining"] = list(decision.remaining)
+    if not decision.done and passed(state["deadline"], now):
+        state["alert"] = on_demand_failure_alert(job, error, execution_url(plan["execution"]))
+        raise CleanupIncomplete("; ".join(decision.remaining))
+    if decision.done:
+        state["alert"] = on_demand_failure_alert(job, error, execution_url(plan["execution"]))
+    return _done(job, "clean_up")
+
+
+# Helpers -----------------------------------------------------------------------
+
+
+def _waiting_on(hsm_id: str, zone: str, status: str, timeout_minutes: float) -> dict[str, Any]:
+    return {
+        "hsm_id": hsm_id,
+        "availability_zone": zone,
+        "status": status,
+        "deadline": deadline(_now(), timeout_minutes),
+    }
+
+
+def _require_created(run: dict[str, Any], hsm_id: str) -> None:
+    if hsm_id not in run["created_hsm_ids"]:
+        raise NotOwnedByThisRun(f"refusing to delete HSM {hsm_id}: this run did not create it")
+
+
+def _delete_created(job: Job, hsm_id: str, step: str) -> Job:
+    plan, run = job["plan"], job["run"]
+    _require_created(run, hsm_id)
+    if hsm_id in plan["hsms_before"]:
+        raise NotOwnedByThisRun(f"refusing to delete HSM {hsm_id}: it existed before the run")
+    _gateway(job).delete_hsm(plan["cluster_id"], hsm_id)
+    run["removed_hsm_ids"].append(hsm_id)
+    run["hsm"] = _waiting_on(
+        hsm_id, run["hsm"]["availability_zone"], "DELETE_IN_PROGRESS", plan["hsm_timeout_minutes"]
+    )
+    return _done(job, step)
+
+
+def _done(job: Job, step: str) -> Job:
+    job["run"]["step"] = step
+    return job
+
+
+def _execution_running(execution_arn: str) -> bool:
+    if not execution_arn.startswith("arn:"):
+        return False
+    import boto3
+    from botocore.exceptions import ClientError
+
+    try:
+        status = boto3.client("stepfunctions").describe_execution(executionArn=execution_arn)
+    except ClientError:
+        return False
+    return bool(status["status"] == "RUNNING")
+
+
+STEPS = {
+    "create_hsm": create_hsm,
+    "check_hsm": check_hsm,
+    "discard_hsm": discard_hsm,
+    "remove_temporary_hsm": remove_temporary_hsm,
+    "remove_cycled_hsm": remove_cycled_hsm,
+    "check_backup": check_backup,
+    "describe": describe,
+}
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    step = event.get("step")
+    if step == "validate":
+        return validate(event)
+    if step == "clean_up":
+        return clean_up(event)
+    if step not in STEPS:
+        raise InvalidInput("step", f"{step!r} is not a step of the on-demand backup")
+    return STEPS[step](json.loads(json.dumps(event["job"])))

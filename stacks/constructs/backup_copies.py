@@ -1,0 +1,156 @@
+"""The copy job: copies to the DR regions, pruning, golden backups, retention policy.
+
+Its role is the only one in the project that can delete a backup, so its permissions
+are drawn as tight as CloudHSM's authorization model allows:
+
+- cloudhsm:DeleteBackup only on backup ARNs in the DR regions, and only when the
+  backup carries the tag managed-by=cloudhsm-dr (aws:ResourceTag) that every copy
+  gets at creation. The code checks the same tags again right before each delete.
+- cloudhsm:ModifyCluster only on the protected clusters' ARNs.
+- cloudhsm:CopyBackupToRegion only on backups in the protected clusters' regions.
+- Tagging only with this project's tag keys (aws:TagKeys). CopyBackupToRegion with a
+  TagList is authorized as TagResource too (and UntagResource, per the service
+  authorization reference); golden unmarking removes the hsmdr:golden tag.
+- DescribeBackups and DescribeClusters support no resource-level permissions.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from lambdas.core.copies import MANAGED_BY_KEY, MANAGED_BY_VALUE, TAG_KEYS
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting import Alerting
+from stacks.constructs.python_function import PythonFunction
+from stacks.constructs.scheduled_job import ScheduledJob
+from stacks.nag import acknowledge, rendered
+from stacks.names import COPY_BACKUPS
+
+READ_ACTIONS = ["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"]
+BACKUP_ATTRIBUTE_ACTIONS = ["cloudhsm:ListTags", "cloudhsm:ModifyBackupAttributes"]
+TAG_ACTIONS = ["cloudhsm:TagResource", "cloudhsm:UntagResource"]
+
+
+class BackupCopies(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        settings = config.verification_settings(alert_topic_arn=alerting.topic.topic_arn)
+        self.lambda_ = PythonFunction(
+            self,
+            "CopyBackups",
+            config=config,
+            service_name=COPY_BACKUPS,
+            handler="lambdas.handlers.copy_backups.handler",
+            description="Copies CloudHSM backups to the DR regions and prunes old copies",
+            environment={**settings.to_env(), **config.backup_settings().to_env()},
+            timeout=Duration.minutes(10),
+        )
+        function = self.lambda_.function
+        for statement in copy_job_statements(self, config):
+            function.add_to_role_policy(statement)
+        alerting.topic.grant_publish(function)
+        self._acknowledge(config)
+        self.job = ScheduledJob(
+            self,
+            "Job",
+            function=function,
+            expression=config.schedules.copy_backups,
+            timezone=config.schedules.timezone,
+            description=f"{config.deployment_name}: copy CloudHSM backups to the DR regions",
+            alerting=alerting,
+            what_fails=(
+                "The backup copy function failed (crashed or timed out), so no backup is "
+                "being copied to the DR regions or pruned there"
+            ),
+            next_step=(
+                f"Open its log group {self.lambda_.log_group.log_group_name} and run the "
+                "job by hand: hsmdr backup copy --config <deployment config>"
+            ),
+        )
+
+    def _acknowledge(self, config: DeploymentConfig) -> None:
+        role = self.lambda_.role
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeClusters/DescribeBackups and X-Ray trace writes support no "
+            "resource-level permissions; every other statement names its resource.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
+            "statement is scoped to the alert key alone.",
+        )
+        for region in backup_regions(config):
+            every_backup = rendered(self, backup_arns(self, region))
+            acknowledge(
+                role,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::{every_backup}]",
+                "Backup ids are made by CloudHSM at run time (daily backups, copies), so "
+                "the statement names every backup of one region; deletion is further "
+                "limited to backups tagged managed-by=cloudhsm-dr and tagging to this "
+                "project's tag keys.",
+            )
+
+
+def backup_regions(config: DeploymentConfig) -> list[str]:
+    """Regions holding backups the job touches: the clusters' and the DR regions."""
+    return sorted({*(c.region for c in config.protected_clusters), *config.dr_regions})
+
+
+def backup_arns(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="cloudhsm", region=region, resource="backup", resource_name="*"
+    )
+
+
+def cluster_arn(scope: Construct, region: str, cluster_id: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="cloudhsm", region=region, resource="cluster", resource_name=cluster_id
+    )
+
+
+def copy_job_statements(scope: Construct, config: DeploymentConfig) -> list[iam.PolicyStatement]:
+    cluster_regions = sorted({c.region for c in config.protected_clusters})
+    all_regions = backup_regions(config)
+    statements = [
+        iam.PolicyStatement(actions=READ_ACTIONS, resources=["*"]),
+        iam.PolicyStatement(
+            actions=["cloudhsm:CopyBackupToRegion"],
+            resources=[backup_arns(scope, r) for r in cluster_regions],
+        ),
+        iam.PolicyStatement(
+            actions=BACKUP_ATTRIBUTE_ACTIONS,
+            resources=[backup_arns(scope, r) for r in all_regions],
+        ),
+        iam.PolicyStatement(
+            actions=TAG_ACTIONS,
+            resources=[backup_arns(scope, r) for r in all_regions],
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": list(TAG_KEYS)}},
+        ),
+        iam.PolicyStatement(
+            actions=["cloudhsm:ModifyCluster"],
+            resources=[cluster_arn(scope, c.region, c.id) for c in config.protected_clusters],
+        ),
+    ]
+    if config.dr_regions:
+        statements.append(
+            iam.PolicyStatement(
+                actions=["cloudhsm:DeleteBackup"],
+                resources=[backup_arns(scope, r) for r in sorted(config.dr_regions)],
+                conditions={
+                    "StringEquals": {f"aws:ResourceTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE}
+                },
+            )
+        )
+    return statements

@@ -1,0 +1,73 @@
+"""The copy monitor of one DR region: a scheduled, read-only look at the copies there."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting import Alerting
+from stacks.constructs.python_function import PythonFunction
+from stacks.constructs.scheduled_job import ScheduledJob
+from stacks.nag import acknowledge
+from stacks.names import COPY_MONITOR
+
+
+class CopyMonitor(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+        region: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        settings = config.verification_settings(alert_topic_arn=alerting.topic.topic_arn)
+        self.lambda_ = PythonFunction(
+            self,
+            "MonitorCopies",
+            config=config,
+            service_name=COPY_MONITOR,
+            handler="lambdas.handlers.monitor_copies.handler",
+            description=f"Checks that {region} holds fresh READY copies of every protected cluster",
+            environment={**settings.to_env(), **config.backup_settings().to_env()},
+            timeout=Duration.minutes(5),
+        )
+        function = self.lambda_.function
+        # Read-only: DescribeBackups supports no resource-level permissions.
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["cloudhsm:DescribeBackups"], resources=["*"])
+        )
+        alerting.topic.grant_publish(function)
+        acknowledge(
+            self.lambda_.role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeBackups and X-Ray trace writes support no resource-level "
+            "permissions; every other statement names its resource.",
+        )
+        acknowledge(
+            self.lambda_.role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
+            "statement is scoped to the alert key alone.",
+        )
+        self.job = ScheduledJob(
+            self,
+            "Job",
+            function=function,
+            expression=config.schedules.verify_backups,
+            timezone=config.schedules.timezone,
+            description=f"{config.deployment_name}: check the CloudHSM copies in {region}",
+            alerting=alerting,
+            what_fails=(
+                f"The copy monitor in {region} failed (crashed or timed out), so nothing "
+                "checks from this region that fresh copies are here to restore from"
+            ),
+            next_step=(
+                f"Open its log group {self.lambda_.log_group.log_group_name}, and list the "
+                f"copies by hand: hsmdr backup list --config <deployment config> --region {region}"
+            ),
+        )

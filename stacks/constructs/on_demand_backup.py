@@ -1,0 +1,162 @@
+"""On-demand backups: the step function, its state machine and their permissions."""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from lambdas.core.env import Env
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.cluster_locks import ClusterLocks
+from stacks.constructs.python_function import PythonFunction
+from stacks.constructs.state_machine import ObservedStateMachine
+from stacks.nag import acknowledge, rendered
+from stacks.names import ON_DEMAND_BACKUP
+from stacks.workflows import on_demand_backup
+
+
+def cluster_arns(stack: Stack, config: DeploymentConfig) -> list[str]:
+    """The protected clusters' ARNs: the only clusters a mutating action may touch."""
+    return [
+        stack.format_arn(
+            service="cloudhsm",
+            resource="cluster",
+            resource_name=c.id,
+            region=c.region,
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        for c in config.protected_clusters
+    ]
+
+
+class OnDemandBackup(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+        locks: ClusterLocks,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        name = f"{config.deployment_name}-on-demand-backup"
+        self.lambda_ = PythonFunction(
+            self,
+            "Steps",
+            config=config,
+            service_name=ON_DEMAND_BACKUP,
+            handler="lambdas.handlers.on_demand_backup.handler",
+            description="Steps of the on-demand CloudHSM backup state machine",
+            environment={
+                **config.verification_settings().to_env(),
+                **config.backup_settings().to_env(),
+                Env.LOCK_TABLE: locks.table.table_name,
+            },
+            timeout=Duration.minutes(2),
+        )
+        function = self.lambda_.function
+        role = self.lambda_.role
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"],
+                resources=["*"],
+            )
+        )
+        # Adding and removing HSMs: only on the clusters this deployment protects.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"],
+                resources=cluster_arns(stack, config),
+            )
+        )
+        locks.table.grant(function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+        # To take over a lock whose holder execution is no longer running.
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{config.deployment_name}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+        )
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeClusters/DescribeBackups and X-Ray trace writes support no "
+            "resource-level permissions; CreateHsm/DeleteHsm are limited to the protected "
+            "clusters' ARNs.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, executions)}]",
+            "DescribeExecution on this deployment's own workflow executions, to tell a "
+            "stale cluster lock from a live one.",
+        )
+
+        on_demand = config.backups.on_demand
+        self.workflow = ObservedStateMachine(
+            self,
+            "Workflow",
+            config=config,
+            name=name,
+            definition=on_demand_backup.build(
+                self, function=function, topic=alerting.topic, locks=locks.table
+            ),
+            timeout=Duration.minutes(
+                4 * on_demand.hsm_timeout_minutes + on_demand.backup_timeout_minutes + 60
+            ),
+            comment="Force a CloudHSM backup by adding (or cycling) an HSM, then clean up",
+        )
+        state_machine = self.workflow.state_machine
+        acknowledge(
+            state_machine.role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, function.function_arn)}:*]",
+            "Step Functions invokes this one function and its versions (Arn:*).",
+        )
+        acknowledge(
+            state_machine.role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "X-Ray trace writes and CloudWatch Logs delivery support no resource-level "
+            "permissions.",
+        )
+        acknowledge(
+            state_machine.role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
+            "statement is scoped to the alert key alone.",
+        )
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=state_machine.state_machine_arn,
+            description="Start with: hsmdr backup create --cluster ID",
+        )
+        self.timed_out_alarm = alerting.page_on(
+            cloudwatch.Alarm(
+                self,
+                "TimedOutAlarm",
+                alarm_description=(
+                    "An on-demand backup execution timed out or was aborted without its "
+                    "clean-up: check the cluster's HSMs for a leftover temporary HSM "
+                    "(hsmdr backup list) and the execution history."
+                ),
+                metric=cloudwatch.MathExpression(
+                    expression="timedOut + aborted",
+                    using_metrics={
+                        "timedOut": state_machine.metric_timed_out(period=ALARM_PERIOD),
+                        "aborted": state_machine.metric_aborted(period=ALARM_PERIOD),
+                    },
+                    period=ALARM_PERIOD,
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )

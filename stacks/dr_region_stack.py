@@ -1,0 +1,51 @@
+"""The stack of one DR region: what must keep working there when the primary region
+(where the main stack, the copy job and the hourly verification run) is down.
+
+The copies are all a regional disaster leaves to restore from, so this region needs,
+on its own:
+
+- an alert topic of its own (KMS-encrypted, TLS-only, the same subscriptions): the
+  main stack's topic lives in the primary region and goes down with it;
+- a copy monitor on the verification schedule that checks, from this region, that a
+  fresh READY copy of every protected cluster is here (COPY_MISSING, COPY_STUCK,
+  COPY_FAILED, the NewestCopyAgeSeconds metric) and reports which copy a restore
+  would start from. While both regions are up it repeats what the verification
+  reports about this region; when the primary is gone, it is the one that speaks.
+
+What is deliberately not here: the copy job (copying is driven from the source
+region, and CopyBackupToRegion is called there) and any permission to change or
+delete backups. The restore state machine joins this stack later.
+
+The stack shares nothing with the main stack (no cross-region references), so it
+deploys and runs whatever state the primary region is in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack, Tags
+from constructs import Construct
+
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting import Alerting
+from stacks.constructs.copy_monitor import CopyMonitor
+
+
+class DrRegionStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        dr_region: str,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        Tags.of(self).add("managed-by", "cloudhsm-dr")
+        Tags.of(self).add("hsmdr:deployment", config.deployment_name)
+        self.alerting = Alerting(self, "Alerting", config=config)
+        self.copy_monitor = CopyMonitor(
+            self, "CopyMonitor", config=config, alerting=self.alerting, region=dr_region
+        )

@@ -1,0 +1,86 @@
+"""Building blocks every workflow shares: Lambda steps with retries, polls, lock release."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+# Transient failures worth a retry: Lambda's own, and CloudHSM saying "later".
+TRANSIENT_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+    "CloudHsmUnavailable",
+]
+
+
+def lambda_step(
+    scope: Construct,
+    state_id: str,
+    function: lambda_.IFunction,
+    step: str,
+    *,
+    comment: str,
+    payload: dict[str, Any] | None = None,
+    result_path: str = "$.job",
+) -> tasks.LambdaInvoke:
+    """Call one step of a step-dispatching function; the job travels at `$.job`."""
+    task = tasks.LambdaInvoke(
+        scope,
+        state_id,
+        lambda_function=function,
+        payload=sfn.TaskInput.from_object(payload or {"step": step, "job.$": "$.job"}),
+        payload_response_only=True,
+        result_path=result_path,
+        comment=comment,
+    )
+    task.add_retry(
+        errors=TRANSIENT_ERRORS,
+        interval=Duration.seconds(2),
+        backoff_rate=2,
+        max_attempts=3,
+    )
+    return task
+
+
+def poll_wait(scope: Construct, state_id: str, comment: str) -> sfn.Wait:
+    """Wait the poll interval from the execution input (never a sleeping Lambda)."""
+    return sfn.Wait(
+        scope,
+        state_id,
+        time=sfn.WaitTime.seconds_path("$.job.plan.poll_seconds"),
+        comment=comment,
+    )
+
+
+def release_lock(
+    scope: Construct, state_id: str, table: dynamodb.ITableV2
+) -> tasks.DynamoDeleteItem:
+    """Give the cluster back, only if this execution still holds it."""
+    release = tasks.DynamoDeleteItem(
+        scope,
+        state_id,
+        table=table,
+        key={
+            "cluster_id": tasks.DynamoAttributeValue.from_string(
+                sfn.JsonPath.string_at("$.job.plan.cluster_id")
+            )
+        },
+        condition_expression="holder = :me",
+        expression_attribute_values={
+            ":me": tasks.DynamoAttributeValue.from_string(
+                sfn.JsonPath.string_at("$.job.plan.execution")
+            )
+        },
+        result_path=sfn.JsonPath.DISCARD,
+        comment="Release the cluster lock held by this execution",
+    )
+    release.add_retry(errors=["DynamoDB.InternalServerErrorException"], max_attempts=3)
+    return release

@@ -1,0 +1,90 @@
+"""The on-demand backup workflow in the template: permissions and wiring."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import Synthesized
+from tests.infra.test_stack import function, resources
+
+PROTECTED_ARN = {
+    "Fn::Join": [
+        "",
+        [
+            "arn:",
+            {"Ref": "AWS::Partition"},
+            ":cloudhsm:us-east-1:123456789012:cluster/cluster-sandboxprimary",
+        ],
+    ]
+}
+
+
+def statements_of(template: dict[str, Any], role_id: str) -> list[dict[str, Any]]:
+    found = []
+    for policy in resources(template, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            found += policy["Properties"]["PolicyDocument"]["Statement"]
+    return found
+
+
+def actions(statement: dict[str, Any]) -> set[str]:
+    value = statement["Action"]
+    return {value} if isinstance(value, str) else set(value)
+
+
+def test_hsm_changes_are_limited_to_the_protected_clusters(synthesized: Synthesized) -> None:
+    _, props = function(synthesized.template, "on-demand-backup")
+    statements = statements_of(synthesized.template, props["Role"]["Fn::GetAtt"][0])
+    mutating = [s for s in statements if actions(s) & {"cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"}]
+    assert len(mutating) == 1
+    [statement] = mutating
+    assert actions(statement) == {"cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"}
+    assert statement["Resource"] == PROTECTED_ARN
+    everything = set().union(*(actions(s) for s in statements))
+    cloudhsm = {a for a in everything if a.startswith("cloudhsm:")}
+    assert cloudhsm == {
+        "cloudhsm:CreateHsm",
+        "cloudhsm:DeleteHsm",
+        "cloudhsm:DescribeClusters",
+        "cloudhsm:DescribeBackups",
+    }
+    assert not any("DeleteBackup" in a or "DeleteCluster" in a for a in everything)
+
+
+def test_state_machine_is_named_logged_traced_and_uses_the_function(
+    synthesized: Synthesized,
+) -> None:
+    machines = resources(synthesized.template, "AWS::StepFunctions::StateMachine")
+    [(_, machine)] = [
+        (k, v)
+        for k, v in machines.items()
+        if v["Properties"]["StateMachineName"].endswith("on-demand-backup")
+    ]
+    props = machine["Properties"]
+    assert props["StateMachineName"] == "hsmdr-sandbox-on-demand-backup"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    assert props["LoggingConfiguration"]["Level"] == "ALL"
+    definition = "".join(
+        p if isinstance(p, str) else json.dumps(p) for p in props["DefinitionString"]["Fn::Join"][1]
+    )
+    function_id, _ = function(synthesized.template, "on-demand-backup")
+    assert function_id in definition
+    for state in (
+        "ValidateAndLock",
+        "CreateHsm",
+        "CheckBackup",
+        "CleanUp",
+        "NotifyFailure",
+        "ReleaseLock",
+    ):
+        assert f'"{state}"' in definition
+
+
+def test_lock_table_is_encrypted_recoverable_and_expires_locks(synthesized: Synthesized) -> None:
+    [table] = resources(synthesized.template, "AWS::DynamoDB::GlobalTable").values()
+    props = table["Properties"]
+    assert props["SSESpecification"]["SSEEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
+    [replica] = props["Replicas"]
+    assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
