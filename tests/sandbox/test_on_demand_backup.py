@@ -268,3 +268,26 @@ def test_a_stale_lock_is_taken_over(sandbox: Sandbox) -> None:
     report = create_backup(sandbox)
     assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
     assert lock_items(sandbox) == []
+
+
+def test_an_hsm_failing_mid_run_does_not_stop_the_backup_or_get_deleted(sandbox: Sandbox) -> None:
+    # Given a run in progress
+    client = boto3.client("stepfunctions")
+    arn = sandbox.deployment.state_machine_arn(on_demand_state_machine(sandbox))
+    before = {h["HsmId"] for h in sandbox.world.hsms(CLUSTER)}
+    execution = client.start_execution(
+        stateMachineArn=arn, input=json.dumps({"cluster_id": CLUSTER, "poll_seconds": 1})
+    )["executionArn"]
+    deadline = time.monotonic() + 30
+    while not lock_items(sandbox) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # When one of the cluster's own HSMs fails meanwhile
+    sandbox.apply_faults(["hsm-failure"])
+    while client.describe_execution(executionArn=execution)["status"] == "RUNNING":
+        time.sleep(0.2)
+    # Then the backup still completes, and the failed HSM (not this run's) is left for
+    # the replacement workflow: the automation never deletes what it did not create
+    assert client.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
+    after = {h["HsmId"]: h["State"] for h in sandbox.world.hsms(CLUSTER)}
+    assert set(after) == before
+    assert sorted(after.values()) == ["ACTIVE", "DEGRADED"]
