@@ -38,7 +38,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hsmdr.commands import backup, keys, sandbox
+    from hsmdr.commands import backup, docs, keys, sandbox
 
     parser = argparse.ArgumentParser(
         prog="hsmdr",
@@ -48,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     backup.register(groups)
     sandbox.register(groups)
     keys.register(groups)
+    docs.register(groups)
     return parser
 
 

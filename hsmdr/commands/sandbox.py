@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from hsmdr.cli import Outcome, UsageError, add_json_flag
-from hsmdr.commands import backup_create, copies, keys
+from hsmdr.commands import backup_create, copies, docs, keys
 
 FAULT_HELP = (
     "inject a fault by name, repeatable: throttle, internal-failure, hsm-degraded, "
@@ -45,6 +45,7 @@ def register(groups: Any) -> None:
     add_json_flag(verify)
     verify.set_defaults(run=run_verify_backups)
     backup_create.register_sandbox(commands, FAULT_HELP)
+    docs.register_sandbox(commands, FAULT_HELP)
     copies.register_sandbox(commands, FAULT_HELP)
     keys.register_sandbox(commands, FAULT_HELP)
 
