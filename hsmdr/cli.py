@@ -49,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox.register(groups)
     keys.register(groups)
     docs.register(groups)
+    docs.register_docs(groups)
     return parser
 
 

@@ -19,7 +19,47 @@ def register(groups: Any) -> None:
     report.set_defaults(run=run_report)
 
 
+def register_docs(groups: Any) -> None:
+    docs = groups.add_parser("docs", help="generate the recovery documentation")
+    commands = docs.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    inventory = commands.add_parser(
+        "inventory",
+        help="the recovery document from live data: clusters, HSMs, backups, copies, contacts",
+    )
+    inventory.add_argument("--config", required=True, help="deployment config (YAML)")
+    inventory.add_argument("--output", metavar="FILE", help="also write the Markdown here")
+    add_json_flag(inventory)
+    inventory.set_defaults(run=run_inventory)
+
+
+def run_inventory(args: argparse.Namespace) -> Outcome:
+    from hsmdr.inventory import gather
+    from stacks.config import load_config
+
+    return _inventory_outcome(gather(load_config(args.config)), args.output)
+
+
+def _inventory_outcome(inventory: dict[str, Any], output: str | None) -> Outcome:
+    from pathlib import Path
+
+    from hsmdr.inventory import markdown
+
+    text = markdown(inventory)
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        inventory["written_to"] = output
+    return Outcome(inventory, text)
+
+
 def register_sandbox(commands: Any, fault_help: str) -> None:
+    inventory = commands.add_parser(
+        "inventory",
+        help="seed the sandbox, run the copy job, and print the recovery document",
+    )
+    inventory.add_argument("--output", metavar="FILE", help="also write the Markdown here")
+    add_json_flag(inventory)
+    inventory.set_defaults(run=run_sandbox_inventory)
+
     report = commands.add_parser(
         "report",
         help="run a workflow in the sandbox and print its post-incident report",
@@ -53,6 +93,16 @@ def report_for(execution_arn: str) -> dict[str, Any]:
 def run_report(args: argparse.Namespace) -> Outcome:
     report = report_for(args.execution_arn)
     return _outcome(report, args)
+
+
+def run_sandbox_inventory(args: argparse.Namespace) -> Outcome:
+    from hsmdr.inventory import gather
+    from sandbox.session import Sandbox
+
+    with Sandbox() as sandbox:
+        sandbox.seed_protected_clusters()
+        inventory = gather(sandbox.config)
+    return _inventory_outcome(inventory, args.output)
 
 
 def run_sandbox_report(args: argparse.Namespace) -> Outcome:
