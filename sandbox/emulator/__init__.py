@@ -37,6 +37,9 @@ the API reference leave open (UNCONFIRMED ones are settings in settings.WorldSet
   ClusterId and no retention. DeleteHsm on an HSM already being deleted returns its id.
 - Mode omitted on a restore means FIPS, so a NON_FIPS backup needs Mode=NON_FIPS.
 - Quotas raise CloudHsmResourceLimitExceededException (world.quotas).
+- Keys: the world keeps none. world.key_store (keystore.py; default: none) is told of
+  seeding, backups, copies and restores onto a cluster's only ACTIVE HSM, with the
+  key faults then on; sandbox/softhsm_keystore.py backs each cluster with a SoftHSM2 token.
 - CloudHsmInternalFailureException is HTTP 500 (a server fault, retried by SDKs);
   everything else 400. ThrottlingException comes only from the throttle fault.
 - CloudHsmServiceException: the service failed to create an ENI or security group

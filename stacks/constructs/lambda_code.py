@@ -14,6 +14,8 @@ from aws_cdk import aws_lambda as lambda_
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 _ONLY_LAMBDAS = ["*", ".*", "!lambdas", "!lambdas/**", "**/__pycache__", "**/*.pyc"]
+# The key verifier's image recipe lives in lambdas/keycheck/ but is no zip code.
+_ONLY_LAMBDAS += ["lambdas/keycheck/Dockerfile", "lambdas/keycheck/requirements.txt"]
 
 
 @cache

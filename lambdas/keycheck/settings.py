@@ -1,0 +1,100 @@
+"""The key-verification functions' environment: written by the stack
+(stacks/constructs/key_verification.py), read back by the handlers."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from lambdas.keycheck.hsm import CLOUDHSM_LIBRARY
+
+DEFAULT_CANARY_LABEL = "hsmdr-canary"
+USERS_FROM_CLI = "cloudhsm-cli"
+USERS_FROM_FILE = "file:"  # followed by a path template, e.g. file:/data/{cluster_id}.json
+
+
+class KeyEnv:
+    # Names of environment variables, not secrets (hence the S105 waivers).
+    MANIFEST_BUCKET = "HSMDR_KEY_MANIFEST_BUCKET"
+    CRYPTO_USER_SECRET = "HSMDR_CRYPTO_USER_SECRET"  # noqa: S105
+    CANARY_LABEL = "HSMDR_CANARY_KEY_LABEL"
+    CLUSTERS = "HSMDR_KEY_CLUSTERS"
+    PKCS11_LIBRARY = "HSMDR_PKCS11_LIBRARY"
+    TOKEN_LABEL = "HSMDR_PKCS11_TOKEN_LABEL"  # noqa: S105
+    CONFIGURE_CLIENT = "HSMDR_CONFIGURE_CLOUDHSM_CLIENT"
+    USERS_SOURCE = "HSMDR_USERS_SOURCE"
+
+
+class KeySettingsError(RuntimeError):
+    """The function's environment is not what the stack writes: a deployment defect."""
+
+
+@dataclass(frozen=True)
+class KeyCluster:
+    """A cluster whose manifest the scheduled capture takes."""
+
+    id: str
+    region: str
+
+
+@dataclass(frozen=True)
+class KeyCheckSettings:
+    manifest_bucket: str
+    crypto_user_secret: str
+    clusters: tuple[KeyCluster, ...] = ()
+    canary_label: str = DEFAULT_CANARY_LABEL
+    library_path: str = CLOUDHSM_LIBRARY
+    # None: the first token (CloudHSM shows one); may name the cluster: "{cluster_id}"
+    token_label: str | None = None
+    # AWS: run configure-pkcs11/-cli for the target cluster before each run. The
+    # sandbox's SoftHSM needs no configuring.
+    configure_client: bool = True
+    users_source: str = USERS_FROM_CLI
+
+    def token_label_for(self, cluster_id: str) -> str | None:
+        return None if self.token_label is None else self.token_label.format(cluster_id=cluster_id)
+
+    def to_env(self) -> dict[str, str]:
+        env = {
+            KeyEnv.MANIFEST_BUCKET: self.manifest_bucket,
+            KeyEnv.CRYPTO_USER_SECRET: self.crypto_user_secret,
+            KeyEnv.CLUSTERS: json.dumps(
+                [{"id": c.id, "region": c.region} for c in self.clusters], separators=(",", ":")
+            ),
+            KeyEnv.CANARY_LABEL: self.canary_label,
+            KeyEnv.PKCS11_LIBRARY: self.library_path,
+            KeyEnv.CONFIGURE_CLIENT: "true" if self.configure_client else "false",
+            KeyEnv.USERS_SOURCE: self.users_source,
+        }
+        if self.token_label is not None:
+            env[KeyEnv.TOKEN_LABEL] = self.token_label
+        return env
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> KeyCheckSettings:
+        environ = os.environ if environ is None else environ
+        try:
+            settings = cls(
+                manifest_bucket=environ[KeyEnv.MANIFEST_BUCKET],
+                crypto_user_secret=environ[KeyEnv.CRYPTO_USER_SECRET],
+                clusters=tuple(
+                    KeyCluster(id=str(c["id"]), region=str(c["region"]))
+                    for c in json.loads(environ.get(KeyEnv.CLUSTERS) or "[]")
+                ),
+                canary_label=environ.get(KeyEnv.CANARY_LABEL, DEFAULT_CANARY_LABEL),
+                library_path=environ.get(KeyEnv.PKCS11_LIBRARY, CLOUDHSM_LIBRARY),
+                token_label=environ.get(KeyEnv.TOKEN_LABEL) or None,
+                configure_client=environ.get(KeyEnv.CONFIGURE_CLIENT, "true") == "true",
+                users_source=environ.get(KeyEnv.USERS_SOURCE, USERS_FROM_CLI),
+            )
+        except (KeyError, TypeError, ValueError) as error:
+            raise KeySettingsError(f"key verification environment is incomplete: {error}") from (
+                error
+            )
+        if settings.users_source != USERS_FROM_CLI and not settings.users_source.startswith(
+            USERS_FROM_FILE
+        ):
+            raise KeySettingsError(f"{KeyEnv.USERS_SOURCE}: {settings.users_source!r} is unknown")
+        return settings
