@@ -1,0 +1,85 @@
+"""Step Functions and lock-table reads the health check needs, as small typed calls."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdas.core.health import ExecutionView, LockView
+
+_RECENT_PAGES = 3  # newest first, 100 a page: far more than a day of replacements
+
+
+def execution_running(client: Any, execution_arn: str) -> bool:
+    """False for anything that is not a running execution (a manual holder, a stale ARN)."""
+    if not execution_arn.startswith("arn:"):
+        return False
+    from botocore.exceptions import ClientError
+
+    try:
+        status = client.describe_execution(executionArn=execution_arn)["status"]
+    except ClientError:
+        return False
+    return bool(status == "RUNNING")
+
+
+def recent_executions(client: Any, state_machine_arn: str, since: datetime) -> list[ExecutionView]:
+    """Executions started since `since`, newest first (ListExecutions' own order)."""
+    found: list[ExecutionView] = []
+    pages = client.get_paginator("list_executions").paginate(
+        stateMachineArn=state_machine_arn, PaginationConfig={"PageSize": 100}
+    )
+    for number, page in enumerate(pages):
+        for raw in page["executions"]:
+            started = _utc(raw["startDate"])
+            if started < since:
+                return found
+            arn = str(raw["executionArn"])
+            name = str(raw.get("name") or arn.rsplit(":", 1)[-1])  # the ARN ends with it
+            found.append(ExecutionView(name, arn, raw["status"], started))
+        if number + 1 >= _RECENT_PAGES:
+            break
+    return found
+
+
+def start_once(
+    client: Any, state_machine_arn: str, name: str, execution_input: dict[str, Any]
+) -> tuple[str, bool]:
+    """(execution ARN, whether this call started it). A name already used (a duplicate
+    run of the check in the same time bucket) answers with the existing execution."""
+    from botocore.exceptions import ClientError
+
+    try:
+        response = client.start_execution(
+            stateMachineArn=state_machine_arn, name=name, input=json.dumps(execution_input)
+        )
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ExecutionAlreadyExists":
+            raise
+        return execution_arn_of(state_machine_arn, name), False
+    return str(response["executionArn"]), True
+
+
+def execution_arn_of(state_machine_arn: str, name: str) -> str:
+    return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
+
+
+def read_lock(client: Any, table: str, cluster_id: str, now: datetime) -> LockView | None:
+    """The cluster lock's holder, or None when free or expired (read-only)."""
+    item = client.get_item(
+        TableName=table, Key={"cluster_id": {"S": cluster_id}}, ConsistentRead=True
+    ).get("Item")
+    if item is None or int(item["expires_at"]["N"]) < now.timestamp():
+        return None
+    return LockView(
+        holder=item["holder"]["S"],
+        purpose=item["purpose"]["S"],
+        acquired_at=datetime.fromtimestamp(int(item["acquired_at"]["N"]), UTC),
+    )
+
+
+def _utc(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime.fromisoformat(str(value))

@@ -1,0 +1,154 @@
+"""The HSM health check: on a schedule, and when an HsmUnhealthy alarm fires.
+
+Compares each protected cluster with its desired topology, starts the replacement
+workflow for a failed HSM (when `hsm_replacement.auto_replace` is on and no workflow
+holds the cluster), emits per-cluster metrics and sends one alert per run that found
+something a person must hear about.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.core.env import METRICS_NAMESPACE, Env
+from lambdas.core.errors import InvalidInput
+from lambdas.core.gateway import CloudHsmGateway
+from lambdas.core.health import FAILED_RETRY_AFTER, LockView, cluster_of_alarm
+from lambdas.core.health_run import HealthReport, run_health_check
+from lambdas.core.observability import logger, tracer
+from lambdas.core.replacement_settings import ReplacementSettings
+from lambdas.core.settings import VerificationSettings
+
+ALARM_SOURCE = "aws.cloudwatch"
+
+
+@dataclass(frozen=True)
+class HealthRequest:
+    cluster_ids: tuple[str, ...] | None
+    trigger: str
+    auto_replace: bool
+    publish_alert: bool
+
+
+def parse_request(
+    event: Any, settings: VerificationSettings, replacement: ReplacementSettings
+) -> HealthRequest:
+    """`{"source": "schedule"}`, an EventBridge "CloudWatch Alarm State Change" event,
+    or an operator's `{"cluster_ids": [...], "auto_replace": false, "publish_alert": false}`."""
+    event = event or {}
+    if not isinstance(event, dict):
+        raise InvalidInput("event", "must be a JSON object")
+    known = [c.id for c in settings.clusters]
+    if event.get("source") == ALARM_SOURCE:
+        name = str((event.get("detail") or {}).get("alarmName", ""))
+        cluster_id = cluster_of_alarm(name, known)
+        # An alarm we cannot map still checks everything: never ignore a page.
+        ids = (cluster_id,) if cluster_id else None
+        return HealthRequest(ids, f"alarm {name}", replacement.auto_replace, True)
+    cluster_ids = event.get("cluster_ids")
+    if cluster_ids is not None:
+        if not isinstance(cluster_ids, list) or not all(isinstance(i, str) for i in cluster_ids):
+            raise InvalidInput("cluster_ids", "must be a list of cluster ids")
+        unknown = sorted(set(cluster_ids) - set(known))
+        if unknown:
+            raise InvalidInput("cluster_ids", f"{unknown} are not protected by this deployment")
+    flags = {}
+    for name, default in (("auto_replace", replacement.auto_replace), ("publish_alert", True)):
+        value = event.get(name, default)
+        if not isinstance(value, bool):
+            raise InvalidInput(name, "must be true or false")
+        flags[name] = value
+    return HealthRequest(
+        cluster_ids=None if cluster_ids is None else tuple(cluster_ids),
+        trigger=str(event.get("source") or "manual"),
+        # The event can turn automatic replacement off for one run, never on.
+        auto_replace=flags["auto_replace"] and replacement.auto_replace,
+        publish_alert=flags["publish_alert"],
+    )
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    import boto3
+
+    from lambdas.core.executions import (
+        execution_running,
+        read_lock,
+        recent_executions,
+        start_once,
+    )
+
+    settings = VerificationSettings.from_env()
+    replacement = ReplacementSettings.from_env()
+    request = parse_request(event, settings, replacement)
+    specs = [
+        c for c in settings.clusters if request.cluster_ids is None or c.id in request.cluster_ids
+    ]
+    machine = os.environ[Env.REPLACE_HSM_STATE_MACHINE_ARN]
+    sfn = boto3.client("stepfunctions")
+    dynamodb = boto3.client("dynamodb")
+    table = os.environ[Env.LOCK_TABLE]
+    now = datetime.now(UTC)
+
+    def live_lock(cluster_id: str) -> LockView | None:
+        lock = read_lock(dynamodb, table, cluster_id, now)
+        # A holder whose execution ended left a stale lock: the next workflow takes it over.
+        if lock is None or not execution_running(sfn, lock.holder):
+            return None
+        return lock
+
+    report = run_health_check(
+        specs,
+        deployment_name=settings.deployment_name,
+        trigger=request.trigger,
+        auto_replace=request.auto_replace,
+        gateway_for=CloudHsmGateway.for_region,
+        lock_of=live_lock,
+        recent=lambda: recent_executions(sfn, machine, now - FAILED_RETRY_AFTER),
+        start=lambda name, data: start_once(sfn, machine, name, data),
+        now=now,
+    )
+    _emit_metrics(report)
+    result = report.to_dict()
+    result["alert_message_id"] = None
+    if report.alerting and request.publish_alert and settings.alert_topic_arn:
+        result["alert_message_id"] = _publish(settings.alert_topic_arn, report)
+    if report.status != "SUCCEEDED":
+        logger.warning("HSM health problems", extra={"clusters": result["clusters"]})
+    return result
+
+
+def _emit_metrics(report: HealthReport) -> None:
+    for entry in report.entries:
+        health = entry.health
+        for name, value in (
+            ("HealthyHsms", health.healthy_hsms),
+            ("DesiredHsms", health.desired_hsms),
+            ("DegradedHsms", health.degraded_hsms),
+        ):
+            # One EMF document per value, with the ClusterId dimension the alarms use.
+            with single_metric(
+                name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE
+            ) as metric:
+                metric.add_dimension("ClusterId", health.spec.id)
+
+
+def _publish(topic_arn: str, report: HealthReport) -> str:
+    import boto3
+
+    from lambdas.core.replacement_alerts import health_alert
+
+    alert = health_alert(report)
+    region = topic_arn.split(":")[3]
+    response = boto3.client("sns", region_name=region).publish(
+        TopicArn=topic_arn, Subject=alert.subject, Message=alert.body
+    )
+    logger.info("alert published", extra={"message_id": response["MessageId"]})
+    return str(response["MessageId"])

@@ -1,0 +1,279 @@
+"""The steps of the HSM replacement state machine (one function, one step per call).
+
+Each call gets `{"step": NAME, "job": {...}}` and returns the updated job, kept at
+`$.job`; waiting is the state machine's Wait/Choice loops. Every HSM this execution
+creates is recorded in `job.run` before anything else can fail. Deletes go through
+`_guarded_delete`: a fresh read of the cluster right before DeleteHsm, and the pure
+`deletion_verdict` refuses anything not named by the plan or not DEGRADED.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from lambdas.core.env import Env
+from lambdas.core.errors import CloudHsmDrError, CloudHsmInvalidRequest, InvalidInput
+from lambdas.core.gateway import CloudHsmGateway
+from lambdas.core.models import HSM_ACTIVE, HSM_DEGRADED, Cluster
+from lambdas.core.observability import logger, tracer
+from lambdas.core.on_demand import deadline, passed
+from lambdas.core.replacement import (
+    DELETE,
+    GONE,
+    HsmTimeout,
+    RefusedToDelete,
+    ReplacementFailed,
+    SyncTimeout,
+    deletion_verdict,
+    hsm_status,
+    make_plan,
+    parse_request,
+    sync_waits,
+)
+from lambdas.core.replacement_result import describe_result
+from lambdas.core.replacement_settings import ReplacementSettings
+from lambdas.core.settings import VerificationSettings
+
+Job = dict[str, Any]
+LOCK_PURPOSE = "HSM replacement"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _gateway(job: Job) -> CloudHsmGateway:
+    return CloudHsmGateway.for_region(job["plan"]["region"])
+
+
+# Steps -------------------------------------------------------------------------
+
+
+def validate(event: dict[str, Any]) -> Job:
+    """Check the input and the cluster, lock the cluster, plan. Creates nothing."""
+    from lambdas.core.locks import ClusterLock
+
+    settings = ReplacementSettings.from_env()
+    request = parse_request(event.get("input") or {}, settings)
+    # A cluster the config does not protect is refused before any call names it.
+    spec = next(
+        (c for c in VerificationSettings.from_env().clusters if c.id == request.cluster_id), None
+    )
+    if spec is None:
+        raise InvalidInput(
+            "cluster_id", f"{request.cluster_id} is not a protected cluster of this deployment"
+        )
+    execution = str(event.get("execution") or "manual")
+    lock = ClusterLock(os.environ[Env.LOCK_TABLE])
+    ttl = int((2 * settings.max_attempts + 2) * request.hsm_timeout_minutes * 60) + 3600
+    lock.acquire(spec.id, execution, LOCK_PURPOSE, ttl, _execution_running)
+    try:
+        clusters = CloudHsmGateway.for_region(spec.region).describe_clusters()
+        plan = make_plan(
+            request=request,
+            spec=spec,
+            cluster=next((c for c in clusters if c.cluster_id == spec.id), None),
+            hsms_in_region=sum(len(c.hsms) for c in clusters),
+            settings=settings,
+            now=_now(),
+        )
+    except Exception:
+        lock.release(spec.id, execution)
+        raise
+    logger.info("cluster locked and replacement planned", extra={"plan": plan.to_dict()})
+    return {
+        "plan": {**plan.to_dict(), "execution": execution},
+        "run": {
+            "step": "validate",
+            "attempts": 0,
+            "created_hsm_ids": [],
+            "deleted_hsm_ids": [],
+            "replacement_hsm_id": None,
+            "hsm": None,
+            "sync": None,
+            "actions": [],
+        },
+    }
+
+
+def create_hsm(job: Job) -> Job:
+    plan, run = job["plan"], job["run"]
+    if run["attempts"] >= plan["max_attempts"]:
+        raise ReplacementFailed(
+            f"{run['attempts']} HSM(s) created in {plan['zone']} all ended DEGRADED; the "
+            f"failed HSM was kept (max_attempts {plan['max_attempts']})"
+        )
+    gateway = _gateway(job)
+    ip = plan["ip_address"]
+    try:
+        hsm = gateway.create_hsm(plan["cluster_id"], plan["zone"], ip)
+    except CloudHsmInvalidRequest as error:
+        # "...has not yet been fully activated" (one HSM at a time) is not about the IP.
+        if not ip or "activated" in str(error):
+            raise
+        # The old IP is outside the subnet or taken after all: a new IP still restores capacity.
+        run["actions"].append(f"CreateHsm with IP {ip} was refused ({error}); used a new IP")
+        plan["ip_address"], ip = None, None
+        hsm = gateway.create_hsm(plan["cluster_id"], plan["zone"], None)
+    run["attempts"] += 1
+    run["created_hsm_ids"].append(hsm.hsm_id)  # recorded before anything else can fail
+    run["hsm"] = _waiting_on(hsm.hsm_id, hsm.state, plan["hsm_timeout_minutes"])
+    run["actions"].append(
+        f"created HSM {hsm.hsm_id} in {plan['zone']} at {hsm.eni_ip or ip or 'a new IP'} "
+        f"(attempt {run['attempts']} of {plan['max_attempts']})"
+    )
+    logger.info("replacement HSM created", extra={"hsm_id": hsm.hsm_id, "ip": ip})
+    return _done(job, "create_hsm")
+
+
+def check_hsm(job: Job) -> Job:
+    plan, run = job["plan"], job["run"]
+    waiting = run["hsm"]
+    waiting["status"] = hsm_status(_cluster(job), waiting["hsm_id"])
+    if waiting["status"] == HSM_ACTIVE and waiting["hsm_id"] in run["created_hsm_ids"]:
+        run["replacement_hsm_id"] = waiting["hsm_id"]
+    elif waiting["status"] not in (HSM_DEGRADED, GONE) and passed(waiting["deadline"], _now()):
+        raise HsmTimeout(
+            f"HSM {waiting['hsm_id']} is still {waiting['status']} after "
+            f"{plan['hsm_timeout_minutes']:g} minutes"
+        )
+    return _done(job, "check_hsm")
+
+
+def discard_hsm(job: Job) -> Job:
+    """The replacement ended DEGRADED at creation: it never recovers, delete it."""
+    run = job["run"]
+    hsm_id = run["hsm"]["hsm_id"]
+    _guarded_delete(job, hsm_id, allowed=run["created_hsm_ids"], why="ended DEGRADED at creation")
+    run["hsm"] = _waiting_on(hsm_id, "DELETE_IN_PROGRESS", job["plan"]["hsm_timeout_minutes"])
+    return _done(job, "discard_hsm")
+
+
+def delete_failed_hsm(job: Job) -> Job:
+    """Delete the plan's DEGRADED HSM, only once its replacement (if any) is ACTIVE."""
+    plan, run = job["plan"], job["run"]
+    failed = plan["failed_hsm"]
+    if failed is None:
+        raise RefusedToDelete("refusing to delete: this run's plan names no failed HSM")
+    replacement = run["replacement_hsm_id"] if plan["create"] else None
+    if plan["create"] and replacement is None:
+        raise RefusedToDelete(f"refusing to delete {failed['hsm_id']}: no ACTIVE replacement yet")
+    why = (
+        f"DEGRADED; its replacement {replacement} is ACTIVE"
+        if replacement
+        else "DEGRADED; the zone already has its desired ACTIVE HSMs"
+    )
+    _guarded_delete(job, failed["hsm_id"], [failed["hsm_id"]], why, replacement=replacement)
+    return _done(job, "delete_failed_hsm")
+
+
+def check_sync(job: Job) -> Job:
+    """Done when the zone shows its desired HSMs all ACTIVE and the failed HSM is gone."""
+    plan, run = job["plan"], job["run"]
+    now = _now()
+    sync = run["sync"] or {"deadline": deadline(now, plan["hsm_timeout_minutes"])}
+    waits = sync_waits(_cluster(job), plan)
+    sync.update(done=not waits, waiting_for=waits)
+    if not waits:
+        sync["at"] = now.isoformat()
+    elif passed(sync["deadline"], now):
+        raise SyncTimeout("; ".join(waits))
+    run["sync"] = sync
+    return _done(job, "check_sync")
+
+
+def describe(job: Job) -> dict[str, Any]:
+    """The result, with the success alert the state machine publishes."""
+    return describe_result(job, _cluster(job), _now())
+
+
+def report_failure(event: dict[str, Any]) -> Job:
+    """After any failure: delete the DEGRADED HSMs this run created (they never recover
+    and cost money), keep everything else, and write the alert."""
+    from lambdas.core.replacement_alerts import replacement_failure_alert
+
+    job, error = event["job"], event.get("error") or {}
+    run = job["run"]
+    cleanup: list[str] = []
+    cluster: Cluster | None = None
+    try:
+        cluster = _cluster(job)
+        for hsm in cluster.hsms:  # each delete is recorded in run.actions
+            if hsm.hsm_id in run["created_hsm_ids"] and hsm.state == HSM_DEGRADED:
+                _guarded_delete(
+                    job, hsm.hsm_id, run["created_hsm_ids"], "created by this run, DEGRADED"
+                )
+        cluster = _cluster(job)
+    except CloudHsmDrError as failure:
+        cleanup.append(f"could not finish the clean-up: {type(failure).__name__}: {failure}")
+    run["failure"] = {"alert": replacement_failure_alert(job, error, cluster, cleanup)}
+    logger.warning("replacement failed", extra={"error": error, "cleanup": cleanup})
+    return _done(job, run.get("step") or "report_failure")
+
+
+# Helpers -----------------------------------------------------------------------
+
+
+def _cluster(job: Job) -> Cluster:
+    return _gateway(job).get_cluster(job["plan"]["cluster_id"])
+
+
+def _guarded_delete(
+    job: Job, hsm_id: str, allowed: Collection[str], why: str, replacement: str | None = None
+) -> None:
+    """The only DeleteHsm of this workflow: re-read, judge, then delete."""
+    plan, run = job["plan"], job["run"]
+    verdict, reason = deletion_verdict(_cluster(job), hsm_id, allowed, replacement)
+    if verdict == DELETE:
+        _gateway(job).delete_hsm(plan["cluster_id"], hsm_id)
+        run["deleted_hsm_ids"].append(hsm_id)
+        run["actions"].append(f"deleted HSM {hsm_id} ({why})")
+    else:
+        run["actions"].append(f"did not delete {hsm_id}: {reason}")
+    logger.info("delete decided", extra={"hsm_id": hsm_id, "verdict": verdict, "why": reason})
+
+
+def _waiting_on(hsm_id: str, status: str, timeout_minutes: float) -> dict[str, Any]:
+    return {"hsm_id": hsm_id, "status": status, "deadline": deadline(_now(), timeout_minutes)}
+
+
+def _done(job: Job, step: str) -> Job:
+    job["run"]["step"] = step
+    return job
+
+
+def _execution_running(execution_arn: str) -> bool:
+    import boto3
+
+    from lambdas.core.executions import execution_running
+
+    return execution_running(boto3.client("stepfunctions"), execution_arn)
+
+
+STEPS = {
+    "create_hsm": create_hsm,
+    "check_hsm": check_hsm,
+    "discard_hsm": discard_hsm,
+    "delete_failed_hsm": delete_failed_hsm,
+    "check_sync": check_sync,
+    "describe": describe,
+}
+
+
+@logger.inject_lambda_context(log_event=True)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    step = event.get("step")
+    if step == "validate":
+        return validate(event)
+    if step == "report_failure":
+        return report_failure(json.loads(json.dumps(event)))
+    if step not in STEPS:
+        raise InvalidInput("step", f"{step!r} is not a step of the HSM replacement")
+    return STEPS[step](json.loads(json.dumps(event["job"])))

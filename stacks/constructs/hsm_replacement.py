@@ -1,0 +1,166 @@
+"""The HSM replacement workflow: its step function, state machine and permissions.
+
+CreateHsm and DeleteHsm are allowed on the protected clusters' ARNs only; the code
+further deletes only DEGRADED HSMs its plan names (lambdas/core/replacement.py).
+"""
+
+from __future__ import annotations
+
+import math
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from lambdas.core.env import Env
+from lambdas.core.replacement_settings import ReplacementSettings
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.cluster_locks import ClusterLocks
+from stacks.constructs.on_demand_backup import cluster_arns
+from stacks.constructs.python_function import PythonFunction
+from stacks.constructs.state_machine import ObservedStateMachine
+from stacks.nag import acknowledge, rendered
+from stacks.names import REPLACE_HSM, replace_hsm_state_machine_name
+from stacks.workflows import replace_hsm
+
+
+def replacement_settings(config: DeploymentConfig) -> ReplacementSettings:
+    replacement = config.hsm_replacement
+    return ReplacementSettings(
+        auto_replace=replacement.auto_replace,
+        poll_seconds=replacement.poll_seconds,
+        hsm_timeout_minutes=replacement.hsm_timeout_minutes,
+        max_attempts=replacement.max_attempts,
+        hsms_per_region_quota=config.quotas.hsms_per_region,
+    )
+
+
+def workflow_timeout_minutes(config: DeploymentConfig) -> int:
+    """Every attempt may create and discard one HSM, then the delete and the sync wait."""
+    replacement = config.hsm_replacement
+    return math.ceil((2 * replacement.max_attempts + 2) * replacement.hsm_timeout_minutes) + 30
+
+
+class HsmReplacementWorkflow(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+        locks: ClusterLocks,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.lambda_ = PythonFunction(
+            self,
+            "Steps",
+            config=config,
+            service_name=REPLACE_HSM,
+            handler="lambdas.handlers.replace_hsm.handler",
+            description="Steps of the CloudHSM single-HSM replacement state machine",
+            environment={
+                **config.verification_settings().to_env(),
+                **replacement_settings(config).to_env(),
+                Env.LOCK_TABLE: locks.table.table_name,
+            },
+            timeout=Duration.minutes(2),
+        )
+        function = self.lambda_.function
+        role = self.lambda_.role
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["cloudhsm:DescribeClusters"], resources=["*"])
+        )
+        # Adding and removing HSMs: only on the clusters this deployment protects.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"],
+                resources=cluster_arns(stack, config),
+            )
+        )
+        locks.table.grant(function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+        executions = stack.format_arn(
+            service="states",
+            resource="execution",
+            resource_name=f"{config.deployment_name}-*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        # To take over a lock whose holder execution is no longer running.
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
+        )
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeClusters and X-Ray trace writes support no resource-level "
+            "permissions; CreateHsm/DeleteHsm are limited to the protected clusters' ARNs.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, executions)}]",
+            "DescribeExecution on this deployment's own workflow executions, to tell a "
+            "stale cluster lock from a live one.",
+        )
+
+        self.workflow = ObservedStateMachine(
+            self,
+            "Workflow",
+            config=config,
+            name=replace_hsm_state_machine_name(config.deployment_name),
+            definition=replace_hsm.build(
+                self, function=function, topic=alerting.topic, locks=locks.table
+            ),
+            timeout=Duration.minutes(workflow_timeout_minutes(config)),
+            comment="Replace a failed CloudHSM HSM in its zone: create, wait ACTIVE, delete",
+        )
+        state_machine = self.workflow.state_machine
+        self.state_machine = state_machine
+        acknowledge(
+            state_machine.role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, function.function_arn)}:*]",
+            "Step Functions invokes this one function and its versions (Arn:*).",
+        )
+        acknowledge(
+            state_machine.role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "X-Ray trace writes and CloudWatch Logs delivery support no resource-level "
+            "permissions.",
+        )
+        acknowledge(
+            state_machine.role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
+            "statement is scoped to the alert key alone.",
+        )
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=state_machine.state_machine_arn,
+            description="Start with: hsmdr hsm replace --cluster ID",
+        )
+        self.timed_out_alarm = alerting.page_on(
+            cloudwatch.Alarm(
+                self,
+                "TimedOutAlarm",
+                alarm_description=(
+                    "An HSM replacement execution timed out or was aborted without its "
+                    "failure report: check the cluster's HSMs (hsmdr cluster health) and "
+                    "delete only DEGRADED ones; then hsmdr hsm replace --cluster ID."
+                ),
+                metric=cloudwatch.MathExpression(
+                    expression="timedOut + aborted",
+                    using_metrics={
+                        "timedOut": state_machine.metric_timed_out(period=ALARM_PERIOD),
+                        "aborted": state_machine.metric_aborted(period=ALARM_PERIOD),
+                    },
+                    period=ALARM_PERIOD,
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )

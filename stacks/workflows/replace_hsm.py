@@ -1,0 +1,194 @@
+"""The HSM replacement state machine (runbook 9.2.2, single HSM failure), in CDK Python.
+
+Capacity first: create the replacement in the failed HSM's zone, wait until it is
+ACTIVE (one that ends DEGRADED is deleted and created again, at most max_attempts
+times), only then delete the DEGRADED HSM, and wait until the zone shows its desired
+HSMs all ACTIVE. Success and failure both alert; the lock is released on every path.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
+from constructs import Construct
+
+from stacks.workflows.steps import lambda_step, poll_wait, release_lock
+
+CATCH_ALL = ["States.ALL"]
+
+
+def _status_is(value: str) -> sfn.Condition:
+    return sfn.Condition.string_equals("$.job.run.hsm.status", value)
+
+
+def _publish(
+    scope: Construct, state_id: str, topic: sns.ITopic, alert_path: str, comment: str
+) -> tasks.SnsPublish:
+    return tasks.SnsPublish(
+        scope,
+        state_id,
+        topic=topic,
+        subject=sfn.JsonPath.string_at(f"{alert_path}.subject"),
+        message=sfn.TaskInput.from_json_path_at(f"{alert_path}.body"),
+        result_path=sfn.JsonPath.DISCARD,
+        comment=comment,
+    )
+
+
+def build(
+    scope: Construct,
+    *,
+    function: lambda_.IFunction,
+    topic: sns.ITopic,
+    locks: dynamodb.ITableV2,
+) -> sfn.IChainable:
+    def step(state_id: str, name: str, comment: str) -> tasks.LambdaInvoke:
+        return lambda_step(scope, state_id, function, name, comment=comment)
+
+    # Failure path: delete DEGRADED HSMs this run created, alert with what exists, release.
+    failed = sfn.Fail(scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
+    release_after_failure = release_lock(scope, "ReleaseLockAfterFailure", locks)
+    release_after_failure.add_catch(failed, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
+    release_after_failure.next(failed)
+    notify_failure = _publish(
+        scope,
+        "NotifyFailure",
+        topic,
+        "$.job.run.failure.alert",
+        "Tell on-call what failed, what exists now and what to run next",
+    )
+    notify_failure.add_catch(
+        release_after_failure, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD
+    )
+    notify_failure.next(release_after_failure)
+    notify_report_failure = tasks.SnsPublish(
+        scope,
+        "NotifyReportFailure",
+        topic=topic,
+        subject=sfn.JsonPath.format(
+            "CloudHSM HSM replacement FAILED on {}", sfn.JsonPath.string_at("$.job.plan.cluster_id")
+        ),
+        message=sfn.TaskInput.from_text(
+            sfn.JsonPath.format(
+                "The HSM replacement on {} failed ({}) and its failure report failed too ({}). "
+                "Check the HSMs now: aws cloudhsmv2 describe-clusters --region {} --filters "
+                "clusterIds={} and delete only DEGRADED HSMs. Execution: {}",
+                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
+                sfn.JsonPath.string_at("$.error.Error"),
+                sfn.JsonPath.string_at("$.reportError.Error"),
+                sfn.JsonPath.string_at("$.job.plan.region"),
+                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
+                sfn.JsonPath.string_at("$.job.plan.execution"),
+            )
+        ),
+        result_path=sfn.JsonPath.DISCARD,
+        comment="Page: even the failure report failed, a person must check the cluster",
+    )
+    notify_report_failure.add_catch(
+        release_after_failure, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD
+    )
+    notify_report_failure.next(release_after_failure)
+    report_failure = lambda_step(
+        scope,
+        "ReportFailure",
+        function,
+        "report_failure",
+        comment="Delete DEGRADED HSMs this run created; write the alert",
+        payload={"step": "report_failure", "job.$": "$.job", "error.$": "$.error"},
+    )
+    report_failure.add_catch(notify_report_failure, errors=CATCH_ALL, result_path="$.reportError")
+    report_failure.next(notify_failure)
+
+    def guarded(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
+        task.add_catch(report_failure, errors=CATCH_ALL, result_path="$.error")
+        return task
+
+    # Success path: report, alert (on-call wants to know the automation acted), release.
+    succeeded = sfn.Succeed(scope, "Succeeded", output_path="$.result")
+    release = release_lock(scope, "ReleaseLock", locks)
+    release.add_catch(succeeded, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
+    release.next(succeeded)
+    notify_success = _publish(
+        scope, "NotifySuccess", topic, "$.result.alert", "Tell on-call what the automation did"
+    )
+    notify_success.add_catch(release, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
+    notify_success.next(release)
+    describe = guarded(
+        lambda_step(
+            scope,
+            "DescribeReplacement",
+            function,
+            "describe",
+            comment="Report what was replaced and the cluster now",
+            result_path="$.result",
+        )
+    )
+    describe.next(notify_success)
+
+    wait_for_sync = poll_wait(scope, "WaitForSync", "Let the cluster settle")
+    check_sync = guarded(
+        step("CheckSynchronised", "check_sync", "Does the zone show its desired HSMs ACTIVE?")
+    )
+    wait_for_sync.next(check_sync).next(
+        sfn.Choice(scope, "Synchronised?")
+        .when(sfn.Condition.boolean_equals("$.job.run.sync.done", True), describe)
+        .otherwise(wait_for_sync)
+    )
+
+    delete_failed = guarded(
+        step(
+            "DeleteFailedHsm",
+            "delete_failed_hsm",
+            "Re-read the failed HSM; delete it only if DEGRADED and its replacement is ACTIVE",
+        )
+    )
+    delete_failed.next(wait_for_sync)
+    failed_to_delete = (
+        sfn.Choice(scope, "FailedHsmToDelete?")
+        .when(sfn.Condition.boolean_equals("$.job.plan.delete_failed", True), delete_failed)
+        .otherwise(wait_for_sync)
+    )
+
+    create = guarded(step("CreateReplacement", "create_hsm", "Create the HSM in the failed zone"))
+    wait_for_new = poll_wait(scope, "WaitForReplacement", "Let the HSM be created")
+    check_new = guarded(step("CheckReplacement", "check_hsm", "Is the new HSM ACTIVE?"))
+    discard = guarded(
+        step("DiscardDegradedReplacement", "discard_hsm", "Delete the new HSM that ended DEGRADED")
+    )
+    wait_for_discard = poll_wait(scope, "WaitForDiscard", "Let the DEGRADED HSM go")
+    check_discard = guarded(step("CheckDiscard", "check_hsm", "Is the DEGRADED HSM gone?"))
+    discard.next(wait_for_discard).next(check_discard).next(
+        sfn.Choice(scope, "Discarded?").when(_status_is("GONE"), create).otherwise(wait_for_discard)
+    )
+    create.next(wait_for_new).next(check_new).next(
+        sfn.Choice(scope, "ReplacementActive?")
+        .when(_status_is("ACTIVE"), failed_to_delete)
+        .when(_status_is("DEGRADED"), discard)
+        .when(_status_is("GONE"), create)
+        .otherwise(wait_for_new)
+    )
+
+    rejected = sfn.Fail(scope, "Rejected", error_path="$.error.Error", cause_path="$.error.Cause")
+    validate = lambda_step(
+        scope,
+        "ValidateAndLock",
+        function,
+        "validate",
+        comment="Check the input and the cluster, lock it, plan what to replace",
+        payload={"step": "validate", "input.$": "$.input", "execution.$": "$.execution"},
+    )
+    validate.add_catch(rejected, errors=CATCH_ALL, result_path="$.error")
+    start = sfn.Pass(
+        scope,
+        "Start",
+        parameters={"input.$": "$", "execution.$": "$$.Execution.Id"},
+        comment="Keep the input and the execution id together",
+    )
+    return start.next(validate).next(
+        sfn.Choice(scope, "CreateNeeded?")
+        .when(sfn.Condition.boolean_equals("$.job.plan.create", True), create)
+        .otherwise(failed_to_delete)
+    )
