@@ -71,7 +71,7 @@ def gather(
         "generated_at": now.isoformat(),
         "rpo_hours": config.rpo_hours,
         "clusters": clusters,
-        "contacts": config.notifications.model_dump(),
+        "escalation": escalation_matrix(config),
         "runbooks": runbook_index(),
     }
 
@@ -128,16 +128,71 @@ def markdown(inventory: dict[str, Any]) -> str:
         ]
         for region, copies in cluster["copies"].items():
             lines += [f"Copies in {region}:", "", *_backup_lines(copies), ""]
-    contacts = inventory["contacts"]
-    lines += ["## Contacts and escalation", ""]
-    for kind, endpoints in contacts.items():
-        if isinstance(endpoints, list):
-            lines.append(f"- {kind}: {', '.join(endpoints) or 'none'}")
-        else:
-            lines.append(f"- {kind}: {endpoints}")
+    lines += ["## Contacts and escalation", "", *escalation_lines(inventory["escalation"])]
     lines += ["", "## Runbooks", ""]
     lines += [f"- [{r['title']}]({r['path']})" for r in inventory["runbooks"]]
     return "\n".join(lines) + "\n"
+
+
+def escalation_matrix(config: DeploymentConfig) -> dict[str, Any]:
+    """The config's escalation matrix: contacts, and per severity who is reached."""
+    matrix = config.escalation
+    page, notify = matrix.severities.page, matrix.severities.notify
+    return {
+        "contacts": [c.model_dump() for c in matrix.contacts],
+        "severities": [
+            {
+                "severity": "page",
+                "meaning": "wakes someone",
+                "contacts": list(page.contacts),
+                "escalate_after_minutes": page.escalate_after_minutes,
+                "escalate_to": list(page.escalate_to),
+            },
+            {
+                "severity": "notify",
+                "meaning": "working hours",
+                "contacts": list(notify.contacts),
+                "escalate_after_minutes": None,
+                "escalate_to": [],
+            },
+        ],
+    }
+
+
+def escalation_lines(matrix: dict[str, Any]) -> list[str]:
+    severities = table(
+        ["SEVERITY", "MEANING", "FIRST REACHED", "ESCALATES AFTER", "ESCALATES TO"],
+        [
+            [
+                s["severity"],
+                s["meaning"],
+                ", ".join(s["contacts"]),
+                f"{s['escalate_after_minutes']} min" if s["escalate_after_minutes"] else "-",
+                ", ".join(s["escalate_to"]) or "-",
+            ]
+            for s in matrix["severities"]
+        ],
+    )
+    contacts = table(
+        ["CONTACT", "EMAIL", "SMS", "HTTPS"],
+        [
+            [c["name"], c["email"] or "-", c["sms"] or "-", c["https"] or "-"]
+            for c in matrix["contacts"]
+        ],
+    )
+    return [
+        "```",
+        severities,
+        "```",
+        "",
+        "```",
+        contacts,
+        "```",
+        "",
+        "Alarms escalate: a page alarm still in ALARM after the delay also reaches the "
+        "escalation contacts. Messages the workflows send reach a severity's first contacts "
+        "only; acknowledging and escalating them is the paging service's job.",
+    ]
 
 
 def _backup(backup: Backup, now: datetime) -> dict[str, Any]:

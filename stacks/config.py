@@ -80,10 +80,137 @@ class Schedules(_Strict):
     timezone: str = Field(default="UTC", description="IANA zone for cron schedules")
 
 
-class Notifications(_Strict):
-    emails: list[Annotated[str, Field(pattern=EMAIL_PATTERN)]] = []
-    sms: list[Annotated[str, Field(pattern=PHONE_PATTERN)]] = []
-    https: list[Annotated[str, Field(pattern=r"^https://[^\s/]+\S*$")]] = []
+HTTPS_PATTERN = r"^https://[^\s/]+\S*$"
+ContactName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+SEVERITIES = ("page", "notify")  # page wakes someone; notify is read in working hours
+
+
+class Contact(_Strict):
+    """Someone (or a paging service) to reach, by any of email, SMS and an https webhook."""
+
+    name: ContactName
+    email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
+    sms: str | None = Field(default=None, pattern=PHONE_PATTERN)
+    https: str | None = Field(default=None, pattern=HTTPS_PATTERN)
+
+    @model_validator(mode="after")
+    def _reachable(self) -> Contact:
+        if not (self.email or self.sms or self.https):
+            raise ValueError(f"contact {self.name!r} has no endpoint: give it email, sms or https")
+        return self
+
+    def endpoints(self) -> list[tuple[str, str]]:
+        """(kind, endpoint) for each endpoint the contact has: email, sms, https."""
+        found = [("email", self.email), ("sms", self.sms), ("https", self.https)]
+        return [(kind, value) for kind, value in found if value]
+
+
+class PageRoute(_Strict):
+    """Who is woken first, and who next if the condition lasts `escalate_after_minutes`."""
+
+    contacts: list[ContactName] = Field(min_length=1)
+    escalate_after_minutes: int = Field(ge=1, le=12 * 60)
+    escalate_to: list[ContactName] = Field(min_length=1)
+
+
+class NotifyRoute(_Strict):
+    """Who reads working-hours alerts; they do not escalate."""
+
+    contacts: list[ContactName] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_escalation(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            stray = sorted(k for k in data if k.startswith("escalate"))
+            if stray:
+                raise ValueError(f"{', '.join(stray)}: only page escalates")
+        return data
+
+
+class Severities(_Strict):
+    page: PageRoute
+    notify: NotifyRoute
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            unknown = sorted(str(k) for k in data if k not in SEVERITIES)
+            if unknown:
+                raise ValueError(
+                    f"unknown severity {', '.join(map(repr, unknown))}: severities are "
+                    "exactly page and notify"
+                )
+        return data
+
+
+class Escalation(_Strict):
+    """The escalation matrix: contacts, and per severity who is reached (and, for page,
+    after how long it escalates and to whom)."""
+
+    contacts: list[Contact] = Field(min_length=1)
+    severities: Severities
+
+    def contact(self, name: str) -> Contact:
+        return next(c for c in self.contacts if c.name == name)
+
+    def audiences(self) -> dict[str, list[Contact]]:
+        """Who each alert topic reaches: page and notify first line, and escalation."""
+        routes = self.severities
+        named = {
+            "page": routes.page.contacts,
+            "notify": routes.notify.contacts,
+            "escalation": routes.page.escalate_to,
+        }
+        return {audience: [self.contact(n) for n in names] for audience, names in named.items()}
+
+    def problems(self) -> list[str]:
+        """Names that do not resolve: `escalation.severities.page.contacts.0: ...`."""
+        names = [c.name for c in self.contacts]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            return [f"escalation.contacts: duplicate contact names {twice}"]
+        known = ", ".join(names)
+        routes = self.severities
+        references = {
+            "page.contacts": routes.page.contacts,
+            "page.escalate_to": routes.page.escalate_to,
+            "notify.contacts": routes.notify.contacts,
+        }
+        return [
+            f"escalation.severities.{field}.{index}: unknown contact {name!r} (contacts: {known})"
+            for field, listed in references.items()
+            for index, name in enumerate(listed)
+            if name not in names
+        ]
+
+
+class Drills(_Strict):
+    """DR drills: how often one must succeed, and the recovery time it must meet."""
+
+    period_days: int = Field(default=92, ge=1, le=366)
+    rto_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # The drill workflow (stacks/constructs/dr_drill.py, docs/runbooks/dr-drill.md).
+    schedule: Annotated[str, Field(pattern=SCHEDULE_PATTERN)] | None = "cron(0 9 1 1,4,7,10 ? *)"
+    cluster: Annotated[str, Field(pattern=CLUSTER_ID_PATTERN)] | None = None  # None: the first
+    source: Literal["dr-copy", "primary"] = "dr-copy"
+    subnets: dict[Region, list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]]] = {}
+    verifier_cidrs: list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]] = []
+    poll_seconds: int = Field(default=30, ge=1, le=3600)
+    cluster_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
+    max_hsm_attempts: int = Field(default=3, ge=1, le=10)
+    teardown_timeout_minutes: int = Field(default=90, ge=5, le=24 * 60)
+    backup_wait_minutes: float = Field(default=30, ge=0, le=24 * 60)
+    delete_drill_backups: bool = True
+    require_key_verification: bool = True
+    hsm_hour_usd: float = Field(default=1.85, ge=0, le=1000)  # UNCONFIRMED list price
+
+    def problems(self, protected: list[str]) -> list[str]:
+        if self.cluster is not None and self.cluster not in protected:
+            return [f"drills.cluster: {self.cluster} is not one of protected_clusters"]
+        return []
 
 
 class OnDemandBackups(_Strict):
@@ -221,11 +348,22 @@ class DeploymentConfig(_Strict):
     restore: Restore = Restore()
     hsm_replacement: HsmReplacement = HsmReplacement()
     quotas: Quotas = Quotas()
-    notifications: Notifications = Notifications()
+    escalation: Escalation
+    drills: Drills = Drills()
     lambda_options: LambdaOptions = Field(default=LambdaOptions(), alias="lambda")
     key_verification: KeyVerification | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _notifications_moved(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "notifications" in data:
+            raise ValueError(
+                "notifications: replaced by escalation (contacts, and who each severity "
+                "reaches): see config/example.yaml"
+            )
+        return data
 
     @model_validator(mode="before")
     @classmethod
@@ -247,8 +385,14 @@ class DeploymentConfig(_Strict):
             raise ValueError(f"protected_clusters: duplicate cluster ids {duplicates}")
         if self.region in self.dr_regions:
             raise ValueError(f"dr_regions: {self.region} is the deployment region itself")
+        unresolved = self.escalation.problems()
+        if unresolved:
+            raise ValueError("; ".join(unresolved))
         if self.key_verification is not None:
             self._check_key_clusters(self.key_verification)
+        drill_problems = self.drills.problems(ids)
+        if drill_problems:
+            raise ValueError("; ".join(drill_problems))
         return self
 
     def _check_key_clusters(self, keys: KeyVerification) -> None:

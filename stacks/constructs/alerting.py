@@ -1,8 +1,27 @@
-"""The alert topic: KMS-encrypted, TLS-only, subscribed from the config."""
+"""The alert topics, one per severity, and their escalation: KMS-encrypted, TLS-only,
+subscribed from the config's escalation matrix.
+
+- `topic` (construct id "Topic", unchanged): page severity. Alarms passed to
+  `page_on` act on it; functions and state machines publish their workflow messages
+  (findings, failures, next steps) to it. Its subscribers are the page contacts.
+- `notify_topic`: notify severity (working hours), for alarms passed to `notify_on`.
+- `escalation_topic`: subscribed by `page.escalate_to`. For every alarm passed to
+  `page_on`, an escalation alarm on the same metric (same threshold and comparison,
+  `escalate_after_minutes` more evaluation periods, every one of them breaching) acts
+  on it: it fires only if the page has not been resolved by then.
+
+Workflow messages reach the first-line contacts of the topic they are published to and
+never escalate here: acknowledging a message and escalating an unacknowledged one is
+the paging service's job (subscribe its https endpoint as a contact).
+"""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+import math
+import re
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -11,12 +30,19 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
-from stacks.config import DeploymentConfig
+from stacks.config import Contact, DeploymentConfig
+
+# CloudWatch evaluates at most one day of periods shorter than an hour, seven days else.
+MAX_WINDOW_SECONDS_SHORT = 24 * 3600
+MAX_WINDOW_SECONDS_LONG = 7 * 24 * 3600
+MAX_DESCRIPTION = 1024
 
 
 class Alerting(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
+        matrix = config.escalation
+        self.escalate_after_minutes = matrix.severities.page.escalate_after_minutes
         self.key = kms.Key(
             self,
             "Key",
@@ -32,25 +58,147 @@ class Alerting(Construct):
                 resources=["*"],
             )
         )
-        self.topic = sns.Topic(
-            self,
-            "Topic",
-            display_name=f"{config.deployment_name} CloudHSM alerts",
-            master_key=self.key,
-            enforce_ssl=True,
+        audiences = matrix.audiences()
+        name = config.deployment_name
+        self.topic = self._topic("Topic", f"{name} CloudHSM alerts", audiences["page"])
+        self.notify_topic = self._topic(
+            "NotifyTopic", f"{name} CloudHSM notices", audiences["notify"]
         )
-        notifications = config.notifications
-        for email in notifications.emails:
-            self.topic.add_subscription(subs.EmailSubscription(email))
-        for number in notifications.sms:
-            self.topic.add_subscription(subs.SmsSubscription(number))
-        for url in notifications.https:
-            self.topic.add_subscription(subs.UrlSubscription(url))
-        self.action = cw_actions.SnsAction(self.topic)
+        self.escalation_topic = self._topic(
+            "EscalationTopic", f"{name} CloudHSM escalations", audiences["escalation"]
+        )
+        self.action = cw_actions.SnsAction(self.topic)  # page severity
+        self.notify_action = cw_actions.SnsAction(self.notify_topic)
+        self.escalation_action = cw_actions.SnsAction(self.escalation_topic)
+        self.escalations: dict[str, cloudwatch.Alarm] = {}  # page alarm path -> its escalation
+
+    def _topic(self, construct_id: str, display_name: str, contacts: list[Contact]) -> sns.Topic:
+        topic = sns.Topic(
+            self, construct_id, display_name=display_name, master_key=self.key, enforce_ssl=True
+        )
+        endpoints = {e: None for c in contacts for e in c.endpoints()}  # once each, in order
+        for kind, endpoint in endpoints:
+            topic.add_subscription(_subscription(kind, endpoint))
+        return topic
 
     def page_on(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
+        """Page severity: wakes the page contacts, and escalates if it lasts."""
         alarm.add_alarm_action(self.action)
+        self.escalations[alarm.node.path] = self._escalation(alarm)
         return alarm
+
+    def notify_on(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
+        """Notify severity: the notify contacts read it in working hours."""
+        alarm.add_alarm_action(self.notify_action)
+        return alarm
+
+    def _escalation(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
+        """An alarm on the same metric that needs the condition to last
+        `escalate_after_minutes` longer: more evaluation periods, all breaching."""
+        shape = AlarmShape.of(alarm)
+        period = shape.period_seconds
+        extra = math.ceil(self.escalate_after_minutes * 60 / period)
+        periods = shape.evaluation_periods + extra
+        limit = MAX_WINDOW_SECONDS_SHORT if period < 3600 else MAX_WINDOW_SECONDS_LONG
+        if periods * period > limit:
+            raise ValueError(
+                f"{alarm.node.path}: escalating {self.escalate_after_minutes} minutes later "
+                f"needs {periods} periods of {period} s, more than CloudWatch evaluates "
+                f"({limit // 3600} h): lower escalation.severities.page.escalate_after_minutes"
+            )
+        relative = alarm.node.path.split("/", 1)[1]
+        escalation = cloudwatch.Alarm(
+            self,
+            "Escalate-" + relative.replace("/", "-"),
+            alarm_description=_escalated(shape.description, self.escalate_after_minutes),
+            metric=alarm.metric,
+            threshold=shape.threshold,
+            comparison_operator=shape.comparison,
+            evaluation_periods=periods,
+            datapoints_to_alarm=shape.datapoints_to_alarm + extra,
+            treat_missing_data=shape.missing,
+        )
+        escalation.add_alarm_action(self.escalation_action)
+        return escalation
+
+
+@dataclass(frozen=True)
+class AlarmShape:
+    """What an escalation alarm copies from the L1 CfnAlarm of a page alarm."""
+
+    period_seconds: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    comparison: cloudwatch.ComparisonOperator
+    missing: cloudwatch.TreatMissingData
+    description: str
+
+    @classmethod
+    def of(cls, alarm: cloudwatch.Alarm) -> AlarmShape:
+        cfn = alarm.node.default_child
+        if not isinstance(cfn, cloudwatch.CfnAlarm):
+            raise TypeError(f"{alarm.node.path}: not a metric alarm")
+        evaluation = _number(cfn.evaluation_periods, alarm)
+        return cls(
+            period_seconds=alarm_period_seconds(cfn),
+            evaluation_periods=evaluation,
+            datapoints_to_alarm=(
+                _number(cfn.datapoints_to_alarm, alarm) if cfn.datapoints_to_alarm else evaluation
+            ),
+            threshold=float(cfn.threshold or 0),
+            comparison=cloudwatch.ComparisonOperator[_enum_name(cfn.comparison_operator or "")],
+            missing=cloudwatch.TreatMissingData[_enum_name(cfn.treat_missing_data or "missing")],
+            description=cfn.alarm_description or "",
+        )
+
+
+def _subscription(kind: str, endpoint: str) -> sns.ITopicSubscription:
+    if kind == "email":
+        return subs.EmailSubscription(endpoint)
+    if kind == "sms":
+        return subs.SmsSubscription(endpoint)
+    return subs.UrlSubscription(endpoint)  # https: a paging service's SNS integration
+
+
+def alarm_period_seconds(cfn: cloudwatch.CfnAlarm) -> int:
+    """The period of an alarm, from its L1: `Period`, or the longest period of the
+    metrics of a metric-math alarm."""
+    if isinstance(cfn.period, int | float):
+        return int(cfn.period)
+    queries = [
+        q
+        for q in (cfn.metrics if isinstance(cfn.metrics, list) else [])
+        if isinstance(q, cloudwatch.CfnAlarm.MetricDataQueryProperty)
+    ]
+    periods = [int(q.period) for q in queries if isinstance(q.period, int | float)]
+    periods += [
+        int(q.metric_stat.period)
+        for q in queries
+        if isinstance(q.metric_stat, cloudwatch.CfnAlarm.MetricStatProperty)
+    ]
+    if not periods:
+        raise ValueError(f"{cfn.node.path}: alarm has no period")
+    return max(periods)
+
+
+def _number(value: object, alarm: cloudwatch.Alarm) -> int:
+    if not isinstance(value, int | float):
+        raise TypeError(f"{alarm.node.path}: evaluation periods must be a number here")
+    return int(value)
+
+
+def _enum_name(cfn_value: str) -> str:
+    """`GreaterThanThreshold` or `notBreaching` (CloudFormation) as CDK's enum member."""
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", cfn_value).upper()
+
+
+def _escalated(description: str | None, minutes: int) -> str:
+    prefix = f"ESCALATED: still in alarm {minutes} minutes after it paged. "
+    text = prefix + (description or "")
+    if len(text) > MAX_DESCRIPTION and not Token.is_unresolved(text):
+        text = text[: MAX_DESCRIPTION - 1] + "…"
+    return text
 
 
 ALARM_PERIOD = Duration.minutes(5)

@@ -38,7 +38,20 @@ def test_inventory_lists_hsms_backups_copies_contacts_and_runbooks(
     [newest, *_] = cluster["newest_backups"]
     assert 2 * 3600 - 60 <= newest["age_seconds"] <= 2 * 3600 + 60
     assert cluster["copies"]["us-west-2"][0]["source_backup"] == newest["backup_id"]
-    assert document["contacts"]["emails"] == ["oncall@example.com"]
+    page, notify = document["escalation"]["severities"]
+    assert (page["severity"], page["contacts"], page["escalate_to"]) == (
+        "page",
+        ["oncall"],
+        ["lead"],
+    )
+    assert page["escalate_after_minutes"] == 30
+    assert (notify["severity"], notify["contacts"]) == ("notify", ["hsm-team"])
+    assert {
+        "name": "oncall",
+        "email": "oncall@example.com",
+        "sms": "+15555550100",
+        "https": None,
+    } in (document["escalation"]["contacts"])
     assert {"title": "Runbook: on-demand backup", "path": "docs/runbooks/on-demand-backup.md"} in (
         document["runbooks"]
     )
@@ -46,3 +59,7 @@ def test_inventory_lists_hsms_backups_copies_contacts_and_runbooks(
     for hsm_id, ip in hsms.items():
         assert hsm_id in text and ip in text
     assert f"`{newest['backup_id']}`" in text
+    # The matrix is a table: the page row names who is reached first, when and whom next.
+    [page_row] = [line for line in text.splitlines() if line.startswith("page ")]
+    assert page_row.split() == ["page", "wakes", "someone", "oncall", "30", "min", "lead"]
+    assert "oncall@example.com" in text and "+15555550100" in text

@@ -59,12 +59,8 @@ def test_shipped_configs_load_and_cluster_region_defaults_to_deployment() -> Non
             "schedules.verify_backups: 'every hour' does not match",
         ),
         (
-            lambda d: d["notifications"].update(emails=["not-an-email"]),
-            "notifications.emails.0: 'not-an-email' does not match",
-        ),
-        (
-            lambda d: d["notifications"].update(sms=["5555550100"]),
-            "notifications.sms.0: '5555550100' does not match",
+            lambda d: d.update(notifications={"emails": ["oncall@example.com"]}),
+            "notifications: replaced by escalation",
         ),
         (lambda d: d.update(rpo_hour=3), "rpo_hour: unknown setting"),
         (lambda d: d.update(dr_regions=["us-east-1"]), "dr_regions: us-east-1 is the deployment"),
