@@ -38,7 +38,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hsmdr.commands import backup, docs, keys, sandbox
+    from hsmdr.commands import backup, docs, drill, hsm, keys, restore, sandbox
 
     parser = argparse.ArgumentParser(
         prog="hsmdr",
@@ -46,10 +46,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
     backup.register(groups)
+    hsm.register(groups)
+    restore.register(groups)
     sandbox.register(groups)
     keys.register(groups)
     docs.register(groups)
     docs.register_docs(groups)
+    drill.register(groups)
     return parser
 
 

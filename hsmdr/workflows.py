@@ -38,11 +38,13 @@ def follow(
     client: Any,
     execution_arn: str,
     *,
-    out: TextIO = sys.stderr,
+    out: TextIO | None = None,
     poll_seconds: float = 2.0,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """Print each state as it starts, with the elapsed time, until the execution ends."""
+    """Print each state as it starts, with the elapsed time, until the execution ends.
+    `out` defaults to sys.stderr as it is at the call, not as it was at import."""
+    out = out or sys.stderr
     started = time.monotonic()
     shown = 0
     while True:

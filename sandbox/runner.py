@@ -22,7 +22,12 @@ from sandbox.deployment import Deployment
 from sandbox.intrinsics import IntrinsicResolver, StackEnvironment, TemplateResolutionError
 from sandbox.lambda_dispatch import DeployedFunction, SandboxInjectedCrash
 from sandbox.message_capture import CapturedMessage, MessageCapture
-from sandbox.provisioners import PROVISIONERS, ProvisionContext, environment_variables
+from sandbox.provisioners import (
+    PROVISIONERS,
+    ProvisionContext,
+    environment_variables,
+    function_handler,
+)
 from sandbox.results import (
     DeployedResource,
     ExecutionResult,
@@ -193,7 +198,7 @@ class TemplateDeployer:
                 logical_id=resource.logical_id,
                 function_name=resource.physical_id,
                 function_arn=resource.attributes["Arn"],
-                handler=str(resource.properties.get("Handler", "")),
+                handler=function_handler(resource.properties),
                 runtime=str(resource.properties.get("Runtime", "")),
                 environment=environment_variables(resource.properties),
                 memory_mb=int(resource.properties.get("MemorySize", 128)),

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sandbox.session import Sandbox
+
+if TYPE_CHECKING:
+    from sandbox.runner import Deployment
 
 VERIFY_SCHEDULE = "BackupVerificationSchedule"
 
 
-def alerts(sandbox: Sandbox, since: int = 0) -> list[dict[str, Any]]:
-    """The SNS messages the on-call engineer received, oldest first."""
+def alerts(
+    sandbox: Sandbox, since: int = 0, deployment: Deployment | None = None
+) -> list[dict[str, Any]]:
+    """The SNS messages the on-call engineer received, oldest first: from the main
+    stack's topics, or from `deployment`'s (a DR-region stack)."""
+    source = deployment or sandbox.deployment
     return [
         {"subject": m.subject, "message": m.message, "topic": m.topic_logical_id}
-        for m in sandbox.messages()[since:]
+        for m in source.messages()[since:]
     ]
 
 

@@ -130,9 +130,12 @@ class Sandbox:
         profile: str = "demo",
         template: Template | None = None,
         templates: Mapping[str, Template] | None = None,
+        key_store: bool = False,
     ) -> None:
         """`templates` (by stack name) are deployed as given; `template` alone is the main
-        stack's and deploys nothing else; with neither, the app is synthesized."""
+        stack's and deploys nothing else; with neither, the app is synthesized.
+        `key_store`: back every cluster with a SoftHSM2 token and point the deployed
+        key-verification functions at them (sandbox/key_store_setup.py)."""
         from sandbox.emulator import PROFILES
 
         if profile not in PROFILES:
@@ -148,6 +151,8 @@ class Sandbox:
         self._stack = ExitStack()
         self.networks: dict[str, RegionNetwork] = {}
         self.deployments: dict[str, Deployment] = {}  # by stack name, the main one first
+        self._key_store = key_store
+        self.key_store: Any = None  # the SoftHsmKeyStore, with key_store=True
 
     def __enter__(self) -> Sandbox:
         from sandbox.emulator import CloudHsmWorld
@@ -167,6 +172,10 @@ class Sandbox:
             self._stack.enter_context(_quiet_interpreter())
             self.world = CloudHsmWorld(profile=self.profile, account_id=account)
             self._stack.enter_context(emulated_account(self.world))
+            if self._key_store:
+                from sandbox.key_store_setup import use_softhsm
+
+                templates = use_softhsm(self, self._stack, templates)
             for region in sorted({config.region, *config.dr_regions, *self._cluster_regions()}):
                 zones = [
                     z

@@ -14,7 +14,9 @@ on its own:
 
 What is deliberately not here: the copy job (copying is driven from the source
 region, and CopyBackupToRegion is called there) and any permission to change or
-delete backups. The restore state machine joins this stack later.
+delete backups. The restore state machine is here too (`RestoreCluster`, restoring
+into this region only, from the copies): when the primary region is down, this is
+where the cluster comes back.
 
 The stack shares nothing with the main stack (no cross-region references), so it
 deploys and runs whatever state the primary region is in.
@@ -30,6 +32,8 @@ from constructs import Construct
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.copy_monitor import CopyMonitor
+from stacks.constructs.monitoring import Monitoring
+from stacks.constructs.restore_cluster import RestoreCluster
 
 
 class DrRegionStack(Stack):
@@ -48,4 +52,11 @@ class DrRegionStack(Stack):
         self.alerting = Alerting(self, "Alerting", config=config)
         self.copy_monitor = CopyMonitor(
             self, "CopyMonitor", config=config, alerting=self.alerting, region=dr_region
+        )
+        self.restore_cluster = RestoreCluster(
+            self, "RestoreCluster", config=config, alerting=self.alerting, region=dr_region
+        )
+        # LAST: it alarms on every function and state machine added above.
+        self.monitoring = Monitoring(
+            self, "Monitoring", config=config, alerting=self.alerting, dr_region=dr_region
         )

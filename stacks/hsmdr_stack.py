@@ -12,7 +12,12 @@ from stacks.constructs.alerting import Alerting
 from stacks.constructs.backup_copies import BackupCopies
 from stacks.constructs.backup_verification import BackupVerification
 from stacks.constructs.cluster_locks import ClusterLocks
+from stacks.constructs.dr_drill import DrDrill
+from stacks.constructs.hsm_health import HsmHealthCheck
+from stacks.constructs.hsm_replacement import HsmReplacementWorkflow
+from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.on_demand_backup import OnDemandBackup
+from stacks.constructs.restore_cluster import RestoreCluster
 
 
 class CloudHsmDrStack(Stack):
@@ -33,9 +38,32 @@ class CloudHsmDrStack(Stack):
         self.on_demand_backup = OnDemandBackup(
             self, "OnDemandBackup", config=config, alerting=self.alerting, locks=self.locks
         )
+        self.hsm_replacement = HsmReplacementWorkflow(
+            self, "HsmReplacement", config=config, alerting=self.alerting, locks=self.locks
+        )
+        self.hsm_health = HsmHealthCheck(
+            self,
+            "HsmHealth",
+            config=config,
+            alerting=self.alerting,
+            locks=self.locks,
+            replace_hsm=self.hsm_replacement.state_machine,
+        )
+        self.restore_cluster = RestoreCluster(
+            self, "RestoreCluster", config=config, alerting=self.alerting
+        )
         if config.key_verification is not None:  # only where the config asks for it
             from stacks.constructs.key_verification import KeyVerificationConstruct
 
             self.key_verification = KeyVerificationConstruct(
                 self, "KeyVerification", config=config, alerting=self.alerting
             )
+        self.dr_drill = DrDrill(
+            self,
+            "DrDrill",
+            config=config,
+            alerting=self.alerting,
+            key_verification=getattr(self, "key_verification", None),
+        )
+        # LAST: it alarms on every function and state machine added above.
+        self.monitoring = Monitoring(self, "Monitoring", config=config, alerting=self.alerting)

@@ -7,8 +7,21 @@ ON_DEMAND_BACKUP = "on-demand-backup"
 CHECK_HEALTH = "check-health"  # the HSM health check (schedule and HsmUnhealthy alarms)
 REPLACE_HSM = "replace-hsm"  # steps of the single-HSM replacement state machine
 
+
+def replace_hsm_state_machine_name(deployment_name: str) -> str:
+    """Fixed, so the CLI starts it from the deployment config alone."""
+    return f"{deployment_name}-replace-hsm"
+
+
+RESTORE_CLUSTER = "restore-cluster"  # steps of the full restore; also its state machine's suffix
+
 COPY_BACKUPS = "copy-backups"  # the copy job: copies to DR regions, pruning, golden backups
 COPY_MONITOR = "copy-monitor"  # runs in each DR region, watches the copies held there
+# The DR drill's service name: it emits DrillSucceeded, DrillRecoveryTimeSeconds,
+# DrillBackupAgeSeconds and DrillHsmHours with the dimension service=dr-drill only
+# (Powertools adds it), which the drill watcher, the alarms and the dashboard read.
+DR_DRILL = "dr-drill"
+WATCH_DRILLS = "watch-drills"  # daily: days since the last successful drill
 
 
 def dr_stack_name(deployment_name: str, region: str) -> str:
@@ -33,3 +46,18 @@ CAPTURE_KEY_MANIFEST = "capture-key-manifest"  # scheduled key manifest of produ
 def key_function_name(deployment_name: str, service: str) -> str:
     """Key-verification functions have fixed names, so the CLI and drills find them."""
     return f"{deployment_name}-{service}"
+
+
+def restore_state_machine_name(deployment_name: str) -> str:
+    """The same name in the main stack and in every DR-region stack (names are regional)."""
+    return f"{deployment_name}-{RESTORE_CLUSTER}"
+
+
+def dr_drill_state_machine_name(deployment_name: str) -> str:
+    """Fixed, so the CLI starts and lists drills from the deployment config alone."""
+    return f"{deployment_name}-{DR_DRILL}"
+
+
+def dr_drill_report_parameter(deployment_name: str) -> str:
+    """SSM parameter holding the drill report bucket's name (hsmdr drill report reads it)."""
+    return f"/hsmdr/{deployment_name}/drill-report-bucket"

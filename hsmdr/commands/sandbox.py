@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from hsmdr.cli import Outcome, UsageError, add_json_flag
-from hsmdr.commands import backup_create, copies, docs, keys
+from hsmdr.commands import backup_create, copies, docs, drill, hsm, keys, restore
 
 FAULT_HELP = (
     "inject a fault by name, repeatable: throttle, internal-failure, hsm-degraded, "
@@ -48,6 +48,9 @@ def register(groups: Any) -> None:
     docs.register_sandbox(commands, FAULT_HELP)
     copies.register_sandbox(commands, FAULT_HELP)
     keys.register_sandbox(commands, FAULT_HELP)
+    hsm.register_sandbox(commands, FAULT_HELP)
+    restore.register_sandbox(commands, FAULT_HELP)
+    drill.register_sandbox(commands, FAULT_HELP)
 
 
 def run_verify_backups(args: argparse.Namespace) -> Outcome:

@@ -175,6 +175,26 @@ class CloudHsmGateway:
     # Changes ------------------------------------------------------------------
     # Each returns what the API returns, parsed; callers decide and record why.
 
+    def create_cluster(
+        self,
+        *,
+        hsm_type: str,
+        subnet_ids: Sequence[str],
+        source_backup_id: str,
+        mode: str,
+        tags: dict[str, str],
+    ) -> Cluster:
+        """A cluster restored from a backup: it goes ACTIVE with no InitializeCluster."""
+        with _mapped_errors(BackupNotFound):
+            response = self._client.create_cluster(
+                HsmType=hsm_type,
+                SubnetIds=list(subnet_ids),
+                SourceBackupId=source_backup_id,
+                Mode=mode,
+                TagList=[{"Key": k, "Value": v} for k, v in sorted(tags.items())],
+            )
+        return Cluster.from_api(response["Cluster"])
+
     def create_hsm(
         self, cluster_id: str, availability_zone: str, ip_address: str | None = None
     ) -> Hsm:
@@ -187,6 +207,11 @@ class CloudHsmGateway:
     def delete_hsm(self, cluster_id: str, hsm_id: str) -> str:
         with _mapped_errors(ClusterNotFound):
             return str(self._client.delete_hsm(ClusterId=cluster_id, HsmId=hsm_id)["HsmId"])
+
+    def delete_cluster(self, cluster_id: str) -> Cluster:
+        """Every HSM must be gone first; the cluster goes DELETE_IN_PROGRESS, then DELETED."""
+        with _mapped_errors(ClusterNotFound):
+            return Cluster.from_api(self._client.delete_cluster(ClusterId=cluster_id)["Cluster"])
 
     def copy_backup_to_region(
         self, backup_id: str, destination_region: str, tags: dict[str, str]

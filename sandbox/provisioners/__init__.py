@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sandbox.provisioners.compute import (
     environment_variables,
+    function_handler,
     lambda_function,
     scheduler_schedule,
     scheduler_schedule_group,
@@ -24,6 +25,7 @@ from sandbox.provisioners.messaging import (
     sqs_queue_policy,
 )
 from sandbox.provisioners.monitoring import cloudwatch_alarm, log_group
+from sandbox.provisioners.network import security_group
 from sandbox.provisioners.security import (
     iam_managed_policy,
     iam_policy,
@@ -46,6 +48,7 @@ __all__ = [
     "Provisioned",
     "Provisioner",
     "environment_variables",
+    "function_handler",
 ]
 
 PROVISIONERS: dict[str, Provisioner] = {
@@ -71,4 +74,5 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::DynamoDB::Table": dynamodb_table,
     "AWS::DynamoDB::GlobalTable": dynamodb_table,
     "AWS::SecretsManager::Secret": secretsmanager_secret,
+    "AWS::EC2::SecurityGroup": security_group,
 }

@@ -36,6 +36,12 @@ def environment_variables(props: Properties) -> dict[str, str]:
     return {key: text(value) for key, value in variables.items()}
 
 
+def function_handler(props: Properties) -> str:
+    """`Handler`, or for a container image its ImageConfig command (the image's handler)."""
+    command = (props.get("ImageConfig") or {}).get("Command") or []
+    return str(props.get("Handler") or (command[0] if command else ""))
+
+
 def lambda_function(ctx: ProvisionContext, logical_id: str, props: Properties) -> Provisioned:
     name = props.get("FunctionName") or ctx.generated_name(logical_id, 64)
     ensure_role_exists(ctx, logical_id, props["Role"])
@@ -55,7 +61,7 @@ def lambda_function(ctx: ProvisionContext, logical_id: str, props: Properties) -
     created = ctx.client("lambda").create_function(
         FunctionName=name,
         Runtime=props.get("Runtime", "python3.12"),
-        Handler=props.get("Handler", "index.handler"),
+        Handler=function_handler(props) or "index.handler",
         Role=props["Role"],
         Code={"ZipFile": placeholder_code()},
         **request,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sandbox.provisioners.context import (
     Properties,
     ProvisionContext,
@@ -37,10 +39,25 @@ def s3_bucket(ctx: ProvisionContext, logical_id: str, props: Properties) -> Prov
 
 
 def s3_bucket_policy(ctx: ProvisionContext, logical_id: str, props: Properties) -> Provisioned:
-    ctx.client("s3").put_bucket_policy(
-        Bucket=props["Bucket"], Policy=policy_json(props["PolicyDocument"])
-    )
+    document = _without_tls_only_deny(ctx, logical_id, props["PolicyDocument"])
+    if document.get("Statement"):
+        ctx.client("s3").put_bucket_policy(Bucket=props["Bucket"], Policy=policy_json(document))
     return Provisioned(ctx.generated_name(logical_id))
+
+
+def _without_tls_only_deny(
+    ctx: ProvisionContext, logical_id: str, document: dict[str, Any]
+) -> dict[str, Any]:
+    """moto skips the Bool operator, so a TLS-only Deny (aws:SecureTransport false) would
+    deny every object request in the sandbox: it is left out, with a note."""
+    kept = []
+    for statement in document.get("Statement", []):
+        secure = (statement.get("Condition") or {}).get("Bool", {}).get("aws:SecureTransport")
+        if statement.get("Effect") == "Deny" and str(secure).lower() == "false":
+            ctx.note(logical_id, "TLS-only Deny not applied (moto cannot evaluate it)")
+            continue
+        kept.append(statement)
+    return {**document, "Statement": kept}
 
 
 def ssm_parameter(ctx: ProvisionContext, logical_id: str, props: Properties) -> Provisioned:

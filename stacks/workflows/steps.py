@@ -7,6 +7,7 @@ from typing import Any
 from aws_cdk import Duration
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
@@ -48,6 +49,21 @@ def lambda_step(
         max_attempts=3,
     )
     return task
+
+
+def publish_alert(
+    scope: Construct, state_id: str, topic: sns.ITopic, alert_path: str, comment: str
+) -> tasks.SnsPublish:
+    """Publish the {subject, body} a step wrote at `alert_path` (the step words it)."""
+    return tasks.SnsPublish(
+        scope,
+        state_id,
+        topic=topic,
+        subject=sfn.JsonPath.string_at(f"{alert_path}.subject"),
+        message=sfn.TaskInput.from_json_path_at(f"{alert_path}.body"),
+        result_path=sfn.JsonPath.DISCARD,
+        comment=comment,
+    )
 
 
 def poll_wait(scope: Construct, state_id: str, comment: str) -> sfn.Wait:

@@ -111,7 +111,7 @@ def test_copy_function_environment_carries_clusters_and_backup_settings(
     assert backup_settings["dr_regions"] == ["us-west-2"]
     assert backup_settings["copy_interval_minutes"] == 24 * 60
     assert [c["id"] for c in json.loads(env[Env.PROTECTED_CLUSTERS])] == ["cluster-sandboxprimary"]
-    topic_id, _ = only(synthesized.template, "AWS::SNS::Topic")
+    topic_id, _ = only(synthesized.template, "AWS::SNS::Topic", "AlertingTopic")
     assert env[Env.ALERT_TOPIC_ARN] == {"Ref": topic_id}
 
 
@@ -129,7 +129,7 @@ def test_copy_schedule_runs_daily_with_dead_letters_and_alarms(synthesized: Synt
     assert schedule["ScheduleExpression"] == "rate(1 day)"
     assert schedule["Target"]["Arn"] == {"Fn::GetAtt": [function_id, "Arn"]}
     assert schedule["Target"]["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
-    topic_id, _ = only(template, "AWS::SNS::Topic")
+    topic_id, _ = only(template, "AWS::SNS::Topic", "AlertingTopic")
     alarms = [
         a["Properties"]
         for k, a in resources(template, "AWS::CloudWatch::Alarm").items()

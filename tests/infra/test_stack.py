@@ -53,7 +53,7 @@ def test_function_environment_carries_the_config(synthesized: Synthesized) -> No
     assert [c["id"] for c in clusters] == ["cluster-sandboxprimary"]
     assert env[Env.RPO_HOURS] == "24"
     assert env[Env.SERVICE_NAME] == "verify-backups"
-    topic_id, _ = only(synthesized.template, "AWS::SNS::Topic")
+    topic_id, _ = only(synthesized.template, "AWS::SNS::Topic", "AlertingTopic")
     assert env[Env.ALERT_TOPIC_ARN] == {"Ref": topic_id}
 
 
@@ -80,7 +80,7 @@ def test_schedule_invokes_the_function_hourly_with_dead_letters(synthesized: Syn
 
 def test_alert_topic_is_kms_encrypted_and_tls_only(synthesized: Synthesized) -> None:
     template = Template.from_json(synthesized.template)
-    key_id, key = only(synthesized.template, "AWS::KMS::Key")
+    key_id, key = only(synthesized.template, "AWS::KMS::Key", "AlertingKey")
     assert key["EnableKeyRotation"] is True
     template.has_resource_properties(
         "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}
@@ -142,7 +142,7 @@ def _text(value: Any) -> str:
 
 
 def test_errors_alarm_pages_through_the_alert_topic(synthesized: Synthesized) -> None:
-    topic_id, _ = only(synthesized.template, "AWS::SNS::Topic")
+    topic_id, _ = only(synthesized.template, "AWS::SNS::Topic", "AlertingTopic")
     alarms = [
         a
         for k, a in resources(synthesized.template, "AWS::CloudWatch::Alarm").items()

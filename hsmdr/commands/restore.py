@@ -1,0 +1,213 @@
+"""`hsmdr restore` (AWS) and `hsmdr sandbox restore` (sandbox): runbook 9.2.1, complete
+cluster failure. Both run the deployment's restore-cluster state machine."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from hsmdr.cli import Outcome, UsageError, add_json_flag
+
+DESCRIPTION = (
+    "Restores a lost cluster: finds the latest READY backup of --source-cluster in the "
+    "target region (copies count) or uses --backup-id, creates a cluster from it, adds "
+    "the first HSM, publishes the client configuration (SSM) and announces the service "
+    "restored, verifies, adds the remaining HSMs one at a time and reports RPO and RTO. "
+    "On failure it alerts and deletes nothing. The state machine runs in the target "
+    "region when it is a DR region (its own stack), otherwise in the primary region."
+)
+
+
+def register(groups: Any) -> None:
+    restore = groups.add_parser(
+        "restore", help="restore a lost cluster from a backup (complete cluster failure)"
+    )
+    restore.description = DESCRIPTION
+    source = restore.add_mutually_exclusive_group(required=True)
+    source.add_argument(
+        "--source-cluster", metavar="ID", help="restore its latest READY backup in the region"
+    )
+    source.add_argument("--backup-id", metavar="ID", help="restore this backup (or its copy)")
+    restore.add_argument("--config", required=True, help="deployment config (YAML)")
+    restore.add_argument(
+        "--region", metavar="R", help="where to restore (default: the config's region)"
+    )
+    restore.add_argument(
+        "--restore-id",
+        metavar="ID",
+        help="idempotency key: the same id resumes (adopts) a restore instead of starting "
+        "another (default: a new one)",
+    )
+    restore.add_argument("--hsm-count", type=int, metavar="N", help="HSMs to end with")
+    restore.add_argument(
+        "--subnet-ids", metavar="A,B", help="one subnet per AZ (default: config restore.subnets)"
+    )
+    restore.add_argument("--poll-seconds", type=int, metavar="S", help="wait between status checks")
+    restore.add_argument(
+        "--follow", action="store_true", help="show each step live until the run ends"
+    )
+    add_json_flag(restore)
+    restore.set_defaults(run=run_restore)
+
+
+def register_sandbox(commands: Any, fault_help: str) -> None:
+    restore = commands.add_parser(
+        "restore",
+        help="lose the seeded cluster (HSMs and cluster deleted, backups kept) and restore it",
+    )
+    restore.add_argument(
+        "--region", metavar="R", help="restore there (us-west-2: from the copies, DR stack)"
+    )
+    restore.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help=fault_help + "; hsm-failure without :CLUSTER hits the restored cluster's first "
+        "HSM once the next one is being created",
+    )
+    add_json_flag(restore)
+    restore.set_defaults(run=run_sandbox_restore)
+
+
+def execution_input(args: argparse.Namespace) -> dict[str, Any]:
+    """The state machine's input from the flags, refusing bad values before any call."""
+    from lambdas.core.protected import BACKUP_ID_PATTERN, CLUSTER_ID_PATTERN
+    from lambdas.core.restore_request import RESTORE_ID_PATTERN, SUBNET_ID_PATTERN
+
+    checks = (
+        ("--source-cluster", args.source_cluster, CLUSTER_ID_PATTERN),
+        ("--backup-id", args.backup_id, BACKUP_ID_PATTERN),
+        ("--restore-id", args.restore_id, RESTORE_ID_PATTERN),
+    )
+    for flag, value, pattern in checks:
+        if value is not None and not re.fullmatch(pattern, value):
+            raise UsageError(f"{flag}: {value!r} does not match {pattern}")
+    data: dict[str, Any] = {
+        "source_cluster_id": args.source_cluster,
+        "backup_id": args.backup_id,
+        "region": args.region,
+        "restore_id": args.restore_id,
+        "hsm_count": args.hsm_count,
+        "poll_seconds": args.poll_seconds,
+    }
+    if args.subnet_ids:
+        subnets = [s.strip() for s in args.subnet_ids.split(",") if s.strip()]
+        bad = [s for s in subnets if not re.fullmatch(SUBNET_ID_PATTERN, s)]
+        if bad or not subnets:
+            raise UsageError(f"--subnet-ids: {bad or args.subnet_ids!r} are not subnet ids")
+        data["subnet_ids"] = subnets
+    for flag, value in (("--hsm-count", args.hsm_count), ("--poll-seconds", args.poll_seconds)):
+        if value is not None and value < 1:
+            raise UsageError(f"{flag}: must be 1 or more")
+    return {k: v for k, v in data.items() if v is not None}
+
+
+def run_restore(args: argparse.Namespace) -> Outcome:
+    import boto3
+
+    from hsmdr.timeline import timeline
+    from hsmdr.workflows import execution_document, follow, history, state_machine_arn
+    from stacks.config import load_config
+    from stacks.names import restore_state_machine_name
+
+    config = load_config(args.config)
+    data = execution_input(args)
+    target = args.region or config.region
+    # A regional disaster takes the primary region's Step Functions with it: run the
+    # DR-region stack's state machine when the target is a DR region.
+    where = target if target in config.dr_regions else config.region
+    client = boto3.client("stepfunctions", region_name=where)
+    arn = state_machine_arn(client, restore_state_machine_name(config.deployment_name))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"{(args.restore_id or 'restore')[:60]}-{stamp}"
+    execution_arn = client.start_execution(stateMachineArn=arn, name=name, input=json.dumps(data))[
+        "executionArn"
+    ]
+    if args.follow:
+        document = follow(client, execution_arn)
+    else:
+        description = client.describe_execution(executionArn=execution_arn)
+        document = execution_document(description, timeline(history(client, execution_arn)))
+        if description["status"] == "RUNNING":
+            document["status"] = "SUCCEEDED"  # started; the run goes on
+    document["restore_id"] = args.restore_id or name
+    document["state_machine_region"] = where
+    if document.get("execution_status") == "FAILED":
+        document["failure"] = failure_report(history(client, execution_arn))
+    return Outcome(document, render(document, started_only=not args.follow))
+
+
+def failure_report(events: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The ReportFailure step's report (what exists now), from the execution history."""
+    for event in reversed(events):
+        details = event.get("stateExitedEventDetails") or {}
+        if details.get("name") == "ReportFailure" and details.get("output"):
+            failure = json.loads(details["output"]).get("failure") or {}
+            report = failure.get("report")
+            return report if isinstance(report, dict) else None
+    return None
+
+
+def run_sandbox_restore(args: argparse.Namespace) -> Outcome:
+    from sandbox.restore_scenarios import restore_after_disaster
+    from sandbox.session import FaultError
+
+    try:
+        report = restore_after_disaster(args.fault, region=args.region)
+    except FaultError as error:
+        raise UsageError(str(error)) from error
+    return Outcome(report, render(report))
+
+
+def render(document: dict[str, Any], started_only: bool = False) -> str:
+    from hsmdr.render import condensed_steps, duration, table
+
+    if started_only and document.get("execution_status") == "RUNNING":
+        return (
+            f"Started {document['execution_arn']} (restore id {document['restore_id']})\n"
+            "Follow it with --follow next time, or in the Step Functions console."
+        )
+    lines = [f"Restore: {document['status']}  ({document['execution_arn']})", ""]
+    steps = document.get("timeline") or []
+    if steps:
+        lines += [table(["STEP", "RUNS", "STARTED", "TOOK", ""], condensed_steps(steps)), ""]
+    report = document.get("result") or document.get("output") or {}
+    if isinstance(report, dict) and report.get("cluster_id"):
+        lines += [
+            f"Restored cluster {report['cluster_id']} in {report['region']} from backup "
+            f"{report['backup']['backup_id']} ({report['backup']['create_timestamp']})",
+            f"RPO achieved {duration(report['rpo_seconds'])}, service restored (RTO) "
+            f"{duration(report['rto_seconds'])}, "
+            f"full HA {duration(report['time_to_full_ha_seconds'])}",
+            table(
+                ["HSM", "STATE", "AZ", "IP"],
+                [
+                    [h["hsm_id"], h["state"], h["availability_zone"], h["eni_ip"]]
+                    for h in report["hsms"]
+                ],
+            ),
+            f"Checks: {report['verification'].get('summary', '-')}; {report['key_verification']}",
+        ]
+    if document.get("error"):
+        from lambdas.core.workflow_alerts import error_summary
+
+        name, message = error_summary({"Error": document["error"], "Cause": document.get("cause")})
+        lines.append(f"Error: {name}: {message}")
+    existing = document.get("existing") or (document.get("failure") or {}).get("existing") or []
+    if document["status"] == "FAILED" and existing:
+        lines.append(
+            "Exists now (nothing was deleted): "
+            + ", ".join(
+                f"{c['cluster_id']} {c['state']} with {len(c['hsms'])} HSM(s)" for c in existing
+            )
+        )
+    if "leaked_resources" in document:
+        leaked = [*document["leaked_resources"]["clusters"], *document["leaked_resources"]["hsms"]]
+        lines.append(f"Leaked resources: {', '.join(leaked) if leaked else 'none'}")
+    for alert in document.get("alerts", []):
+        lines += ["", f"Alert sent: {alert['subject']}", alert["message"]]
+    return "\n".join(lines)

@@ -1,0 +1,208 @@
+"""The complete-cluster-failure restore in the sandbox: lose the protected cluster as a
+disaster would (its HSMs and the cluster deleted through the API, the backups left),
+run the synthesized restore state machine, and check what exists afterwards."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import boto3
+
+from hsmdr.timeline import timeline
+from sandbox.scenarios import alerts
+from sandbox.session import Sandbox
+from stacks.names import restore_state_machine_name
+
+if TYPE_CHECKING:
+    from sandbox.runner import Deployment
+
+TRUST_ANCHOR = "-----BEGIN CERTIFICATE-----\nsandbox customerCA\n-----END CERTIFICATE-----\n"
+HSM_FAILURE_MID_RESTORE = "hsm-failure"  # without an argument: hits the restored cluster
+
+
+def seed_trust_anchor(sandbox: Sandbox) -> str | None:
+    """Store customerCA.crt where the config says, as the operator did at initialization."""
+    name = sandbox.config.restore.trust_anchor_parameter
+    if name:
+        boto3.client("ssm", region_name=sandbox.config.region).put_parameter(
+            Name=name, Value=TRUST_ANCHOR, Type="String", Overwrite=True
+        )
+    return name
+
+
+def lose_cluster(sandbox: Sandbox, cluster_id: str, region: str) -> None:
+    """The disaster: every HSM and then the cluster deleted; its backups remain."""
+    client = boto3.client("cloudhsmv2", region_name=region)
+    for hsm in sandbox.world.hsms(cluster_id):
+        client.delete_hsm(ClusterId=cluster_id, HsmId=hsm["HsmId"])
+    sandbox.world.settle()
+    client.delete_cluster(ClusterId=cluster_id)
+    sandbox.world.settle()
+
+
+def subnets(sandbox: Sandbox, region: str) -> list[str]:
+    """The region's sandbox subnets, one per AZ in zone order (a, b, then spares)."""
+    network = sandbox.networks[region]
+    return [network.subnets[zone] for zone in sorted(network.subnets)]
+
+
+def deployment_for(sandbox: Sandbox, region: str) -> Deployment:
+    """Restore from the stack in the target region when there is one (a DR stack)."""
+    if region != sandbox.config.region and region in sandbox.config.dr_regions:
+        return sandbox.dr_deployment(region)
+    return sandbox.deployment
+
+
+@contextmanager
+def hsm_failure_once_serving(sandbox: Sandbox, region: str, known: set[str]) -> Iterator[None]:
+    """The `hsm-failure` fault in the middle of a restore: the restored cluster's first
+    HSM turns DEGRADED once it is ACTIVE and the next HSM is being created."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.02):
+            for cluster in sandbox.world.clusters(region):
+                hsms = cluster["Hsms"]
+                states = sorted(h["State"] for h in hsms)
+                if cluster["ClusterId"] not in known and states == ["ACTIVE", "CREATE_IN_PROGRESS"]:
+                    [first] = [h for h in hsms if h["State"] == "ACTIVE"]
+                    sandbox.world.faults.enable(
+                        "hsm-failure", cluster_id=cluster["ClusterId"], hsm_id=first["HsmId"]
+                    )
+                    return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+
+
+def run_restore(
+    sandbox: Sandbox,
+    execution_input: dict[str, Any],
+    *,
+    timeout: float = 120,
+    fail_hsm_mid_restore: bool = False,
+) -> dict[str, Any]:
+    """Run the restore state machine and report it with what exists afterwards."""
+    region = str(execution_input.get("region") or sandbox.config.region)
+    deployment = deployment_for(sandbox, region)
+    known = {c["ClusterId"] for c in sandbox.world.clusters(region)}
+    seen = len(deployment.messages())
+    name = restore_state_machine_name(sandbox.config.deployment_name)
+    if fail_hsm_mid_restore:
+        with hsm_failure_once_serving(sandbox, region, known):
+            execution = deployment.run_state_machine(name, execution_input, timeout=timeout)
+    else:
+        execution = deployment.run_state_machine(name, execution_input, timeout=timeout)
+    output = execution.output if isinstance(execution.output, dict) else {}
+    restore_id = execution_input.get("restore_id") or execution.execution_arn.rsplit(":", 1)[1]
+    existing = [
+        _described(c)
+        for c in sandbox.world.clusters(region)
+        if c["State"] != "DELETED"
+        and (c["ClusterId"] not in known or _tag(c, "hsmdr:restore-id") == restore_id)
+    ]
+    succeeded = execution.status == "SUCCEEDED"
+    return {
+        "status": "SUCCEEDED" if succeeded else "FAILED",
+        "execution_status": execution.status,
+        "execution_arn": execution.execution_arn,
+        "input": execution_input,
+        "error": execution.error,
+        "cause": execution.cause,
+        "timeline": timeline(execution.events),
+        "result": output or None,
+        "cluster_id": output.get("cluster_id"),
+        "hsms": output.get("hsms", []),
+        "rto_seconds": output.get("rto_seconds"),
+        "rpo_seconds": output.get("rpo_seconds"),
+        "time_to_full_ha_seconds": output.get("time_to_full_ha_seconds"),
+        # On success: anything beyond what the report says exists. On failure nothing is
+        # "leaked": the restore keeps what it made for an engineer, listed in `existing`.
+        "leaked_resources": leaked(output, existing) if succeeded else {"clusters": [], "hsms": []},
+        "existing": existing,
+        "alerts": alerts(sandbox, seen, deployment),
+    }
+
+
+def leaked(report: dict[str, Any], existing: Sequence[dict[str, Any]]) -> dict[str, list[str]]:
+    reported_hsms = {h["hsm_id"] for h in report.get("hsms", [])}
+    return {
+        "clusters": sorted(
+            c["cluster_id"] for c in existing if c["cluster_id"] != report.get("cluster_id")
+        ),
+        "hsms": sorted(
+            h["hsm_id"] for c in existing for h in c["hsms"] if h["hsm_id"] not in reported_hsms
+        ),
+    }
+
+
+def _tag(cluster: dict[str, Any], key: str) -> str | None:
+    return next((t["Value"] for t in cluster.get("TagList", []) if t["Key"] == key), None)
+
+
+def _described(cluster: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "cluster_id": cluster["ClusterId"],
+        "state": cluster["State"],
+        "source_backup_id": cluster.get("SourceBackupId"),
+        "tags": {t["Key"]: t["Value"] for t in cluster.get("TagList", [])},
+        "hsms": [
+            {
+                "hsm_id": h["HsmId"],
+                "availability_zone": h["AvailabilityZone"],
+                "eni_ip": h.get("EniIp"),
+                "state": h["State"],
+            }
+            for h in cluster["Hsms"]
+            if h["State"] != "DELETED"
+        ],
+    }
+
+
+def parameters(region: str, path: str) -> dict[str, str]:
+    """SSM parameters under a path (the published client configuration)."""
+    ssm = boto3.client("ssm", region_name=region)
+    found: dict[str, str] = {}
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path=path, Recursive=True):
+        found.update({p["Name"]: p["Value"] for p in page["Parameters"]})
+    return found
+
+
+def restore_after_disaster(
+    faults: Sequence[str] = (), *, region: str | None = None, profile: str = "demo"
+) -> dict[str, Any]:
+    """`hsmdr sandbox restore`: seed, lose the protected cluster, restore it."""
+    with Sandbox(profile=profile) as sandbox:
+        spec = sandbox.config.protected_clusters[0]
+        target = region or spec.region
+        sandbox.seed_protected_clusters()
+        seed_trust_anchor(sandbox)
+        lose_cluster(sandbox, spec.id, spec.region)
+        mid_restore = HSM_FAILURE_MID_RESTORE in faults
+        applied = sandbox.apply_faults([f for f in faults if f != HSM_FAILURE_MID_RESTORE])
+        started = time.monotonic()
+        report = run_restore(
+            sandbox,
+            {
+                "source_cluster_id": spec.id,
+                "region": target,
+                "subnet_ids": subnets(sandbox, target),
+                "poll_seconds": 1,
+            },
+            fail_hsm_mid_restore=mid_restore,
+        )
+        report["wall_seconds"] = round(time.monotonic() - started, 3)
+        report["faults"] = [f.name + (f":{f.argument}" if f.argument else "") for f in applied]
+        if mid_restore:
+            report["faults"].append(HSM_FAILURE_MID_RESTORE)
+        report["client_config"] = parameters(target, f"/hsmdr/{sandbox.config.deployment_name}/")
+        return report

@@ -1,0 +1,305 @@
+"""The full-cluster restore: its step function, state machine and permissions.
+
+One line adds it to a stack: the main one, which may restore into any configured
+region, and each DR-region stack, which restores into its own region only (so it
+needs nothing from the primary region but, best effort, the trust anchor):
+
+    RestoreCluster(self, "RestoreCluster", config=config, alerting=self.alerting)
+    RestoreCluster(self, "RestoreCluster", config=config, alerting=..., region=dr_region)
+
+The restored cluster's id (so its ARN) is unknown at synth time, so HSM changes are
+allowed on any cluster of the configured regions that carries this deployment's
+`managed-by`/`hsmdr:deployment` tags, which only CreateCluster from this role sets
+(aws:RequestTag). The code deletes only HSMs its own execution created.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from lambdas.core.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
+from lambdas.core.restore_settings import RestoreSettings
+from lambdas.core.restore_tags import RESTORE_TAG_KEYS
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.backup_copies import backup_arns, cluster_arn
+from stacks.constructs.python_function import PythonFunction
+from stacks.constructs.state_machine import ObservedStateMachine
+from stacks.nag import acknowledge, rendered
+from stacks.names import RESTORE_CLUSTER, restore_state_machine_name
+from stacks.workflows import restore_cluster
+
+# What CloudHSM does with the caller's permissions while it creates the cluster's
+# security group and the HSMs' network interfaces (Service Authorization Reference,
+# "dependent actions" of CreateCluster and CreateHsm).
+EC2_DEPENDENT_ACTIONS = [
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateSecurityGroup",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:RevokeSecurityGroupEgress",
+]
+READ_ACTIONS = ["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"]
+
+
+def restore_settings(config: DeploymentConfig) -> RestoreSettings:
+    restore = config.restore
+    return RestoreSettings(
+        primary_region=config.region,
+        dr_regions=tuple(config.dr_regions),
+        subnets={region: tuple(ids) for region, ids in restore.subnets.items()},
+        poll_seconds=restore.poll_seconds,
+        cluster_timeout_minutes=restore.cluster_timeout_minutes,
+        hsm_timeout_minutes=restore.hsm_timeout_minutes,
+        max_hsm_attempts=restore.max_hsm_attempts,
+        trust_anchor_parameter=restore.trust_anchor_parameter,
+        clusters_per_region_quota=config.quotas.clusters_per_region,
+        hsms_per_region_quota=config.quotas.hsms_per_region,
+    )
+
+
+def restore_regions(config: DeploymentConfig) -> list[str]:
+    """Where a restore may go or find backups: every region the config names."""
+    return list(restore_settings(config).regions)
+
+
+class RestoreCluster(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+        region: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.regions = [region] if region else restore_regions(config)
+        self.lambda_ = PythonFunction(
+            self,
+            "Steps",
+            config=config,
+            service_name=RESTORE_CLUSTER,
+            handler="lambdas.handlers.restore_cluster.handler",
+            description="Steps of the CloudHSM full-cluster restore state machine",
+            environment={
+                **config.verification_settings().to_env(),
+                **restore_settings(config).to_env(),
+            },
+            timeout=Duration.minutes(2),
+        )
+        for statement in restore_statements(self, config, self.regions):
+            self.lambda_.role.add_to_policy(statement)
+        self._acknowledge_function(config)
+
+        restore = config.restore
+        most_hsms = max(sum(c.hsms_per_az.values()) for c in config.protected_clusters) + 1
+        self.workflow = ObservedStateMachine(
+            self,
+            "Workflow",
+            config=config,
+            name=restore_state_machine_name(config.deployment_name),
+            definition=restore_cluster.build(
+                self, function=self.lambda_.function, topic=alerting.topic
+            ),
+            # A backstop: every wait has its own deadline in the steps.
+            timeout=Duration.minutes(
+                restore.cluster_timeout_minutes
+                + most_hsms * restore.max_hsm_attempts * 2 * restore.hsm_timeout_minutes
+                + 60
+            ),
+            comment="Restore a CloudHSM cluster from a backup (complete cluster failure)",
+        )
+        self._acknowledge_state_machine()
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.workflow.state_machine.state_machine_arn,
+            description="Start with: hsmdr restore --config PATH --source-cluster ID --follow",
+        )
+        machine = self.workflow.state_machine
+        self.stopped_alarm = alerting.page_on(
+            cloudwatch.Alarm(
+                self,
+                "StoppedAlarm",
+                alarm_description=(
+                    "A restore execution timed out or was aborted before it could alert: look "
+                    "for clusters tagged hsmdr:restore-id (aws cloudhsmv2 describe-clusters) "
+                    "and read the execution history."
+                ),
+                metric=cloudwatch.MathExpression(
+                    expression="timedOut + aborted",
+                    using_metrics={
+                        "timedOut": machine.metric_timed_out(period=ALARM_PERIOD),
+                        "aborted": machine.metric_aborted(period=ALARM_PERIOD),
+                    },
+                    period=ALARM_PERIOD,
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
+    def _acknowledge_function(self, config: DeploymentConfig) -> None:
+        role = self.lambda_.role
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeClusters/DescribeBackups, ec2:DescribeSubnets and X-Ray trace "
+            "writes support no resource-level permissions; the EC2 actions CloudHSM performs "
+            "with the caller's permissions act on a security group and ENIs whose ids exist "
+            "only once CloudHSM creates them, and are limited to the configured regions.",
+        )
+        for region in self.regions:
+            for arn, reason in (
+                (
+                    cluster_arn(self, region, "*"),
+                    "A restored cluster's id is made by CloudHSM at run time; HSM changes "
+                    "are limited by condition to clusters tagged managed-by=cloudhsm-dr and "
+                    "this deployment, tags only this role's CreateCluster sets.",
+                ),
+                (
+                    backup_arns(self, region),
+                    "A restore may start from any backup or copy of the region, chosen at "
+                    "run time; CreateCluster is limited by condition to this project's tags.",
+                ),
+                (
+                    _ssm_path(self, region, config.deployment_name),
+                    "Client configuration and restore claims live under this deployment's "
+                    "own /hsmdr/<deployment>/ parameter path, named per restore at run time.",
+                ),
+            ):
+                acknowledge(
+                    role,
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, arn)}]",
+                    reason,
+                )
+        executions = rendered(self, _executions(self, config))
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{executions}]",
+            "DescribeExecution on this deployment's restore executions (any region), to tell "
+            "a live holder of a restore id from one that stopped.",
+        )
+
+    def _acknowledge_state_machine(self) -> None:
+        machine = self.workflow.state_machine
+        function_arn = rendered(self, self.lambda_.function.function_arn)
+        acknowledge(
+            machine.role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{function_arn}:*]",
+            "Step Functions invokes this one function and its versions (Arn:*).",
+        )
+        acknowledge(
+            machine.role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "X-Ray trace writes and CloudWatch Logs delivery support no resource-level "
+            "permissions.",
+        )
+        acknowledge(
+            machine.role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
+            "statement is scoped to the alert key alone.",
+        )
+
+
+def restore_statements(
+    scope: Construct, config: DeploymentConfig, regions: list[str]
+) -> list[iam.PolicyStatement]:
+    """Reads anywhere; creates, tags, deletes HSMs and writes parameters in `regions`."""
+    stack = Stack.of(scope)
+    ours = {
+        f"aws:ResourceTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+        f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name,
+    }
+    request_tags = {
+        f"aws:RequestTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+        f"aws:RequestTag/{DEPLOYMENT_KEY}": config.deployment_name,
+    }
+    only_our_keys = {"ForAllValues:StringEquals": {"aws:TagKeys": list(RESTORE_TAG_KEYS)}}
+    statements = [
+        iam.PolicyStatement(actions=READ_ACTIONS, resources=["*"]),
+        # CreateCluster authorizes against the source backup and the request's tags.
+        iam.PolicyStatement(
+            actions=["cloudhsm:CreateCluster"],
+            resources=[backup_arns(scope, r) for r in regions],
+            conditions={"StringEquals": request_tags, **only_our_keys},
+        ),
+        # CreateCluster with a TagList also needs TagResource on the new cluster.
+        iam.PolicyStatement(
+            actions=["cloudhsm:TagResource"],
+            resources=[cluster_arn(scope, r, "*") for r in regions],
+            conditions={"StringEquals": request_tags, **only_our_keys},
+        ),
+        iam.PolicyStatement(
+            actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"],
+            resources=[cluster_arn(scope, r, "*") for r in regions],
+            conditions={"StringEquals": ours},
+        ),
+        iam.PolicyStatement(
+            actions=EC2_DEPENDENT_ACTIONS,
+            resources=["*"],
+            conditions={"StringEquals": {"aws:RequestedRegion": regions}},
+        ),
+        iam.PolicyStatement(
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name="aws-service-role/cloudhsm.amazonaws.com/AWSServiceRoleForCloudHSM",
+                )
+            ],
+            conditions={"StringEquals": {"iam:AWSServiceName": "cloudhsm.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            actions=["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParametersByPath"],
+            resources=[_ssm_path(scope, r, config.deployment_name) for r in regions],
+        ),
+        iam.PolicyStatement(
+            actions=["states:DescribeExecution"], resources=[_executions(scope, config)]
+        ),
+    ]
+    anchor = config.restore.trust_anchor_parameter
+    if anchor:
+        statements.append(
+            iam.PolicyStatement(
+                actions=["ssm:GetParameter"],
+                resources=[
+                    stack.format_arn(
+                        service="ssm",
+                        region=config.region,
+                        resource="parameter",
+                        resource_name=anchor.lstrip("/"),
+                    )
+                ],
+            )
+        )
+    return statements
+
+
+def _ssm_path(scope: Construct, region: str, deployment: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="ssm", region=region, resource="parameter", resource_name=f"hsmdr/{deployment}/*"
+    )
+
+
+def _executions(scope: Construct, config: DeploymentConfig) -> str:
+    return Stack.of(scope).format_arn(
+        service="states",
+        region="*",
+        resource="execution",
+        resource_name=f"{restore_state_machine_name(config.deployment_name)}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )
