@@ -203,7 +203,7 @@ class Drills(_Strict):
     max_hsm_attempts: int = Field(default=3, ge=1, le=10)
     teardown_timeout_minutes: int = Field(default=90, ge=5, le=24 * 60)
     backup_wait_minutes: float = Field(default=30, ge=0, le=24 * 60)
-    delete_drill_backups: bool = True
+    delete_drill_backups: bool = False  # only the copy job deletes backups by default
     require_key_verification: bool = True
     hsm_hour_usd: float = Field(default=1.85, ge=0, le=1000)  # UNCONFIRMED list price
 

@@ -1,0 +1,333 @@
+"""DR drills: `hsmdr drill start|status|report` (AWS, your credentials) and
+`hsmdr sandbox drill` (the embedded sandbox, SoftHSM2-backed keys).
+
+`register(groups)` adds the `drill` group, `register_sandbox(commands, fault_help)` the
+sandbox command; hsmdr/cli.py and hsmdr/commands/sandbox.py call them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from hsmdr.cli import Outcome, UsageError, add_json_flag
+
+SOURCES = ("dr-copy", "primary")
+SOURCE_HELP = (
+    "dr-copy (default: the newest READY copy in a DR region, the path a real disaster "
+    "takes) or primary (the cluster's newest READY backup in its own region)"
+)
+DRILL_FAULTS_HELP = "; key faults (on the drill cluster): key-missing, key-corrupt, bad-pin"
+
+
+def register(groups: Any) -> None:
+    drill = groups.add_parser(
+        "drill", help="DR drills: restore a backup into an isolated cluster, check keys, tear down"
+    )
+    commands = drill.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    start = commands.add_parser(
+        "start",
+        help="start a DR drill now (the deployed dr-drill state machine)",
+        description=(
+            "Starts the deployment's dr-drill state machine: it restores a backup into an "
+            "isolated cluster with one HSM in the drill subnets (drills.subnets), checks "
+            "its keys against the key manifest of the backup's time, measures, and always "
+            "deletes the drill cluster. The report goes to S3; a summary or a page to SNS."
+        ),
+    )
+    start.add_argument("--config", required=True, help="deployment config (YAML)")
+    start.add_argument("--cluster", metavar="ID", help="protected cluster (drills.cluster)")
+    start.add_argument("--backup-id", metavar="ID", help="drill this backup (default: the newest)")
+    start.add_argument("--source", choices=SOURCES, help=SOURCE_HELP)
+    start.add_argument("--poll-seconds", type=int, metavar="S", help="wait between checks")
+    start.add_argument("--follow", action="store_true", help="show each step until it ends")
+    add_json_flag(start)
+    start.set_defaults(run=run_start)
+
+    status = commands.add_parser(
+        "status",
+        help="the latest drills and their results, and any drill cluster left running",
+    )
+    status.add_argument("--config", required=True, help="deployment config (YAML)")
+    status.add_argument("--limit", type=int, default=5, metavar="N", help="drills to list")
+    add_json_flag(status)
+    status.set_defaults(run=run_status)
+
+    report = commands.add_parser(
+        "report", help="print a drill's Markdown report from S3 (default: the latest)"
+    )
+    report.add_argument("execution", nargs="?", metavar="EXECUTION", help="name or ARN")
+    report.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_json_flag(report)
+    report.set_defaults(run=run_report)
+
+
+def register_sandbox(commands: Any, fault_help: str) -> None:
+    drill = commands.add_parser(
+        "drill",
+        help="run the DR drill on the sandbox (SoftHSM2 keys, key verification deployed)",
+        description=(
+            "Deploys the stack with key verification into the sandbox, seeds the protected "
+            "cluster (real keys in a SoftHSM2 token, READY copies in the DR region, a key "
+            "manifest), runs the dr-drill state machine and reports what it did and what is "
+            "left (nothing may be)."
+        ),
+    )
+    drill.add_argument(
+        "--fault", action="append", default=[], metavar="NAME", help=fault_help + DRILL_FAULTS_HELP
+    )
+    drill.add_argument("--source", choices=SOURCES, help=SOURCE_HELP)
+    add_json_flag(drill)
+    drill.set_defaults(run=run_sandbox_drill)
+
+
+# AWS -----------------------------------------------------------------------------------
+
+
+def run_start(args: argparse.Namespace) -> Outcome:
+    import boto3
+
+    from hsmdr.timeline import timeline
+    from hsmdr.workflows import execution_document, follow, history, state_machine_arn
+    from stacks.config import load_config
+    from stacks.names import dr_drill_state_machine_name
+
+    config = load_config(args.config)
+    execution_input: dict[str, Any] = {"trigger": "cli"}
+    if args.cluster:
+        if args.cluster not in {c.id for c in config.protected_clusters}:
+            raise UsageError(
+                f"--cluster: {args.cluster} is not in {args.config}'s protected_clusters"
+            )
+        execution_input["cluster"] = args.cluster
+    if args.backup_id:
+        execution_input["backup_id"] = args.backup_id
+    if args.source:
+        execution_input["source"] = args.source
+    if args.poll_seconds is not None:
+        if not 1 <= args.poll_seconds <= 3600:
+            raise UsageError("--poll-seconds: must be from 1 to 3600")
+        execution_input["poll_seconds"] = args.poll_seconds
+    client = boto3.client("stepfunctions", region_name=config.region)
+    arn = state_machine_arn(client, dr_drill_state_machine_name(config.deployment_name))
+    execution_arn = client.start_execution(stateMachineArn=arn, input=json.dumps(execution_input))[
+        "executionArn"
+    ]
+    if args.follow:
+        document = follow(client, execution_arn)
+    else:
+        description = client.describe_execution(executionArn=execution_arn)
+        document = execution_document(description, timeline(history(client, execution_arn)))
+        if description["status"] == "RUNNING":
+            document["status"] = "SUCCEEDED"  # started; the drill goes on
+    return Outcome(document, render_execution(document))
+
+
+def run_status(args: argparse.Namespace) -> Outcome:
+    import boto3
+
+    from hsmdr.workflows import state_machine_arn
+    from stacks.config import load_config
+    from stacks.names import dr_drill_state_machine_name
+
+    config = load_config(args.config)
+    if args.limit < 1:
+        raise UsageError("--limit: must be 1 or more")
+    client = boto3.client("stepfunctions", region_name=config.region)
+    arn = state_machine_arn(client, dr_drill_state_machine_name(config.deployment_name))
+    listed = client.list_executions(stateMachineArn=arn, maxResults=args.limit)["executions"]
+    drills = [_summary(client.describe_execution(executionArn=e["executionArn"])) for e in listed]
+    running = {d["execution_arn"] for d in drills if d["execution_status"] == "RUNNING"}
+    left = [c for c in leftover_clusters(config) if c["execution"] not in running]
+    finished = [d for d in drills if d["execution_status"] != "RUNNING"]
+    ok = bool(finished) and finished[0]["execution_status"] == "SUCCEEDED" and not left
+    document = {
+        "status": "SUCCEEDED" if ok else "FAILED",
+        "state_machine_arn": arn,
+        "drills": drills,
+        "leftover_drill_clusters": left,
+    }
+    return Outcome(document, render_status(document))
+
+
+def leftover_clusters(config: Any) -> list[dict[str, str]]:
+    """Drill clusters of this deployment that still exist, in every drill region."""
+    from lambdas.core.drill_plan import DRILL_KEY
+    from lambdas.core.gateway import CloudHsmGateway
+
+    regions = dict.fromkeys([config.region, *config.dr_regions, *config.drills.subnets])
+    found = []
+    for region in regions:
+        for cluster in CloudHsmGateway.for_region(region).describe_clusters():
+            if (
+                DRILL_KEY in cluster.tags
+                and cluster.tags.get("hsmdr:deployment") == config.deployment_name
+                and cluster.state not in ("DELETE_IN_PROGRESS", "DELETED")
+            ):
+                found.append(
+                    {
+                        "cluster_id": cluster.cluster_id,
+                        "region": region,
+                        "state": cluster.state,
+                        "execution": cluster.tags[DRILL_KEY],
+                    }
+                )
+    return found
+
+
+def run_report(args: argparse.Namespace) -> Outcome:
+    import boto3
+
+    from stacks.config import load_config
+    from stacks.names import dr_drill_report_parameter
+
+    config = load_config(args.config)
+    parameter = dr_drill_report_parameter(config.deployment_name)
+    ssm = boto3.client("ssm", region_name=config.region)
+    bucket = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+    s3 = boto3.client("s3", region_name=config.region)
+    key = find_report(s3, bucket, args.execution)
+    markdown = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    stored = json.loads(
+        s3.get_object(Bucket=bucket, Key=key.removesuffix(".md") + ".json")["Body"].read()
+    )
+    document = {
+        "status": "SUCCEEDED" if stored.get("status") == "SUCCEEDED" else "FAILED",
+        "bucket": bucket,
+        "markdown_key": key,
+        "execution": stored.get("execution"),
+        "report": stored,
+        "markdown": markdown,
+    }
+    return Outcome(document, markdown)
+
+
+def find_report(s3: Any, bucket: str, execution: str | None) -> str:
+    """The Markdown report of `execution` (name or ARN), or the newest one."""
+    from lambdas.core.drill_report import REPORT_PREFIX
+
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=REPORT_PREFIX)
+    objects = [o for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".md")]
+    if execution:
+        name = execution.rsplit(":", 1)[-1]
+        objects = [o for o in objects if o["Key"].endswith(f"-{name}.md")]
+        if not objects:
+            raise UsageError(f"EXECUTION: no report of {name} in s3://{bucket}/{REPORT_PREFIX}")
+    if not objects:
+        raise UsageError(f"no drill report in s3://{bucket}/{REPORT_PREFIX} yet")
+    return str(max(objects, key=lambda o: (o["LastModified"], o["Key"]))["Key"])
+
+
+def _summary(description: dict[str, Any]) -> dict[str, Any]:
+    output = json.loads(description["output"]) if description.get("output") else {}
+    measured = output.get("measurements") or {}
+    stopped = description.get("stopDate")
+    return {
+        "execution_arn": description["executionArn"],
+        "execution_status": description["status"],
+        "started": str(description["startDate"]),
+        "stopped": str(stopped) if stopped else None,
+        "error": description.get("error"),
+        "cause": description.get("cause"),
+        "source_cluster_id": output.get("source_cluster_id"),
+        "backup_id": (output.get("backup") or {}).get("backup_id"),
+        "recovery_time_seconds": measured.get("recovery_time_seconds"),
+        "rto_met": measured.get("rto_met"),
+        "hsm_hours": measured.get("hsm_hours"),
+        "teardown": (output.get("teardown") or {}).get("status"),
+        "report_key": (output.get("report") or {}).get("markdown_key"),
+    }
+
+
+# Sandbox -------------------------------------------------------------------------------
+
+
+def run_sandbox_drill(args: argparse.Namespace) -> Outcome:
+    from sandbox.drill_scenarios import drill
+    from sandbox.session import FaultError
+    from sandbox.softhsm import INSTALL_COMMAND, softhsm_available
+
+    if not softhsm_available():
+        raise UsageError(f"SoftHSM2 is missing: {INSTALL_COMMAND}")
+    execution_input = {"source": args.source} if args.source else {}
+    try:
+        report = drill(args.fault, execution_input=execution_input)
+    except FaultError as error:
+        raise UsageError(str(error)) from error
+    return Outcome(report, render_execution(report))
+
+
+# Text ------------------------------------------------------------------------------------
+
+
+def render_execution(document: dict[str, Any]) -> str:
+    from hsmdr.render import condensed_steps, duration, table
+
+    if document.get("execution_status") == "RUNNING" and not document.get("timeline"):
+        return f"Started {document['execution_arn']}\nFollow it: hsmdr drill status --config PATH"
+    lines = [f"DR drill: {document['status']}  ({document['execution_arn']})", ""]
+    steps = document.get("timeline") or []
+    if steps:
+        lines += [table(["STEP", "RUNS", "STARTED", "TOOK", ""], condensed_steps(steps)), ""]
+    result = document.get("report") or document.get("output") or {}
+    measured = result.get("measurements") if isinstance(result, dict) else None
+    if measured:
+        backup = result.get("backup") or {}
+        lines += [
+            f"Backup {backup.get('backup_id')} ({result.get('source')}, {result.get('region')}), "
+            f"{duration(measured.get('backup_age_seconds'))} old",
+            f"Time to restore {duration(measured.get('time_to_restore_seconds'))}, to verified "
+            f"keys {duration(measured.get('time_to_verified_keys_seconds'))} (RTO "
+            f"{measured.get('rto_minutes')} min)",
+            f"HSM-hours {measured.get('hsm_hours')}, about {measured.get('estimated_cost_usd')} "
+            "USD (UNCONFIRMED price)",
+            f"Teardown: {(result.get('teardown') or {}).get('status')}",
+        ]
+    for found in (result.get("findings") or []) if isinstance(result, dict) else []:
+        lines.append(f"Finding {found['code']} ({found['severity']}): {found['message']}")
+    if document.get("error"):
+        lines.append(f"Error: {document['error']}: {_cause(document.get('cause'))}")
+    if "leaked_resources" in document:
+        leaked = [x for items in document["leaked_resources"].values() for x in items]
+        lines.append(f"Leaked resources: {', '.join(leaked) if leaked else 'none'}")
+    if document.get("report_key"):
+        lines.append(f"Report: {document['report_key']}")
+    for alert in document.get("alerts", []):
+        lines += ["", f"Alert sent: {alert['subject']}", alert["message"]]
+    return "\n".join(lines)
+
+
+def render_status(document: dict[str, Any]) -> str:
+    from hsmdr.render import table
+
+    rows = [
+        [
+            d["execution_arn"].rsplit(":", 1)[-1],
+            d["execution_status"],
+            d["started"][:19],
+            d["backup_id"] or "-",
+            "-" if d["recovery_time_seconds"] is None else f"{d['recovery_time_seconds']:.0f} s",
+            d["teardown"] or "-",
+            d["error"] or "",
+        ]
+        for d in document["drills"]
+    ]
+    lines = [
+        table(["EXECUTION", "STATUS", "STARTED", "BACKUP", "RECOVERY", "TEARDOWN", "ERROR"], rows)
+        if rows
+        else "No drill has run yet: hsmdr drill start --follow --config PATH"
+    ]
+    left = document["leftover_drill_clusters"]
+    if left:
+        lines += ["", "Drill clusters left running (billed by the hour; delete them):"]
+        lines += [f"  {c['cluster_id']} in {c['region']} ({c['execution']})" for c in left]
+    return "\n".join(lines)
+
+
+def _cause(cause: Any) -> str:
+    try:
+        parsed = json.loads(cause)
+    except (TypeError, ValueError):
+        return str(cause)
+    return str(parsed.get("errorMessage", cause)) if isinstance(parsed, dict) else str(cause)

@@ -1,0 +1,555 @@
+"""Quarterly DR drills (runbook 9.3): the step function, the state machine, its
+schedule, the report bucket, and what pages when a drill cannot clean up after itself.
+
+One line adds it to the main stack, after key verification (whose verify-keys function
+the drill invokes when it is deployed):
+
+    DrDrill(self, "DrDrill", config=config, alerting=alerting, key_verification=kv)
+
+IAM, the second line of defence behind the code's own checks (lambdas/core/drill_plan.py):
+- CreateCluster only with the request tags `hsmdr:drill` (any value), managed-by and this
+  deployment, and only those tag keys (CloudHSM supports aws:RequestTag and aws:TagKeys
+  on CreateCluster and TagResource);
+- CreateHsm, DeleteHsm and DeleteCluster only on clusters carrying an `hsmdr:drill` tag
+  and this deployment's tag: production clusters carry neither, and no statement here
+  lets the role tag a cluster after its creation;
+- the drill's backups (CloudHSM backs the drill cluster up when its HSM is removed):
+  TagResource on backups with `hsmdr:drill` only, DeleteBackup only on backups so tagged;
+- EC2: the dependent actions CloudHSM performs while creating the cluster's security
+  group and the HSM's network interface are allowed only through CloudHSM
+  (aws:ViaAWSService); the drill's own ingress rule only on security groups tagged
+  `hsmdr:drill`, which it may tag with that key alone; egress only on the verifier's group.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as event_targets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from lambdas.core.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
+from lambdas.core.drill_plan import DRILL_KEY, DRILL_TAG_KEYS
+from lambdas.core.drill_report import REPORT_PREFIX
+from lambdas.core.drill_settings import DrillEnv, DrillSettings
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.python_function import PythonFunction
+from stacks.constructs.scheduled_job import schedule_expression
+from stacks.constructs.state_machine import ObservedStateMachine
+from stacks.nag import acknowledge, rendered
+from stacks.names import DR_DRILL, dr_drill_report_parameter, dr_drill_state_machine_name
+from stacks.workflows import dr_drill
+
+if TYPE_CHECKING:
+    from stacks.constructs.key_verification import KeyVerificationConstruct
+
+# What CloudHSM does with the caller's permissions while it creates and deletes the
+# cluster's security group and the HSM's network interface (Service Authorization
+# Reference, "dependent actions" of CreateCluster, CreateHsm, DeleteHsm, DeleteCluster).
+EC2_DEPENDENT_ACTIONS = [
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:CreateNetworkInterface",
+    "ec2:CreateSecurityGroup",
+    "ec2:DeleteNetworkInterface",
+    "ec2:DeleteSecurityGroup",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:RevokeSecurityGroupEgress",
+]
+READ_ACTIONS = [
+    "cloudhsm:DescribeClusters",
+    "cloudhsm:DescribeBackups",
+    "cloudhsm:ListTags",
+    "ec2:DescribeSubnets",
+]
+MARGIN_MINUTES = 60  # between the last deadline a step enforces and the state machine's
+
+
+def drill_settings(config: DeploymentConfig) -> DrillSettings:
+    drills = config.drills
+    return DrillSettings(
+        deployment_name=config.deployment_name,
+        primary_region=config.region,
+        dr_regions=tuple(config.dr_regions),
+        default_cluster=drills.cluster or config.protected_clusters[0].id,
+        default_source=drills.source,
+        subnets={region: tuple(ids) for region, ids in drills.subnets.items()},
+        verifier_cidrs=tuple(drills.verifier_cidrs),
+        poll_seconds=drills.poll_seconds,
+        cluster_timeout_minutes=drills.cluster_timeout_minutes,
+        hsm_timeout_minutes=drills.hsm_timeout_minutes,
+        max_hsm_attempts=drills.max_hsm_attempts,
+        teardown_timeout_minutes=drills.teardown_timeout_minutes,
+        backup_wait_minutes=drills.backup_wait_minutes,
+        delete_drill_backups=drills.delete_drill_backups,
+        key_verification=config.key_verification is not None,
+        require_key_verification=drills.require_key_verification,
+        rto_minutes=drills.rto_minutes,
+        hsm_hour_usd=drills.hsm_hour_usd,
+        clusters_per_region_quota=config.quotas.clusters_per_region,
+        hsms_per_region_quota=config.quotas.hsms_per_region,
+    )
+
+
+def work_minutes(config: DeploymentConfig) -> float:
+    """The longest a drill can take before teardown starts, from the steps' deadlines."""
+    drills = config.drills
+    verify = config.key_verification.timeout_minutes if config.key_verification else 0
+    return (
+        drills.cluster_timeout_minutes
+        + drills.max_hsm_attempts * 2 * drills.hsm_timeout_minutes  # create, then discard
+        + verify
+        + 15  # the steps themselves and their retries
+    )
+
+
+def state_machine_timeout_minutes(config: DeploymentConfig) -> float:
+    """Teardown's own deadline ends MARGIN_MINUTES before the state machine's timeout."""
+    return work_minutes(config) + config.drills.teardown_timeout_minutes + MARGIN_MINUTES
+
+
+class DrDrill(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+        key_verification: KeyVerificationConstruct | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Access logs delivered under a bucket policy, not the legacy ACL.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+        settings = drill_settings(config)
+        self.regions = list(settings.regions)
+        self.bucket = self._report_bucket()
+        verify_function = key_verification.verify.function if key_verification else None
+        verifier_group = key_verification.security_group if key_verification else None
+        environment = {
+            **config.verification_settings().to_env(),
+            **settings.to_env(),
+            DrillEnv.REPORT_BUCKET: self.bucket.bucket_name,
+            DrillEnv.PAGE_TOPIC_ARN: alerting.topic.topic_arn,
+        }
+        if verifier_group is not None:
+            environment[DrillEnv.VERIFIER_SECURITY_GROUP] = verifier_group.security_group_id
+        self.lambda_ = PythonFunction(
+            self,
+            "Steps",
+            config=config,
+            service_name=DR_DRILL,
+            handler="lambdas.handlers.dr_drill.handler",
+            description="Steps of the CloudHSM DR drill state machine",
+            environment=environment,
+            timeout=Duration.minutes(5),
+        )
+        function = self.lambda_.function
+        self.statements = drill_statements(self, config, verifier_group)
+        for statement in self.statements:
+            self.lambda_.role.add_to_policy(statement)
+        self.bucket.grant_put(function, f"{REPORT_PREFIX}*")
+        alerting.topic.grant_publish(function)
+        self._acknowledge_function()
+
+        self.timeout_minutes = state_machine_timeout_minutes(config)
+        self.workflow = ObservedStateMachine(
+            self,
+            "Workflow",
+            config=config,
+            name=dr_drill_state_machine_name(config.deployment_name),
+            definition=dr_drill.build(
+                self,
+                function=function,
+                verify_keys=verify_function,
+                page_topic=alerting.topic,
+                notify_topic=alerting.notify_topic,
+            ),
+            timeout=Duration.minutes(self.timeout_minutes),
+            comment="DR drill: restore a backup into an isolated cluster, verify keys, tear down",
+        )
+        self.state_machine = self.workflow.state_machine
+        self._acknowledge_state_machine(verify_function)
+        self.schedule = self._schedule(config, alerting) if config.drills.schedule else None
+        self.stopped_rule = self._stopped_rule(function)
+        self.stopped_alarm = alerting.page_on(
+            cloudwatch.Alarm(
+                self,
+                "StoppedAlarm",
+                alarm_description=(
+                    "A DR drill execution timed out or was aborted, so its teardown may not "
+                    "have run: a drill cluster may be left running (billed by the hour). The "
+                    "page sent by the drill function names it; otherwise look for clusters "
+                    "tagged hsmdr:drill (aws cloudhsmv2 describe-clusters) and delete their "
+                    "HSMs, then the cluster. Runbook: docs/runbooks/dr-drill.md"
+                ),
+                metric=cloudwatch.MathExpression(
+                    expression="timedOut + aborted",
+                    using_metrics={
+                        "timedOut": self.state_machine.metric_timed_out(period=ALARM_PERIOD),
+                        "aborted": self.state_machine.metric_aborted(period=ALARM_PERIOD),
+                    },
+                    period=ALARM_PERIOD,
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        ssm.StringParameter(
+            self,
+            "ReportBucketName",
+            parameter_name=dr_drill_report_parameter(config.deployment_name),
+            string_value=self.bucket.bucket_name,
+            description="Where DR drill reports are written (hsmdr drill report reads it)",
+        )
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            description="Start with: hsmdr drill start --config PATH --follow",
+        )
+        CfnOutput(self, "ReportBucket", value=self.bucket.bucket_name)
+
+    # -- resources ---------------------------------------------------------------------------
+
+    def _report_bucket(self) -> s3.Bucket:
+        self.key = kms.Key(
+            self,
+            "ReportKey",
+            description="cloudhsm-dr: encrypts DR drill reports at rest",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.access_logs = s3.Bucket(
+            self,
+            "ReportAccessLogs",
+            # Server access log delivery supports SSE-S3 only, not SSE-KMS.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        return s3.Bucket(
+            self,
+            "Reports",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            versioned=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="reports/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _schedule(self, config: DeploymentConfig, alerting: Alerting) -> scheduler.Schedule:
+        expression = config.drills.schedule
+        assert expression is not None
+        dead_letters = sqs.Queue(
+            self,
+            "ScheduleDeadLetters",
+            encryption=sqs.QueueEncryption.KMS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            dead_letters,
+            "AwsSolutions::AwsSolutions-SQS3",
+            "This queue is itself the dead-letter queue of the drill schedule.",
+        )
+        role = iam.Role(
+            self, "ScheduleRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com")
+        )
+        schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            description=f"{config.deployment_name}: the quarterly DR drill",
+            schedule=schedule_expression(expression, config.schedules.timezone),
+            target=scheduler_targets.StepFunctionsStartExecution(
+                self.state_machine,
+                input=scheduler.ScheduleTargetInput.from_object({"trigger": "schedule"}),
+                dead_letter_queue=dead_letters,
+                role=role,
+                retry_attempts=2,
+                max_event_age=Duration.hours(1),
+            ),
+        )
+        alerting.page_on(
+            cloudwatch.Alarm(
+                self,
+                "ScheduleDeadLettersAlarm",
+                alarm_description=(
+                    "EventBridge Scheduler could not start the scheduled DR drill (the failed "
+                    "events are in its dead-letter queue). Start it by hand: hsmdr drill start "
+                    "--follow --config <deployment config>"
+                ),
+                metric=dead_letters.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+        return schedule
+
+    def _stopped_rule(self, function: lambda_.IFunction) -> events.Rule:
+        """TIMED_OUT and ABORTED executions skip the teardown: the function pages with
+        the drill clusters they left (found by their hsmdr:drill tag)."""
+        return events.Rule(
+            self,
+            "StoppedRule",
+            description="DR drill executions that timed out or were aborted",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "stateMachineArn": [self.state_machine.state_machine_arn],
+                    "status": ["TIMED_OUT", "ABORTED"],
+                },
+            ),
+            targets=[event_targets.LambdaFunction(function, retry_attempts=2)],
+        )
+
+    # -- cdk-nag -------------------------------------------------------------------------------
+
+    def _acknowledge_function(self) -> None:
+        role = self.lambda_.role
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeClusters/DescribeBackups/ListTags, ec2:DescribeSubnets and X-Ray "
+            "trace writes support no resource-level permissions; the EC2 actions CloudHSM "
+            "performs on the caller's behalf act on a security group and an ENI whose ids "
+            "exist only once CloudHSM creates them: they are allowed only through CloudHSM "
+            "(aws:ViaAWSService) and in the drill regions.",
+        )
+        for region in self.regions:
+            for arn, reason in (
+                (
+                    _cluster_arn(self, region),
+                    "A drill cluster's id is made by CloudHSM at run time; HSM and cluster "
+                    "deletion are limited by condition to clusters tagged hsmdr:drill and "
+                    "this deployment, tags only this role's CreateCluster sets.",
+                ),
+                (
+                    _backup_arn(self, region),
+                    "A drill restores a backup chosen at run time; CreateCluster is limited "
+                    "by condition to this project's request tags, DeleteBackup to backups "
+                    "tagged hsmdr:drill (the drill cluster's own, tagged by this role).",
+                ),
+                (
+                    _security_group_arn(self, region),
+                    "The drill cluster's security group is made by CloudHSM at run time; the "
+                    "drill may tag it with hsmdr:drill only and add ingress only to groups "
+                    "so tagged.",
+                ),
+            ):
+                acknowledge(
+                    role,
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, arn)}]",
+                    reason,
+                )
+        reports = rendered(self, self.bucket.arn_for_objects(f"{REPORT_PREFIX}*"))
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{reports}]",
+            "Reports are written under reports/drills/ with the date and execution in the "
+            "name; nothing else in the bucket.",
+        )
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*", "s3:Abort*"):
+            acknowledge(
+                role,
+                f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]",
+                "CDK's put grant on the KMS-encrypted report bucket, scoped to its key and "
+                "its reports/drills/ prefix.",
+            )
+
+    def _acknowledge_state_machine(self, verify_function: lambda_.IFunction | None) -> None:
+        machine = self.state_machine
+        function_arn = rendered(self, self.lambda_.function.function_arn)
+        acknowledge(
+            machine.role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{function_arn}:*]",
+            "Step Functions invokes this one function and its versions (Arn:*).",
+        )
+        if verify_function is not None:
+            verify_arn = rendered(self, verify_function.function_arn)
+            acknowledge(
+                machine.role,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::{verify_arn}:*]",
+                "Step Functions invokes the verify-keys function and its versions (Arn:*).",
+            )
+        acknowledge(
+            machine.role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "X-Ray trace writes and CloudWatch Logs delivery support no resource-level "
+            "permissions.",
+        )
+        acknowledge(
+            machine.role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the KMS-encrypted alert topics needs GenerateDataKey*; the "
+            "statement is scoped to the alert key alone.",
+        )
+
+
+def _cluster_arn(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="cloudhsm", region=region, resource="cluster", resource_name="*"
+    )
+
+
+def _backup_arn(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="cloudhsm", region=region, resource="backup", resource_name="*"
+    )
+
+
+def _security_group_arn(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="ec2", region=region, resource="security-group", resource_name="*"
+    )
+
+
+def drill_statements(
+    scope: Construct, config: DeploymentConfig, verifier_group: ec2.ISecurityGroup | None
+) -> list[iam.PolicyStatement]:
+    stack = Stack.of(scope)
+    regions = list(drill_settings(config).regions)
+    drill_tag_present = {f"aws:ResourceTag/{DRILL_KEY}": "*"}
+    ours = {f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name}
+    request_tags = {
+        f"aws:RequestTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+        f"aws:RequestTag/{DEPLOYMENT_KEY}": config.deployment_name,
+    }
+    only_drill_keys = {"ForAllValues:StringEquals": {"aws:TagKeys": list(DRILL_TAG_KEYS)}}
+    only_the_drill_key = {"ForAllValues:StringEquals": {"aws:TagKeys": [DRILL_KEY]}}
+    clusters = [_cluster_arn(scope, r) for r in regions]
+    backups = [_backup_arn(scope, r) for r in regions]
+    groups = [_security_group_arn(scope, r) for r in regions]
+    statements = [
+        iam.PolicyStatement(actions=READ_ACTIONS, resources=["*"]),
+        # CreateCluster authorizes against the source backup and the request's tags.
+        iam.PolicyStatement(
+            sid="CreateDrillClusterOnlyTagged",
+            actions=["cloudhsm:CreateCluster"],
+            resources=backups,
+            conditions={
+                "StringEquals": request_tags,
+                "StringLike": {f"aws:RequestTag/{DRILL_KEY}": "*"},
+                **only_drill_keys,
+            },
+        ),
+        # CreateCluster with a TagList also needs TagResource on the new cluster.
+        iam.PolicyStatement(
+            sid="TagDrillClusterAtCreation",
+            actions=["cloudhsm:TagResource"],
+            resources=clusters,
+            conditions={
+                "StringEquals": request_tags,
+                "StringLike": {f"aws:RequestTag/{DRILL_KEY}": "*"},
+                **only_drill_keys,
+            },
+        ),
+        iam.PolicyStatement(
+            sid="ChangeOnlyDrillClusters",
+            actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteHsm", "cloudhsm:DeleteCluster"],
+            resources=clusters,
+            conditions={"StringLike": drill_tag_present, "StringEquals": ours},
+        ),
+        iam.PolicyStatement(
+            sid="CloudHsmDependentEc2",
+            actions=EC2_DEPENDENT_ACTIONS,
+            resources=["*"],
+            conditions={
+                "Bool": {"aws:ViaAWSService": "true"},
+                "StringEquals": {"aws:RequestedRegion": regions},
+            },
+        ),
+        iam.PolicyStatement(
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name="aws-service-role/cloudhsm.amazonaws.com/AWSServiceRoleForCloudHSM",
+                )
+            ],
+            conditions={"StringEquals": {"iam:AWSServiceName": "cloudhsm.amazonaws.com"}},
+        ),
+    ]
+    if config.drills.delete_drill_backups:
+        statements += [
+            iam.PolicyStatement(
+                sid="TagDrillBackups",
+                actions=["cloudhsm:TagResource"],
+                resources=backups,
+                conditions={
+                    "StringLike": {f"aws:RequestTag/{DRILL_KEY}": "*"},
+                    **only_the_drill_key,
+                },
+            ),
+            iam.PolicyStatement(
+                sid="DeleteOnlyDrillBackups",
+                actions=["cloudhsm:DeleteBackup"],
+                resources=backups,
+                conditions={"StringLike": drill_tag_present},
+            ),
+        ]
+    if verifier_group is not None:
+        statements += [
+            iam.PolicyStatement(
+                sid="TagDrillSecurityGroup",
+                actions=["ec2:CreateTags"],
+                resources=groups,
+                conditions={
+                    "StringLike": {f"aws:RequestTag/{DRILL_KEY}": "*"},
+                    **only_the_drill_key,
+                },
+            ),
+            iam.PolicyStatement(
+                sid="IngressOnlyToDrillGroups",
+                actions=["ec2:AuthorizeSecurityGroupIngress"],
+                resources=groups,
+                conditions={"StringLike": {f"ec2:ResourceTag/{DRILL_KEY}": "*"}},
+            ),
+            iam.PolicyStatement(
+                sid="EgressOnlyFromTheVerifier",
+                actions=["ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"],
+                resources=[
+                    stack.format_arn(
+                        service="ec2",
+                        resource="security-group",
+                        resource_name=verifier_group.security_group_id,
+                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                    )
+                ],
+            ),
+        ]
+    return statements

@@ -1,0 +1,375 @@
+"""The DR drill state machine, as synthesized, run in the sandbox against SoftHSM2-backed
+clusters: the verify-keys function checks the restored drill token for real.
+
+Whatever happens, the drill cluster is gone at the end (nothing leaked), the production
+cluster is exactly as it was, and a report says what happened.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any
+
+import boto3
+import pytest
+
+from sandbox.drill_scenarios import drill_sandbox, primaries, run_drill
+from sandbox.session import Sandbox
+from stacks.names import DR_DRILL, dr_drill_state_machine_name
+from tests.conftest import Synthesized
+from tests.sandbox.drill_support import (
+    CLUSTER,
+    DR_REGION,
+    NOTHING_LEAKED,
+    drill_templates,
+    page,
+    states,
+)
+from tests.softhsm_support import require_softhsm
+
+DRILL_METRICS = {
+    "DrillSucceeded",
+    "DrillRecoveryTimeSeconds",
+    "DrillBackupAgeSeconds",
+    "DrillHsmHours",
+}
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def sandbox() -> Iterator[Sandbox]:
+    require_softhsm()
+    with drill_sandbox(profile="test", templates=drill_templates()) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def no_retry_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    import botocore.endpoint
+
+    # botocore's waits between retries are skipped; the retries still happen.
+    monkeypatch.setattr(botocore.endpoint, "time", SimpleNamespace(sleep=lambda _: None))
+
+
+def assert_cleaned_up(report: dict[str, Any]) -> None:
+    assert report["leaked_resources"] == NOTHING_LEAKED
+    assert report["primary_clusters_unchanged"] is True
+    assert report["teardown"]["status"] in ("COMPLETE", "COMPLETE_WITH_LEFTOVERS")
+
+
+def drill_cluster_record(sandbox: Sandbox, report: dict[str, Any]) -> dict[str, Any]:
+    """The drill cluster as CloudHSM still lists it (DELETED clusters stay visible a day)."""
+    return sandbox.world.cluster(report["drill_cluster"]["cluster_id"])
+
+
+# The happy path ------------------------------------------------------------------------
+
+
+def test_drill_restores_the_newest_dr_copy_verifies_keys_and_tears_down(
+    sandbox: Sandbox,
+) -> None:
+    # Given production clusters with READY copies in the DR region and a key manifest
+    newest_copy = max(
+        (b for b in sandbox.world.backups(DR_REGION) if b.get("SourceCluster") == CLUSTER),
+        key=lambda b: b["CreateTimestamp"],
+    )
+    # When the drill runs with its defaults
+    report = run_drill(sandbox)
+    # Then it passes: the newest copy in the DR region, restored, every key back
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert report["backup"]["backup_id"] == newest_copy["BackupId"]
+    assert report["backup"]["region"] == DR_REGION and report["backup"]["is_copy"] is True
+    assert [f for f in report["findings"] if f["severity"] == "error"] == []
+    keys = report["report"]["key_verification"]
+    assert keys["status"] == "SUCCEEDED" and keys["keys_found"] == keys["keys_expected"] > 0
+    assert keys["manifest_key"].startswith(f"manifests/{CLUSTER}/")
+    # And one HSM, in an isolated cluster tagged with this execution, now gone
+    [hsm] = report["drill_cluster"]["hsms"]
+    assert hsm["created_at"] and hsm["gone_at"]
+    cluster = drill_cluster_record(sandbox, report)
+    assert cluster["State"] == "DELETED"
+    tags = {t["Key"]: t["Value"] for t in cluster["TagList"]}
+    assert tags["hsmdr:drill"] == report["execution_arn"]
+    assert tags["managed-by"] == "cloudhsm-dr" and tags["hsmdr:source-cluster"] == CLUSTER
+    assert tags["hsmdr:source-backup"] == newest_copy["BackupId"]
+    assert_cleaned_up(report)
+    assert report["teardown"]["status"] == "COMPLETE"
+    # And the backup CloudHSM made when the drill's HSM was removed is deleted too
+    drill_backups = [
+        b
+        for b in sandbox.world.backups(DR_REGION)
+        if b.get("ClusterId") == report["drill_cluster"]["cluster_id"]
+    ]
+    assert drill_backups and all(b["BackupState"] == "PENDING_DELETION" for b in drill_backups)
+    # And it is measured
+    measured = report["measurements"]
+    assert 0 < measured["time_to_restore_seconds"] <= measured["time_to_verified_keys_seconds"]
+    assert measured["recovery_time_seconds"] == measured["time_to_verified_keys_seconds"]
+    assert measured["rto_met"] is True
+    assert measured["backup_age_seconds"] >= 2 * 3600  # the newest seeded backup: 2 h old
+    assert measured["hsm_hours"] > 0
+    assert measured["estimated_cost_usd"] == round(measured["hsm_hours"] * 1.85, 4)
+    states_seen = states(report)
+    assert states_seen[:3] == ["Start", "Plan", "CreateCluster"]
+    assert "VerifyKeys" in states_seen and states_seen[-1] == "Succeeded"
+    assert_report_in_s3(sandbox, report)
+    assert_metrics_emitted(report)
+    # And the summary goes to the notify contacts, not the pager
+    [message] = report["alerts"]
+    assert message["topic"].startswith("AlertingNotifyTopic")
+    assert message["subject"] == f"DR drill passed: {CLUSTER}"
+    assert "Time to restore" in message["message"]
+    assert report["report_markdown_key"] in message["message"]
+
+
+def assert_report_in_s3(sandbox: Sandbox, report: dict[str, Any]) -> None:
+    bucket = sandbox.deployment.physical_id("DrDrillReports")
+    s3 = boto3.client("s3", region_name="us-east-1")
+    name = report["execution_arn"].rsplit(":", 1)[-1]
+    assert report["report_key"].startswith("reports/drills/")
+    assert report["report_key"].endswith(f"-{name}.json")
+    stored = json.loads(s3.get_object(Bucket=bucket, Key=report["report_key"])["Body"].read())
+    assert stored["status"] == "SUCCEEDED" and stored["execution"] == report["execution_arn"]
+    markdown = s3.get_object(Bucket=bucket, Key=report["report_markdown_key"])["Body"].read()
+    text = markdown.decode()
+    assert text.startswith(f"# DR drill SUCCEEDED: {CLUSTER}")
+    for heading in ("## Measurements", "## Key verification", "## Findings", "## Teardown"):
+        assert heading in text
+    # The bucket is versioned (the stack's setting, applied in the sandbox too)
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+
+
+def assert_metrics_emitted(report: dict[str, Any]) -> None:
+    """One EMF document: the drill watcher and the alarms read the service dimension
+    alone; the per-cluster set carries the source cluster."""
+    [document] = report["metrics"]
+    [directive] = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "CloudHsmDr"
+    assert {m["Name"] for m in directive["Metrics"]} == DRILL_METRICS
+    assert directive["Dimensions"] == [["service"], ["service", "ClusterId"]]
+    assert document["service"] == DR_DRILL and document["ClusterId"] == CLUSTER
+    assert document["DrillSucceeded"] == 1.0
+    assert document["DrillHsmHours"] == report["measurements"]["hsm_hours"]
+    assert document["DrillRecoveryTimeSeconds"] == report["measurements"]["recovery_time_seconds"]
+
+
+def test_drill_from_the_primary_region_opens_the_network_by_security_group(
+    sandbox: Sandbox,
+) -> None:
+    # Given the verifier runs in the primary region, When the drill restores there
+    report = run_drill(sandbox, {"source": "primary"})
+    # Then the verifier's group is let in by reference (same VPC region), and closed again
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert report["backup"]["region"] == "us-east-1" and report["backup"]["is_copy"] is False
+    assert any("revoked the verifier's egress rule" in a for a in report["teardown"]["actions"])
+    assert_cleaned_up(report)
+
+
+# Infrastructure faults -----------------------------------------------------------------------
+
+
+def test_throttling_and_an_internal_failure_are_absorbed(
+    sandbox: Sandbox, no_retry_waits: None
+) -> None:
+    sandbox.apply_faults(["throttle", "internal-failure"])
+    report = run_drill(sandbox)
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert_cleaned_up(report)
+
+
+def test_a_degraded_hsm_is_discarded_and_replaced(sandbox: Sandbox) -> None:
+    sandbox.apply_faults(["hsm-degraded"])
+    report = run_drill(sandbox)
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert "DiscardHsm" in states(report)
+    hsms = report["drill_cluster"]["hsms"]
+    assert len(hsms) == 2 and all(h["gone_at"] for h in hsms)  # both billed, both gone
+    assert_cleaned_up(report)
+
+
+def test_hsms_that_always_degrade_fail_the_drill_and_the_cluster_is_still_deleted(
+    sandbox: Sandbox,
+) -> None:
+    sandbox.world.faults.enable("hsm-degraded", count=10)
+    report = run_drill(sandbox)
+    assert report["status"] == "FAILED" and report["error"] == "HsmCreationFailed"
+    assert len(report["drill_cluster"]["hsms"]) == 3  # drills.max_hsm_attempts
+    assert_cleaned_up(report)
+    assert "HsmCreationFailed" in page(report)["subject"]
+
+
+def test_an_unsupported_zone_moves_the_hsm_to_the_next_zone(sandbox: Sandbox) -> None:
+    sandbox.apply_faults([f"az-unsupported:{DR_REGION}a"])
+    report = run_drill(sandbox)
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    zones = [h["zone"] for h in report["drill_cluster"]["hsms"]]
+    assert zones == [f"{DR_REGION}a", f"{DR_REGION}b"]
+    assert_cleaned_up(report)
+
+
+def test_a_stuck_drill_backup_is_left_with_a_warning_not_waited_for(sandbox: Sandbox) -> None:
+    # Given backups CloudHSM starts stay CREATE_IN_PROGRESS (the drill's own, at HSM removal)
+    sandbox.apply_faults(["backup-stuck"])
+    report = run_drill(sandbox)
+    # Then the drill passes, the cluster is gone, and the stuck backup is reported
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert report["teardown"]["status"] == "COMPLETE_WITH_LEFTOVERS"
+    [left] = [f for f in report["findings"] if f["code"] == "DRILL_BACKUP_LEFT"]
+    assert left["severity"] == "warning"
+    assert_cleaned_up(report)
+
+
+def test_a_production_hsm_failing_during_the_drill_is_left_alone(sandbox: Sandbox) -> None:
+    # Given a production HSM failed (the health check's business, not the drill's)
+    sandbox.apply_faults([f"hsm-failure:{CLUSTER}"])
+    before = primaries(sandbox)
+    report = run_drill(sandbox)
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert primaries(sandbox) == before  # its DEGRADED HSM is still there, untouched
+    assert "DEGRADED" in {state for _, state, _ in before[CLUSTER]["hsms"]}
+    assert_cleaned_up(report)
+
+
+def test_a_teardown_that_keeps_failing_pages_with_the_cluster_to_delete(
+    sandbox: Sandbox,
+) -> None:
+    # Given the function's teardown is broken for good (the one case that must page)
+    sandbox.apply_faults([f"lambda-crash:{DR_DRILL}@teardown"])
+    report = run_drill(sandbox)
+    # Then Step Functions itself pages, naming the drill cluster and its region
+    assert report["status"] == "FAILED" and report["error"] == "TeardownFailed"
+    alert = page(report)
+    assert "TEARDOWN FAILED" in alert["subject"]
+    [left] = report["leaked_resources"]["clusters"]
+    assert left in alert["message"] and DR_REGION in alert["message"]
+    assert report["primary_clusters_unchanged"] is True
+    # And the report says so too
+    assert report["teardown"]["status"] == "FAILED"
+
+
+# Teardown never touches a production cluster -----------------------------------------------
+
+
+def test_teardown_refuses_a_production_cluster_even_when_the_job_names_it(
+    sandbox: Sandbox,
+) -> None:
+    # Given a job whose recorded drill cluster is the production cluster, and the
+    # production cluster even carries this execution's drill tag (tampered by hand)
+    execution = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-sandbox-dr-drill:evil"
+    client = boto3.client("cloudhsmv2", region_name="us-east-1")
+    client.tag_resource(ResourceId=CLUSTER, TagList=[{"Key": "hsmdr:drill", "Value": execution}])
+    before = primaries(sandbox)
+    job = forged_job(execution, cluster_id=CLUSTER, region="us-east-1")
+    # When the drill function's teardown step runs on it
+    result = sandbox.deployment.invoke(DR_DRILL, {"step": "teardown", "job": job})
+    # Then it refuses, and nothing of the production cluster was deleted
+    assert result.error_type == "NotOwnedByThisDrill"
+    assert "production cluster" in (result.error_message or "")
+    assert sandbox.world.api_calls["DeleteHsm"] == 0
+    assert sandbox.world.api_calls["DeleteCluster"] == 0
+    assert primaries(sandbox) == before
+
+
+def test_teardown_refuses_a_cluster_tagged_for_another_execution(sandbox: Sandbox) -> None:
+    # Given a non-production cluster created by another drill execution
+    other = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-sandbox-dr-drill:other"
+    network = sandbox.networks["us-east-1"]
+    stranger = sandbox.world.seed_cluster(
+        "us-east-1",
+        network.subnet_ids(["us-east-1c"]),
+        tags={"hsmdr:drill": other, "hsmdr:deployment": "hsmdr-sandbox"},
+    )
+    mine = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-sandbox-dr-drill:mine"
+    result = sandbox.deployment.invoke(
+        DR_DRILL,
+        {"step": "teardown", "job": forged_job(mine, cluster_id=stranger, region="us-east-1")},
+    )
+    assert result.error_type == "NotOwnedByThisDrill"
+    assert sandbox.world.cluster(stranger)["State"] == "ACTIVE"
+    assert all(h["State"] == "ACTIVE" for h in sandbox.world.hsms(stranger))
+
+
+def forged_job(execution: str, *, cluster_id: str, region: str) -> dict[str, Any]:
+    return {
+        "plan": {
+            "execution": execution,
+            "region": region,
+            "teardown_timeout_minutes": 5,
+            "subnet_cidrs": [],
+        },
+        "run": {
+            "step": "record_keys",
+            "cluster": {"cluster_id": cluster_id, "region": region, "security_group": None},
+            "hsms": [],
+            "teardown": None,
+            "error": None,
+            "times": {},
+        },
+    }
+
+
+# A drill that timed out or was aborted ---------------------------------------------------------
+
+
+def test_an_aborted_drill_pages_with_the_drill_cluster_to_delete(sandbox: Sandbox) -> None:
+    # Given a drill cluster an aborted execution left behind
+    execution = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-sandbox-dr-drill:gone"
+    network = sandbox.networks[DR_REGION]
+    left = sandbox.world.seed_cluster(
+        DR_REGION, network.subnet_ids([f"{DR_REGION}a"]), tags={"hsmdr:drill": execution}
+    )
+    seen = len(sandbox.messages())
+    # When EventBridge delivers the execution's ABORTED status change to the function
+    event = {
+        "source": "aws.states",
+        "detail-type": "Step Functions Execution Status Change",
+        "detail": {"executionArn": execution, "status": "ABORTED"},
+    }
+    result = sandbox.deployment.invoke(DR_DRILL, event)
+    # Then it pages, naming the cluster and how to delete it
+    assert result.ok and result.payload["left"] == [{"cluster_id": left, "region": DR_REGION}]
+    [alert] = sandbox.messages()[seen:]
+    assert left in (alert.subject or "") and f"delete-cluster --region {DR_REGION}" in (
+        alert.message
+    )
+
+
+# Without key verification deployed -------------------------------------------------------------
+
+
+def test_without_key_verification_the_drill_fails_with_that_finding_and_tears_down(
+    synthesized: Synthesized,
+) -> None:
+    # Given the plain sandbox config (no key_verification section, keys required)
+    with Sandbox(profile="test", template=synthesized.template) as sandbox:
+        sandbox.seed_protected_clusters()
+        execution = sandbox.deployment.run_state_machine(
+            dr_drill_state_machine_name(sandbox.config.deployment_name),
+            {
+                "subnet_ids": [
+                    sandbox.networks[DR_REGION].subnets[z]
+                    for z in sorted(sandbox.networks[DR_REGION].subnets)
+                ],
+                "poll_seconds": 1,
+            },
+            timeout=120,
+        )
+        # Then the restore ran, the drill failed for want of a key check, nothing is left
+        assert execution.status == "FAILED"
+        assert execution.error == "KEY_VERIFICATION_NOT_CONFIGURED"
+        assert "RecordSkippedKeys" in execution.entered_states()
+        live = [c for c in sandbox.world.clusters(DR_REGION) if c["State"] != "DELETED"]
+        assert live == []
+        # And by default (drills.delete_drill_backups false) the drill cluster's own
+        # backup is kept for a person to delete: only the copy job deletes backups
+        [drill_cluster] = [c for c in sandbox.world.clusters(DR_REGION) if c["State"] == "DELETED"]
+        kept = [
+            b
+            for b in sandbox.world.backups(DR_REGION)
+            if b.get("ClusterId") == drill_cluster["ClusterId"]
+        ]
+        assert kept and all(b["BackupState"] == "READY" for b in kept)
+        assert sandbox.world.api_calls["DeleteBackup"] == 0
