@@ -1,13 +1,15 @@
 """The deployment's CloudWatch dashboard (named `{deployment_name}`; dashboard names are
 global to the account, so only the main stack makes one): backup age against the RPO
 and HSMs against desired per cluster, the newest copy per DR region, the last drill and
-its recovery time against the RTO, and the executions of every workflow."""
+its recovery time against the RTO, and the executions of every workflow: the main
+stack's, and each DR region's restore state machine (a cross-region metric, its ARN
+built from the fixed name: no reference to the DR stacks, which deploy on their own)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
@@ -28,6 +30,7 @@ from stacks.names import (
     DR_DRILL,
     VERIFY_BACKUPS,
     WATCH_DRILLS,
+    restore_state_machine_name,
 )
 
 WORKFLOW_PERIOD = Duration.hours(1)
@@ -67,7 +70,12 @@ class DeploymentDashboard(Construct):
             self.dashboard.add_widgets(*cluster_widgets)
         self._add(self._copies())
         self._add(self._drills(Stack.of(self).region))
-        self._add([self._executions(w) for w in workflows])
+        self._add(
+            [
+                *(self._executions(f"Executions: {w.name}", w.arn) for w in workflows),
+                *(self._dr_restore_executions(r) for r in config.dr_regions),
+            ]
+        )
 
     def _add(self, widgets: Sequence[cloudwatch.IWidget]) -> None:
         if widgets:
@@ -188,16 +196,29 @@ class DeploymentDashboard(Construct):
             ),
         ]
 
-    def _executions(self, workflow: Workflow) -> cloudwatch.IWidget:
+    def _dr_restore_executions(self, region: str) -> cloudwatch.IWidget:
+        """The restore state machine of the DR stack in `region` (`DrRegionStack`): the
+        same fixed name as there, in that region of this account."""
+        arn = Stack.of(self).format_arn(
+            service="states",
+            region=region,
+            resource="stateMachine",
+            resource_name=restore_state_machine_name(self.config.deployment_name),
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return self._executions(f"Restore executions in {region} (DR)", arn, region)
+
+    def _executions(self, title: str, arn: str, region: str | None = None) -> cloudwatch.IWidget:
         return cloudwatch.GraphWidget(
-            title=f"Executions: {workflow.name}",
+            title=title,
             left=[
                 cloudwatch.Metric(
                     namespace="AWS/States",
                     metric_name=f"Executions{outcome}",
-                    dimensions_map={"StateMachineArn": workflow.arn},
+                    dimensions_map={"StateMachineArn": arn},
                     statistic="Sum",
                     period=WORKFLOW_PERIOD,
+                    region=region,
                     label=outcome.lower(),
                 )
                 for outcome in OUTCOMES

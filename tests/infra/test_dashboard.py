@@ -1,0 +1,103 @@
+"""The dashboard's DR-region widgets: each DR region's restore state machine, read
+cross-region by an ARN the main stack builds itself (no reference to the DR stacks),
+which must be the ARN the DR stack's state machine really has."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import yaml
+from aws_cdk.cx_api import CloudAssembly
+
+from stacks.app_builder import build_app
+from stacks.config import parse_config
+from stacks.names import dr_stack_name
+from tests.conftest import SANDBOX_CONFIG
+from tests.infra.test_stack import resources
+
+DR_REGIONS = ["us-west-2", "eu-west-1"]
+OUTCOMES = {
+    "ExecutionsStarted",
+    "ExecutionsSucceeded",
+    "ExecutionsFailed",
+    "ExecutionsTimedOut",
+    "ExecutionsAborted",
+}
+
+
+def synth(dr_regions: list[str]) -> tuple[CloudAssembly, str]:
+    data = yaml.safe_load(SANDBOX_CONFIG.read_text())
+    data["dr_regions"] = dr_regions
+    app, main = build_app(parse_config(data))
+    return app.synth(), main.stack_name
+
+
+def widgets(template: dict[str, Any]) -> list[dict[str, Any]]:
+    """The dashboard's widgets, the partition resolved as `aws` (other tokens as TOKEN)."""
+    [props] = [d["Properties"] for d in resources(template, "AWS::CloudWatch::Dashboard").values()]
+    raw = "".join(
+        part if isinstance(part, str) else "aws" if part == {"Ref": "AWS::Partition"} else "TOKEN"
+        for part in props["DashboardBody"]["Fn::Join"][1]
+    )
+    return [w["properties"] for w in json.loads(raw)["widgets"]]
+
+
+def restore_widgets(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        w["title"]: w for w in widgets(template) if w.get("title", "").startswith("Restore exec")
+    }
+
+
+@pytest.fixture(scope="module")
+def two_dr_regions() -> tuple[CloudAssembly, str]:
+    return synth(DR_REGIONS)
+
+
+def test_each_dr_regions_restore_executions_are_on_the_dashboard(
+    two_dr_regions: tuple[CloudAssembly, str],
+) -> None:
+    assembly, main_name = two_dr_regions
+    main = assembly.get_stack_by_name(main_name)
+    found = restore_widgets(main.template)
+    assert set(found) == {f"Restore executions in {r} (DR)" for r in DR_REGIONS}
+    for region in DR_REGIONS:
+        dr = assembly.get_stack_by_name(dr_stack_name("hsmdr-sandbox", region))
+        assert dr.environment.region == region
+        # The DR stack's restore state machine, by its fixed name.
+        [name] = [
+            m["Properties"]["StateMachineName"]
+            for m in resources(dr.template, "AWS::StepFunctions::StateMachine").values()
+            if m["Properties"].get("StateMachineName", "").endswith("-restore-cluster")
+        ]
+        expected_arn = f"arn:aws:states:{region}:{dr.environment.account}:stateMachine:{name}"
+        metrics = found[f"Restore executions in {region} (DR)"]["metrics"]
+        assert {m[1] for m in metrics} == OUTCOMES
+        for metric in metrics:
+            namespace, _, dimension, arn, options = metric
+            assert (namespace, dimension, arn) == ("AWS/States", "StateMachineArn", expected_arn)
+            assert options["region"] == region
+            assert options["stat"] == "Sum"
+    # The main stack takes nothing from the DR stacks: no cross-stack reference.
+    assert "Fn::ImportValue" not in json.dumps(main.template)
+
+
+def test_main_regions_workflows_stay_in_the_main_region(
+    two_dr_regions: tuple[CloudAssembly, str],
+) -> None:
+    assembly, main_name = two_dr_regions
+    main = assembly.get_stack_by_name(main_name)
+    main_restore = [
+        w
+        for w in widgets(main.template)
+        if w.get("title") == "Executions: hsmdr-sandbox-restore-cluster"
+    ]
+    assert main_restore
+    for metric in main_restore[0]["metrics"]:
+        assert "region" not in metric[-1] or metric[-1]["region"] == "us-east-1"
+
+
+def test_no_dr_regions_no_dr_restore_widget() -> None:
+    assembly, main_name = synth([])
+    assert restore_widgets(assembly.get_stack_by_name(main_name).template) == {}
