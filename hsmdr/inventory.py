@@ -2,12 +2,13 @@
 
 What an engineer needs at hand in a disaster: every protected cluster with its HSMs,
 zones and IPs, the newest backups and their copies with ids and ages, the golden
-backups, who to call and how alerts escalate, and where the runbooks are.
+backups, the last DR drills (outcome, recovery time against the RTO, key check,
+teardown, report), who to call and how alerts escalate, and where the runbooks are.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,14 +20,24 @@ from stacks.config import DeploymentConfig
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "docs" / "runbooks"
 NEWEST_BACKUPS = 3
+NEWEST_DRILLS = 5
+RUN_A_DRILL = "run `hsmdr drill start --follow --config PATH`"
 
 
 def gather(
     config: DeploymentConfig,
     gateway_for: Callable[[str], CloudHsmGateway] = CloudHsmGateway.for_region,
     now: datetime | None = None,
+    client: Callable[[str], Any] | None = None,
 ) -> dict[str, Any]:
+    """`client(service)`: a boto3 client in the deployment's region (the drill reports)."""
     now = now or datetime.now(UTC)
+    if client is None:
+        import boto3
+
+        def client(service: str) -> Any:
+            return boto3.client(service, region_name=config.region)
+
     copies_by_region = {
         region: [b for b in gateway_for(region).iter_backups(state=BACKUP_READY) if b.is_copy]
         for region in config.dr_regions
@@ -71,6 +82,9 @@ def gather(
         "generated_at": now.isoformat(),
         "rpo_hours": config.rpo_hours,
         "clusters": clusters,
+        "drills": read_drills(
+            client("ssm"), client("s3"), config.deployment_name, config.drills.rto_minutes
+        ),
         "escalation": escalation_matrix(config),
         "runbooks": runbook_index(),
     }
@@ -128,10 +142,142 @@ def markdown(inventory: dict[str, Any]) -> str:
         ]
         for region, copies in cluster["copies"].items():
             lines += [f"Copies in {region}:", "", *_backup_lines(copies), ""]
+    lines += ["## Last drills", "", *drill_lines(inventory["drills"]), ""]
     lines += ["## Contacts and escalation", "", *escalation_lines(inventory["escalation"])]
     lines += ["", "## Runbooks", ""]
     lines += [f"- [{r['title']}]({r['path']})" for r in inventory["runbooks"]]
     return "\n".join(lines) + "\n"
+
+
+# Drills ------------------------------------------------------------------------------
+
+
+def read_drills(
+    ssm: Any, s3: Any, deployment_name: str, rto_minutes: float, limit: int = NEWEST_DRILLS
+) -> dict[str, Any]:
+    """The newest `limit` drill reports, newest first, from the bucket the drill stack's
+    SSM parameter names. Never raises for AWS errors: the section says what went wrong."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from hsmdr.commands.drill import report_bucket, report_objects, stored_report
+    from stacks.names import dr_drill_report_parameter
+
+    section: dict[str, Any] = {
+        "status": "FOUND",
+        "parameter": dr_drill_report_parameter(deployment_name),
+        "bucket": None,
+        "rto_minutes": rto_minutes,
+        "reports_found": 0,
+        "reports": [],
+        "message": None,
+    }
+    try:
+        section["bucket"] = bucket = report_bucket(ssm, deployment_name)
+        objects = report_objects(s3, bucket)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ParameterNotFound":
+            return {**section, "status": "NOT_DEPLOYED"}
+        return {**section, "status": "UNREADABLE", "message": str(error)}
+    except BotoCoreError as error:
+        return {**section, "status": "UNREADABLE", "message": str(error)}
+    section["reports_found"] = len(objects)
+    if not objects:
+        return {**section, "status": "NO_REPORTS"}
+    for found in objects[:limit]:
+        key = str(found["Key"])
+        try:
+            stored = stored_report(s3, bucket, key)
+        except (ClientError, BotoCoreError, ValueError) as error:
+            section["reports"].append({"markdown_key": key, "error": str(error)})
+            continue
+        section["reports"].append(drill_entry(stored, key, rto_minutes))
+    return section
+
+
+def drill_entry(stored: Mapping[str, Any], markdown_key: str, rto_minutes: float) -> dict[str, Any]:
+    """What the recovery document keeps of one drill report, the recovery time judged
+    against the config's RTO (`drill_rto_minutes`: the one the drill itself used)."""
+    measured = stored.get("measurements") or {}
+    keys = stored.get("key_verification") or {}
+    recovery = measured.get("recovery_time_seconds")
+    return {
+        "execution_name": stored.get("execution_name")
+        or str(stored.get("execution") or "").rsplit(":", 1)[-1],
+        "execution": stored.get("execution"),
+        "started_at": stored.get("started_at"),
+        "finished_at": stored.get("finished_at"),
+        "outcome": "passed" if stored.get("status") == "SUCCEEDED" else "failed",
+        "error": stored.get("error") or None,
+        "source_cluster_id": stored.get("source_cluster_id"),
+        "backup_id": (stored.get("backup") or {}).get("backup_id"),
+        "source": stored.get("source"),
+        "region": stored.get("region"),
+        "time_to_restore_seconds": measured.get("time_to_restore_seconds"),
+        "time_to_verified_keys_seconds": measured.get("time_to_verified_keys_seconds"),
+        "recovery_time_seconds": recovery,
+        "rto_minutes": rto_minutes,
+        "rto_met": None if recovery is None else recovery <= rto_minutes * 60,
+        "drill_rto_minutes": measured.get("rto_minutes"),
+        "key_check": keys.get("status", "NOT_RUN"),
+        "keys_found": keys.get("keys_found"),
+        "keys_expected": keys.get("keys_expected"),
+        "teardown": (stored.get("teardown") or {}).get("status"),
+        "markdown_key": markdown_key,
+    }
+
+
+def drill_lines(drills: Mapping[str, Any]) -> list[str]:
+    status, bucket = drills["status"], drills["bucket"]
+    if status == "NOT_DEPLOYED":
+        return [
+            f"Drills are not deployed (no SSM parameter `{drills['parameter']}`): deploy the "
+            f"stack, then {RUN_A_DRILL}."
+        ]
+    if status == "UNREADABLE":
+        return [f"Could not read the drill reports: {drills['message']}"]
+    if status == "NO_REPORTS":
+        return [f"No drill has run yet (no report in `s3://{bucket}/`): {RUN_A_DRILL}."]
+    lines = [
+        f"Newest {len(drills['reports'])} of {drills['reports_found']} drill reports in "
+        f"`s3://{bucket}/`, newest first. RTO objective (drills.rto_minutes): "
+        f"{drills['rto_minutes']:g} min.",
+        "",
+    ]
+    for drill in drills["reports"]:
+        lines += _drill_lines(drill, bucket)
+    return lines
+
+
+def _drill_lines(drill: Mapping[str, Any], bucket: str) -> list[str]:
+    if "error" in drill and "outcome" not in drill:
+        return [f"- `{drill['markdown_key']}`: unreadable: {drill['error']}"]
+    outcome = "passed" if drill["outcome"] == "passed" else f"**FAILED** ({drill['error']})"
+    keys = drill["key_check"]
+    if drill["keys_expected"] is not None:
+        keys += f" ({drill['keys_found']} of {drill['keys_expected']} keys)"
+    return [
+        f"- `{drill['execution_name']}` {outcome}: started {drill['started_at']}, finished "
+        f"{drill['finished_at']}",
+        f"  - backup `{drill['backup_id']}` ({drill['source']}, {drill['region']}) of cluster "
+        f"`{drill['source_cluster_id']}`",
+        f"  - time to first ACTIVE HSM {duration(drill['time_to_restore_seconds'])}, to "
+        f"verified keys {duration(drill['time_to_verified_keys_seconds'])}: recovery time "
+        f"{_recovery(drill)}",
+        f"  - key check {keys}; teardown {drill['teardown'] or '-'}",
+        f"  - report `s3://{bucket}/{drill['markdown_key']}`",
+    ]
+
+
+def _recovery(drill: Mapping[str, Any]) -> str:
+    if drill["rto_met"] is None:
+        return "not measured"
+    verdict = "within" if drill["rto_met"] else "OVER"
+    rto = drill["rto_minutes"]
+    text = f"{duration(drill['recovery_time_seconds'])}, {verdict} the {rto:g} min RTO"
+    ran = drill["drill_rto_minutes"]
+    if ran is not None and ran != rto:
+        text += f" (the drill measured against {ran:g} min)"
+    return text
 
 
 def escalation_matrix(config: DeploymentConfig) -> dict[str, Any]:

@@ -24,7 +24,8 @@ def register_docs(groups: Any) -> None:
     commands = docs.add_subparsers(dest="command", required=True, metavar="COMMAND")
     inventory = commands.add_parser(
         "inventory",
-        help="the recovery document from live data: clusters, HSMs, backups, copies, contacts",
+        help="the recovery document from live data: clusters, HSMs, backups, copies, drills, "
+        "contacts",
     )
     inventory.add_argument("--config", required=True, help="deployment config (YAML)")
     inventory.add_argument("--output", metavar="FILE", help="also write the Markdown here")

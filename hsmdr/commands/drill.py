@@ -180,18 +180,13 @@ def run_report(args: argparse.Namespace) -> Outcome:
     import boto3
 
     from stacks.config import load_config
-    from stacks.names import dr_drill_report_parameter
 
     config = load_config(args.config)
-    parameter = dr_drill_report_parameter(config.deployment_name)
-    ssm = boto3.client("ssm", region_name=config.region)
-    bucket = ssm.get_parameter(Name=parameter)["Parameter"]["Value"]
+    bucket = report_bucket(boto3.client("ssm", region_name=config.region), config.deployment_name)
     s3 = boto3.client("s3", region_name=config.region)
     key = find_report(s3, bucket, args.execution)
     markdown = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
-    stored = json.loads(
-        s3.get_object(Bucket=bucket, Key=key.removesuffix(".md") + ".json")["Body"].read()
-    )
+    stored = stored_report(s3, bucket, key)
     document = {
         "status": "SUCCEEDED" if stored.get("status") == "SUCCEEDED" else "FAILED",
         "bucket": bucket,
@@ -203,12 +198,36 @@ def run_report(args: argparse.Namespace) -> Outcome:
     return Outcome(document, markdown)
 
 
-def find_report(s3: Any, bucket: str, execution: str | None) -> str:
-    """The Markdown report of `execution` (name or ARN), or the newest one."""
+def report_bucket(ssm: Any, deployment_name: str) -> str:
+    """The drill report bucket, from the SSM parameter the drill stack writes (a
+    ParameterNotFound error means drills are not deployed)."""
+    from stacks.names import dr_drill_report_parameter
+
+    parameter = dr_drill_report_parameter(deployment_name)
+    return str(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
+
+
+def report_objects(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """Every drill report's Markdown object in the bucket, newest first."""
     from lambdas.core.drill_report import REPORT_PREFIX
 
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=REPORT_PREFIX)
     objects = [o for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".md")]
+    return sorted(objects, key=lambda o: (o["LastModified"], o["Key"]), reverse=True)
+
+
+def stored_report(s3: Any, bucket: str, markdown_key: str) -> dict[str, Any]:
+    """The JSON report the drill wrote next to its Markdown one."""
+    body = s3.get_object(Bucket=bucket, Key=markdown_key.removesuffix(".md") + ".json")["Body"]
+    stored: dict[str, Any] = json.loads(body.read())
+    return stored
+
+
+def find_report(s3: Any, bucket: str, execution: str | None) -> str:
+    """The Markdown report of `execution` (name or ARN), or the newest one."""
+    from lambdas.core.drill_report import REPORT_PREFIX
+
+    objects = report_objects(s3, bucket)
     if execution:
         name = execution.rsplit(":", 1)[-1]
         objects = [o for o in objects if o["Key"].endswith(f"-{name}.md")]
@@ -216,7 +235,7 @@ def find_report(s3: Any, bucket: str, execution: str | None) -> str:
             raise UsageError(f"EXECUTION: no report of {name} in s3://{bucket}/{REPORT_PREFIX}")
     if not objects:
         raise UsageError(f"no drill report in s3://{bucket}/{REPORT_PREFIX} yet")
-    return str(max(objects, key=lambda o: (o["LastModified"], o["Key"]))["Key"])
+    return str(objects[0]["Key"])
 
 
 def _summary(description: dict[str, Any]) -> dict[str, Any]:
