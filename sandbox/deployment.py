@@ -216,6 +216,12 @@ class Deployment:
         execution_arn = sfn.start_execution(
             stateMachineArn=state_machine_arn, name=f"sandbox-{uuid.uuid4()}", input=payload
         )["executionArn"]
+        return self.await_execution(execution_arn, timeout)
+
+    def await_execution(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
+        """Wait until an execution (started by anyone) leaves RUNNING; stop it and raise
+        TimeoutError if it has not after `timeout` seconds."""
+        sfn = self._context.client("stepfunctions")
         deadline = time.monotonic() + timeout
         described = sfn.describe_execution(executionArn=execution_arn)
         while described["status"] == "RUNNING":

@@ -7,8 +7,6 @@ cluster ran short (the recovery time).
 
 from __future__ import annotations
 
-import json
-import time
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
@@ -113,29 +111,7 @@ def _check_result(sandbox: Sandbox, invocation: Any, seen: int) -> dict[str, Any
 
 
 def await_execution(sandbox: Sandbox, execution_arn: str, timeout: float = 120) -> ExecutionResult:
-    import boto3
-
-    client = boto3.client("stepfunctions", region_name=sandbox.config.region)
-    deadline = time.monotonic() + timeout
-    described = client.describe_execution(executionArn=execution_arn)
-    while described["status"] == "RUNNING":
-        if time.monotonic() > deadline:
-            client.stop_execution(executionArn=execution_arn, error="Sandbox.Timeout")
-            raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s")
-        time.sleep(_POLL_SECONDS)
-        described = client.describe_execution(executionArn=execution_arn)
-    events: list[dict[str, Any]] = []
-    for page in client.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
-        events.extend(page["events"])
-    output = described.get("output")
-    return ExecutionResult(
-        execution_arn=execution_arn,
-        status=described["status"],
-        output=None if output is None else json.loads(output),
-        error=described.get("error"),
-        cause=described.get("cause"),
-        events=events,
-    )
+    return sandbox.deployment.await_execution(execution_arn, timeout)
 
 
 def leaked(

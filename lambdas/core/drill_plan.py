@@ -28,7 +28,11 @@ from lambdas.core.copies import (
     SOURCE_CLUSTER_KEY,
 )
 from lambdas.core.drill_settings import DrillSettings
-from lambdas.core.errors import BackupNotFound, CloudHsmDrError, InvalidInput
+from lambdas.core.errors import (
+    BackupNotFound,
+    CloudHsmDrError,
+    InvalidInput,
+)
 from lambdas.core.models import (
     BACKUP_CREATE_IN_PROGRESS,
     BACKUP_DELETED,
@@ -93,14 +97,6 @@ class DrillClusterFailed(CloudHsmDrError):
 
 class DrillClusterTimeout(CloudHsmDrError):
     """The drill cluster was not ACTIVE within cluster_timeout_minutes."""
-
-
-class HsmCreationFailed(CloudHsmDrError):
-    """Every HSM created for the drill ended DEGRADED (max_hsm_attempts)."""
-
-
-class HsmTimeout(CloudHsmDrError):
-    """An HSM stayed CREATE_IN_PROGRESS or DELETE_IN_PROGRESS past hsm_timeout_minutes."""
 
 
 class NotOwnedByThisDrill(CloudHsmDrError):

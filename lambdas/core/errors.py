@@ -48,6 +48,21 @@ class CloudHsmTagError(CloudHsmDrError):
     """A tag operation was rejected."""
 
 
+# Errors every HSM-changing workflow (on-demand backup, replacement, restore, drill) shares.
+
+
+class HsmTimeout(CloudHsmDrError):
+    """An HSM stayed CREATE_IN_PROGRESS or DELETE_IN_PROGRESS past its timeout."""
+
+
+class HsmCreationFailed(CloudHsmDrError):
+    """Every HSM created for the step ended DEGRADED (bounded attempts)."""
+
+
+class NotOwnedByThisRun(CloudHsmDrError):
+    """A delete was refused: the HSM was not created by this execution."""
+
+
 class KeyManifestNotFound(CloudHsmDrError):
     """No key manifest of the cluster was captured at or before the time asked."""
 

@@ -65,10 +65,6 @@ class ReplacementFailed(CloudHsmDrError):
     """Every HSM created for the replacement ended DEGRADED (bounded attempts)."""
 
 
-class HsmTimeout(CloudHsmDrError):
-    """An HSM stayed in a transitional state past the configured timeout."""
-
-
 class SyncTimeout(CloudHsmDrError):
     """The cluster did not show its desired ACTIVE HSMs in the zone within the timeout."""
 

@@ -13,15 +13,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from lambdas.core.errors import CloudHsmDrError
+from lambdas.core.errors import NotOwnedByThisRun
 from lambdas.core.models import HSM_ACTIVE, HSM_DEGRADED, Cluster
 from lambdas.core.on_demand import deadline
 
 Job = dict[str, Any]
-
-
-class NotOwnedByThisRun(CloudHsmDrError):
-    """A delete was refused: the HSM was not created by this execution."""
 
 
 def new_run(started_at: str, now: datetime) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from lambdas.core.errors import CloudHsmDrError, InvalidInput
+from lambdas.core.errors import CloudHsmDrError, HsmCreationFailed, InvalidInput
 from lambdas.core.models import (
     CLUSTER_ACTIVE,
     CLUSTER_DEGRADED,
@@ -40,14 +40,6 @@ class ClusterCreationFailed(CloudHsmDrError):
 
 class ClusterTimeout(CloudHsmDrError):
     """The restored cluster was not ACTIVE within cluster_timeout_minutes."""
-
-
-class HsmCreationFailed(CloudHsmDrError):
-    """HSMs kept ending DEGRADED: max_hsm_attempts in a row."""
-
-
-class HsmTimeout(CloudHsmDrError):
-    """An HSM stayed CREATE_IN_PROGRESS or DELETE_IN_PROGRESS past hsm_timeout_minutes."""
 
 
 @dataclass(frozen=True)

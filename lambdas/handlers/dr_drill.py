@@ -36,8 +36,6 @@ from lambdas.core.drill_plan import (
     GONE,
     READY_STATUS,
     DrillRequest,
-    HsmCreationFailed,
-    HsmTimeout,
     NotOwnedByThisDrill,
     TeardownIncomplete,
     check_quota,
@@ -72,7 +70,13 @@ from lambdas.core.drill_report import (
 )
 from lambdas.core.drill_settings import DrillSettings
 from lambdas.core.env import METRICS_NAMESPACE
-from lambdas.core.errors import CloudHsmDrError, CloudHsmInvalidRequest, InvalidInput
+from lambdas.core.errors import (
+    CloudHsmDrError,
+    CloudHsmInvalidRequest,
+    HsmCreationFailed,
+    HsmTimeout,
+    InvalidInput,
+)
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.models import (
     BACKUP_READY,

@@ -17,7 +17,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.console import execution_url
 from lambdas.core.env import Env
-from lambdas.core.errors import CloudHsmDrError, InvalidInput
+from lambdas.core.errors import (
+    CloudHsmDrError,
+    HsmCreationFailed,
+    HsmTimeout,
+    InvalidInput,
+    NotOwnedByThisRun,
+)
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.models import BACKUP_READY, HSM_ACTIVE, HSM_DEGRADED
 from lambdas.core.observability import logger, tracer
@@ -39,24 +45,12 @@ from lambdas.core.workflow_alerts import on_demand_failure_alert
 Job = dict[str, Any]
 
 
-class HsmTimeout(CloudHsmDrError):
-    """An HSM stayed in a transitional state past the configured timeout."""
-
-
-class HsmCreationFailed(CloudHsmDrError):
-    """Every attempt to create the HSM ended DEGRADED."""
-
-
 class BackupTimeout(CloudHsmDrError):
     """No backup created since the start became READY within the configured timeout."""
 
 
 class BackupVerificationFailed(CloudHsmDrError):
     """The new backup cannot restore this cluster, or the cluster did not end as it began."""
-
-
-class NotOwnedByThisRun(CloudHsmDrError):
-    """A delete was refused: the HSM was not created by this execution."""
 
 
 class CleanupIncomplete(CloudHsmDrError):

@@ -18,7 +18,12 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.env import Env
-from lambdas.core.errors import CloudHsmDrError, CloudHsmInvalidRequest, InvalidInput
+from lambdas.core.errors import (
+    CloudHsmDrError,
+    CloudHsmInvalidRequest,
+    HsmTimeout,
+    InvalidInput,
+)
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.models import HSM_ACTIVE, HSM_DEGRADED, Cluster
 from lambdas.core.observability import logger, tracer
@@ -26,7 +31,6 @@ from lambdas.core.on_demand import deadline, passed
 from lambdas.core.replacement import (
     DELETE,
     GONE,
-    HsmTimeout,
     RefusedToDelete,
     ReplacementFailed,
     SyncTimeout,

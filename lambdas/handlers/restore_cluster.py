@@ -24,7 +24,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.client_config import publish_client_config
 from lambdas.core.console import execution_url
-from lambdas.core.errors import CloudHsmDrError, InvalidInput
+from lambdas.core.errors import (
+    CloudHsmDrError,
+    HsmTimeout,
+    InvalidInput,
+)
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.models import CLUSTER_ACTIVE, HSM_ACTIVE, HSM_DEGRADED, Cluster
 from lambdas.core.observability import logger, tracer
@@ -46,7 +50,6 @@ from lambdas.core.restore_plan import (
     DISCARD,
     DONE,
     WAIT,
-    HsmTimeout,
     cluster_status,
     next_hsm,
     settled,

@@ -12,6 +12,7 @@ import pytest
 from moto import mock_aws
 
 from lambdas.core.client_config import copy_trust_anchor, put_client_config, trust_anchor_copy_name
+from lambdas.core.errors import NotOwnedByThisRun
 from lambdas.core.restore_claims import RestoreAlreadyRunning, RestoreClaims
 
 ME = "arn:aws:states:us-west-2:123456789012:execution:dep-restore-cluster:me"
@@ -111,7 +112,6 @@ def test_primary_unreadable_falls_back_to_an_earlier_copy_or_says_it_is_missing(
 def test_only_hsms_this_execution_created_are_ever_deleted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lambdas.core.restore_job import NotOwnedByThisRun
     from lambdas.handlers import restore_cluster
 
     def no_aws(*_args: Any, **_kwargs: Any) -> Any:

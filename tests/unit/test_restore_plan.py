@@ -8,7 +8,10 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.errors import InvalidInput
+from lambdas.core.errors import (
+    HsmCreationFailed,
+    InvalidInput,
+)
 from lambdas.core.models import Cluster, Hsm
 from lambdas.core.on_demand import NoQuotaHeadroom
 from lambdas.core.restore_plan import (
@@ -18,7 +21,6 @@ from lambdas.core.restore_plan import (
     WAIT,
     ClusterCreationFailed,
     ClusterTimeout,
-    HsmCreationFailed,
     Subnet,
     choose_zone,
     cluster_status,
