@@ -11,7 +11,7 @@ from sandbox.session import Sandbox
 if TYPE_CHECKING:
     from sandbox.runner import Deployment
 
-VERIFY_SCHEDULE = "BackupVerificationSchedule"
+VERIFY_SCHEDULE = "BackupVerificationJobSchedule"
 
 
 def alerts(

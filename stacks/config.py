@@ -273,6 +273,13 @@ class HsmReplacement(_Strict):
     poll_seconds: int = Field(default=30, ge=1, le=3600)
     hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
     max_attempts: int = Field(default=3, ge=1, le=10)
+    repeat_alert_minutes: int = Field(
+        default=240,
+        ge=15,
+        le=7 * 24 * 60,
+        description="while a cluster still needs a person, page again after this long "
+        "(the health check runs every few minutes; it pages at once when the problem changes)",
+    )
 
 
 class Quotas(_Strict):
@@ -434,13 +441,16 @@ class DeploymentConfig(_Strict):
             enforce_retention=backups.enforce_retention,
         )
 
-    def verification_settings(self, alert_topic_arn: str | None = None) -> VerificationSettings:
+    def verification_settings(
+        self, alert_topic_arn: str | None = None, notify_topic_arn: str | None = None
+    ) -> VerificationSettings:
         return VerificationSettings(
             deployment_name=self.deployment_name,
             clusters=tuple(c.runtime() for c in self.protected_clusters),
             rpo_hours=self.rpo_hours,
             backup_in_progress_max_minutes=self.backup_in_progress_max_minutes,
             alert_topic_arn=alert_topic_arn,
+            notify_topic_arn=notify_topic_arn,
         )
 
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
-from lambdas.core.verification import Finding, VerificationReport
+from lambdas.core import runbooks
+from lambdas.core.verification import Finding, FindingCode, VerificationReport
 
 if TYPE_CHECKING:
     from lambdas.core.copy_monitor import CopyMonitorReport
@@ -14,11 +15,41 @@ if TYPE_CHECKING:
 
 SNS_SUBJECT_MAX = 100  # SNS rejects longer subjects
 
+# Which topic a message goes to: `page` wakes someone (the recovery point or the
+# recovery itself is at risk now); `notify` is read in working hours (something drifted
+# or failed once, and a later run or alarm pages if it turns into a real risk).
+Severity = Literal["page", "notify"]
+PAGE: Severity = "page"
+NOTIFY: Severity = "notify"
+
+PAGING_FINDINGS = frozenset(
+    {
+        FindingCode.CLUSTER_NOT_FOUND,
+        FindingCode.CLUSTER_NOT_ACTIVE,
+        FindingCode.NO_READY_BACKUP,
+        FindingCode.BACKUP_OLDER_THAN_RPO,
+        FindingCode.BACKUP_NOT_RESTORABLE,
+        FindingCode.HSM_DEGRADED,
+        FindingCode.HSM_COUNT_BELOW_DESIRED,
+        FindingCode.COPY_MISSING,
+    }
+)
+
+
+def finding_severity(finding: Finding) -> Severity:
+    return PAGE if finding.code in PAGING_FINDINGS else NOTIFY
+
+
+def findings_severity(findings: Iterable[Finding]) -> Severity:
+    """A message pages if any one of its findings does."""
+    return PAGE if any(finding_severity(f) == PAGE for f in findings) else NOTIFY
+
 
 @dataclass(frozen=True)
 class Alert:
     subject: str
     body: str
+    severity: Severity = PAGE
 
 
 def verification_alert(report: VerificationReport) -> Alert:
@@ -34,15 +65,26 @@ def verification_alert(report: VerificationReport) -> Alert:
     ]
     for cluster in failing:
         lines.append(f"Cluster {cluster.spec.label} in {cluster.spec.region}:")
-        for number, finding in enumerate(cluster.findings, start=1):
-            lines.append(f"  {number}. [{finding.code}] {finding.message}")
-            lines.append(f"     Next step: {finding.next_step}")
+        lines += _finding_lines(cluster.findings)
         lines.append("")
     lines.append(
         "Nothing was changed by this check: it only reads CloudHSM. Re-run it after "
         "fixing: hsmdr backup verify --config <deployment config>"
     )
-    return Alert(subject=_fit_subject(subject), body="\n".join(lines))
+    return Alert(
+        subject=_fit_subject(subject),
+        body="\n".join(lines),
+        severity=findings_severity(report.findings),
+    )
+
+
+def _finding_lines(findings: Sequence[Finding]) -> list[str]:
+    lines = []
+    for number, finding in enumerate(findings, start=1):
+        lines.append(f"  {number}. [{finding.code}] {finding.message}")
+        lines.append(f"     Next step: {finding.next_step}")
+        lines.append(f"     Runbook: {runbooks.for_finding(finding.code)}")
+    return lines
 
 
 def _fit_subject(subject: str) -> str:
@@ -101,9 +143,11 @@ def _findings_alert(
     lines = [intro, ""]
     for heading, findings in groups:
         lines.append(heading)
-        for number, finding in enumerate(findings, start=1):
-            lines.append(f"  {number}. [{finding.code}] {finding.message}")
-            lines.append(f"     Next step: {finding.next_step}")
+        lines += _finding_lines(findings)
         lines.append("")
     lines.append(footer)
-    return Alert(subject=_fit_subject(subject), body="\n".join(lines))
+    return Alert(
+        subject=_fit_subject(subject),
+        body="\n".join(lines),
+        severity=findings_severity(f for _, found in groups for f in found),
+    )

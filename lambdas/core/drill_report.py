@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from lambdas.core import runbooks
 from lambdas.core.alerts import SNS_SUBJECT_MAX
 
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
@@ -370,6 +371,7 @@ def alert(report: Mapping[str, Any], console_url: str) -> dict[str, str]:
             *summary,
             "",
             f"Report: {where}",
+            f"Runbook: {runbooks.DR_DRILL}",
             f"Execution: {console_url}",
         ]
     else:
@@ -398,6 +400,7 @@ def alert(report: Mapping[str, Any], console_url: str) -> dict[str, str]:
             "  2. Fix the cause, then run the drill again: hsmdr drill start --follow "
             "--config <deployment config>",
             f"Report: {where}",
+            f"Runbook: {runbooks.DR_DRILL} (When it fails)",
             f"Execution: {console_url}",
         ]
     return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
@@ -431,7 +434,7 @@ def stopped_alert(
             "execution exists: nothing is left to delete."
         ]
         subject = f"DR drill {status}: nothing left behind"
-    lines += ["", f"Execution: {execution}", "Runbook: docs/runbooks/dr-drill.md"]
+    lines += ["", f"Execution: {execution}", f"Runbook: {runbooks.DR_DRILL}"]
     return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
+from lambdas.core import runbooks
 from lambdas.core.env import Env
 
 DRILL_SUCCEEDED = "DrillSucceeded"
@@ -76,7 +77,10 @@ class DrillWatchReport:
             "last_successful_drill_region": self.last_success_region,
             "days_since_successful_drill": self.days_since_success,
             "next_step": (
-                "Run a DR drill: docs/runbooks/dr-drill.md" if self.overdue else "nothing to do"
+                f"Run a DR drill: hsmdr drill start --config <deployment config> --follow "
+                f"(runbook: {runbooks.DR_DRILL})"
+                if self.overdue
+                else "nothing to do"
             ),
         }
 

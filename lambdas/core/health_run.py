@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from lambdas.core.alert_memory import Remembered, due, signature
 from lambdas.core.console import execution_url
 from lambdas.core.errors import CloudHsmDrError
 from lambdas.core.gateway import CloudHsmGateway
@@ -19,6 +20,7 @@ from lambdas.core.health import (
     HEALTHY,
     NEEDS_ATTENTION,
     REPLACEMENT_RUNNING,
+    REPLACEMENT_STARTED,
     ClusterHealth,
     ExecutionView,
     HealthDecision,
@@ -189,3 +191,31 @@ def _apply(health: ClusterHealth, decision: HealthDecision, start: Start) -> Hea
             decision.target,
         )
     return HealthEntry(health, decision, arn, started)
+
+
+def memory_key(entry: HealthEntry) -> str:
+    return f"health#{entry.health.spec.id}"
+
+
+def entry_signature(entry: HealthEntry) -> str:
+    decision = entry.decision
+    return signature([decision.status, decision.reason, *entry.health.problems])
+
+
+def split_due(
+    entries: Sequence[HealthEntry],
+    recall: Callable[[str], Remembered | None],
+    now: datetime,
+    repeat_after: timedelta,
+) -> tuple[tuple[HealthEntry, ...], tuple[HealthEntry, ...]]:
+    """(to send, held back). A replacement this run started is always told (once: the
+    next runs see it RUNNING); a cluster that needs a person when `due`."""
+    send, hold = [], []
+    for entry in entries:
+        started = entry.decision.status == REPLACEMENT_STARTED
+        previous = recall(memory_key(entry))
+        if started or due(previous, entry_signature(entry), now, repeat_after):
+            send.append(entry)
+        else:
+            hold.append(entry)
+    return tuple(send), tuple(hold)

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lambdas.core.alerts import Alert, _fit_subject
+from lambdas.core import runbooks
+from lambdas.core.alerts import NOTIFY, PAGE, Alert, _fit_subject
 from lambdas.core.console import execution_url
 from lambdas.core.health import NEEDS_ATTENTION, REPLACEMENT_STARTED
 from lambdas.core.models import Cluster
@@ -21,8 +22,9 @@ if TYPE_CHECKING:
 CONFIG = "<deployment config>"
 
 
-def health_alert(report: HealthReport) -> Alert:
-    entries = report.alerting
+def health_alert(report: HealthReport, entries: Sequence[HealthEntry] | None = None) -> Alert:
+    """One message for the clusters in `entries` (default: every alerting one)."""
+    entries = report.alerting if entries is None else tuple(entries)
     attention = [e for e in entries if e.decision.status == NEEDS_ATTENTION]
     names = ", ".join(e.health.spec.label for e in entries) or "no cluster"
     what = "HSMs NEED ATTENTION" if attention else "HSM failed, replacement started"
@@ -38,7 +40,10 @@ def health_alert(report: HealthReport) -> Alert:
         lines.append("")
     lines += [f"Errors: {e}" for e in report.errors]
     lines.append(f"See every cluster: hsmdr cluster health --config {CONFIG}")
-    return Alert(_fit_subject(subject), "\n".join(lines))
+    lines.append(f"Runbook: {runbooks.SINGLE_HSM_FAILURE}")
+    # A replacement the automation started reports its own end (and pages if it fails);
+    # a cluster it will not fix needs a person now.
+    return Alert(_fit_subject(subject), "\n".join(lines), PAGE if attention else NOTIFY)
 
 
 def _health_entry(entry: HealthEntry) -> list[str]:
@@ -124,6 +129,7 @@ def replacement_success_alert(result: Mapping[str, Any]) -> dict[str, str]:
         "Next: confirm from a client host that it sees every HSM (CloudHSM CLI "
         "`cluster list-hsms`), and look at the cluster: hsmdr cluster health "
         f"--config {CONFIG} --cluster {cluster_id}",
+        f"Runbook: {runbooks.SINGLE_HSM_FAILURE}",
         f"Execution: {execution_url(result['execution'])}",
     ]
     subject = f"CloudHSM HSM replaced on {label}: {summary.split(' with ')[-1]}"
@@ -179,6 +185,7 @@ def replacement_failure_alert(
         f"  2. {_ADVICE.get(name, 'Read the error above and the execution history.')}",
         f"  3. Retry: hsmdr hsm replace --config {CONFIG} --cluster {plan['cluster_id']}{hsm} "
         "--follow",
+        f"Runbook: {runbooks.SINGLE_HSM_FAILURE}",
         f"Execution: {execution_url(plan['execution'])}",
     ]
     subject = f"CloudHSM HSM replacement FAILED on {plan['label']}: {name}"

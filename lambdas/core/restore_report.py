@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from lambdas.core import runbooks
 from lambdas.core.alerts import SNS_SUBJECT_MAX
 from lambdas.core.models import Cluster
 from lambdas.core.workflow_alerts import error_summary
@@ -95,6 +96,7 @@ def service_restored_alert(
             "time. Until a second HSM is ACTIVE, SDK 5 clients need the key availability "
             "check disabled (every key must be on two HSMs).",
         ]
+    lines.append(f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE} (After the restore: clients)")
     subject = f"CloudHSM service restored: {plan['source_cluster_id']} -> {cluster_id}"
     return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
 
@@ -174,6 +176,7 @@ def success_alert(
         *client_steps(report["cluster_id"], report["region"], ips, report["security_group"], job),
         "Verify the keys with PKCS#11 before retiring the old cluster's configuration, and "
         "update protected_clusters in the deployment config to the new cluster id.",
+        f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE}",
         f"Execution: {console_url}",
     ]
     subject = f"Restore SUCCEEDED: {report['source_cluster_id']} -> {report['cluster_id']}"
@@ -280,6 +283,7 @@ def failure_alert(
             f"  1. Fix the cause named above, then start again: hsmdr restore --config <config> "
             f"--region {region} {_source_flag(report, execution_input)} --follow"
         )
+    lines.append(f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE} (When it fails)")
     lines.append(f"Execution: {console_url}")
     subject = f"Restore FAILED: {what}: {report['error']}"
     return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}

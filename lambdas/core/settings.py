@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 
+from lambdas.core.alert_delivery import AlertTopics
 from lambdas.core.env import Env
 from lambdas.core.protected import ProtectedCluster
 
@@ -22,7 +23,12 @@ class VerificationSettings:
     clusters: tuple[ProtectedCluster, ...]
     rpo_hours: float
     backup_in_progress_max_minutes: int
-    alert_topic_arn: str | None = None
+    alert_topic_arn: str | None = None  # page severity
+    notify_topic_arn: str | None = None
+
+    @property
+    def alert_topics(self) -> AlertTopics:
+        return AlertTopics(page=self.alert_topic_arn, notify=self.notify_topic_arn)
 
     def rpo_hours_for(self, cluster: ProtectedCluster) -> float:
         return cluster.rpo_hours or self.rpo_hours
@@ -39,6 +45,8 @@ class VerificationSettings:
         }
         if self.alert_topic_arn:
             env[Env.ALERT_TOPIC_ARN] = self.alert_topic_arn
+        if self.notify_topic_arn:
+            env[Env.NOTIFY_TOPIC_ARN] = self.notify_topic_arn
         return env
 
     @classmethod
@@ -49,13 +57,20 @@ class VerificationSettings:
             environ.get(Env.PROTECTED_CLUSTERS, ""),
             environ.get(Env.RPO_HOURS, ""),
             environ.get(Env.BACKUP_IN_PROGRESS_MAX_MINUTES, ""),
-            environ.get(Env.ALERT_TOPIC_ARN) or None,
+            topic=environ.get(Env.ALERT_TOPIC_ARN) or None,
+            notify_topic=environ.get(Env.NOTIFY_TOPIC_ARN) or None,
         )
 
 
 @lru_cache(maxsize=8)
 def _parse(
-    name: str, clusters: str, rpo: str, in_progress: str, topic: str | None
+    name: str,
+    clusters: str,
+    rpo: str,
+    in_progress: str,
+    *,
+    topic: str | None,
+    notify_topic: str | None,
 ) -> VerificationSettings:
     # Cached on the raw strings: a warm Lambda parses once, and an in-process
     # sandbox that runs several deployments still gets each one's own settings.
@@ -66,6 +81,7 @@ def _parse(
             rpo_hours=float(rpo),
             backup_in_progress_max_minutes=int(in_progress),
             alert_topic_arn=topic,
+            notify_topic_arn=notify_topic,
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SettingsError(f"function environment is incomplete or malformed: {error}") from error

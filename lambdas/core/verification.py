@@ -234,10 +234,9 @@ def _topology(spec: ProtectedCluster, topology: TopologyCheck) -> list[Finding]:
             spec.id,
             f"HSM {h.hsm_id} in {h.availability_zone} ({h.eni_ip or 'no IP'}) is DEGRADED"
             + (f": {h.state_message}" if h.state_message else "."),
-            "A DEGRADED HSM does not recover: create a replacement in the same AZ, wait "
-            "for ACTIVE, then delete the degraded one: aws cloudhsmv2 create-hsm "
-            f"--region {spec.region} --cluster-id {spec.id} "
-            f"--availability-zone {h.availability_zone}",
+            "A DEGRADED HSM does not recover: replace it (a new HSM in the same AZ first, "
+            "then the DEGRADED one is deleted): hsmdr hsm replace --config <deployment "
+            f"config> --cluster {spec.id} --hsm {h.hsm_id} --follow",
         )
         for h in topology.degraded
     ]
@@ -251,9 +250,8 @@ def _topology(spec: ProtectedCluster, topology: TopologyCheck) -> list[Finding]:
         step = (
             "Replacing the DEGRADED HSM in this AZ closes the gap."
             if len(degraded) >= gap.missing
-            else "Add an HSM in that AZ (one at a time, wait for ACTIVE): aws cloudhsmv2 "
-            f"create-hsm --region {spec.region} --cluster-id {spec.id} "
-            f"--availability-zone {zone}"
+            else "Add an HSM in that AZ (one at a time, waiting for ACTIVE): hsmdr hsm "
+            f"replace --config <deployment config> --cluster {spec.id} --follow"
         )
         findings.append(
             Finding(
@@ -301,8 +299,8 @@ def _no_ready_backup(spec: ProtectedCluster) -> Finding:
         FindingCode.NO_READY_BACKUP,
         spec.id,
         f"Cluster {spec.label} has no READY backup: it cannot be restored.",
-        "Force a backup by adding an HSM (then remove it): aws cloudhsmv2 create-hsm "
-        f"--region {spec.region} --cluster-id {spec.id} --availability-zone <AZ>",
+        "Force a backup now (it adds an HSM, waits for the backup, removes the HSM): "
+        f"hsmdr backup create --config <deployment config> --cluster {spec.id} --follow",
     )
 
 
@@ -312,10 +310,9 @@ def _too_old(spec: ProtectedCluster, latest: Backup, age: timedelta, rpo: timede
         spec.id,
         f"The newest READY backup of {spec.label}, {latest.backup_id}, is {_human(age)} "
         f"old; the RPO allows {_human(rpo)}.",
-        "CloudHSM backs up at least daily: a missing daily backup needs an AWS Support "
-        "case. Force a fresh backup now by adding an HSM to the cluster, then removing "
-        f"it: aws cloudhsmv2 create-hsm --region {spec.region} --cluster-id {spec.id} "
-        "--availability-zone <AZ>",
+        "Force a fresh backup now: hsmdr backup create --config <deployment config> "
+        f"--cluster {spec.id} --follow. CloudHSM backs up at least daily: a missing daily "
+        "backup also needs an AWS Support case.",
     )
 
 

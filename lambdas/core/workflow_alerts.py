@@ -6,7 +6,8 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lambdas.core.alerts import SNS_SUBJECT_MAX
+from lambdas.core import runbooks
+from lambdas.core.alerts import NOTIFY, PAGE, SNS_SUBJECT_MAX
 
 
 def error_summary(error: Mapping[str, Any]) -> tuple[str, str]:
@@ -55,9 +56,15 @@ def on_demand_failure_alert(
         "Next steps:",
         f"  1. Check the HSMs: aws cloudhsmv2 describe-clusters --region {plan['region']} "
         f"--filters clusterIds={cluster}",
-        f"  2. Retry once the cause is fixed: hsmdr backup create --cluster {cluster} "
-        f"--strategy {plan['strategy']} --follow",
+        "  2. Retry once the cause is fixed: hsmdr backup create --config <deployment "
+        f"config> --cluster {cluster} --strategy {plan['strategy']} --follow",
+        f"Runbook: {runbooks.ON_DEMAND_BACKUP}",
         f"Execution: {console_url}",
     ]
     subject = f"On-demand backup FAILED on {cluster}: {name}"
-    return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
+    # Put back as it was: whoever started it is following it. Left changed: page.
+    return {
+        "subject": subject[:SNS_SUBJECT_MAX],
+        "body": "\n".join(lines),
+        "severity": PAGE if remaining else NOTIFY,
+    }

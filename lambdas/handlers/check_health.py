@@ -10,18 +10,34 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.core.alert_delivery import alert_fields, publish
+from lambdas.core.alert_memory import AlertMemory, Remembered
 from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.errors import InvalidInput
 from lambdas.core.gateway import CloudHsmGateway
-from lambdas.core.health import FAILED_RETRY_AFTER, LockView, cluster_of_alarm
-from lambdas.core.health_run import HealthReport, run_health_check
+from lambdas.core.health import (
+    FAILED_RETRY_AFTER,
+    HEALTHY,
+    NEEDS_ATTENTION,
+    LockView,
+    cluster_of_alarm,
+)
+from lambdas.core.health_run import (
+    HealthEntry,
+    HealthReport,
+    entry_signature,
+    memory_key,
+    run_health_check,
+    split_due,
+)
 from lambdas.core.observability import logger, tracer
+from lambdas.core.replacement_alerts import health_alert
 from lambdas.core.replacement_settings import ReplacementSettings
 from lambdas.core.settings import VerificationSettings
 
@@ -117,12 +133,63 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     _emit_metrics(report)
     result = report.to_dict()
-    result["alert_message_id"] = None
-    if report.alerting and request.publish_alert and settings.alert_topic_arn:
-        result["alert_message_id"] = _publish(settings.alert_topic_arn, report)
+    result.update(alert_fields(None))
+    result["alerts_held_back"] = []
+    memory = AlertMemory(dynamodb, os.environ[Env.ALERT_MEMORY_TABLE])
+    _forget_recovered(report, memory)
+    if report.alerting and request.publish_alert:
+        result.update(
+            _alert(
+                report,
+                request,
+                replacement=replacement,
+                memory=memory,
+                now=now,
+                settings=settings,
+            )
+        )
     if report.status != "SUCCEEDED":
         logger.warning("HSM health problems", extra={"clusters": result["clusters"]})
     return result
+
+
+def _alert(
+    report: HealthReport,
+    request: HealthRequest,
+    *,
+    replacement: ReplacementSettings,
+    memory: AlertMemory,
+    now: datetime,
+    settings: VerificationSettings,
+) -> dict[str, Any]:
+    """Send what is due; remember what was sent. A person running the check by hand
+    always gets the message."""
+    repeat_after = timedelta(minutes=replacement.repeat_alert_minutes)
+    send: tuple[HealthEntry, ...] = report.alerting
+    held: tuple[HealthEntry, ...] = ()
+    if request.trigger != "manual":
+        send, held = split_due(report.alerting, memory.recall, now, repeat_after)
+    fields: dict[str, Any] = {"alerts_held_back": [e.health.spec.id for e in held]}
+    if held:
+        logger.info(
+            "still the same problem, paged less than the repeat interval ago",
+            extra={"clusters": fields["alerts_held_back"]},
+        )
+    if not send:
+        return fields
+    fields.update(alert_fields(publish(health_alert(report, send), settings.alert_topics)))
+    for entry in send:
+        if entry.decision.status == NEEDS_ATTENTION:
+            sent = Remembered(entry_signature(entry), now)
+            memory.remember(memory_key(entry), sent, keep_for=2 * repeat_after)
+    return fields
+
+
+def _forget_recovered(report: HealthReport, memory: AlertMemory) -> None:
+    """A healthy cluster's next problem is news, even if it looks like the last one."""
+    for entry in report.entries:
+        if entry.decision.status == HEALTHY and memory.recall(memory_key(entry)):
+            memory.forget(memory_key(entry))
 
 
 def _emit_metrics(report: HealthReport) -> None:
@@ -138,17 +205,3 @@ def _emit_metrics(report: HealthReport) -> None:
                 name=name, unit=MetricUnit.Count, value=value, namespace=METRICS_NAMESPACE
             ) as metric:
                 metric.add_dimension("ClusterId", health.spec.id)
-
-
-def _publish(topic_arn: str, report: HealthReport) -> str:
-    import boto3
-
-    from lambdas.core.replacement_alerts import health_alert
-
-    alert = health_alert(report)
-    region = topic_arn.split(":")[3]
-    response = boto3.client("sns", region_name=region).publish(
-        TopicArn=topic_arn, Subject=alert.subject, Message=alert.body
-    )
-    logger.info("alert published", extra={"message_id": response["MessageId"]})
-    return str(response["MessageId"])

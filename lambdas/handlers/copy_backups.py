@@ -9,7 +9,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.core.alerts import Alert, copy_job_alert
+from lambdas.core.alert_delivery import publish
+from lambdas.core.alerts import copy_job_alert
 from lambdas.core.copy_job import run_copy_job
 from lambdas.core.copy_report import CopyJobReport
 from lambdas.core.env import METRICS_NAMESPACE
@@ -73,10 +74,11 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     if report.status != "SUCCEEDED":
         logger.warning("copy job found problems", extra={"findings": result["findings"]})
         # A dry run pages nobody: it only shows what a real run would do.
-        if settings.alert_topic_arn and request.publish_alert and not request.dry_run:
+        if request.publish_alert and not request.dry_run:
             alert = copy_job_alert(report)
-            message_id = _publish(settings.alert_topic_arn, alert)
-            alerts.append({"subject": alert.subject, "message_id": message_id})
+            sent = publish(alert, settings.alert_topics)
+            if sent is not None:
+                alerts.append({"subject": alert.subject, **sent})
     result["alerts"] = alerts
     return result
 
@@ -97,14 +99,3 @@ def _emit_metrics(report: CopyJobReport) -> None:
         ) as metric:
             metric.add_dimension("ClusterId", cluster_id)
             metric.add_dimension("Region", region)
-
-
-def _publish(topic_arn: str, alert: Alert) -> str:
-    import boto3
-
-    region = topic_arn.split(":")[3]
-    response = boto3.client("sns", region_name=region).publish(
-        TopicArn=topic_arn, Subject=alert.subject, Message=alert.body
-    )
-    logger.info("alert published", extra={"message_id": response["MessageId"]})
-    return str(response["MessageId"])

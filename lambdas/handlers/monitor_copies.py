@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.core.alert_delivery import alert_fields, publish
 from lambdas.core.alerts import copy_monitor_alert
 from lambdas.core.copy_monitor import CopyMonitorReport, monitor_copies
 from lambdas.core.env import METRICS_NAMESPACE
@@ -41,8 +42,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = report.to_dict()
     if report.status != "SUCCEEDED":
         logger.warning("copy monitor found problems", extra={"findings": result["findings"]})
-        if settings.alert_topic_arn and publish_alert:
-            result["alert_message_id"] = _publish(settings.alert_topic_arn, report)
+        if publish_alert:
+            result.update(alert_fields(publish(copy_monitor_alert(report), settings.alert_topics)))
     return result
 
 
@@ -60,15 +61,3 @@ def _emit_metrics(report: CopyMonitorReport) -> None:
         ) as metric:
             metric.add_dimension("ClusterId", cluster.spec.id)
             metric.add_dimension("Region", report.region)
-
-
-def _publish(topic_arn: str, report: CopyMonitorReport) -> str:
-    import boto3
-
-    alert = copy_monitor_alert(report)
-    region = topic_arn.split(":")[3]
-    response = boto3.client("sns", region_name=region).publish(
-        TopicArn=topic_arn, Subject=alert.subject, Message=alert.body
-    )
-    logger.info("alert published", extra={"message_id": response["MessageId"]})
-    return str(response["MessageId"])

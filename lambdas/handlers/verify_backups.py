@@ -9,6 +9,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.core.alert_delivery import alert_fields, publish
 from lambdas.core.alerts import verification_alert
 from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.errors import InvalidInput
@@ -62,8 +63,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = report.to_dict()
     if report.status != "SUCCEEDED":
         logger.warning("backup verification found problems", extra={"findings": result["findings"]})
-        if settings.alert_topic_arn and request.publish_alert:
-            result["alert_message_id"] = _publish(settings.alert_topic_arn, report)
+        if request.publish_alert:
+            result.update(alert_fields(publish(verification_alert(report), settings.alert_topics)))
     return result
 
 
@@ -81,15 +82,3 @@ def _cluster_metric(name: str, unit: MetricUnit, value: float, cluster_id: str) 
     # and its ClusterId dimension must not leak into the handler's shared metrics.
     with single_metric(name=name, unit=unit, value=value, namespace=METRICS_NAMESPACE) as metric:
         metric.add_dimension("ClusterId", cluster_id)
-
-
-def _publish(topic_arn: str, report: VerificationReport) -> str:
-    import boto3
-
-    alert = verification_alert(report)
-    region = topic_arn.split(":")[3]
-    response = boto3.client("sns", region_name=region).publish(
-        TopicArn=topic_arn, Subject=alert.subject, Message=alert.body
-    )
-    logger.info("alert published", extra={"message_id": response["MessageId"]})
-    return str(response["MessageId"])

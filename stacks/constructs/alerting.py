@@ -2,9 +2,11 @@
 subscribed from the config's escalation matrix.
 
 - `topic` (construct id "Topic", unchanged): page severity. Alarms passed to
-  `page_on` act on it; functions and state machines publish their workflow messages
-  (findings, failures, next steps) to it. Its subscribers are the page contacts.
-- `notify_topic`: notify severity (working hours), for alarms passed to `notify_on`.
+  `page_on` act on it, and workflow messages that need a person now (a recovery point
+  or a recovery at risk: see lambdas/core/alerts.py) go to it. Its subscribers are the
+  page contacts.
+- `notify_topic`: notify severity (working hours), for alarms passed to `notify_on`
+  and for messages about drift, one-off failures and what the automation fixed.
 - `escalation_topic`: subscribed by `page.escalate_to`. For every alarm passed to
   `page_on`, an escalation alarm on the same metric (same threshold and comparison,
   `escalate_after_minutes` more evaluation periods, every one of them breaching) acts
@@ -30,6 +32,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
 
+from lambdas.core.settings import VerificationSettings
 from stacks.config import Contact, DeploymentConfig
 
 # CloudWatch evaluates at most one day of periods shorter than an hour, seven days else.
@@ -80,6 +83,17 @@ class Alerting(Construct):
         for kind, endpoint in endpoints:
             topic.add_subscription(_subscription(kind, endpoint))
         return topic
+
+    def alert_settings(self, config: DeploymentConfig) -> VerificationSettings:
+        """The settings of a function that sends its own messages, at either severity."""
+        return config.verification_settings(
+            alert_topic_arn=self.topic.topic_arn, notify_topic_arn=self.notify_topic.topic_arn
+        )
+
+    def grant_alerts(self, grantee: iam.IGrantable) -> None:
+        """Let a function publish to the page and the notify topics."""
+        self.topic.grant_publish(grantee)
+        self.notify_topic.grant_publish(grantee)
 
     def page_on(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         """Page severity: wakes the page contacts, and escalates if it lasts."""

@@ -20,6 +20,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.core.copies import MANAGED_BY_KEY, MANAGED_BY_VALUE, TAG_KEYS
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
@@ -43,7 +44,7 @@ class BackupCopies(Construct):
         alerting: Alerting,
     ) -> None:
         super().__init__(scope, construct_id)
-        settings = config.verification_settings(alert_topic_arn=alerting.topic.topic_arn)
+        settings = alerting.alert_settings(config)
         self.lambda_ = PythonFunction(
             self,
             "CopyBackups",
@@ -57,7 +58,7 @@ class BackupCopies(Construct):
         function = self.lambda_.function
         for statement in copy_job_statements(self, config):
             function.add_to_role_policy(statement)
-        alerting.topic.grant_publish(function)
+        alerting.grant_alerts(function)
         self._acknowledge(config)
         self.job = ScheduledJob(
             self,
@@ -75,6 +76,7 @@ class BackupCopies(Construct):
                 f"Open its log group {self.lambda_.log_group.log_group_name} and run the "
                 "job by hand: hsmdr backup copy --config <deployment config>"
             ),
+            runbook=runbooks.COPY_FAILURE,
         )
 
     def _acknowledge(self, config: DeploymentConfig) -> None:

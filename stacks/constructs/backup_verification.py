@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_scheduler as scheduler
-from aws_cdk import aws_scheduler_targets as targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from lambdas.core import runbooks
 from stacks.config import DeploymentConfig
-from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.alerting import Alerting
 from stacks.constructs.python_function import PythonFunction
-from stacks.nag import acknowledge, rendered
+from stacks.constructs.scheduled_job import ScheduledJob
+from stacks.nag import acknowledge
 from stacks.names import VERIFY_BACKUPS
 
 # CloudHSM's Describe* actions accept no resource-level restriction.
@@ -30,7 +28,7 @@ class BackupVerification(Construct):
         alerting: Alerting,
     ) -> None:
         super().__init__(scope, construct_id)
-        settings = config.verification_settings(alert_topic_arn=alerting.topic.topic_arn)
+        settings = alerting.alert_settings(config)
         self.lambda_ = PythonFunction(
             self,
             "VerifyBackups",
@@ -46,7 +44,7 @@ class BackupVerification(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(actions=CLOUDHSM_READ_ACTIONS, resources=["*"])
         )
-        alerting.topic.grant_publish(function)
+        alerting.grant_alerts(function)
         acknowledge(
             self.lambda_.role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -60,82 +58,21 @@ class BackupVerification(Construct):
             "statement is scoped to the alert key alone.",
         )
 
-        # A schedule that cannot invoke the function parks the event here and pages.
-        self.dead_letters = sqs.Queue(
+        self.job = ScheduledJob(
             self,
-            "ScheduleDeadLetters",
-            encryption=sqs.QueueEncryption.KMS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        acknowledge(
-            self.dead_letters,
-            "AwsSolutions::AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the verification schedule.",
-        )
-        # Its own role rather than the stack-wide one CDK would share between targets.
-        scheduler_role = iam.Role(
-            self, "ScheduleRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com")
-        )
-        acknowledge(
-            scheduler_role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, function.function_arn)}:*]",
-            "The Lambda target grant covers this one function and its versions (Arn:*).",
-        )
-        self.schedule = scheduler.Schedule(
-            self,
-            "Schedule",
+            "Job",
+            function=function,
+            expression=config.schedules.verify_backups,
+            timezone=config.schedules.timezone,
             description=f"{config.deployment_name}: verify CloudHSM backups",
-            schedule=_expression(config.schedules.verify_backups, config.schedules.timezone),
-            target=targets.LambdaInvoke(
-                function,
-                input=scheduler.ScheduleTargetInput.from_object({"source": "schedule"}),
-                dead_letter_queue=self.dead_letters,
-                role=scheduler_role,
-                retry_attempts=2,
-                max_event_age=Duration.hours(1),
+            alerting=alerting,
+            what_fails=(
+                "The backup verification function failed (crashed or timed out), so backups "
+                "are not being checked"
             ),
+            next_step=(
+                f"Open its log group {self.lambda_.log_group.log_group_name} and re-run it: "
+                "hsmdr backup verify --config <deployment config>"
+            ),
+            runbook=runbooks.ON_DEMAND_BACKUP,
         )
-
-        self.errors_alarm = alerting.page_on(
-            cloudwatch.Alarm(
-                self,
-                "ErrorsAlarm",
-                alarm_description=(
-                    "The backup verification function failed (crashed or timed out), so "
-                    "backups are not being checked. Open its log group "
-                    f"{self.lambda_.log_group.log_group_name} and re-run it: hsmdr backup verify"
-                ),
-                metric=function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-        )
-        self.dead_letter_alarm = alerting.page_on(
-            cloudwatch.Alarm(
-                self,
-                "ScheduleDeadLettersAlarm",
-                alarm_description=(
-                    "EventBridge Scheduler could not invoke the backup verification function; "
-                    "the failed events are in the schedule's dead-letter queue."
-                ),
-                metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                    period=ALARM_PERIOD, statistic="Maximum"
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-        )
-
-
-def _expression(text: str, timezone: str) -> scheduler.ScheduleExpression:
-    if text.startswith("cron("):
-        from aws_cdk import TimeZone
-
-        return scheduler.ScheduleExpression.expression(text, TimeZone.of(timezone))
-    return scheduler.ScheduleExpression.expression(text)

@@ -6,6 +6,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from lambdas.core import runbooks
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.python_function import PythonFunction
@@ -25,7 +26,7 @@ class CopyMonitor(Construct):
         region: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        settings = config.verification_settings(alert_topic_arn=alerting.topic.topic_arn)
+        settings = alerting.alert_settings(config)
         self.lambda_ = PythonFunction(
             self,
             "MonitorCopies",
@@ -41,7 +42,7 @@ class CopyMonitor(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["cloudhsm:DescribeBackups"], resources=["*"])
         )
-        alerting.topic.grant_publish(function)
+        alerting.grant_alerts(function)
         acknowledge(
             self.lambda_.role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -70,4 +71,5 @@ class CopyMonitor(Construct):
                 f"Open its log group {self.lambda_.log_group.log_group_name}, and list the "
                 f"copies by hand: hsmdr backup list --config <deployment config> --region {region}"
             ),
+            runbook=runbooks.COPY_FAILURE,
         )

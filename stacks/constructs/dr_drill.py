@@ -40,6 +40,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.core.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
 from lambdas.core.drill_plan import DRILL_KEY, DRILL_TAG_KEYS
 from lambdas.core.drill_report import REPORT_PREFIX
@@ -182,36 +183,20 @@ class DrDrill(Construct):
             ),
             timeout=Duration.minutes(self.timeout_minutes),
             comment="DR drill: restore a backup into an isolated cluster, verify keys, tear down",
+            alerting=alerting,
+            invokes=[function, *([verify_function] if verify_function is not None else [])],
+            when_stopped=(
+                "A DR drill execution timed out or was aborted, so its teardown may not have "
+                "run: a drill cluster may be left running (billed by the hour). The page sent "
+                "by the drill function names it; otherwise look for clusters tagged "
+                "hsmdr:drill (hsmdr drill status --config <deployment config>) and delete "
+                "their HSMs, then the cluster."
+            ),
+            runbook=runbooks.DR_DRILL,
         )
         self.state_machine = self.workflow.state_machine
-        self._acknowledge_state_machine(verify_function)
         self.schedule = self._schedule(config, alerting) if config.drills.schedule else None
         self.stopped_rule = self._stopped_rule(function)
-        self.stopped_alarm = alerting.page_on(
-            cloudwatch.Alarm(
-                self,
-                "StoppedAlarm",
-                alarm_description=(
-                    "A DR drill execution timed out or was aborted, so its teardown may not "
-                    "have run: a drill cluster may be left running (billed by the hour). The "
-                    "page sent by the drill function names it; otherwise look for clusters "
-                    "tagged hsmdr:drill (aws cloudhsmv2 describe-clusters) and delete their "
-                    "HSMs, then the cluster. Runbook: docs/runbooks/dr-drill.md"
-                ),
-                metric=cloudwatch.MathExpression(
-                    expression="timedOut + aborted",
-                    using_metrics={
-                        "timedOut": self.state_machine.metric_timed_out(period=ALARM_PERIOD),
-                        "aborted": self.state_machine.metric_aborted(period=ALARM_PERIOD),
-                    },
-                    period=ALARM_PERIOD,
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-        )
         ssm.StringParameter(
             self,
             "ReportBucketName",
@@ -304,7 +289,7 @@ class DrDrill(Construct):
                 alarm_description=(
                     "EventBridge Scheduler could not start the scheduled DR drill (the failed "
                     "events are in its dead-letter queue). Start it by hand: hsmdr drill start "
-                    "--follow --config <deployment config>"
+                    f"--follow --config <deployment config>. Runbook: {runbooks.DR_DRILL}"
                 ),
                 metric=dead_letters.metric_approximate_number_of_messages_visible(
                     period=ALARM_PERIOD, statistic="Maximum"
@@ -388,34 +373,6 @@ class DrDrill(Construct):
                 "CDK's put grant on the KMS-encrypted report bucket, scoped to its key and "
                 "its reports/drills/ prefix.",
             )
-
-    def _acknowledge_state_machine(self, verify_function: lambda_.IFunction | None) -> None:
-        machine = self.state_machine
-        function_arn = rendered(self, self.lambda_.function.function_arn)
-        acknowledge(
-            machine.role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{function_arn}:*]",
-            "Step Functions invokes this one function and its versions (Arn:*).",
-        )
-        if verify_function is not None:
-            verify_arn = rendered(self, verify_function.function_arn)
-            acknowledge(
-                machine.role,
-                f"AwsSolutions::AwsSolutions-IAM5[Resource::{verify_arn}:*]",
-                "Step Functions invokes the verify-keys function and its versions (Arn:*).",
-            )
-        acknowledge(
-            machine.role,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "X-Ray trace writes and CloudWatch Logs delivery support no resource-level "
-            "permissions.",
-        )
-        acknowledge(
-            machine.role,
-            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to the KMS-encrypted alert topics needs GenerateDataKey*; the "
-            "statement is scoped to the alert key alone.",
-        )
 
 
 def _cluster_arn(scope: Construct, region: str) -> str:

@@ -12,6 +12,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.core.drill_watch import DrillWatchSettings
 from lambdas.core.env import METRICS_NAMESPACE
 from stacks.config import DeploymentConfig
@@ -73,7 +74,8 @@ class DrillWatch(Construct):
             ),
             next_step=(
                 f"Open its log group {self.lambda_.log_group.log_group_name}; the last drill "
-                "results are on the deployment's CloudWatch dashboard. Runbook: "
-                "docs/runbooks/dr-drill.md"
+                "results are on the deployment's CloudWatch dashboard, and the latest report "
+                "is printed by: hsmdr drill report --config <deployment config>"
             ),
+            runbook=runbooks.DR_DRILL,
         )

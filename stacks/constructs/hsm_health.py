@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import math
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as event_targets
 from aws_cdk import aws_iam as iam
@@ -24,6 +25,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.health import unhealthy_alarm_name
 from stacks.config import DeploymentConfig, ProtectedClusterConfig, schedule_interval_minutes
@@ -55,7 +57,21 @@ class HsmHealthCheck(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        settings = config.verification_settings(alert_topic_arn=alerting.topic.topic_arn)
+        settings = alerting.alert_settings(config)
+        # What the check last paged about per cluster, so a lasting problem is not
+        # paged on every run (lambdas/core/alert_memory.py).
+        self.alert_memory = dynamodb.TableV2(
+            self,
+            "AlertMemory",
+            partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expires_at",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
         self.lambda_ = PythonFunction(
             self,
             "CheckHealth",
@@ -67,6 +83,7 @@ class HsmHealthCheck(Construct):
                 **settings.to_env(),
                 **replacement_settings(config).to_env(),
                 Env.LOCK_TABLE: locks.table.table_name,
+                Env.ALERT_MEMORY_TABLE: self.alert_memory.table_name,
                 Env.REPLACE_HSM_STATE_MACHINE_ARN: replace_hsm.state_machine_arn,
             },
             timeout=Duration.minutes(2),
@@ -77,6 +94,9 @@ class HsmHealthCheck(Construct):
             iam.PolicyStatement(actions=["cloudhsm:DescribeClusters"], resources=["*"])
         )
         locks.table.grant(function, "dynamodb:GetItem")  # reads who holds a cluster, never writes
+        self.alert_memory.grant(
+            function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"
+        )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution", "states:ListExecutions"],
@@ -92,7 +112,7 @@ class HsmHealthCheck(Construct):
         role.add_to_policy(
             iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
         )
-        alerting.topic.grant_publish(function)
+        alerting.grant_alerts(function)
         self._acknowledge(executions)
 
         self.job = ScheduledJob(
@@ -111,6 +131,7 @@ class HsmHealthCheck(Construct):
                 f"Open its log group {self.lambda_.log_group.log_group_name} and check by "
                 "hand: hsmdr cluster health --config <deployment config>"
             ),
+            runbook=runbooks.SINGLE_HSM_FAILURE,
         )
         local = [c for c in config.protected_clusters if c.region == stack.region]
         self.unhealthy_alarms = [self._unhealthy_alarm(config, c, alerting) for c in local]
@@ -134,7 +155,7 @@ class HsmHealthCheck(Construct):
                 f"({cluster.id}). AWS replaces unhealthy HSMs itself; the health check runs "
                 "now and replaces a DEGRADED one. Look: hsmdr cluster health --config "
                 f"<deployment config> --cluster {cluster.id}. Runbook: "
-                "docs/runbooks/single-hsm-failure.md"
+                f"{runbooks.SINGLE_HSM_FAILURE}"
             ),
             metric=cloudwatch.Metric(
                 namespace="AWS/CloudHSM",
@@ -209,7 +230,7 @@ class HsmHealthCheck(Construct):
                     "an automatic replacement needs. Look: hsmdr cluster health --config "
                     f"<deployment config> --cluster {cluster.id}; replace: hsmdr hsm replace "
                     f"--config <deployment config> --cluster {cluster.id} --follow. Runbook: "
-                    "docs/runbooks/single-hsm-failure.md"
+                    f"{runbooks.SINGLE_HSM_FAILURE}"
                 ),
                 metric=cloudwatch.MathExpression(
                     expression="desired - healthy",

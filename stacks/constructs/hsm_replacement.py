@@ -9,14 +9,14 @@ from __future__ import annotations
 import math
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.core.env import Env
 from lambdas.core.replacement_settings import ReplacementSettings
 from stacks.config import DeploymentConfig
-from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.alerting import Alerting
 from stacks.constructs.cluster_locks import ClusterLocks
 from stacks.constructs.on_demand_backup import cluster_arns
 from stacks.constructs.python_function import PythonFunction
@@ -34,6 +34,7 @@ def replacement_settings(config: DeploymentConfig) -> ReplacementSettings:
         hsm_timeout_minutes=replacement.hsm_timeout_minutes,
         max_attempts=replacement.max_attempts,
         hsms_per_region_quota=config.quotas.hsms_per_region,
+        repeat_alert_minutes=replacement.repeat_alert_minutes,
     )
 
 
@@ -111,56 +112,29 @@ class HsmReplacementWorkflow(Construct):
             config=config,
             name=replace_hsm_state_machine_name(config.deployment_name),
             definition=replace_hsm.build(
-                self, function=function, topic=alerting.topic, locks=locks.table
+                self,
+                function=function,
+                topic=alerting.topic,
+                notify_topic=alerting.notify_topic,
+                locks=locks.table,
             ),
             timeout=Duration.minutes(workflow_timeout_minutes(config)),
             comment="Replace a failed CloudHSM HSM in its zone: create, wait ACTIVE, delete",
+            alerting=alerting,
+            invokes=[function],
+            when_stopped=(
+                "An HSM replacement execution timed out or was aborted without its failure "
+                "report: check the cluster's HSMs (hsmdr cluster health --config <deployment "
+                "config> --cluster <cluster id>) and delete only DEGRADED ones; then hsmdr hsm "
+                "replace --config <deployment config> --cluster <cluster id> --follow."
+            ),
+            runbook=runbooks.SINGLE_HSM_FAILURE,
         )
         state_machine = self.workflow.state_machine
         self.state_machine = state_machine
-        acknowledge(
-            state_machine.role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, function.function_arn)}:*]",
-            "Step Functions invokes this one function and its versions (Arn:*).",
-        )
-        acknowledge(
-            state_machine.role,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "X-Ray trace writes and CloudWatch Logs delivery support no resource-level "
-            "permissions.",
-        )
-        acknowledge(
-            state_machine.role,
-            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
-            "statement is scoped to the alert key alone.",
-        )
         CfnOutput(
             self,
             "StateMachineArn",
             value=state_machine.state_machine_arn,
             description="Start with: hsmdr hsm replace --cluster ID",
-        )
-        self.timed_out_alarm = alerting.page_on(
-            cloudwatch.Alarm(
-                self,
-                "TimedOutAlarm",
-                alarm_description=(
-                    "An HSM replacement execution timed out or was aborted without its "
-                    "failure report: check the cluster's HSMs (hsmdr cluster health) and "
-                    "delete only DEGRADED ones; then hsmdr hsm replace --cluster ID."
-                ),
-                metric=cloudwatch.MathExpression(
-                    expression="timedOut + aborted",
-                    using_metrics={
-                        "timedOut": state_machine.metric_timed_out(period=ALARM_PERIOD),
-                        "aborted": state_machine.metric_aborted(period=ALARM_PERIOD),
-                    },
-                    period=ALARM_PERIOD,
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
         )

@@ -29,6 +29,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.keycheck.manifest import MANIFEST_PREFIX
 from lambdas.keycheck.settings import KeyCheckSettings, KeyCluster
 from stacks.config import DeploymentConfig, KeyVerification
@@ -110,6 +111,7 @@ class KeyVerificationConstruct(Construct):
                 f"Open its log group {self.capture.log_group.log_group_name} and capture "
                 "by hand: hsmdr keys manifest --cluster ID --config <deployment config>"
             ),
+            runbook=runbooks.DR_DRILL,
         )
         CfnOutput(self, "ManifestBucket", value=self.bucket.bucket_name)
         CfnOutput(self, "VerifyKeysFunction", value=self.verify.function.function_name)

@@ -33,6 +33,7 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct, IConstruct
 
+from lambdas.core import runbooks
 from lambdas.core.drill_watch import DAYS_SINCE_SUCCESSFUL_DRILL
 from lambdas.core.env import METRICS_NAMESPACE
 from stacks.config import DeploymentConfig, ProtectedClusterConfig, schedule_interval_minutes
@@ -67,11 +68,11 @@ from stacks.names import (
 class Runbook:
     """The runbooks under docs/runbooks/ that alarm descriptions send people to."""
 
-    COMPLETE_CLUSTER_FAILURE = "docs/runbooks/complete-cluster-failure.md"
-    SINGLE_HSM_FAILURE = "docs/runbooks/single-hsm-failure.md"
-    DR_DRILL = "docs/runbooks/dr-drill.md"
-    ON_DEMAND_BACKUP = "docs/runbooks/on-demand-backup.md"
-    COPY_FAILURE = "docs/runbooks/copy-failure.md"
+    COMPLETE_CLUSTER_FAILURE = runbooks.COMPLETE_CLUSTER_FAILURE
+    SINGLE_HSM_FAILURE = runbooks.SINGLE_HSM_FAILURE
+    DR_DRILL = runbooks.DR_DRILL
+    ON_DEMAND_BACKUP = runbooks.ON_DEMAND_BACKUP
+    COPY_FAILURE = runbooks.COPY_FAILURE
 
 
 RESTORE_CLUSTER = "restore-cluster"
@@ -203,7 +204,7 @@ class Monitoring(Construct):
                     f"RPO of {rpo_hours:g} h, or the backup verification has stopped "
                     "reporting its age (no READY backup, or the function is not running). "
                     f"Check: hsmdr backup verify --config <deployment config>; force a "
-                    "backup: hsmdr backup create --cluster "
+                    "backup: hsmdr backup create --config <deployment config> --cluster "
                     f"{cluster.id} --follow."
                 ),
                 runbook=Runbook.ON_DEMAND_BACKUP,
@@ -406,8 +407,8 @@ class Monitoring(Construct):
             severity="notify",
             description=(
                 f"A DR drill took longer than the recovery time objective of {rto} minutes "
-                "(drills.rto_minutes) to restore a cluster. Read its report: hsmdr report "
-                "--execution <drill execution ARN>."
+                "(drills.rto_minutes) to restore a cluster. Read its report: hsmdr drill "
+                "report --config <deployment config> (the latest drill)."
             ),
             runbook=Runbook.DR_DRILL,
             metric=project_metric(DR_DRILL, "DrillRecoveryTimeSeconds", period=Duration.days(1)),
@@ -430,8 +431,8 @@ class Monitoring(Construct):
                     severity="page",
                     description=(
                         f"An execution of the state machine {workflow.name} {what}. Read "
-                        "what it did and where it stopped: hsmdr report --execution "
-                        "<execution ARN> (the state machine's executions in the console)."
+                        "what it did and where it stopped: hsmdr report <execution ARN> (the "
+                        "state machine's executions in the console)."
                     ),
                     runbook=workflow_runbook(workflow, self.config.deployment_name),
                     metric=cloudwatch.Metric(

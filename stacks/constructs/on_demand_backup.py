@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.core.env import Env
 from stacks.config import DeploymentConfig
-from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.alerting import Alerting
 from stacks.constructs.cluster_locks import ClusterLocks
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
@@ -106,57 +106,29 @@ class OnDemandBackup(Construct):
             config=config,
             name=name,
             definition=on_demand_backup.build(
-                self, function=function, topic=alerting.topic, locks=locks.table
+                self,
+                function=function,
+                topic=alerting.topic,
+                notify_topic=alerting.notify_topic,
+                locks=locks.table,
             ),
             timeout=Duration.minutes(
                 4 * on_demand.hsm_timeout_minutes + on_demand.backup_timeout_minutes + 60
             ),
             comment="Force a CloudHSM backup by adding (or cycling) an HSM, then clean up",
+            alerting=alerting,
+            invokes=[function],
+            when_stopped=(
+                "An on-demand backup execution timed out or was aborted without its "
+                "clean-up: look for a leftover temporary HSM (hsmdr cluster health --config "
+                "<deployment config> --cluster <cluster id>) and read the execution history."
+            ),
+            runbook=runbooks.ON_DEMAND_BACKUP,
         )
         state_machine = self.workflow.state_machine
-        acknowledge(
-            state_machine.role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, function.function_arn)}:*]",
-            "Step Functions invokes this one function and its versions (Arn:*).",
-        )
-        acknowledge(
-            state_machine.role,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "X-Ray trace writes and CloudWatch Logs delivery support no resource-level "
-            "permissions.",
-        )
-        acknowledge(
-            state_machine.role,
-            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
-            "statement is scoped to the alert key alone.",
-        )
         CfnOutput(
             self,
             "StateMachineArn",
             value=state_machine.state_machine_arn,
-            description="Start with: hsmdr backup create --cluster ID",
-        )
-        self.timed_out_alarm = alerting.page_on(
-            cloudwatch.Alarm(
-                self,
-                "TimedOutAlarm",
-                alarm_description=(
-                    "An on-demand backup execution timed out or was aborted without its "
-                    "clean-up: check the cluster's HSMs for a leftover temporary HSM "
-                    "(hsmdr backup list) and the execution history."
-                ),
-                metric=cloudwatch.MathExpression(
-                    expression="timedOut + aborted",
-                    using_metrics={
-                        "timedOut": state_machine.metric_timed_out(period=ALARM_PERIOD),
-                        "aborted": state_machine.metric_aborted(period=ALARM_PERIOD),
-                    },
-                    period=ALARM_PERIOD,
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+            description="Start with: hsmdr backup create --config PATH --cluster ID --follow",
         )

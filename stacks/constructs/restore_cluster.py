@@ -16,15 +16,15 @@ allowed on any cluster of the configured regions that carries this deployment's
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.core.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
 from lambdas.core.restore_settings import RestoreSettings
 from lambdas.core.restore_tags import RESTORE_TAG_KEYS
 from stacks.config import DeploymentConfig
-from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.alerting import Alerting
 from stacks.constructs.backup_copies import backup_arns, cluster_arn
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
@@ -116,37 +116,22 @@ class RestoreCluster(Construct):
                 + 60
             ),
             comment="Restore a CloudHSM cluster from a backup (complete cluster failure)",
+            alerting=alerting,
+            invokes=[self.lambda_.function],
+            when_stopped=(
+                "A restore execution timed out or was aborted before it could alert: look "
+                "for clusters tagged hsmdr:restore-id (aws cloudhsmv2 describe-clusters), "
+                "read the execution history, and resume with its restore id: hsmdr restore "
+                "--config <deployment config> --restore-id <restore id> --source-cluster "
+                "<cluster id> --follow."
+            ),
+            runbook=runbooks.COMPLETE_CLUSTER_FAILURE,
         )
-        self._acknowledge_state_machine()
         CfnOutput(
             self,
             "StateMachineArn",
             value=self.workflow.state_machine.state_machine_arn,
             description="Start with: hsmdr restore --config PATH --source-cluster ID --follow",
-        )
-        machine = self.workflow.state_machine
-        self.stopped_alarm = alerting.page_on(
-            cloudwatch.Alarm(
-                self,
-                "StoppedAlarm",
-                alarm_description=(
-                    "A restore execution timed out or was aborted before it could alert: look "
-                    "for clusters tagged hsmdr:restore-id (aws cloudhsmv2 describe-clusters) "
-                    "and read the execution history."
-                ),
-                metric=cloudwatch.MathExpression(
-                    expression="timedOut + aborted",
-                    using_metrics={
-                        "timedOut": machine.metric_timed_out(period=ALARM_PERIOD),
-                        "aborted": machine.metric_aborted(period=ALARM_PERIOD),
-                    },
-                    period=ALARM_PERIOD,
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
         )
 
     def _acknowledge_function(self, config: DeploymentConfig) -> None:
@@ -189,27 +174,6 @@ class RestoreCluster(Construct):
             f"AwsSolutions::AwsSolutions-IAM5[Resource::{executions}]",
             "DescribeExecution on this deployment's restore executions (any region), to tell "
             "a live holder of a restore id from one that stopped.",
-        )
-
-    def _acknowledge_state_machine(self) -> None:
-        machine = self.workflow.state_machine
-        function_arn = rendered(self, self.lambda_.function.function_arn)
-        acknowledge(
-            machine.role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{function_arn}:*]",
-            "Step Functions invokes this one function and its versions (Arn:*).",
-        )
-        acknowledge(
-            machine.role,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "X-Ray trace writes and CloudWatch Logs delivery support no resource-level "
-            "permissions.",
-        )
-        acknowledge(
-            machine.role,
-            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
-            "statement is scoped to the alert key alone.",
         )
 
 

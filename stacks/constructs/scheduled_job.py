@@ -36,9 +36,11 @@ class ScheduledJob(Construct):
         alerting: Alerting,
         what_fails: str,
         next_step: str,
+        runbook: str,
     ) -> None:
         """`what_fails` completes "... failed (crashed or timed out), so ..." in the
-        errors alarm; `next_step` tells the on-call engineer what to run instead."""
+        errors alarm; `next_step` tells the on-call engineer what to run instead, and
+        `runbook` which page of docs/runbooks/ explains the job."""
         super().__init__(scope, construct_id)
         self.dead_letters = sqs.Queue(
             self,
@@ -78,7 +80,7 @@ class ScheduledJob(Construct):
             cloudwatch.Alarm(
                 self,
                 "ErrorsAlarm",
-                alarm_description=f"{what_fails}. {next_step}",
+                alarm_description=f"{what_fails}. {next_step}. Runbook: {runbook}",
                 metric=function.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
                 threshold=1,
                 evaluation_periods=1,
@@ -92,7 +94,8 @@ class ScheduledJob(Construct):
                 "DeadLettersAlarm",
                 alarm_description=(
                     f"EventBridge Scheduler could not invoke the function ({description}); "
-                    f"the failed events are in the schedule's dead-letter queue. {next_step}"
+                    f"the failed events are in the schedule's dead-letter queue. {next_step}. "
+                    f"Runbook: {runbook}"
                 ),
                 metric=self.dead_letters.metric_approximate_number_of_messages_visible(
                     period=ALARM_PERIOD, statistic="Maximum"

@@ -1,13 +1,20 @@
-"""A Step Functions state machine that always logs (ALL, to its own log group) and traces."""
+"""A Step Functions state machine that always logs (ALL, to its own log group) and
+traces, and pages when an execution stops without running its own failure path."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.config import LOG_RETENTION_NAMES, DeploymentConfig
+from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.nag import acknowledge, rendered
 
 
 class ObservedStateMachine(Construct):
@@ -21,7 +28,13 @@ class ObservedStateMachine(Construct):
         definition: sfn.IChainable,
         timeout: Duration,
         comment: str,
+        alerting: Alerting,
+        invokes: Sequence[lambda_.IFunction],
+        when_stopped: str,
+        runbook: str,
     ) -> None:
+        """`invokes`: the functions its steps call. `when_stopped`: what a person does
+        when an execution timed out or was aborted (its Catch paths did not run)."""
         super().__init__(scope, construct_id)
         self.log_group = logs.LogGroup(
             self,
@@ -43,4 +56,46 @@ class ObservedStateMachine(Construct):
             logs=sfn.LogOptions(
                 destination=self.log_group, level=sfn.LogLevel.ALL, include_execution_data=True
             ),
+        )
+        self._acknowledge(invokes)
+        self.stopped_alarm = alerting.page_on(
+            cloudwatch.Alarm(
+                self,
+                "StoppedAlarm",
+                alarm_description=f"{when_stopped} Runbook: {runbook}",
+                metric=cloudwatch.MathExpression(
+                    expression="timedOut + aborted",
+                    using_metrics={
+                        "timedOut": self.state_machine.metric_timed_out(period=ALARM_PERIOD),
+                        "aborted": self.state_machine.metric_aborted(period=ALARM_PERIOD),
+                    },
+                    period=ALARM_PERIOD,
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
+
+    def _acknowledge(self, invokes: Sequence[lambda_.IFunction]) -> None:
+        role = self.state_machine.role
+        for function in invokes:
+            arn = rendered(self, function.function_arn)
+            acknowledge(
+                role,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::{arn}:*]",
+                "Step Functions invokes this one function and its versions (Arn:*).",
+            )
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "X-Ray trace writes and CloudWatch Logs delivery support no resource-level "
+            "permissions.",
+        )
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the KMS-encrypted alert topics needs GenerateDataKey*; the "
+            "statement is scoped to the alert key alone.",
         )

@@ -20,6 +20,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from lambdas.core import runbooks
 from stacks.workflows.steps import lambda_step, poll_wait
 
 CATCH_ALL = ["States.ALL"]
@@ -104,10 +105,12 @@ def _ending(
         message=sfn.TaskInput.from_text(
             sfn.JsonPath.format(
                 "The DR drill execution {} tore its cluster down, but writing its report "
-                "failed: {}: {}. The drill counts as failed. Read the execution history.",
+                "failed: {}: {}. The drill counts as failed. Read the execution history: "
+                "hsmdr report {}. Runbook: " + runbooks.DR_DRILL,
                 sfn.JsonPath.string_at("$.job.plan.execution"),
                 sfn.JsonPath.string_at("$.reportError.Error"),
                 sfn.JsonPath.string_at("$.reportError.Cause"),
+                sfn.JsonPath.string_at("$.job.plan.execution"),
             )
         ),
         result_path=sfn.JsonPath.DISCARD,
@@ -171,7 +174,8 @@ def _teardown(
                 "The DR drill execution {} could not tear its cluster down: {}: {}. The "
                 "drill cluster (recorded: {}) in {} is billed by the hour: delete its HSMs, "
                 "then the cluster (aws cloudhsmv2 describe-clusters --region {}; look for "
-                "the tag hsmdr:drill={}). Runbook: docs/runbooks/dr-drill.md",
+                "the tag hsmdr:drill={}, or run hsmdr drill status --config <deployment "
+                "config>). Runbook: " + runbooks.DR_DRILL,
                 sfn.JsonPath.string_at("$.job.plan.execution"),
                 sfn.JsonPath.string_at("$.teardownError.Error"),
                 sfn.JsonPath.string_at("$.teardownError.Cause"),
@@ -352,7 +356,7 @@ def _start(
             sfn.JsonPath.format(
                 "The DR drill execution {} was refused before anything was created: {}: {}. "
                 "Fix what the message names and start the drill again: hsmdr drill start "
-                "--follow --config <deployment config>. Runbook: docs/runbooks/dr-drill.md",
+                "--follow --config <deployment config>. Runbook: " + runbooks.DR_DRILL,
                 sfn.JsonPath.string_at("$.execution"),
                 sfn.JsonPath.string_at("$.error.Error"),
                 sfn.JsonPath.string_at("$.error.Cause"),

@@ -15,7 +15,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.workflows.steps import lambda_step, poll_wait, release_lock
+from lambdas.core import runbooks
+from stacks.workflows.steps import lambda_step, poll_wait, publish_by_severity, release_lock
 
 CATCH_ALL = ["States.ALL"]
 
@@ -29,6 +30,7 @@ def build(
     *,
     function: lambda_.IFunction,
     topic: sns.ITopic,
+    notify_topic: sns.ITopic,
     locks: dynamodb.ITableV2,
 ) -> sfn.IChainable:
     def step(state_id: str, name: str, comment: str) -> tasks.LambdaInvoke:
@@ -39,19 +41,15 @@ def build(
     release_after_failure = release_lock(scope, "ReleaseLockAfterFailure", locks)
     release_after_failure.add_catch(failed, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
     release_after_failure.next(failed)
-    notify_failure = tasks.SnsPublish(
+    notify_failure = publish_by_severity(
         scope,
         "NotifyFailure",
-        topic=topic,
-        subject=sfn.JsonPath.string_at("$.job.run.cleanup.alert.subject"),
-        message=sfn.TaskInput.from_json_path_at("$.job.run.cleanup.alert.body"),
-        result_path=sfn.JsonPath.DISCARD,
+        page_topic=topic,
+        notify_topic=notify_topic,
+        alert_path="$.job.run.cleanup.alert",
         comment="Tell on-call what failed, what clean-up did and what to run next",
+        then=release_after_failure,
     )
-    notify_failure.add_catch(
-        release_after_failure, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD
-    )
-    notify_failure.next(release_after_failure)
     notify_cleanup_failure = tasks.SnsPublish(
         scope,
         "NotifyCleanupFailure",
@@ -65,7 +63,10 @@ def build(
                 "The on-demand backup of {} failed ({}) and its clean-up did not finish: {} "
                 "The cluster may not have the HSMs it started with ({}). Check now: "
                 "aws cloudhsmv2 describe-clusters --region {} --filters clusterIds={} "
-                "and delete any HSM this execution created. Execution: {}",
+                "and delete any HSM this execution created (list them: hsmdr cluster health "
+                "--config <deployment config> --cluster {}). Runbook: "
+                + runbooks.ON_DEMAND_BACKUP
+                + ". Execution: {}",
                 sfn.JsonPath.string_at("$.job.plan.cluster_id"),
                 sfn.JsonPath.string_at("$.error.Error"),
                 sfn.JsonPath.string_at("$.cleanupError.Cause"),
@@ -73,6 +74,7 @@ def build(
                     sfn.JsonPath.object_at("$.job.plan.hsms_per_az_before")
                 ),
                 sfn.JsonPath.string_at("$.job.plan.region"),
+                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
                 sfn.JsonPath.string_at("$.job.plan.cluster_id"),
                 sfn.JsonPath.string_at("$.job.plan.execution"),
             )

@@ -15,7 +15,8 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.workflows.steps import lambda_step, poll_wait, release_lock
+from lambdas.core import runbooks
+from stacks.workflows.steps import lambda_step, poll_wait, publish_alert, release_lock
 
 CATCH_ALL = ["States.ALL"]
 
@@ -24,25 +25,12 @@ def _status_is(value: str) -> sfn.Condition:
     return sfn.Condition.string_equals("$.job.run.hsm.status", value)
 
 
-def _publish(
-    scope: Construct, state_id: str, topic: sns.ITopic, alert_path: str, comment: str
-) -> tasks.SnsPublish:
-    return tasks.SnsPublish(
-        scope,
-        state_id,
-        topic=topic,
-        subject=sfn.JsonPath.string_at(f"{alert_path}.subject"),
-        message=sfn.TaskInput.from_json_path_at(f"{alert_path}.body"),
-        result_path=sfn.JsonPath.DISCARD,
-        comment=comment,
-    )
-
-
 def build(
     scope: Construct,
     *,
     function: lambda_.IFunction,
     topic: sns.ITopic,
+    notify_topic: sns.ITopic,
     locks: dynamodb.ITableV2,
 ) -> sfn.IChainable:
     def step(state_id: str, name: str, comment: str) -> tasks.LambdaInvoke:
@@ -53,7 +41,7 @@ def build(
     release_after_failure = release_lock(scope, "ReleaseLockAfterFailure", locks)
     release_after_failure.add_catch(failed, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
     release_after_failure.next(failed)
-    notify_failure = _publish(
+    notify_failure = publish_alert(
         scope,
         "NotifyFailure",
         topic,
@@ -75,11 +63,15 @@ def build(
             sfn.JsonPath.format(
                 "The HSM replacement on {} failed ({}) and its failure report failed too ({}). "
                 "Check the HSMs now: aws cloudhsmv2 describe-clusters --region {} --filters "
-                "clusterIds={} and delete only DEGRADED HSMs. Execution: {}",
+                "clusterIds={} (or hsmdr cluster health --config <deployment config> --cluster "
+                "{}) and delete only DEGRADED HSMs. Runbook: "
+                + runbooks.SINGLE_HSM_FAILURE
+                + ". Execution: {}",
                 sfn.JsonPath.string_at("$.job.plan.cluster_id"),
                 sfn.JsonPath.string_at("$.error.Error"),
                 sfn.JsonPath.string_at("$.reportError.Error"),
                 sfn.JsonPath.string_at("$.job.plan.region"),
+                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
                 sfn.JsonPath.string_at("$.job.plan.cluster_id"),
                 sfn.JsonPath.string_at("$.job.plan.execution"),
             )
@@ -111,8 +103,12 @@ def build(
     release = release_lock(scope, "ReleaseLock", locks)
     release.add_catch(succeeded, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
     release.next(succeeded)
-    notify_success = _publish(
-        scope, "NotifySuccess", topic, "$.result.alert", "Tell on-call what the automation did"
+    notify_success = publish_alert(
+        scope,
+        "NotifySuccess",
+        notify_topic,  # fixed: working hours are soon enough
+        "$.result.alert",
+        "Tell the notify contacts what the automation did",
     )
     notify_success.add_catch(release, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
     notify_success.next(release)

@@ -16,6 +16,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.core.restore_plan import CREATE, DISCARD, IN_TRANSIT, WAIT
 from lambdas.core.restore_report import KEY_CHECK_NOT_RUN
 from stacks.workflows.steps import lambda_step, poll_wait, publish_alert
@@ -44,7 +45,10 @@ def build(scope: Construct, *, function: lambda_.IFunction, topic: sns.ITopic) -
             sfn.JsonPath.format(
                 "A CloudHSM restore failed ({}: {}) and its report could not be built. Nothing "
                 "was deleted: look for clusters tagged hsmdr:restore-id with aws cloudhsmv2 "
-                "describe-clusters. Execution: {}",
+                "describe-clusters, then resume: hsmdr restore --config <deployment config> "
+                "--restore-id <its restore id> --source-cluster <cluster id> --follow. Runbook: "
+                + runbooks.COMPLETE_CLUSTER_FAILURE
+                + ". Execution: {}",
                 sfn.JsonPath.string_at("$.error.Error"),
                 sfn.JsonPath.string_at("$.error.Cause"),
                 sfn.JsonPath.string_at("$.execution"),

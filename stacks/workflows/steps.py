@@ -66,6 +66,33 @@ def publish_alert(
     )
 
 
+def publish_by_severity(
+    scope: Construct,
+    state_id: str,
+    *,
+    page_topic: sns.ITopic,
+    notify_topic: sns.ITopic,
+    alert_path: str,
+    comment: str,
+    then: sfn.IChainable,
+) -> sfn.Choice:
+    """Publish the alert at `alert_path` to the topic its `severity` names ("notify", or
+    page otherwise), then go on to `then`, even if publishing failed."""
+    choice = sfn.Choice(scope, state_id, comment=f"{comment}: page or notify?")
+    published = []
+    for suffix, topic in (("Page", page_topic), ("Notify", notify_topic)):
+        task = publish_alert(scope, f"{state_id}{suffix}", topic, alert_path, comment)
+        task.add_catch(then, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
+        published.append(task.next(then))
+    severity = f"{alert_path}.severity"
+    return choice.when(
+        sfn.Condition.and_(
+            sfn.Condition.is_present(severity), sfn.Condition.string_equals(severity, "notify")
+        ),
+        published[1],
+    ).otherwise(published[0])
+
+
 def poll_wait(scope: Construct, state_id: str, comment: str) -> sfn.Wait:
     """Wait the poll interval from the execution input (never a sleeping Lambda)."""
     return sfn.Wait(

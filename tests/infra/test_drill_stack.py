@@ -209,7 +209,7 @@ def test_a_timed_out_or_aborted_drill_pages_and_reaches_the_function(
     [alarm] = [
         r["Properties"]
         for k, r in resources(template, "AWS::CloudWatch::Alarm").items()
-        if k.startswith("DrDrillStoppedAlarm")
+        if k.startswith("DrDrillWorkflowStoppedAlarm")
     ]
     metrics = {
         m["MetricStat"]["Metric"]["MetricName"] for m in alarm["Metrics"] if "MetricStat" in m

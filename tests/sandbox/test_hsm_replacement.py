@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from sandbox.replacement_scenarios import (
+    HEALTH_FUNCTION,
     await_execution,
     fire_health_check,
     fire_unhealthy_alarm,
@@ -231,6 +232,14 @@ def test_an_unsupported_zone_fails_after_bounded_attempts_and_keeps_the_failed_h
     assert cluster["status"] == "NEEDS_ATTENTION" and "ended FAILED" in cluster["reason"]
     [alert] = again["alerts"]
     assert "NEED ATTENTION" in alert["subject"] and report["execution_arn"] in alert["message"]
+    assert alert["topic"].startswith("AlertingTopic")  # a person is needed: page
+    # And the next checks do not page again for the same problem (hsm_replacement.
+    # repeat_alert_minutes), the alarm run included; a person asking by hand still hears
+    assert fire_health_check(sandbox)["alerts"] == []
+    held = fire_unhealthy_alarm(sandbox, CLUSTER)
+    assert held["alerts"] == [] and held["alerts_held_back"] == [CLUSTER]
+    by_hand = sandbox.deployment.invoke(HEALTH_FUNCTION, {"auto_replace": False})
+    assert by_hand is not None and by_hand.payload["alert_severity"] == "page"
 
 
 @pytest.mark.parametrize(

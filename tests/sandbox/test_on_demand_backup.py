@@ -55,7 +55,10 @@ def failure_alert(report: dict[str, Any]) -> dict[str, Any]:
     [alert] = report["alerts"]
     assert CLUSTER in alert["subject"] and "FAILED" in alert["subject"]
     assert "What the automation already did:" in alert["message"]
-    assert f"hsmdr backup create --cluster {CLUSTER}" in alert["message"]
+    assert (
+        f"hsmdr backup create --config <deployment config> --cluster {CLUSTER}"
+        in (alert["message"])
+    )
     assert report["execution_arn"] in alert["message"]
     return alert
 

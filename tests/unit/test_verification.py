@@ -40,7 +40,9 @@ def test_backup_older_than_rpo_names_backup_age_and_rpo() -> None:
     assert finding.code is FindingCode.BACKUP_OLDER_THAN_RPO
     assert "backup-abcdefghijk" in finding.message
     assert "1d 6h" in finding.message and "1d" in finding.message
-    assert f"--cluster-id {CLUSTER_ID}" in finding.next_step
+    assert f"hsmdr backup create --config <deployment config> --cluster {CLUSTER_ID}" in (
+        finding.next_step
+    )
 
 
 def test_per_cluster_rpo_comes_from_the_caller() -> None:
@@ -85,7 +87,11 @@ def test_degraded_hsm_reports_both_the_hsm_and_the_zone_gap() -> None:
         FindingCode.HSM_DEGRADED,
         FindingCode.HSM_COUNT_BELOW_DESIRED,
     ]
-    assert "--availability-zone us-east-1b" in report.findings[0].next_step
+    degraded = report.findings[0]
+    assert f"hsmdr hsm replace --config <deployment config> --cluster {CLUSTER_ID}" in (
+        degraded.next_step
+    )
+    assert "--hsm hsm-" in degraded.next_step
 
 
 def test_report_status_and_alert_for_a_failing_run() -> None:

@@ -1,0 +1,69 @@
+"""Say it once: a cluster that needs a person is paged when the problem is first seen,
+again when it changes, and then every `repeat_after` while it lasts, not on every
+five-minute health check. The escalation alarms, not repeated pages, raise the stakes.
+
+The decision is pure; `AlertMemory` keeps what was sent in a DynamoDB table of its own
+(never the lock table: the health check only reads locks).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Remembered:
+    signature: str
+    sent_at: datetime
+
+
+def signature(parts: Iterable[str]) -> str:
+    """The same problems give the same signature, whatever their order."""
+    joined = "\n".join(sorted(parts))
+    return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+def due(previous: Remembered | None, current: str, now: datetime, repeat_after: timedelta) -> bool:
+    """Send when nothing was sent, the problem changed, or it has lasted `repeat_after`."""
+    if previous is None or previous.signature != current:
+        return True
+    return now - previous.sent_at >= repeat_after
+
+
+class AlertMemory:
+    """One item per key: the signature and time of the last message sent for it."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self._dynamodb = dynamodb
+        self._table = table
+
+    def recall(self, key: str) -> Remembered | None:
+        item = self._dynamodb.get_item(
+            TableName=self._table, Key={"key": {"S": key}}, ConsistentRead=True
+        ).get("Item")
+        if not item:
+            return None
+        return Remembered(
+            signature=item["signature"]["S"],
+            sent_at=datetime.fromisoformat(item["sent_at"]["S"]),
+        )
+
+    def remember(self, key: str, sent: Remembered, keep_for: timedelta) -> None:
+        # Forgotten (TTL) well after it would be repeated anyway.
+        expires_at = int((sent.sent_at + keep_for).timestamp())
+        self._dynamodb.put_item(
+            TableName=self._table,
+            Item={
+                "key": {"S": key},
+                "signature": {"S": sent.signature},
+                "sent_at": {"S": sent.sent_at.isoformat()},
+                "expires_at": {"N": str(expires_at)},
+            },
+        )
+
+    def forget(self, key: str) -> None:
+        self._dynamodb.delete_item(TableName=self._table, Key={"key": {"S": key}})

@@ -1,0 +1,91 @@
+"""A cluster that needs a person is paged once per problem, then every repeat interval."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from lambdas.core.alert_memory import AlertMemory, Remembered, due, signature
+from lambdas.core.alerts import NOTIFY, PAGE
+from lambdas.core.health_run import entry_signature, memory_key, split_due
+from lambdas.core.replacement_alerts import health_alert
+from tests.unit.factories import CLUSTER_ID, NOW, cluster, hsm
+from tests.unit.test_health import degraded, run
+
+EVERY = timedelta(hours=4)
+
+
+def test_signature_ignores_order_and_changes_with_the_problem() -> None:
+    assert signature(["a", "b"]) == signature(["b", "a"])
+    assert signature(["a", "b"]) != signature(["a", "c"])
+
+
+def test_due_when_new_changed_or_lasting_longer_than_the_interval() -> None:
+    sent = Remembered(signature(["x"]), NOW - timedelta(hours=1))
+    assert due(None, signature(["x"]), NOW, EVERY)
+    assert not due(sent, signature(["x"]), NOW, EVERY)
+    assert due(sent, signature(["y"]), NOW, EVERY)
+    assert due(sent, signature(["x"]), NOW + timedelta(hours=3), EVERY)
+
+
+def test_a_person_needed_is_held_back_until_due_but_a_started_replacement_never() -> None:
+    # Given a cluster that needs a person (auto_replace off), paged an hour ago
+    attention, _ = run([degraded()], auto_replace=False)
+    [entry] = attention.alerting
+    memory = {memory_key(entry): Remembered(entry_signature(entry), NOW - timedelta(hours=1))}
+    # Then the same problem is held back, and sent again once the interval has passed
+    assert split_due(attention.alerting, memory.get, NOW, EVERY) == ((), (entry,))
+    later = NOW + timedelta(hours=3, minutes=1)
+    assert split_due(attention.alerting, memory.get, later, EVERY) == ((entry,), ())
+    # And a replacement this run started is always told, whatever was sent before
+    started, _ = run([degraded()])
+    [started_entry] = started.alerting
+    memory[memory_key(started_entry)] = Remembered(entry_signature(started_entry), NOW)
+    assert split_due(started.alerting, memory.get, NOW, EVERY) == ((started_entry,), ())
+
+
+def test_a_second_failed_hsm_is_news() -> None:
+    first, _ = run([degraded()], auto_replace=False)
+    worse, _ = run(
+        [
+            cluster(
+                hsm("us-east-1a", state="DEGRADED", n=1), hsm("us-east-1b", state="DEGRADED", n=2)
+            )
+        ],
+        auto_replace=False,
+    )
+    assert entry_signature(first.alerting[0]) != entry_signature(worse.alerting[0])
+
+
+def test_severity_page_for_a_person_needed_notify_for_a_started_replacement() -> None:
+    attention, _ = run([degraded()], auto_replace=False)
+    started, _ = run([degraded()])
+    assert health_alert(attention).severity == PAGE
+    assert health_alert(started).severity == NOTIFY
+
+
+def table(dynamodb: Any) -> str:
+    dynamodb.create_table(
+        TableName="memory",
+        KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return "memory"
+
+
+@mock_aws
+def test_memory_round_trip_with_expiry_and_forget() -> None:
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    memory = AlertMemory(dynamodb, table(dynamodb))
+    key = f"health#{CLUSTER_ID}"
+    assert memory.recall(key) is None
+    memory.remember(key, Remembered("sig", NOW), keep_for=2 * EVERY)
+    assert memory.recall(key) == Remembered("sig", NOW)
+    item = dynamodb.get_item(TableName="memory", Key={"key": {"S": key}})["Item"]
+    assert int(item["expires_at"]["N"]) == int((NOW + 2 * EVERY).timestamp())
+    memory.forget(key)
+    assert memory.recall(key) is None
