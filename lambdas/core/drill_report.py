@@ -371,6 +371,9 @@ def alert(report: Mapping[str, Any], console_url: str) -> dict[str, str]:
             *summary,
             "",
             f"Report: {where}",
+            "Read it: hsmdr drill report "
+            + report["execution_name"]
+            + " --config <deployment config>",
             f"Runbook: {runbooks.DR_DRILL}",
             f"Execution: {console_url}",
         ]
@@ -434,7 +437,13 @@ def stopped_alert(
             "execution exists: nothing is left to delete."
         ]
         subject = f"DR drill {status}: nothing left behind"
-    lines += ["", f"Execution: {execution}", f"Runbook: {runbooks.DR_DRILL}"]
+    lines += [
+        "",
+        "Drill clusters still tagged, in every region: hsmdr drill status --config "
+        "<deployment config>",
+        f"Execution: {execution}",
+        f"Runbook: {runbooks.DR_DRILL} (A drill cluster left behind)",
+    ]
     return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
 
 

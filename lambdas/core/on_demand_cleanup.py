@@ -23,7 +23,7 @@ class CleanupDecision:
     delete: tuple[str, ...]  # HSM ids to delete now
     create: tuple[tuple[str, str | None], ...]  # (zone, ip) to create now
     remaining: tuple[str, ...]  # what still differs from the start, for people
-    done: bool
+    done: bool  # nothing more to do now or later (remaining may still be non-empty)
 
 
 def plan_cleanup(
@@ -63,8 +63,11 @@ def plan_cleanup(
     if delete or create:
         remaining += [f"deleting HSM {h}" for h in delete]
         remaining += [f"re-creating an HSM in {z}" for z, _ in create]
+    # Done when clean-up has nothing left to try: with `remaining` (re-creations used
+    # up) the cluster is not as it was, and the alert pages at once instead of after
+    # the clean-up deadline.
     return CleanupDecision(
-        tuple(delete), tuple(create), tuple(remaining), done=not (delete or create or remaining)
+        tuple(delete), tuple(create), tuple(remaining), done=not (delete or create)
     )
 
 

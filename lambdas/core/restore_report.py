@@ -12,6 +12,7 @@ from typing import Any
 
 from lambdas.core import runbooks
 from lambdas.core.alerts import SNS_SUBJECT_MAX
+from lambdas.core.console import execution_url
 from lambdas.core.models import Cluster
 from lambdas.core.workflow_alerts import error_summary
 
@@ -96,7 +97,11 @@ def service_restored_alert(
             "time. Until a second HSM is ACTIVE, SDK 5 clients need the key availability "
             "check disabled (every key must be on two HSMs).",
         ]
-    lines.append(f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE} (After the restore: clients)")
+    lines += [
+        f"Follow the rest of the restore: hsmdr report {plan['execution']}",
+        f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE} (After the restore: clients)",
+        f"Execution: {execution_url(plan['execution'])}",
+    ]
     subject = f"CloudHSM service restored: {plan['source_cluster_id']} -> {cluster_id}"
     return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
 
@@ -176,6 +181,7 @@ def success_alert(
         *client_steps(report["cluster_id"], report["region"], ips, report["security_group"], job),
         "Verify the keys with PKCS#11 before retiring the old cluster's configuration, and "
         "update protected_clusters in the deployment config to the new cluster id.",
+        f"Post-incident report (timeline, RTO, RPO): hsmdr report {report['execution']}",
         f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE}",
         f"Execution: {console_url}",
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import timedelta
+from typing import Any
 
 import boto3
 import pytest
@@ -27,6 +28,7 @@ from lambdas.core.verification import (
     VerificationReport,
     verify_cluster,
 )
+from lambdas.core.workflow_alerts import on_demand_failure_alert
 from tests.alert_text import alert_problems
 from tests.conftest import REPO_ROOT
 from tests.unit.factories import CLUSTER_ID, NOW, backup, cluster, spec
@@ -119,3 +121,31 @@ def test_publish_sends_each_severity_to_its_own_topic() -> None:
 
 def test_nothing_is_published_without_a_topic() -> None:
     assert publish(Alert("s", "b", PAGE), AlertTopics()) is None
+
+
+def on_demand_job(remaining: list[str]) -> dict[str, Any]:
+    plan = {
+        "cluster_id": CLUSTER_ID,
+        "strategy": "cycle-hsm",
+        "region": "us-east-1",
+        "hsms_per_az_before": {"us-east-1a": 1, "us-east-1b": 1},
+        "execution": "arn:aws:states:us-east-1:123456789012:execution:x-on-demand-backup:run",
+    }
+    cleanup = {"actions": ["deleted HSM hsm-abcdefghij9"], "remaining": remaining}
+    return {"plan": plan, "run": {"step": "check_backup", "cleanup": cleanup}}
+
+
+@pytest.mark.parametrize(
+    ("remaining", "severity", "says"),
+    [
+        ([], NOTIFY, "The cluster has the HSMs it started with"),
+        (["us-east-1a has 0 HSM(s), 1 at the start"], PAGE, "NOT back to its starting state"),
+    ],
+)
+def test_an_on_demand_failure_pages_only_when_the_cluster_is_not_as_it_was(
+    remaining: list[str], severity: str, says: str
+) -> None:
+    error = {"Error": "BackupTimeout", "Cause": "no READY backup"}
+    alert = on_demand_failure_alert(on_demand_job(remaining), error, "https://console/x")
+    assert alert["severity"] == severity and says in alert["body"]
+    assert alert_problems(alert["body"], runbook=runbooks.ON_DEMAND_BACKUP) == []
