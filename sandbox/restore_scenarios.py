@@ -20,18 +20,13 @@ from stacks.names import restore_state_machine_name
 if TYPE_CHECKING:
     from sandbox.runner import Deployment
 
-TRUST_ANCHOR = "-----BEGIN CERTIFICATE-----\nsandbox customerCA\n-----END CERTIFICATE-----\n"
+
 HSM_FAILURE_MID_RESTORE = "hsm-failure"  # without an argument: hits the restored cluster
 
 
 def seed_trust_anchor(sandbox: Sandbox) -> str | None:
     """Store customerCA.crt where the config says, as the operator did at initialization."""
-    name = sandbox.config.restore.trust_anchor_parameter
-    if name:
-        boto3.client("ssm", region_name=sandbox.config.region).put_parameter(
-            Name=name, Value=TRUST_ANCHOR, Type="String", Overwrite=True
-        )
-    return name
+    return sandbox.seed_trust_anchor()
 
 
 def lose_cluster(sandbox: Sandbox, cluster_id: str, region: str) -> None:

@@ -38,6 +38,8 @@ MOTO_CONFIG: Any = {
     "lambda": {"use_docker": False},
 }
 # A seeded cluster's backup history: the daily backups of the last few days.
+# The sandbox's customerCA.crt (a placeholder: nothing verifies it).
+TRUST_ANCHOR = "-----BEGIN CERTIFICATE-----\nsandbox customerCA\n-----END CERTIFICATE-----\n"
 SEEDED_BACKUP_AGES = tuple(timedelta(hours=h) for h in (2, 26, 50, 74, 98, 122, 146))
 _FAKE_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -223,11 +225,18 @@ class Sandbox:
     # Seeding ------------------------------------------------------------------
 
     def seed_protected_clusters(
-        self, backup_ages: Iterable[timedelta] = SEEDED_BACKUP_AGES, *, dr_copies: bool = True
+        self,
+        backup_ages: Iterable[timedelta] = SEEDED_BACKUP_AGES,
+        *,
+        dr_copies: bool = True,
+        trust_anchor: bool = True,
     ) -> list[str]:
         """Create every protected cluster as it would exist in production: with
         `dr_copies`, each DR region also holds a tagged READY copy of every seeded backup,
-        as the daily copy job leaves them."""
+        as the daily copy job leaves them; with `trust_anchor`, customerCA.crt is stored
+        where restore.trust_anchor_parameter says, as done at initialization."""
+        if trust_anchor:
+            self.seed_trust_anchor()
         ages = tuple(backup_ages)
         seeded = []
         for spec in self.config.protected_clusters:
@@ -246,6 +255,16 @@ class Sandbox:
             if dr_copies:
                 self._seed_copies(cluster_id, spec.region)
         return seeded
+
+    def seed_trust_anchor(self) -> str | None:
+        name = self.config.restore.trust_anchor_parameter
+        if name:
+            import boto3
+
+            boto3.client("ssm", region_name=self.config.region).put_parameter(
+                Name=name, Value=TRUST_ANCHOR, Type="String", Overwrite=True
+            )
+        return name
 
     def _seed_copies(self, cluster_id: str, home: str) -> None:
         from lambdas.core.copies import copy_tags

@@ -439,6 +439,7 @@ class DeploymentConfig(_Strict):
             golden_period=backups.golden.period,
             golden_keep=backups.golden.keep,
             enforce_retention=backups.enforce_retention,
+            trust_anchor_parameter=self.restore.trust_anchor_parameter,
         )
 
     def verification_settings(

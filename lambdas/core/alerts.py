@@ -98,7 +98,7 @@ def _fit_subject(subject: str) -> str:
 def copy_job_alert(report: CopyJobReport) -> Alert:
     """One message per failing copy-job run: each cluster, region, backup, next step."""
     failing = [c for c in report.clusters if c.findings]
-    names = ", ".join(c.spec.label for c in failing) or "no cluster"
+    names = ", ".join(c.spec.label for c in failing) or "trust anchor"
     subject = f"[{report.deployment_name}] CloudHSM backup copies FAILED: {names}"
     intro = (
         f"The backup copy job of {report.deployment_name} at "
@@ -112,7 +112,28 @@ def copy_job_alert(report: CopyJobReport) -> Alert:
         "Copies are tracked on every run and by the hourly verification. Re-run after "
         "fixing: hsmdr backup copy --config <deployment config>"
     )
+    anchor = report.trust_anchor_problems
+    if anchor:
+        footer = "\n".join([*_trust_anchor_lines(anchor, report.deployment_name), "", footer])
     return _findings_alert(subject, intro, groups, footer)
+
+
+def _trust_anchor_lines(problems: dict[str, str], deployment: str) -> list[str]:
+    from lambdas.core.client_config import trust_anchor_copy_name
+
+    copy_name = trust_anchor_copy_name(deployment)
+    lines = [
+        "Trust anchor (customerCA.crt) NOT replicated; clients of a cluster restored there "
+        "could not verify it:"
+    ]
+    for region, note in problems.items():
+        lines += [
+            f"  - {region}: {note}",
+            f"     Next step: aws ssm put-parameter --region {region} --name {copy_name} "
+            "--type String --overwrite --value file://customerCA.crt",
+        ]
+    lines.append(f"     Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE} (After the restore: clients)")
+    return lines
 
 
 def copy_monitor_alert(report: CopyMonitorReport) -> Alert:

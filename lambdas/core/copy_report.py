@@ -6,6 +6,7 @@ Pure: the results are filled by copy_job.py; the findings of the copy job itself
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,6 +15,9 @@ from lambdas.core.copies import CopyAction, CopyDecision, RegionCopyStatus, Rete
 from lambdas.core.models import Backup
 from lambdas.core.protected import ProtectedCluster
 from lambdas.core.verification import FAILED, SUCCEEDED, Finding, FindingCode, copy_status_dict
+
+# Replication results that leave a DR region without a usable customerCA.crt.
+TRUST_ANCHOR_PROBLEMS = ("MISSING", "FAILED")
 
 
 @dataclass
@@ -90,9 +94,21 @@ class CopyJobReport:
     def findings(self) -> tuple[Finding, ...]:
         return tuple(f for c in self.clusters for f in c.findings)
 
+    # DR region -> what replicating the trust anchor there did (client_config statuses).
+    trust_anchor: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    @property
+    def trust_anchor_problems(self) -> dict[str, str]:
+        """DR regions where clients of a restored cluster would find no customerCA.crt."""
+        return {
+            region: str(result.get("note"))
+            for region, result in sorted(self.trust_anchor.items())
+            if result.get("status") in TRUST_ANCHOR_PROBLEMS
+        }
+
     @property
     def status(self) -> str:
-        return FAILED if self.findings else SUCCEEDED
+        return FAILED if self.findings or self.trust_anchor_problems else SUCCEEDED
 
     @property
     def copies_created(self) -> int:
@@ -130,6 +146,7 @@ class CopyJobReport:
             },
             "findings": [f.to_dict() for f in self.findings],
             "findings_count": len(self.findings),
+            "trust_anchor": {r: dict(v) for r, v in sorted(self.trust_anchor.items())},
         }
 
 

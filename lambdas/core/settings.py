@@ -105,6 +105,8 @@ class BackupSettings:
     golden_period: str = "monthly"
     golden_keep: int = 12
     enforce_retention: bool = False
+    # customerCA.crt in SSM (primary region): the copy job replicates it to the DR regions.
+    trust_anchor_parameter: str | None = None
 
     def to_env(self) -> dict[str, str]:
         data = {k: list(v) if isinstance(v, tuple) else v for k, v in self.__dict__.items()}

@@ -3,7 +3,8 @@ keep golden backups and the retention policy as the config says."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
@@ -68,6 +69,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         dry_run=request.dry_run,
         log=lambda message, fields: logger.info(message, extra=fields),
     )
+    if not request.dry_run:
+        report = replace(report, trust_anchor=replicate_trust_anchor(settings, backups))
     _emit_metrics(report)
     result = report.to_dict()
     alerts: list[dict[str, str]] = []
@@ -81,6 +84,38 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 alerts.append({"subject": alert.subject, **sent})
     result["alerts"] = alerts
     return result
+
+
+def replicate_trust_anchor(
+    settings: VerificationSettings, backups: BackupSettings
+) -> dict[str, dict[str, Any]]:
+    """Copy customerCA.crt to every DR region on every run, so a restore there finds it
+    even when the primary region is gone (restore.trust_anchor_parameter)."""
+    if not backups.trust_anchor_parameter or not backups.dr_regions:
+        return {}
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lambdas.core.client_config import copy_trust_anchor
+
+    primary = os.environ["AWS_REGION"]  # the main stack's region holds the parameter
+    results: dict[str, dict[str, Any]] = {}
+    for region in backups.dr_regions:
+        try:
+            results[region] = copy_trust_anchor(
+                parameter=backups.trust_anchor_parameter,
+                primary_region=primary,
+                target_region=region,
+                deployment=settings.deployment_name,
+                primary_ssm=boto3.client("ssm", region_name=primary),
+                target_ssm=boto3.client("ssm", region_name=region),
+            )
+        except (ClientError, BotoCoreError) as error:
+            results[region] = {
+                "status": "FAILED",
+                "note": f"trust anchor: could not be written in {region}: {error}",
+            }
+    return results
 
 
 def _emit_metrics(report: CopyJobReport) -> None:

@@ -21,6 +21,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from lambdas.core import runbooks
+from lambdas.core.client_config import trust_anchor_copy_name
 from lambdas.core.copies import MANAGED_BY_KEY, MANAGED_BY_VALUE, TAG_KEYS
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
@@ -145,6 +146,7 @@ def copy_job_statements(scope: Construct, config: DeploymentConfig) -> list[iam.
             resources=[cluster_arn(scope, c.region, c.id) for c in config.protected_clusters],
         ),
     ]
+    statements += trust_anchor_statements(scope, config)
     if config.dr_regions:
         statements.append(
             iam.PolicyStatement(
@@ -156,3 +158,36 @@ def copy_job_statements(scope: Construct, config: DeploymentConfig) -> list[iam.
             )
         )
     return statements
+
+
+def trust_anchor_statements(
+    scope: Construct, config: DeploymentConfig
+) -> list[iam.PolicyStatement]:
+    """Read customerCA.crt in the primary region; write its one copy in each DR region."""
+    anchor = config.restore.trust_anchor_parameter
+    if not anchor or not config.dr_regions:
+        return []
+    stack = Stack.of(scope)
+    copy_name = trust_anchor_copy_name(config.deployment_name).lstrip("/")
+    return [
+        iam.PolicyStatement(
+            actions=["ssm:GetParameter"],
+            resources=[
+                stack.format_arn(
+                    service="ssm",
+                    region=config.region,
+                    resource="parameter",
+                    resource_name=anchor.lstrip("/"),
+                )
+            ],
+        ),
+        iam.PolicyStatement(
+            actions=["ssm:GetParameter", "ssm:PutParameter"],
+            resources=[
+                stack.format_arn(
+                    service="ssm", region=region, resource="parameter", resource_name=copy_name
+                )
+                for region in sorted(config.dr_regions)
+            ],
+        ),
+    ]

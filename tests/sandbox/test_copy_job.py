@@ -13,9 +13,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 
+from lambdas.core import runbooks
+from lambdas.core.client_config import trust_anchor_copy_name
 from sandbox.copy_scenarios import (
     AccountSnapshot,
     copies_in,
@@ -24,7 +27,8 @@ from sandbox.copy_scenarios import (
     leaked_resources,
 )
 from sandbox.scenarios import fire_verification
-from sandbox.session import Sandbox, synthesize
+from sandbox.session import TRUST_ANCHOR, Sandbox, synthesize
+from tests.alert_text import alert_problems
 from tests.conftest import SANDBOX_CONFIG, Synthesized
 
 CLUSTER = "cluster-sandboxprimary"
@@ -179,6 +183,35 @@ def test_job_emits_copy_metrics_per_cluster_and_region(sandbox: Sandbox) -> None
     shared = next(d for d in emf if "CopiesCreated" in d)
     counts = (shared["CopiesCreated"], shared["CopiesFailed"], shared["CopiesPruned"])
     assert counts == ([0.0], [0.0], [0.0])
+
+
+def test_job_replicates_the_trust_anchor_to_each_dr_region(sandbox: Sandbox) -> None:
+    # Given customerCA.crt stored in the primary region at initialization
+    sandbox.seed_protected_clusters()
+    # When the copy job runs
+    result = fire_copy_job(sandbox)
+    # Then the DR region holds the copy a restore there hands to clients
+    assert result["status"] == "SUCCEEDED", result
+    copy_name = trust_anchor_copy_name("hsmdr-sandbox")
+    assert result["trust_anchor"][DR]["status"] == "COPIED"
+    stored = boto3.client("ssm", region_name=DR).get_parameter(Name=copy_name)
+    assert stored["Parameter"]["Value"] == TRUST_ANCHOR
+    assert result["alerts"] == []
+
+
+def test_a_trust_anchor_that_cannot_be_replicated_is_told_not_paged(sandbox: Sandbox) -> None:
+    # Given no customerCA.crt where the config says, and no earlier copy in the DR region
+    sandbox.seed_protected_clusters(trust_anchor=False)
+    # When the copy job runs
+    result = fire_copy_job(sandbox)
+    # Then the copies are made, but the run fails on the trust anchor and tells why
+    assert result["status"] == "FAILED" and result["findings"] == []
+    assert result["trust_anchor"][DR]["status"] == "MISSING"
+    [alert] = result["alerts"]
+    assert alert["topic"].startswith("AlertingNotifyTopic")
+    assert "Trust anchor (customerCA.crt) NOT replicated" in alert["message"]
+    assert f"aws ssm put-parameter --region {DR}" in alert["message"]
+    assert alert_problems(alert["message"], runbook=runbooks.COMPLETE_CLUSTER_FAILURE) == []
 
 
 def test_sandbox_scenario_leaves_nothing_behind(sandbox: Sandbox) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 import boto3
 import pytest
 
-from sandbox.restore_scenarios import TRUST_ANCHOR, lose_cluster, parameters, run_restore, subnets
-from sandbox.session import Sandbox
+from sandbox.restore_scenarios import lose_cluster, parameters, run_restore, subnets
+from sandbox.session import TRUST_ANCHOR, Sandbox
 from stacks.names import restore_state_machine_name
 from tests.conftest import Synthesized
 from tests.sandbox.restore_support import (
