@@ -151,6 +151,14 @@ class Escalation(_Strict):
 
     contacts: list[Contact] = Field(min_length=1)
     severities: Severities
+    repeat_after_minutes: int = Field(
+        default=240,
+        ge=15,
+        le=7 * 24 * 60,
+        description="a scheduled check (verification, health, DR copy monitor) that still "
+        "finds the same problems sends its message again only after this long; a change in "
+        "the problems is sent at once",
+    )
 
     def contact(self, name: str) -> Contact:
         return next(c for c in self.contacts if c.name == name)
@@ -273,13 +281,6 @@ class HsmReplacement(_Strict):
     poll_seconds: int = Field(default=30, ge=1, le=3600)
     hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
     max_attempts: int = Field(default=3, ge=1, le=10)
-    repeat_alert_minutes: int = Field(
-        default=240,
-        ge=15,
-        le=7 * 24 * 60,
-        description="while a cluster still needs a person, page again after this long "
-        "(the health check runs every few minutes; it pages at once when the problem changes)",
-    )
 
 
 class Quotas(_Strict):
@@ -443,7 +444,10 @@ class DeploymentConfig(_Strict):
         )
 
     def verification_settings(
-        self, alert_topic_arn: str | None = None, notify_topic_arn: str | None = None
+        self,
+        alert_topic_arn: str | None = None,
+        notify_topic_arn: str | None = None,
+        alert_memory_table: str | None = None,
     ) -> VerificationSettings:
         return VerificationSettings(
             deployment_name=self.deployment_name,
@@ -452,6 +456,8 @@ class DeploymentConfig(_Strict):
             backup_in_progress_max_minutes=self.backup_in_progress_max_minutes,
             alert_topic_arn=alert_topic_arn,
             notify_topic_arn=notify_topic_arn,
+            alert_memory_table=alert_memory_table,
+            repeat_alert_minutes=self.escalation.repeat_after_minutes,
         )
 
 

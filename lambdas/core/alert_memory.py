@@ -9,6 +9,7 @@ The decision is pure; `AlertMemory` keeps what was sent in a DynamoDB table of i
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -25,6 +26,14 @@ def signature(parts: Iterable[str]) -> str:
     """The same problems give the same signature, whatever their order."""
     joined = "\n".join(sorted(parts))
     return hashlib.sha256(joined.encode()).hexdigest()[:32]
+
+
+def findings_signature(findings: Iterable[tuple[str, str, str]]) -> str:
+    """(code, cluster id, message) triples, with the numbers in the messages ignored:
+    a backup that grew an hour older is the same problem, not a new one."""
+    return signature(
+        f"{code}|{cluster}|{re.sub(r'[0-9]+', '#', text)}" for code, cluster, text in findings
+    )
 
 
 def due(previous: Remembered | None, current: str, now: datetime, repeat_after: timedelta) -> bool:

@@ -20,7 +20,6 @@ class ReplacementSettings:
     hsm_timeout_minutes: float = 45
     max_attempts: int = 3  # HSMs created per replacement before it gives up
     hsms_per_region_quota: int = 6
-    repeat_alert_minutes: int = 240  # a cluster that needs a person is paged again after
 
     def to_env(self) -> dict[str, str]:
         return {Env.REPLACEMENT_SETTINGS: json.dumps(asdict(self), separators=(",", ":"))}

@@ -6,6 +6,7 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import lru_cache
 
 from lambdas.core.alert_delivery import AlertTopics
@@ -25,6 +26,13 @@ class VerificationSettings:
     backup_in_progress_max_minutes: int
     alert_topic_arn: str | None = None  # page severity
     notify_topic_arn: str | None = None
+    # Scheduled checks send the same problems again only after repeat_alert_minutes.
+    alert_memory_table: str | None = None
+    repeat_alert_minutes: int = 240
+
+    @property
+    def repeat_every(self) -> timedelta:
+        return timedelta(minutes=self.repeat_alert_minutes)
 
     @property
     def alert_topics(self) -> AlertTopics:
@@ -47,6 +55,9 @@ class VerificationSettings:
             env[Env.ALERT_TOPIC_ARN] = self.alert_topic_arn
         if self.notify_topic_arn:
             env[Env.NOTIFY_TOPIC_ARN] = self.notify_topic_arn
+        if self.alert_memory_table:
+            env[Env.ALERT_MEMORY_TABLE] = self.alert_memory_table
+        env[Env.REPEAT_ALERT_MINUTES] = str(self.repeat_alert_minutes)
         return env
 
     @classmethod
@@ -59,6 +70,8 @@ class VerificationSettings:
             environ.get(Env.BACKUP_IN_PROGRESS_MAX_MINUTES, ""),
             topic=environ.get(Env.ALERT_TOPIC_ARN) or None,
             notify_topic=environ.get(Env.NOTIFY_TOPIC_ARN) or None,
+            memory_table=environ.get(Env.ALERT_MEMORY_TABLE) or None,
+            repeat_minutes=environ.get(Env.REPEAT_ALERT_MINUTES) or "240",
         )
 
 
@@ -71,6 +84,8 @@ def _parse(
     *,
     topic: str | None,
     notify_topic: str | None,
+    memory_table: str | None,
+    repeat_minutes: str,
 ) -> VerificationSettings:
     # Cached on the raw strings: a warm Lambda parses once, and an in-process
     # sandbox that runs several deployments still gets each one's own settings.
@@ -82,6 +97,8 @@ def _parse(
             backup_in_progress_max_minutes=int(in_progress),
             alert_topic_arn=topic,
             notify_topic_arn=notify_topic,
+            alert_memory_table=memory_table,
+            repeat_alert_minutes=int(repeat_minutes),
         )
     except (KeyError, TypeError, ValueError) as error:
         raise SettingsError(f"function environment is incomplete or malformed: {error}") from error

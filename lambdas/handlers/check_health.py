@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.core.alert_delivery import alert_fields, publish
+from lambdas.core.alert_delivery import alert_fields, memory_of, publish
 from lambdas.core.alert_memory import AlertMemory, Remembered
 from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.errors import InvalidInput
@@ -135,14 +135,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = report.to_dict()
     result.update(alert_fields(None))
     result["alerts_held_back"] = []
-    memory = AlertMemory(dynamodb, os.environ[Env.ALERT_MEMORY_TABLE])
-    _forget_recovered(report, memory)
+    memory = memory_of(settings)
+    if memory is not None:
+        _forget_recovered(report, memory)
     if report.alerting and request.publish_alert:
         result.update(
             _alert(
                 report,
                 request,
-                replacement=replacement,
                 memory=memory,
                 now=now,
                 settings=settings,
@@ -157,17 +157,16 @@ def _alert(
     report: HealthReport,
     request: HealthRequest,
     *,
-    replacement: ReplacementSettings,
-    memory: AlertMemory,
+    memory: AlertMemory | None,
     now: datetime,
     settings: VerificationSettings,
 ) -> dict[str, Any]:
     """Send what is due; remember what was sent. A person running the check by hand
     always gets the message."""
-    repeat_after = timedelta(minutes=replacement.repeat_alert_minutes)
+    repeat_after = settings.repeat_every
     send: tuple[HealthEntry, ...] = report.alerting
     held: tuple[HealthEntry, ...] = ()
-    if request.trigger != "manual":
+    if request.trigger != "manual" and memory is not None:
         send, held = split_due(report.alerting, memory.recall, now, repeat_after)
     fields: dict[str, Any] = {"alerts_held_back": [e.health.spec.id for e in held]}
     if held:
@@ -179,7 +178,7 @@ def _alert(
         return fields
     fields.update(alert_fields(publish(health_alert(report, send), settings.alert_topics)))
     for entry in send:
-        if entry.decision.status == NEEDS_ATTENTION:
+        if memory is not None and entry.decision.status == NEEDS_ATTENTION:
             sent = Remembered(entry_signature(entry), now)
             memory.remember(memory_key(entry), sent, keep_for=2 * repeat_after)
     return fields

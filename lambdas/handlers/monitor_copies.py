@@ -8,7 +8,8 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.core.alert_delivery import alert_fields, publish
+from lambdas.core.alert_delivery import Repeat, memory_of
+from lambdas.core.alert_memory import findings_signature
 from lambdas.core.alerts import copy_monitor_alert
 from lambdas.core.copy_monitor import CopyMonitorReport, monitor_copies
 from lambdas.core.env import METRICS_NAMESPACE
@@ -35,15 +36,29 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = VerificationSettings.from_env()
     backups = BackupSettings.from_env()
     publish_alert = parse_publish_alert(event)
+    scheduled = isinstance(event, dict) and event.get("source") == "schedule"
     # The function's own region: the one whose copies it watches.
     gateway = CloudHsmGateway.for_region(os.environ["AWS_REGION"])
     report = monitor_copies(settings, backups, gateway)
     _emit_metrics(report)
     result = report.to_dict()
+    repeat = Repeat(memory_of(settings), f"copy-monitor#{report.region}", settings.repeat_every)
     if report.status != "SUCCEEDED":
         logger.warning("copy monitor found problems", extra={"findings": result["findings"]})
         if publish_alert:
-            result.update(alert_fields(publish(copy_monitor_alert(report), settings.alert_topics)))
+            result.update(
+                repeat.publish(
+                    copy_monitor_alert(report),
+                    settings.alert_topics,
+                    signature=findings_signature(
+                        (f.code.value, f.cluster_id, f.message) for f in report.findings
+                    ),
+                    now=report.checked_at,
+                    scheduled=scheduled,
+                )
+            )
+    else:
+        repeat.clear()
     return result
 
 

@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.core.alert_delivery import alert_fields, publish
+from lambdas.core.alert_delivery import Repeat, memory_of
+from lambdas.core.alert_memory import findings_signature
 from lambdas.core.alerts import verification_alert
 from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.errors import InvalidInput
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.observability import logger, metrics, tracer
 from lambdas.core.settings import BackupSettings, VerificationSettings
-from lambdas.core.verification import VerificationReport
+from lambdas.core.verification import Finding, VerificationReport
 from lambdas.core.verification_run import run_verification
 
 
@@ -26,6 +28,7 @@ class VerifyBackupsRequest:
 
     cluster_ids: tuple[str, ...] | None = None
     publish_alert: bool = True
+    scheduled: bool = False  # a scheduled run does not repeat a message it sent lately
 
 
 def parse_request(event: Any, settings: VerificationSettings) -> VerifyBackupsRequest:
@@ -45,6 +48,7 @@ def parse_request(event: Any, settings: VerificationSettings) -> VerifyBackupsRe
     return VerifyBackupsRequest(
         cluster_ids=None if cluster_ids is None else tuple(cluster_ids),
         publish_alert=publish_alert,
+        scheduled=event.get("source") == "schedule" and cluster_ids is None,
     )
 
 
@@ -61,11 +65,26 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     )
     _emit_metrics(report)
     result = report.to_dict()
+    repeat = Repeat(memory_of(settings), "verification", settings.repeat_every)
     if report.status != "SUCCEEDED":
         logger.warning("backup verification found problems", extra={"findings": result["findings"]})
         if request.publish_alert:
-            result.update(alert_fields(publish(verification_alert(report), settings.alert_topics)))
+            result.update(
+                repeat.publish(
+                    verification_alert(report),
+                    settings.alert_topics,
+                    signature=findings_signature(_triples(report.findings)),
+                    now=report.checked_at,
+                    scheduled=request.scheduled,
+                )
+            )
+    elif request.cluster_ids is None:
+        repeat.clear()  # every cluster is fine again
     return result
+
+
+def _triples(findings: Iterable[Finding]) -> list[tuple[str, str, str]]:
+    return [(f.code.value, f.cluster_id, f.message) for f in findings]
 
 
 def _emit_metrics(report: VerificationReport) -> None:

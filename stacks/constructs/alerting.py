@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -74,6 +75,20 @@ class Alerting(Construct):
         self.notify_action = cw_actions.SnsAction(self.notify_topic)
         self.escalation_action = cw_actions.SnsAction(self.escalation_topic)
         self.escalations: dict[str, cloudwatch.Alarm] = {}  # page alarm path -> its escalation
+        # What scheduled checks last sent, so a lasting problem is not sent on every run
+        # (lambdas/core/alert_memory.py). Items expire on their own.
+        self.memory = dynamodb.TableV2(
+            self,
+            "Memory",
+            partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
+            billing=dynamodb.Billing.on_demand(),
+            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute="expires_at",
+            removal_policy=RemovalPolicy.DESTROY,
+        )
 
     def _topic(self, construct_id: str, display_name: str, contacts: list[Contact]) -> sns.Topic:
         topic = sns.Topic(
@@ -87,13 +102,17 @@ class Alerting(Construct):
     def alert_settings(self, config: DeploymentConfig) -> VerificationSettings:
         """The settings of a function that sends its own messages, at either severity."""
         return config.verification_settings(
-            alert_topic_arn=self.topic.topic_arn, notify_topic_arn=self.notify_topic.topic_arn
+            alert_topic_arn=self.topic.topic_arn,
+            notify_topic_arn=self.notify_topic.topic_arn,
+            alert_memory_table=self.memory.table_name,
         )
 
     def grant_alerts(self, grantee: iam.IGrantable) -> None:
-        """Let a function publish to the page and the notify topics."""
+        """Let a function publish to the page and the notify topics, and keep what it
+        sent in the alert memory."""
         self.topic.grant_publish(grantee)
         self.notify_topic.grant_publish(grantee)
+        self.memory.grant(grantee, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
 
     def page_on(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         """Page severity: wakes the page contacts, and escalates if it lasts."""

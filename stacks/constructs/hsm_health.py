@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import math
 
-from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as event_targets
 from aws_cdk import aws_iam as iam
@@ -58,20 +57,6 @@ class HsmHealthCheck(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         settings = alerting.alert_settings(config)
-        # What the check last paged about per cluster, so a lasting problem is not
-        # paged on every run (lambdas/core/alert_memory.py).
-        self.alert_memory = dynamodb.TableV2(
-            self,
-            "AlertMemory",
-            partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expires_at",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
         self.lambda_ = PythonFunction(
             self,
             "CheckHealth",
@@ -83,7 +68,6 @@ class HsmHealthCheck(Construct):
                 **settings.to_env(),
                 **replacement_settings(config).to_env(),
                 Env.LOCK_TABLE: locks.table.table_name,
-                Env.ALERT_MEMORY_TABLE: self.alert_memory.table_name,
                 Env.REPLACE_HSM_STATE_MACHINE_ARN: replace_hsm.state_machine_arn,
             },
             timeout=Duration.minutes(2),
@@ -94,9 +78,6 @@ class HsmHealthCheck(Construct):
             iam.PolicyStatement(actions=["cloudhsm:DescribeClusters"], resources=["*"])
         )
         locks.table.grant(function, "dynamodb:GetItem")  # reads who holds a cluster, never writes
-        self.alert_memory.grant(
-            function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"
-        )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution", "states:ListExecutions"],

@@ -34,7 +34,6 @@ def replacement_settings(config: DeploymentConfig) -> ReplacementSettings:
         hsm_timeout_minutes=replacement.hsm_timeout_minutes,
         max_attempts=replacement.max_attempts,
         hsms_per_region_quota=config.quotas.hsms_per_region,
-        repeat_alert_minutes=replacement.repeat_alert_minutes,
     )
 
 

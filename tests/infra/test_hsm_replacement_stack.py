@@ -68,7 +68,17 @@ def test_health_check_reads_cloudhsm_and_starts_only_the_replacement(
     statements = role_statements(template, "check-health")
     granted = all_actions(statements)
     assert {a for a in granted if a.startswith("cloudhsm:")} == {"cloudhsm:DescribeClusters"}
-    assert {a for a in granted if a.startswith("dynamodb:")} == {"dynamodb:GetItem"}
+    # The lock table is only read; what it wrote goes to the alert memory alone
+    dynamo = {
+        json.dumps(s["Resource"], sort_keys=True): actions(s)
+        for s in statements
+        if any(a.startswith("dynamodb:") for a in actions(s))
+    }
+    lock_table = next(k for k in dynamo if "ClusterLocks" in k)
+    memory_table = next(k for k in dynamo if "AlertingMemory" in k)
+    assert len(dynamo) == 2
+    assert dynamo[lock_table] == {"dynamodb:GetItem"}
+    assert dynamo[memory_table] == {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem"}
     machine_id, _ = replace_machine(template)
     [start] = [s for s in statements if "states:StartExecution" in actions(s)]
     assert actions(start) == {"states:StartExecution", "states:ListExecutions"}

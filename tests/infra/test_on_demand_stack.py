@@ -82,7 +82,11 @@ def test_state_machine_is_named_logged_traced_and_uses_the_function(
 
 
 def test_lock_table_is_encrypted_recoverable_and_expires_locks(synthesized: Synthesized) -> None:
-    [table] = resources(synthesized.template, "AWS::DynamoDB::GlobalTable").values()
+    [table] = [
+        t
+        for k, t in resources(synthesized.template, "AWS::DynamoDB::GlobalTable").items()
+        if k.startswith("ClusterLocks")
+    ]
     props = table["Properties"]
     assert props["SSESpecification"]["SSEEnabled"] is True
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}

@@ -167,3 +167,25 @@ def test_lambda_asset_holds_only_the_lambdas_package(synthesized: Synthesized) -
     files = [p for p in asset_dir.rglob("*") if p.is_file()]
     assert all(p.suffix == ".py" for p in files)
     assert (asset_dir / "lambdas" / "handlers" / "verify_backups.py").exists()
+
+
+def test_each_stack_keeps_its_alert_memory_encrypted_and_expiring(
+    synthesized: Synthesized,
+) -> None:
+    for name, template in synthesized.templates.items():
+        # Given the stack's alert memory table
+        table_id, table = only(template, "AWS::DynamoDB::GlobalTable", "AlertingMemory")
+        assert table["SSESpecification"]["SSEEnabled"] is True
+        ttl = table["TimeToLiveSpecification"]
+        assert ttl == {"AttributeName": "expires_at", "Enabled": True}, name
+        # Then every function that sends its own messages is told where it is
+        senders = [
+            f["Properties"]
+            for f in resources(template, "AWS::Lambda::Function").values()
+            if Env.NOTIFY_TOPIC_ARN in f["Properties"].get("Environment", {}).get("Variables", {})
+        ]
+        assert senders, name
+        for function in senders:
+            variables = function["Environment"]["Variables"]
+            assert variables[Env.ALERT_MEMORY_TABLE] == {"Ref": table_id}
+            assert variables[Env.REPEAT_ALERT_MINUTES] == "240"

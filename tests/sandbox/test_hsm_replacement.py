@@ -234,7 +234,7 @@ def test_an_unsupported_zone_fails_after_bounded_attempts_and_keeps_the_failed_h
     assert "NEED ATTENTION" in alert["subject"] and report["execution_arn"] in alert["message"]
     assert alert["topic"].startswith("AlertingTopic")  # a person is needed: page
     # And the next checks do not page again for the same problem (hsm_replacement.
-    # repeat_alert_minutes), the alarm run included; a person asking by hand still hears
+    # escalation.repeat_after_minutes), the alarm run included; a person asking by hand still hears
     assert fire_health_check(sandbox)["alerts"] == []
     held = fire_unhealthy_alarm(sandbox, CLUSTER)
     assert held["alerts"] == [] and held["alerts_held_back"] == [CLUSTER]

@@ -59,8 +59,8 @@ def test_hsm_failure_pages_with_the_hsm_and_the_command_to_run(sandbox: Sandbox)
     degraded = next(h for h in result["clusters"][0]["hsms"] if h["state"] == "DEGRADED")
     assert degraded["hsm_id"] in alert["message"]
     assert (
-        "aws cloudhsmv2 create-hsm --region us-east-1 --cluster-id cluster-sandboxprimary "
-        f"--availability-zone {degraded['availability_zone']}"
+        "hsmdr hsm replace --config <deployment config> --cluster cluster-sandboxprimary "
+        f"--hsm {degraded['hsm_id']} --follow"
     ) in alert["message"]
 
 
@@ -74,6 +74,28 @@ def test_stopped_backups_break_the_rpo_after_a_day_and_a_half(sandbox: Sandbox) 
     assert 38 * 3600 - 60 < age < 38 * 3600 + 120
     [alert] = result["alerts"]
     assert "[BACKUP_OLDER_THAN_RPO]" in alert["message"] and "1d 14h old" in alert["message"]
+
+
+def test_the_same_findings_are_not_sent_again_every_hour(sandbox: Sandbox) -> None:
+    # Given a stale backup that the scheduled verification already reported
+    sandbox.seed_protected_clusters()
+    sandbox.apply_faults(["backups-stopped"])
+    sandbox.world.time_travel(timedelta(hours=36))
+    [first] = fire_verification(sandbox)["alerts"]
+    # When the next scheduled runs find the same problem (an hour older)
+    sandbox.world.time_travel(timedelta(hours=1))
+    again = fire_verification(sandbox)
+    # Then they report it in their answer and metrics, but send nothing
+    assert codes(again) == ["BACKUP_OLDER_THAN_RPO"]
+    assert again["alerts"] == [] and again["alert_held_back"] is True
+    # And a person running it by hand gets the message at once
+    by_hand = sandbox.deployment.invoke("verify-backups", {})
+    assert by_hand is not None and by_hand.payload["alert_severity"] == "page"
+    assert len(sandbox.messages()) == 2 and first["subject"] == sandbox.messages()[1].subject
+    # And a new problem is news: it is sent on the next scheduled run
+    sandbox.apply_faults(["hsm-failure"])
+    changed = fire_verification(sandbox)
+    assert "HSM_DEGRADED" in codes(changed) and len(changed["alerts"]) == 1
 
 
 def test_without_the_fault_a_day_passing_brings_a_new_daily_backup(sandbox: Sandbox) -> None:

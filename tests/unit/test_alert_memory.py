@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import boto3
 from moto import mock_aws
 
-from lambdas.core.alert_memory import AlertMemory, Remembered, due, signature
-from lambdas.core.alerts import NOTIFY, PAGE
+from lambdas.core.alert_delivery import AlertTopics, Repeat
+from lambdas.core.alert_memory import (
+    AlertMemory,
+    Remembered,
+    due,
+    findings_signature,
+    signature,
+)
+from lambdas.core.alerts import NOTIFY, PAGE, Alert
 from lambdas.core.health_run import entry_signature, memory_key, split_due
 from lambdas.core.replacement_alerts import health_alert
 from tests.unit.factories import CLUSTER_ID, NOW, cluster, hsm
@@ -89,3 +96,30 @@ def test_memory_round_trip_with_expiry_and_forget() -> None:
     assert int(item["expires_at"]["N"]) == int((NOW + 2 * EVERY).timestamp())
     memory.forget(key)
     assert memory.recall(key) is None
+
+
+def test_findings_signature_ignores_numbers_but_not_the_problem() -> None:
+    older = [("BACKUP_OLDER_THAN_RPO", CLUSTER_ID, "backup is 1d 14h old; the RPO allows 1d")]
+    later = [("BACKUP_OLDER_THAN_RPO", CLUSTER_ID, "backup is 1d 15h old; the RPO allows 1d")]
+    other = [("NO_READY_BACKUP", CLUSTER_ID, "no READY backup")]
+    assert findings_signature(older) == findings_signature(later)
+    assert findings_signature(older) != findings_signature(other)
+
+
+@mock_aws
+def test_repeat_holds_back_a_scheduled_repeat_and_clears_when_all_is_well() -> None:
+    dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+    sns = boto3.client("sns", region_name="us-east-1")
+    topics = AlertTopics(page=sns.create_topic(Name="page")["TopicArn"])
+    repeat = Repeat(AlertMemory(dynamodb, table(dynamodb)), "verification", EVERY)
+    alert = Alert("stale", "body", PAGE)
+
+    def send(now: datetime, *, scheduled: bool = True) -> dict[str, Any]:
+        return repeat.publish(alert, topics, signature="sig", now=now, scheduled=scheduled)
+
+    assert send(NOW)["alert_held_back"] is False
+    assert send(NOW + timedelta(hours=1))["alert_held_back"] is True
+    assert send(NOW + timedelta(hours=1), scheduled=False)["alert_message_id"] is not None
+    assert send(NOW + timedelta(hours=5, minutes=1))["alert_held_back"] is False
+    repeat.clear()
+    assert send(NOW + timedelta(hours=5, minutes=2))["alert_held_back"] is False
