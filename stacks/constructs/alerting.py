@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from aws_cdk import Duration, RemovalPolicy, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
-from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -35,6 +34,7 @@ from constructs import Construct
 
 from lambdas.core.settings import VerificationSettings
 from stacks.config import Contact, DeploymentConfig
+from stacks.constructs.tables import expiring_table
 
 # CloudWatch evaluates at most one day of periods shorter than an hour, seven days else.
 MAX_WINDOW_SECONDS_SHORT = 24 * 3600
@@ -77,18 +77,7 @@ class Alerting(Construct):
         self.escalations: dict[str, cloudwatch.Alarm] = {}  # page alarm path -> its escalation
         # What scheduled checks last sent, so a lasting problem is not sent on every run
         # (lambdas/core/alert_memory.py). Items expire on their own.
-        self.memory = dynamodb.TableV2(
-            self,
-            "Memory",
-            partition_key=dynamodb.Attribute(name="key", type=dynamodb.AttributeType.STRING),
-            billing=dynamodb.Billing.on_demand(),
-            encryption=dynamodb.TableEncryptionV2.aws_managed_key(),
-            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
-                point_in_time_recovery_enabled=True
-            ),
-            time_to_live_attribute="expires_at",
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.memory = expiring_table(self, "Memory", "key")
 
     def _topic(self, construct_id: str, display_name: str, contacts: list[Contact]) -> sns.Topic:
         topic = sns.Topic(

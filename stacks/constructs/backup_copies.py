@@ -27,6 +27,7 @@ from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import ScheduledJob
+from stacks.constructs.tables import parameter_arn
 from stacks.nag import acknowledge, rendered
 from stacks.names import COPY_BACKUPS
 
@@ -167,26 +168,14 @@ def trust_anchor_statements(
     anchor = config.restore.trust_anchor_parameter
     if not anchor or not config.dr_regions:
         return []
-    stack = Stack.of(scope)
-    copy_name = trust_anchor_copy_name(config.deployment_name).lstrip("/")
     return [
         iam.PolicyStatement(
-            actions=["ssm:GetParameter"],
-            resources=[
-                stack.format_arn(
-                    service="ssm",
-                    region=config.region,
-                    resource="parameter",
-                    resource_name=anchor.lstrip("/"),
-                )
-            ],
+            actions=["ssm:GetParameter"], resources=[parameter_arn(scope, config.region, anchor)]
         ),
         iam.PolicyStatement(
             actions=["ssm:GetParameter", "ssm:PutParameter"],
             resources=[
-                stack.format_arn(
-                    service="ssm", region=region, resource="parameter", resource_name=copy_name
-                )
+                parameter_arn(scope, region, trust_anchor_copy_name(config.deployment_name))
                 for region in sorted(config.dr_regions)
             ],
         ),

@@ -28,6 +28,7 @@ from stacks.constructs.alerting import Alerting
 from stacks.constructs.backup_copies import backup_arns, cluster_arn
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
+from stacks.constructs.tables import parameter_arn
 from stacks.nag import acknowledge, rendered
 from stacks.names import RESTORE_CLUSTER, restore_state_machine_name
 from stacks.workflows import restore_cluster
@@ -240,23 +241,14 @@ def restore_statements(
         statements.append(
             iam.PolicyStatement(
                 actions=["ssm:GetParameter"],
-                resources=[
-                    stack.format_arn(
-                        service="ssm",
-                        region=config.region,
-                        resource="parameter",
-                        resource_name=anchor.lstrip("/"),
-                    )
-                ],
+                resources=[parameter_arn(scope, config.region, anchor)],
             )
         )
     return statements
 
 
 def _ssm_path(scope: Construct, region: str, deployment: str) -> str:
-    return Stack.of(scope).format_arn(
-        service="ssm", region=region, resource="parameter", resource_name=f"hsmdr/{deployment}/*"
-    )
+    return parameter_arn(scope, region, f"hsmdr/{deployment}/*")
 
 
 def _executions(scope: Construct, config: DeploymentConfig) -> str:
