@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from lambdas.core import runbooks
-from stacks.workflows.steps import lambda_step, poll_wait
+from stacks.workflows.steps import as_json, at, lambda_step, poll_wait, publish_text
 
 CATCH_ALL = ["States.ALL"]
 LAMBDA_TRANSIENT = [
@@ -97,29 +97,23 @@ def _ending(
     report_failed = sfn.Fail(
         scope, "ReportFailed", error_path="$.reportError.Error", cause_path="$.reportError.Cause"
     )
-    notify_report_failure = tasks.SnsPublish(
+    notify_report_failure = publish_text(
         scope,
         "NotifyReportFailure",
-        topic=page_topic,
+        page_topic,
         subject="DR drill report FAILED (the drill cluster was torn down)",
-        message=sfn.TaskInput.from_text(
-            sfn.JsonPath.format(
-                "The DR drill execution {} tore its cluster down, but writing its report "
-                "failed: {}: {}. The drill counts as failed. Read the execution history: "
-                "hsmdr report {}. Runbook: " + runbooks.DR_DRILL,
-                sfn.JsonPath.string_at("$.job.plan.execution"),
-                sfn.JsonPath.string_at("$.reportError.Error"),
-                sfn.JsonPath.string_at("$.reportError.Cause"),
-                sfn.JsonPath.string_at("$.job.plan.execution"),
-            )
-        ),
-        result_path=sfn.JsonPath.DISCARD,
+        text="The DR drill execution {} tore its cluster down, but writing its report "
+        "failed: {}: {}. The drill counts as failed. Read the execution history: "
+        "hsmdr report {}. Runbook: " + runbooks.DR_DRILL,
+        values=[
+            at("$.job.plan.execution"),
+            at("$.reportError.Error"),
+            at("$.reportError.Cause"),
+            at("$.job.plan.execution"),
+        ],
         comment="Page: the report step itself failed",
+        then=report_failed,
     )
-    notify_report_failure.add_catch(
-        report_failed, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD
-    )
-    notify_report_failure.next(report_failed)
     report = lambda_step(
         scope,
         "Report",
@@ -164,34 +158,28 @@ def _teardown(
         teardown_failed, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD
     )
     report_teardown_failure.next(failed)
-    notify_teardown_failure = tasks.SnsPublish(
+    notify_teardown_failure = publish_text(
         scope,
         "NotifyTeardownFailure",
-        topic=page_topic,
+        page_topic,
         subject="DR drill TEARDOWN FAILED: a drill cluster may be left running",
-        message=sfn.TaskInput.from_text(
-            sfn.JsonPath.format(
-                "The DR drill execution {} could not tear its cluster down: {}: {}. The "
-                "drill cluster (recorded: {}) in {} is billed by the hour: delete its HSMs, "
-                "then the cluster (aws cloudhsmv2 describe-clusters --region {}; look for "
-                "the tag hsmdr:drill={}, or run hsmdr drill status --config <deployment "
-                "config>). Runbook: " + runbooks.DR_DRILL,
-                sfn.JsonPath.string_at("$.job.plan.execution"),
-                sfn.JsonPath.string_at("$.teardownError.Error"),
-                sfn.JsonPath.string_at("$.teardownError.Cause"),
-                sfn.JsonPath.json_to_string(sfn.JsonPath.object_at("$.job.run.cluster")),
-                sfn.JsonPath.string_at("$.job.plan.region"),
-                sfn.JsonPath.string_at("$.job.plan.region"),
-                sfn.JsonPath.string_at("$.job.plan.execution"),
-            )
-        ),
-        result_path=sfn.JsonPath.DISCARD,
+        text="The DR drill execution {} could not tear its cluster down: {}: {}. The "
+        "drill cluster (recorded: {}) in {} is billed by the hour: delete its HSMs, "
+        "then the cluster (aws cloudhsmv2 describe-clusters --region {}; look for "
+        "the tag hsmdr:drill={}, or run hsmdr drill status --config <deployment "
+        "config>). Runbook: " + runbooks.DR_DRILL,
+        values=[
+            at("$.job.plan.execution"),
+            at("$.teardownError.Error"),
+            at("$.teardownError.Cause"),
+            as_json("$.job.run.cluster"),
+            at("$.job.plan.region"),
+            at("$.job.plan.region"),
+            at("$.job.plan.execution"),
+        ],
         comment="Page from Step Functions itself: works even when the function is broken",
+        then=report_teardown_failure,
     )
-    notify_teardown_failure.add_catch(
-        report_teardown_failure, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD
-    )
-    notify_teardown_failure.next(report_teardown_failure)
 
     def teardown_step(state_id: str, payload: dict[str, str], comment: str) -> tasks.LambdaInvoke:
         task = lambda_step(scope, state_id, function, "teardown", comment=comment, payload=payload)
@@ -347,26 +335,18 @@ def _start(
 ) -> tuple[sfn.Pass, tasks.LambdaInvoke]:
     """Plan, or refuse before anything exists (a scheduled drill that cannot start pages)."""
     rejected = sfn.Fail(scope, "Rejected", error_path="$.error.Error", cause_path="$.error.Cause")
-    notify_rejected = tasks.SnsPublish(
+    notify_rejected = publish_text(
         scope,
         "NotifyRejected",
-        topic=page_topic,
+        page_topic,
         subject="DR drill refused before anything was created",
-        message=sfn.TaskInput.from_text(
-            sfn.JsonPath.format(
-                "The DR drill execution {} was refused before anything was created: {}: {}. "
-                "Fix what the message names and start the drill again: hsmdr drill start "
-                "--follow --config <deployment config>. Runbook: " + runbooks.DR_DRILL,
-                sfn.JsonPath.string_at("$.execution"),
-                sfn.JsonPath.string_at("$.error.Error"),
-                sfn.JsonPath.string_at("$.error.Cause"),
-            )
-        ),
-        result_path=sfn.JsonPath.DISCARD,
+        text="The DR drill execution {} was refused before anything was created: {}: {}. "
+        "Fix what the message names and start the drill again: hsmdr drill start "
+        "--follow --config <deployment config>. Runbook: " + runbooks.DR_DRILL,
+        values=[at("$.execution"), at("$.error.Error"), at("$.error.Cause")],
         comment="A scheduled drill that cannot start is a finding in itself: page",
+        then=rejected,
     )
-    notify_rejected.add_catch(rejected, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
-    notify_rejected.next(rejected)
     plan = lambda_step(
         scope,
         "Plan",

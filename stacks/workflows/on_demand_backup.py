@@ -16,7 +16,15 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from lambdas.core import runbooks
-from stacks.workflows.steps import lambda_step, poll_wait, publish_by_severity, release_lock
+from stacks.workflows.steps import (
+    as_json,
+    at,
+    lambda_step,
+    poll_wait,
+    publish_by_severity,
+    publish_text,
+    release_lock,
+)
 
 CATCH_ALL = ["States.ALL"]
 
@@ -50,42 +58,33 @@ def build(
         comment="Tell on-call what failed, what clean-up did and what to run next",
         then=release_after_failure,
     )
-    notify_cleanup_failure = tasks.SnsPublish(
+    notify_cleanup_failure = publish_text(
         scope,
         "NotifyCleanupFailure",
-        topic=topic,
+        topic,
         subject=sfn.JsonPath.format(
-            "On-demand backup FAILED on {} and clean-up did not finish",
-            sfn.JsonPath.string_at("$.job.plan.cluster_id"),
+            "On-demand backup FAILED on {} and clean-up did not finish", at("$.job.plan.cluster_id")
         ),
-        message=sfn.TaskInput.from_text(
-            sfn.JsonPath.format(
-                "The on-demand backup of {} failed ({}) and its clean-up did not finish: {} "
-                "The cluster may not have the HSMs it started with ({}). Check now: "
-                "aws cloudhsmv2 describe-clusters --region {} --filters clusterIds={} "
-                "and delete any HSM this execution created (list them: hsmdr cluster health "
-                "--config <deployment config> --cluster {}). Runbook: "
-                + runbooks.ON_DEMAND_BACKUP
-                + ". Execution: {}",
-                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
-                sfn.JsonPath.string_at("$.error.Error"),
-                sfn.JsonPath.string_at("$.cleanupError.Cause"),
-                sfn.JsonPath.json_to_string(
-                    sfn.JsonPath.object_at("$.job.plan.hsms_per_az_before")
-                ),
-                sfn.JsonPath.string_at("$.job.plan.region"),
-                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
-                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
-                sfn.JsonPath.string_at("$.job.plan.execution"),
-            )
-        ),
-        result_path=sfn.JsonPath.DISCARD,
+        text="The on-demand backup of {} failed ({}) and its clean-up did not finish: {} "
+        "The cluster may not have the HSMs it started with ({}). Check now: "
+        "aws cloudhsmv2 describe-clusters --region {} --filters clusterIds={} "
+        "and delete any HSM this execution created (list them: hsmdr cluster health "
+        "--config <deployment config> --cluster {}). Runbook: "
+        + runbooks.ON_DEMAND_BACKUP
+        + ". Execution: {}",
+        values=[
+            at("$.job.plan.cluster_id"),
+            at("$.error.Error"),
+            at("$.cleanupError.Cause"),
+            as_json("$.job.plan.hsms_per_az_before"),
+            at("$.job.plan.region"),
+            at("$.job.plan.cluster_id"),
+            at("$.job.plan.cluster_id"),
+            at("$.job.plan.execution"),
+        ],
         comment="Page: clean-up itself failed, a person must check the cluster",
+        then=release_after_failure,
     )
-    notify_cleanup_failure.add_catch(
-        release_after_failure, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD
-    )
-    notify_cleanup_failure.next(release_after_failure)
     clean_up = lambda_step(
         scope,
         "CleanUp",

@@ -16,7 +16,14 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from lambdas.core import runbooks
-from stacks.workflows.steps import lambda_step, poll_wait, publish_alert, release_lock
+from stacks.workflows.steps import (
+    at,
+    lambda_step,
+    poll_wait,
+    publish_alert,
+    publish_text,
+    release_lock,
+)
 
 CATCH_ALL = ["States.ALL"]
 
@@ -52,37 +59,31 @@ def build(
         release_after_failure, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD
     )
     notify_failure.next(release_after_failure)
-    notify_report_failure = tasks.SnsPublish(
+    notify_report_failure = publish_text(
         scope,
         "NotifyReportFailure",
-        topic=topic,
+        topic,
         subject=sfn.JsonPath.format(
-            "CloudHSM HSM replacement FAILED on {}", sfn.JsonPath.string_at("$.job.plan.cluster_id")
+            "CloudHSM HSM replacement FAILED on {}", at("$.job.plan.cluster_id")
         ),
-        message=sfn.TaskInput.from_text(
-            sfn.JsonPath.format(
-                "The HSM replacement on {} failed ({}) and its failure report failed too ({}). "
-                "Check the HSMs now: aws cloudhsmv2 describe-clusters --region {} --filters "
-                "clusterIds={} (or hsmdr cluster health --config <deployment config> --cluster "
-                "{}) and delete only DEGRADED HSMs. Runbook: "
-                + runbooks.SINGLE_HSM_FAILURE
-                + ". Execution: {}",
-                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
-                sfn.JsonPath.string_at("$.error.Error"),
-                sfn.JsonPath.string_at("$.reportError.Error"),
-                sfn.JsonPath.string_at("$.job.plan.region"),
-                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
-                sfn.JsonPath.string_at("$.job.plan.cluster_id"),
-                sfn.JsonPath.string_at("$.job.plan.execution"),
-            )
-        ),
-        result_path=sfn.JsonPath.DISCARD,
+        text="The HSM replacement on {} failed ({}) and its failure report failed too ({}). "
+        "Check the HSMs now: aws cloudhsmv2 describe-clusters --region {} --filters "
+        "clusterIds={} (or hsmdr cluster health --config <deployment config> --cluster "
+        "{}) and delete only DEGRADED HSMs. Runbook: "
+        + runbooks.SINGLE_HSM_FAILURE
+        + ". Execution: {}",
+        values=[
+            at("$.job.plan.cluster_id"),
+            at("$.error.Error"),
+            at("$.reportError.Error"),
+            at("$.job.plan.region"),
+            at("$.job.plan.cluster_id"),
+            at("$.job.plan.cluster_id"),
+            at("$.job.plan.execution"),
+        ],
         comment="Page: even the failure report failed, a person must check the cluster",
+        then=release_after_failure,
     )
-    notify_report_failure.add_catch(
-        release_after_failure, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD
-    )
-    notify_report_failure.next(release_after_failure)
     report_failure = lambda_step(
         scope,
         "ReportFailure",

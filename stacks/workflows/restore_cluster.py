@@ -19,7 +19,7 @@ from constructs import Construct
 from lambdas.core import runbooks
 from lambdas.core.restore_plan import CREATE, DISCARD, IN_TRANSIT, WAIT
 from lambdas.core.restore_report import KEY_CHECK_NOT_RUN
-from stacks.workflows.steps import lambda_step, poll_wait, publish_alert
+from stacks.workflows.steps import at, lambda_step, poll_wait, publish_alert, publish_text
 
 CATCH_ALL = ["States.ALL"]
 
@@ -36,29 +36,21 @@ def build(scope: Construct, *, function: lambda_.IFunction, topic: sns.ITopic) -
     )
     notify_failure.add_catch(failed, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
     notify_failure.next(failed)
-    fallback = tasks.SnsPublish(
+    fallback = publish_text(
         scope,
         "NotifyFailureFallback",
-        topic=topic,
-        subject=sfn.JsonPath.format("Restore FAILED: {}", sfn.JsonPath.string_at("$.error.Error")),
-        message=sfn.TaskInput.from_text(
-            sfn.JsonPath.format(
-                "A CloudHSM restore failed ({}: {}) and its report could not be built. Nothing "
-                "was deleted: look for clusters tagged hsmdr:restore-id with aws cloudhsmv2 "
-                "describe-clusters, then resume: hsmdr restore --config <deployment config> "
-                "--restore-id <its restore id> --source-cluster <cluster id> --follow. Runbook: "
-                + runbooks.COMPLETE_CLUSTER_FAILURE
-                + ". Execution: {}",
-                sfn.JsonPath.string_at("$.error.Error"),
-                sfn.JsonPath.string_at("$.error.Cause"),
-                sfn.JsonPath.string_at("$.execution"),
-            )
-        ),
-        result_path=sfn.JsonPath.DISCARD,
+        topic,
+        subject=sfn.JsonPath.format("Restore FAILED: {}", at("$.error.Error")),
+        text="A CloudHSM restore failed ({}: {}) and its report could not be built. Nothing "
+        "was deleted: look for clusters tagged hsmdr:restore-id with aws cloudhsmv2 "
+        "describe-clusters, then resume: hsmdr restore --config <deployment config> "
+        "--restore-id <its restore id> --source-cluster <cluster id> --follow. Runbook: "
+        + runbooks.COMPLETE_CLUSTER_FAILURE
+        + ". Execution: {}",
+        values=[at("$.error.Error"), at("$.error.Cause"), at("$.execution")],
         comment="The failure report itself failed: alert with what the state machine knows",
+        then=failed,
     )
-    fallback.add_catch(failed, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
-    fallback.next(failed)
     report_failure = lambda_step(
         scope,
         "ReportFailure",

@@ -66,6 +66,44 @@ def publish_alert(
     )
 
 
+def at(path: str) -> str:
+    """A string from the state's input, for `publish_text`."""
+    return sfn.JsonPath.string_at(path)
+
+
+def as_json(path: str) -> str:
+    """An object from the state's input, written as JSON, for `publish_text`."""
+    return sfn.JsonPath.json_to_string(sfn.JsonPath.object_at(path))
+
+
+def publish_text(
+    scope: Construct,
+    state_id: str,
+    topic: sns.ITopic,
+    *,
+    subject: str,
+    text: str,
+    values: list[str],
+    comment: str,
+    then: sfn.IChainable,
+) -> tasks.SnsPublish:
+    """A message the state machine words itself, for when the step that words messages
+    has failed: `text` with one {} per value (`at(...)`, `as_json(...)`). Goes on to
+    `then` even if publishing fails."""
+    task = tasks.SnsPublish(
+        scope,
+        state_id,
+        topic=topic,
+        subject=subject,
+        message=sfn.TaskInput.from_text(sfn.JsonPath.format(text, *values)),
+        result_path=sfn.JsonPath.DISCARD,
+        comment=comment,
+    )
+    task.add_catch(then, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
+    task.next(then)
+    return task
+
+
 def publish_by_severity(
     scope: Construct,
     state_id: str,
