@@ -47,6 +47,10 @@ from lambdas.core.drill_report import REPORT_PREFIX
 from lambdas.core.drill_settings import DrillEnv, DrillSettings
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.hsm_permissions import (
+    CREATE_HSM_EC2_ACTIONS,
+    DELETE_CLUSTER_EC2_ACTIONS,
+)
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import schedule_expression
 from stacks.constructs.state_machine import ObservedStateMachine
@@ -57,21 +61,7 @@ from stacks.workflows import dr_drill
 if TYPE_CHECKING:
     from stacks.constructs.key_verification import KeyVerificationConstruct
 
-# What CloudHSM does with the caller's permissions while it creates and deletes the
-# cluster's security group and the HSM's network interface (Service Authorization
-# Reference, "dependent actions" of CreateCluster, CreateHsm, DeleteHsm, DeleteCluster).
-EC2_DEPENDENT_ACTIONS = [
-    "ec2:AuthorizeSecurityGroupEgress",
-    "ec2:AuthorizeSecurityGroupIngress",
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateSecurityGroup",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DeleteSecurityGroup",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:RevokeSecurityGroupEgress",
-]
+EC2_DEPENDENT_ACTIONS = sorted(CREATE_HSM_EC2_ACTIONS + DELETE_CLUSTER_EC2_ACTIONS)
 READ_ACTIONS = [
     "cloudhsm:DescribeClusters",
     "cloudhsm:DescribeBackups",

@@ -18,7 +18,7 @@ from lambdas.core.replacement_settings import ReplacementSettings
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.cluster_locks import ClusterLocks
-from stacks.constructs.on_demand_backup import cluster_arns
+from stacks.constructs.hsm_permissions import protected_hsm_change_statements
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
 from stacks.nag import acknowledge, rendered
@@ -75,12 +75,8 @@ class HsmReplacementWorkflow(Construct):
             iam.PolicyStatement(actions=["cloudhsm:DescribeClusters"], resources=["*"])
         )
         # Adding and removing HSMs: only on the clusters this deployment protects.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"],
-                resources=cluster_arns(stack, config),
-            )
-        )
+        for statement in protected_hsm_change_statements(self, config):
+            role.add_to_policy(statement)
         locks.table.grant(function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
         executions = stack.format_arn(
             service="states",
@@ -96,7 +92,10 @@ class HsmReplacementWorkflow(Construct):
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             "cloudhsm:DescribeClusters and X-Ray trace writes support no resource-level "
-            "permissions; CreateHsm/DeleteHsm are limited to the protected clusters' ARNs.",
+            "permissions; the EC2 actions CloudHSM performs with the caller's permissions for "
+            "CreateHsm/DeleteHsm act on network interfaces made at run time and are limited "
+            "to the protected clusters' regions; CreateHsm/DeleteHsm are limited to the "
+            "protected clusters' ARNs.",
         )
         acknowledge(
             role,

@@ -11,25 +11,12 @@ from lambdas.core.env import Env
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.cluster_locks import ClusterLocks
+from stacks.constructs.hsm_permissions import protected_hsm_change_statements
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
 from stacks.nag import acknowledge, rendered
 from stacks.names import ON_DEMAND_BACKUP
 from stacks.workflows import on_demand_backup
-
-
-def cluster_arns(stack: Stack, config: DeploymentConfig) -> list[str]:
-    """The protected clusters' ARNs: the only clusters a mutating action may touch."""
-    return [
-        stack.format_arn(
-            service="cloudhsm",
-            resource="cluster",
-            resource_name=c.id,
-            region=c.region,
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        )
-        for c in config.protected_clusters
-    ]
 
 
 class OnDemandBackup(Construct):
@@ -68,12 +55,8 @@ class OnDemandBackup(Construct):
             )
         )
         # Adding and removing HSMs: only on the clusters this deployment protects.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"],
-                resources=cluster_arns(stack, config),
-            )
-        )
+        for statement in protected_hsm_change_statements(self, config):
+            role.add_to_policy(statement)
         locks.table.grant(function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
         # To take over a lock whose holder execution is no longer running.
         executions = stack.format_arn(
@@ -89,8 +72,10 @@ class OnDemandBackup(Construct):
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             "cloudhsm:DescribeClusters/DescribeBackups and X-Ray trace writes support no "
-            "resource-level permissions; CreateHsm/DeleteHsm are limited to the protected "
-            "clusters' ARNs.",
+            "resource-level permissions; the EC2 actions CloudHSM performs with the caller's "
+            "permissions for CreateHsm/DeleteHsm act on network interfaces made at run time "
+            "and are limited to the protected clusters' regions; CreateHsm/DeleteHsm are "
+            "limited to the protected clusters' ARNs.",
         )
         acknowledge(
             role,

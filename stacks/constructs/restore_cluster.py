@@ -26,6 +26,7 @@ from lambdas.core.restore_tags import RESTORE_TAG_KEYS
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.backup_copies import backup_arns, cluster_arn
+from stacks.constructs.hsm_permissions import CREATE_HSM_EC2_ACTIONS
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
 from stacks.constructs.tables import parameter_arn
@@ -33,20 +34,6 @@ from stacks.nag import acknowledge, rendered
 from stacks.names import RESTORE_CLUSTER, restore_state_machine_name
 from stacks.workflows import restore_cluster
 
-# What CloudHSM does with the caller's permissions while it creates the cluster's
-# security group and the HSMs' network interfaces (Service Authorization Reference,
-# "dependent actions" of CreateCluster and CreateHsm).
-EC2_DEPENDENT_ACTIONS = [
-    "ec2:AuthorizeSecurityGroupEgress",
-    "ec2:AuthorizeSecurityGroupIngress",
-    "ec2:CreateNetworkInterface",
-    "ec2:CreateSecurityGroup",
-    "ec2:DeleteNetworkInterface",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:DescribeSecurityGroups",
-    "ec2:DescribeSubnets",
-    "ec2:RevokeSecurityGroupEgress",
-]
 READ_ACTIONS = ["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"]
 
 
@@ -212,7 +199,7 @@ def restore_statements(
             conditions={"StringEquals": ours},
         ),
         iam.PolicyStatement(
-            actions=EC2_DEPENDENT_ACTIONS,
+            actions=CREATE_HSM_EC2_ACTIONS,
             resources=["*"],
             conditions={"StringEquals": {"aws:RequestedRegion": regions}},
         ),
