@@ -98,6 +98,13 @@ class CloudHsmGateway:
         with _mapped_errors(ClusterNotFound):
             return [Cluster.from_api(raw) for page in pages for raw in page["Clusters"]]
 
+    def cluster_and_region_hsms(self, cluster_id: str) -> tuple[Cluster | None, int]:
+        """The cluster (None if absent) and the HSMs of the whole region: the quota
+        counts every cluster's HSMs. One DescribeClusters for both."""
+        clusters = self.describe_clusters()
+        cluster = next((c for c in clusters if c.cluster_id == cluster_id), None)
+        return cluster, sum(len(c.hsms) for c in clusters)
+
     def find_clusters(self, cluster_ids: Sequence[str]) -> dict[str, Cluster]:
         """The clusters that exist among `cluster_ids`, by id; missing ids are absent."""
         if not cluster_ids:

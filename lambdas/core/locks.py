@@ -9,7 +9,8 @@ on its own, and a holder whose execution is no longer running is taken over.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lambdas.core.on_demand import ClusterBusy
@@ -64,6 +65,25 @@ class ClusterLock:
             f"{cluster_id} is busy: {current['purpose']['S']} {other} has held it since "
             f"{since}. Wait for it to finish (or stop it) before starting another."
         )
+
+    @contextmanager
+    def held_for_planning(
+        self,
+        cluster_id: str,
+        holder: str,
+        purpose: str,
+        ttl_seconds: int,
+        holder_alive: HolderAlive,
+    ) -> Iterator[None]:
+        """Lock first (a run in progress is the likeliest reason a cluster looks busy,
+        and naming it is the most useful answer), then plan; a plan that is refused or
+        fails gives the cluster back, since the workflow then never started."""
+        self.acquire(cluster_id, holder, purpose, ttl_seconds, holder_alive)
+        try:
+            yield
+        except Exception:
+            self.release(cluster_id, holder)
+            raise
 
     def release(self, cluster_id: str, holder: str) -> None:
         """Give the cluster back, only if `holder` still has it."""

@@ -82,24 +82,19 @@ def validate(event: dict[str, Any]) -> Job:
         )
     execution = str(event.get("execution") or "manual")
     lock = ClusterLock(os.environ[Env.LOCK_TABLE])
-    # Lock first: a run in progress is the likeliest reason the cluster looks busy,
-    # and naming it is the most useful answer.
     ttl = int((3 * request.hsm_timeout_minutes + request.backup_timeout_minutes) * 60) + 3600
-    lock.acquire(spec.id, execution, "on-demand backup", ttl, _execution_running)
-    try:
-        gateway = CloudHsmGateway.for_region(spec.region)
-        clusters = gateway.describe_clusters()
+    with lock.held_for_planning(spec.id, execution, "on-demand backup", ttl, _execution_running):
+        cluster, hsms_in_region = CloudHsmGateway.for_region(spec.region).cluster_and_region_hsms(
+            spec.id
+        )
         plan = make_plan(
             request=request,
             spec=spec,
-            cluster=next((c for c in clusters if c.cluster_id == spec.id), None),
-            hsms_in_region=sum(len(c.hsms) for c in clusters),
+            cluster=cluster,
+            hsms_in_region=hsms_in_region,
             settings=backup_settings,
             now=_now(),
         )
-    except Exception:
-        lock.release(spec.id, execution)
-        raise
     logger.info("cluster locked and plan made", extra={"plan": plan.to_dict()})
     return {
         "plan": {**plan.to_dict(), "execution": execution},

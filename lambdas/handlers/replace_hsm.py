@@ -76,20 +76,18 @@ def validate(event: dict[str, Any]) -> Job:
     execution = str(event.get("execution") or "manual")
     lock = ClusterLock(os.environ[Env.LOCK_TABLE])
     ttl = int((2 * settings.max_attempts + 2) * request.hsm_timeout_minutes * 60) + 3600
-    lock.acquire(spec.id, execution, LOCK_PURPOSE, ttl, _execution_running)
-    try:
-        clusters = CloudHsmGateway.for_region(spec.region).describe_clusters()
+    with lock.held_for_planning(spec.id, execution, LOCK_PURPOSE, ttl, _execution_running):
+        cluster, hsms_in_region = CloudHsmGateway.for_region(spec.region).cluster_and_region_hsms(
+            spec.id
+        )
         plan = make_plan(
             request=request,
             spec=spec,
-            cluster=next((c for c in clusters if c.cluster_id == spec.id), None),
-            hsms_in_region=sum(len(c.hsms) for c in clusters),
+            cluster=cluster,
+            hsms_in_region=hsms_in_region,
             settings=settings,
             now=_now(),
         )
-    except Exception:
-        lock.release(spec.id, execution)
-        raise
     logger.info("cluster locked and replacement planned", extra={"plan": plan.to_dict()})
     return {
         "plan": {**plan.to_dict(), "execution": execution},

@@ -1,0 +1,56 @@
+"""The cluster lock around planning: taken first, given back when the plan fails."""
+
+from __future__ import annotations
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from lambdas.core.errors import InvalidInput
+from lambdas.core.locks import ClusterLock
+from lambdas.core.on_demand import ClusterBusy
+
+CLUSTER = "cluster-abcdefghijk"
+
+
+def lock() -> ClusterLock:
+    client = boto3.client("dynamodb", region_name="us-east-1")
+    client.create_table(
+        TableName="locks",
+        KeySchema=[{"AttributeName": "cluster_id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "cluster_id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return ClusterLock("locks", client)
+
+
+def items() -> list[dict[str, object]]:
+    return list(boto3.client("dynamodb", region_name="us-east-1").scan(TableName="locks")["Items"])
+
+
+@mock_aws
+def test_a_refused_plan_gives_the_cluster_back() -> None:
+    locks = lock()
+    with (
+        pytest.raises(InvalidInput),
+        locks.held_for_planning(CLUSTER, "run-1", "on-demand backup", 3600, lambda _holder: True),
+    ):
+        assert len(items()) == 1  # taken before the plan reads anything
+        raise InvalidInput("strategy", "cycle-hsm needs allow_downtime on a one-HSM cluster")
+    assert items() == []
+
+
+@mock_aws
+def test_a_plan_made_keeps_the_lock_and_a_second_run_is_told_who_has_it() -> None:
+    locks = lock()
+    with locks.held_for_planning(CLUSTER, "run-1", "on-demand backup", 3600, lambda _: True):
+        pass
+    [item] = items()
+    assert item["holder"] == {"S": "run-1"}
+    with (
+        pytest.raises(ClusterBusy, match="on-demand backup run-1"),
+        locks.held_for_planning(CLUSTER, "run-2", "HSM replacement", 3600, lambda _holder: True),
+    ):
+        pytest.fail("the plan must not run while another run holds the cluster")
+    [still] = items()
+    assert still["holder"] == {"S": "run-1"}  # the refused run did not release another's lock
