@@ -85,10 +85,24 @@ def _codes(result: dict[str, Any]) -> set[str]:
     return {f["code"] for f in result.get("findings", [])}
 
 
+def _severity(topic_logical_id: str) -> str:
+    """The escalation severity of the topic a message went to."""
+    if topic_logical_id.startswith("AlertingNotifyTopic"):
+        return "notify (working hours)"
+    if topic_logical_id.startswith("AlertingTopic"):
+        return "page (wakes the on-call engineer)"
+    return topic_logical_id
+
+
 def _alert_lines(result: dict[str, Any]) -> list[str]:
     lines = ["The on-call engineer received:"]
     for alert in result["alerts"]:
-        lines += ["+" + "-" * 78, f"| Subject: {alert['subject']}", "|"]
+        lines += [
+            "+" + "-" * 78,
+            f"| Topic: {_severity(alert['topic'])}",
+            f"| Subject: {alert['subject']}",
+            "|",
+        ]
         lines += [f"| {line}" for line in alert["message"].splitlines()]
         lines += ["+" + "-" * 78, ""]
     if not result["alerts"]:

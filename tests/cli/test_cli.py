@@ -120,6 +120,9 @@ def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) -> None:
         assert heading in out
     assert "[BACKUP_OLDER_THAN_RPO]" in out and "[HSM_DEGRADED]" in out
     assert out.count("| Subject: [hsmdr-sandbox] CloudHSM backup verification FAILED") == 2
+    # Both put a recovery at risk: they page, and say which runbook to open
+    assert out.count("| Topic: page (wakes the on-call engineer)") == 2
+    assert "Runbook: docs/runbooks/single-hsm-failure.md" in out
     assert out.rstrip().endswith("both incidents were caught and alerted.")
 
 
