@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.alert_delivery import Repeat, memory_of
 from lambdas.core.alert_memory import findings_signature
-from lambdas.core.alerts import verification_alert
+from lambdas.core.alerts import PAGE, finding_severity, verification_alert
 from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.errors import InvalidInput
 from lambdas.core.gateway import CloudHsmGateway
@@ -89,6 +89,9 @@ def _triples(findings: Iterable[Finding]) -> list[tuple[str, str, str]]:
 
 def _emit_metrics(report: VerificationReport) -> None:
     metrics.add_metric("VerificationFindings", MetricUnit.Count, len(report.findings))
+    # What the page alarm watches: findings that put a recovery point at risk.
+    paging = [f for f in report.findings if finding_severity(f) == PAGE]
+    metrics.add_metric("PagingFindings", MetricUnit.Count, len(paging))
     for cluster in report.clusters:
         _cluster_metric("ClusterFindings", MetricUnit.Count, len(cluster.findings), cluster.spec.id)
         if cluster.backup_age is not None:

@@ -10,13 +10,15 @@ an HSM, and name the `service` dimension Powertools adds (stacks/constructs/
 project_metrics.py). Page alarms escalate (Alerting.page_on); notify alarms do not.
 
 - page: backup older than the RPO or not verified (BackupAgeSeconds per cluster, missing
-  data breaching); VerificationFindings > 0; a copy missing or stale in a DR region
-  (NewestCopyAgeSeconds per cluster and region, from the copy job here and from the
-  region's own monitor in its DR stack); CopiesFailed > 0; AWS/CloudHSM HsmUnhealthy per
+  data breaching); PagingFindings > 0 (verification findings that put a recovery point
+  at risk); a copy missing or stale in a DR region (NewestCopyAgeSeconds per cluster
+  and region, from the copy job here and from the region's own monitor in its DR
+  stack); AWS/CloudHSM HsmUnhealthy per
   cluster of this region; DesiredHsms - HealthyHsms > 0 per cluster; ExecutionsFailed
   and ExecutionsTimedOut per state machine; no successful drill within
   `drills.period_days` (DaysSinceSuccessfulDrill, from the drill watcher).
-- notify: a drill slower than `drills.rto_minutes` (DrillRecoveryTimeSeconds); Errors
+- notify: CopiesFailed > 0 (the next run copies again; the copy age alarm pages if it
+  does not); a drill slower than `drills.rto_minutes` (DrillRecoveryTimeSeconds); Errors
   and Throttles per Lambda function.
 
 A metric another alarm of the stack already watches for the same cluster, state
@@ -223,9 +225,10 @@ class Monitoring(Construct):
             "VerificationFindings",
             severity="page",
             description=(
-                "The backup verification reported findings. Its SNS message names each "
-                "finding and its next step; see them again: hsmdr backup verify --config "
-                "<deployment config>."
+                "The backup verification reported findings that put a recovery point at "
+                "risk (the paging findings of lambdas/core/alerts.py; the others only "
+                "notify). Its SNS message names each finding and its next step; see them "
+                "again: hsmdr backup verify --config <deployment config>."
             ),
             runbook=(
                 f"{Runbook.SINGLE_HSM_FAILURE} (HSM findings), "
@@ -233,7 +236,7 @@ class Monitoring(Construct):
                 f"{Runbook.COPY_FAILURE} (copy findings), {Runbook.ON_DEMAND_BACKUP} (backup "
                 "findings)"
             ),
-            metric=project_metric(VERIFY_BACKUPS, "VerificationFindings", period=period),
+            metric=project_metric(VERIFY_BACKUPS, "PagingFindings", period=period),
             threshold=0,
             comparison=GT,
             missing=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -285,7 +288,7 @@ class Monitoring(Construct):
                 self._copy_age_alarm(cluster, region, metric, held=False)
         self._alarm(
             "CopiesFailed",
-            severity="page",
+            severity="notify",  # one failed copy: the next run copies again; CopyAge pages
             description=(
                 "The copy job saw backup copies to a DR region fail (they ended DELETED). "
                 "Its SNS message names the cluster, region and backup; see them again: "

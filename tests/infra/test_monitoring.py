@@ -224,9 +224,12 @@ def test_backup_older_than_rpo_pages_and_a_silent_verification_counts_as_old(
     assert runbook_of(alarm) == "on-demand-backup.md"
 
 
-def test_verification_findings_page(synthesized: Synthesized) -> None:
+def test_verification_findings_that_put_a_recovery_point_at_risk_page(
+    synthesized: Synthesized,
+) -> None:
     dims = {"service": "verify-backups"}
-    alarm = one(watching(main(synthesized), "CloudHsmDr", "VerificationFindings", dims))
+    alarm = one(watching(main(synthesized), "CloudHsmDr", "PagingFindings", dims))
+    assert alarm["AlarmActions"] == [{"Ref": topics(main(synthesized))["page"]}]
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
     assert alarm["TreatMissingData"] == "notBreaching"
     description = text(alarm["AlarmDescription"])
@@ -247,9 +250,13 @@ def test_stale_or_missing_copies_page_from_both_regions(synthesized: Synthesized
     assert (alarm["Threshold"], alarm["TreatMissingData"]) == (limit, "breaching")
     assert runbook_of(alarm) == "copy-failure.md"
     failed = one(
-        watching(main(synthesized), "CloudHsmDr", "CopiesFailed", {"service": "copy-backups"})
+        watching(
+            main(synthesized), "CloudHsmDr", "CopiesFailed", {"service": "copy-backups"}, "notify"
+        )
     )
     assert (failed["Statistic"], failed["Threshold"]) == ("Sum", 0)
+    # One failed copy notifies: the next run copies again, and the age alarm pages
+    assert failed["AlarmActions"] == [{"Ref": topics(main(synthesized))["notify"]}]
     assert failed["ComparisonOperator"] == "GreaterThanThreshold"
     assert runbook_of(failed) == "copy-failure.md"
 
@@ -354,6 +361,7 @@ def test_metrics_are_alarmed_with_the_dimensions_powertools_emits() -> None:
         " namespace='CloudHsmDr') as m:\n"
         "    m.add_dimension('ClusterId', 'cluster-sandboxprimary')\n"
         "metrics.add_metric(name='VerificationFindings', unit=MetricUnit.Count, value=0)\n"
+        "metrics.add_metric(name='PagingFindings', unit=MetricUnit.Count, value=0)\n"
         "metrics.flush_metrics()\n"
     )
     env = {**os.environ, "POWERTOOLS_SERVICE_NAME": "verify-backups"}
@@ -374,7 +382,7 @@ def test_metrics_are_alarmed_with_the_dimensions_powertools_emits() -> None:
     for name, dims in emitted.items():
         metric = project_metric("verify-backups", name, dimensions={"ClusterId": CLUSTER})
         expected = dict(metric.dimensions or {})
-        if name == "VerificationFindings":
+        if name in {"VerificationFindings", "PagingFindings"}:
             expected.pop("ClusterId")
         assert dims == expected, name
 
