@@ -28,6 +28,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
 from constructs import Construct
@@ -35,6 +36,7 @@ from constructs import Construct
 from lambdas.core.settings import VerificationSettings
 from stacks.config import Contact, DeploymentConfig
 from stacks.constructs.tables import expiring_table
+from stacks.nag import acknowledge
 
 # CloudWatch evaluates at most one day of periods shorter than an hour, seven days else.
 MAX_WINDOW_SECONDS_SHORT = 24 * 3600
@@ -96,12 +98,19 @@ class Alerting(Construct):
             alert_memory_table=self.memory.table_name,
         )
 
-    def grant_alerts(self, grantee: iam.IGrantable) -> None:
+    def grant_alerts(self, function: lambda_.IFunction) -> None:
         """Let a function publish to the page and the notify topics, and keep what it
         sent in the alert memory."""
-        self.topic.grant_publish(grantee)
-        self.notify_topic.grant_publish(grantee)
-        self.memory.grant(grantee, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+        self.topic.grant_publish(function)
+        self.notify_topic.grant_publish(function)
+        self.memory.grant(function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
+        assert function.role is not None
+        acknowledge(
+            function.role,
+            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+            "Publishing to the KMS-encrypted alert topics needs GenerateDataKey*; the "
+            "statement is scoped to the alert key alone.",
+        )
 
     def page_on(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         """Page severity: wakes the page contacts, and escalates if it lasts."""

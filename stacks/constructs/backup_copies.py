@@ -89,12 +89,6 @@ class BackupCopies(Construct):
             "cloudhsm:DescribeClusters/DescribeBackups and X-Ray trace writes support no "
             "resource-level permissions; every other statement names its resource.",
         )
-        acknowledge(
-            role,
-            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
-            "statement is scoped to the alert key alone.",
-        )
         for region in backup_regions(config):
             every_backup = rendered(self, backup_arns(self, region))
             acknowledge(

@@ -49,12 +49,6 @@ class CopyMonitor(Construct):
             "cloudhsm:DescribeBackups and X-Ray trace writes support no resource-level "
             "permissions; every other statement names its resource.",
         )
-        acknowledge(
-            self.lambda_.role,
-            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
-            "statement is scoped to the alert key alone.",
-        )
         self.job = ScheduledJob(
             self,
             "Job",

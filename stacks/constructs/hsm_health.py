@@ -241,12 +241,6 @@ class HsmHealthCheck(Construct):
         )
         acknowledge(
             role,
-            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
-            "statement is scoped to the alert key alone.",
-        )
-        acknowledge(
-            role,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, executions)}]",
             "DescribeExecution on this deployment's own workflow executions, to tell a "
             "stale cluster lock from a live one.",
