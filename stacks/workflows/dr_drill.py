@@ -21,7 +21,7 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from lambdas.core import runbooks
-from stacks.workflows.steps import as_json, at, lambda_step, poll_wait, publish_text
+from stacks.workflows.steps import as_json, at, lambda_step, poll_wait, publish_text, start
 
 CATCH_ALL = ["States.ALL"]
 LAMBDA_TRANSIENT = [
@@ -58,9 +58,9 @@ def build(
 
     keys = _keys(scope, function, verify_keys, guarded, teardown)
     create_cluster = _restore(scope, function, guarded, keys)
-    start, plan = _start(scope, function, page_topic)
+    first, plan = _start(scope, function, page_topic)
     plan.next(create_cluster)
-    return start
+    return first
 
 
 def _ending(
@@ -356,11 +356,6 @@ def _start(
         payload={"step": "plan", "input.$": "$.input", "execution.$": "$.execution"},
     )
     plan.add_catch(notify_rejected, errors=CATCH_ALL, result_path="$.error")
-    start = sfn.Pass(
-        scope,
-        "Start",
-        parameters={"input.$": "$", "execution.$": "$$.Execution.Id"},
-        comment="Keep the input and the execution id together",
-    )
-    start.next(plan)
-    return start, plan
+    first = start(scope)
+    first.next(plan)
+    return first, plan

@@ -24,6 +24,8 @@ from stacks.workflows.steps import (
     publish_by_severity,
     publish_text,
     release_lock,
+    start,
+    validate_and_lock,
 )
 
 CATCH_ALL = ["States.ALL"]
@@ -176,24 +178,15 @@ def build(
         .otherwise(wait_for_cycled)
     )
 
-    rejected = sfn.Fail(scope, "Rejected", error_path="$.error.Error", cause_path="$.error.Cause")
-    validate = lambda_step(
-        scope,
-        "ValidateAndLock",
-        function,
-        "validate",
-        comment="Check the input and the cluster, plan, and lock the cluster",
-        payload={"step": "validate", "input.$": "$.input", "execution.$": "$.execution"},
+    validate = validate_and_lock(
+        scope, function, "Check the input and the cluster, plan, and lock the cluster"
     )
-    validate.add_catch(rejected, errors=CATCH_ALL, result_path="$.error")
-    start = sfn.Pass(
-        scope,
-        "Start",
-        parameters={"input.$": "$", "execution.$": "$$.Execution.Id"},
-        comment="Keep the input and the execution id together",
-    )
-    return start.next(validate).next(
-        sfn.Choice(scope, "Strategy?")
-        .when(_status_is("$.job.plan.strategy", "cycle-hsm"), remove_cycled)
-        .otherwise(create_hsm)
+    return (
+        start(scope)
+        .next(validate)
+        .next(
+            sfn.Choice(scope, "Strategy?")
+            .when(_status_is("$.job.plan.strategy", "cycle-hsm"), remove_cycled)
+            .otherwise(create_hsm)
+        )
     )

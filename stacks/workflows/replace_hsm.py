@@ -23,6 +23,8 @@ from stacks.workflows.steps import (
     publish_alert,
     publish_text,
     release_lock,
+    start,
+    validate_and_lock,
 )
 
 CATCH_ALL = ["States.ALL"]
@@ -168,24 +170,15 @@ def build(
         .otherwise(wait_for_new)
     )
 
-    rejected = sfn.Fail(scope, "Rejected", error_path="$.error.Error", cause_path="$.error.Cause")
-    validate = lambda_step(
-        scope,
-        "ValidateAndLock",
-        function,
-        "validate",
-        comment="Check the input and the cluster, lock it, plan what to replace",
-        payload={"step": "validate", "input.$": "$.input", "execution.$": "$.execution"},
+    validate = validate_and_lock(
+        scope, function, "Check the input and the cluster, lock it, plan what to replace"
     )
-    validate.add_catch(rejected, errors=CATCH_ALL, result_path="$.error")
-    start = sfn.Pass(
-        scope,
-        "Start",
-        parameters={"input.$": "$", "execution.$": "$$.Execution.Id"},
-        comment="Keep the input and the execution id together",
-    )
-    return start.next(validate).next(
-        sfn.Choice(scope, "CreateNeeded?")
-        .when(sfn.Condition.boolean_equals("$.job.plan.create", True), create)
-        .otherwise(failed_to_delete)
+    return (
+        start(scope)
+        .next(validate)
+        .next(
+            sfn.Choice(scope, "CreateNeeded?")
+            .when(sfn.Condition.boolean_equals("$.job.plan.create", True), create)
+            .otherwise(failed_to_delete)
+        )
     )

@@ -66,6 +66,34 @@ def publish_alert(
     )
 
 
+def start(scope: Construct) -> sfn.Pass:
+    """The first state: the input and the execution id, together for every step."""
+    return sfn.Pass(
+        scope,
+        "Start",
+        parameters={"input.$": "$", "execution.$": "$$.Execution.Id"},
+        comment="Keep the input and the execution id together",
+    )
+
+
+def validate_and_lock(
+    scope: Construct, function: lambda_.IFunction, comment: str
+) -> tasks.LambdaInvoke:
+    """Check the input and the cluster, lock it, plan; a refusal ends the execution in
+    `Rejected` before anything was created."""
+    rejected = sfn.Fail(scope, "Rejected", error_path="$.error.Error", cause_path="$.error.Cause")
+    validate = lambda_step(
+        scope,
+        "ValidateAndLock",
+        function,
+        "validate",
+        comment=comment,
+        payload={"step": "validate", "input.$": "$.input", "execution.$": "$.execution"},
+    )
+    validate.add_catch(rejected, errors=["States.ALL"], result_path="$.error")
+    return validate
+
+
 def at(path: str) -> str:
     """A string from the state's input, for `publish_text`."""
     return sfn.JsonPath.string_at(path)
