@@ -34,7 +34,7 @@ class CloudHsmDrStack(Stack):
         self.backup_copies = BackupCopies(
             self, "BackupCopies", config=config, alerting=self.alerting
         )
-        self.locks = ClusterLocks(self, "ClusterLocks")
+        self.locks = ClusterLocks(self, "ClusterLocks", deployment_name=config.deployment_name)
         self.on_demand_backup = OnDemandBackup(
             self, "OnDemandBackup", config=config, alerting=self.alerting, locks=self.locks
         )

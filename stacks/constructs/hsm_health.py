@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as event_targets
@@ -33,7 +33,7 @@ from stacks.constructs.cluster_locks import ClusterLocks
 from stacks.constructs.hsm_replacement import replacement_settings
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import ScheduledJob
-from stacks.nag import acknowledge, rendered
+from stacks.nag import acknowledge
 from stacks.names import CHECK_HEALTH
 
 # AWS/CloudHSM HsmUnhealthy: Maximum, so one unhealthy HSM among many is not averaged
@@ -77,24 +77,20 @@ class HsmHealthCheck(Construct):
         role.add_to_policy(
             iam.PolicyStatement(actions=["cloudhsm:DescribeClusters"], resources=["*"])
         )
-        locks.table.grant(function, "dynamodb:GetItem")  # reads who holds a cluster, never writes
+        locks.grant_read(function)  # who holds a cluster, and is it still running; no writes
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["states:StartExecution", "states:ListExecutions"],
                 resources=[replace_hsm.state_machine_arn],
             )
         )
-        executions = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{config.deployment_name}-*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
-        )
         alerting.grant_alerts(function)
-        self._acknowledge(executions)
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeClusters and X-Ray trace writes support no resource-level "
+            "permissions; every other statement names its resource.",
+        )
 
         self.job = ScheduledJob(
             self,
@@ -229,21 +225,6 @@ class HsmHealthCheck(Construct):
                 # No data means the check did not run: its own errors alarm pages for that.
                 treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
             )
-        )
-
-    def _acknowledge(self, executions: str) -> None:
-        role = self.lambda_.role
-        acknowledge(
-            role,
-            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "cloudhsm:DescribeClusters and X-Ray trace writes support no resource-level "
-            "permissions; every other statement names its resource.",
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, executions)}]",
-            "DescribeExecution on this deployment's own workflow executions, to tell a "
-            "stale cluster lock from a live one.",
         )
 
 

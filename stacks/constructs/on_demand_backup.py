@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -14,7 +14,7 @@ from stacks.constructs.cluster_locks import ClusterLocks
 from stacks.constructs.hsm_permissions import protected_hsm_change_statements
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
-from stacks.nag import acknowledge, rendered
+from stacks.nag import acknowledge
 from stacks.names import ON_DEMAND_BACKUP
 from stacks.workflows import on_demand_backup
 
@@ -30,7 +30,6 @@ class OnDemandBackup(Construct):
         locks: ClusterLocks,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         name = f"{config.deployment_name}-on-demand-backup"
         self.lambda_ = PythonFunction(
             self,
@@ -57,17 +56,7 @@ class OnDemandBackup(Construct):
         # Adding and removing HSMs: only on the clusters this deployment protects.
         for statement in protected_hsm_change_statements(self, config):
             role.add_to_policy(statement)
-        locks.table.grant(function, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:DeleteItem")
-        # To take over a lock whose holder execution is no longer running.
-        executions = stack.format_arn(
-            service="states",
-            resource="execution",
-            resource_name=f"{config.deployment_name}-*",
-            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-        )
-        role.add_to_policy(
-            iam.PolicyStatement(actions=["states:DescribeExecution"], resources=[executions])
-        )
+        locks.grant_take(function)
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -76,12 +65,6 @@ class OnDemandBackup(Construct):
             "permissions for CreateHsm/DeleteHsm act on network interfaces made at run time "
             "and are limited to the protected clusters' regions; CreateHsm/DeleteHsm are "
             "limited to the protected clusters' ARNs.",
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, executions)}]",
-            "DescribeExecution on this deployment's own workflow executions, to tell a "
-            "stale cluster lock from a live one.",
         )
 
         on_demand = config.backups.on_demand
