@@ -38,7 +38,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from hsmdr.commands import backup, docs, drill, hsm, keys, restore, sandbox
+    from hsmdr.commands import alerts, backup, docs, drill, hsm, keys, restore, sandbox
 
     parser = argparse.ArgumentParser(
         prog="hsmdr",
@@ -53,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     docs.register(groups)
     docs.register_docs(groups)
     drill.register(groups)
+    alerts.register(groups)
     return parser
 
 

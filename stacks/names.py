@@ -61,3 +61,12 @@ def dr_drill_state_machine_name(deployment_name: str) -> str:
 def dr_drill_report_parameter(deployment_name: str) -> str:
     """SSM parameter holding the drill report bucket's name (hsmdr drill report reads it)."""
     return f"/hsmdr/{deployment_name}/drill-report-bucket"
+
+
+ALERT_AUDIENCES = ("page", "notify", "escalation")  # one SNS topic each, in every stack
+
+
+def alert_topic_parameter(deployment_name: str, audience: str) -> str:
+    """SSM parameter, in each stack's region, holding the ARN of one alert topic (so
+    `hsmdr alerts check` finds the topics from the deployment config alone)."""
+    return f"/hsmdr/{deployment_name}/alerts/{audience}-topic-arn"

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from hsmdr.cli import Outcome, UsageError, add_json_flag
-from hsmdr.commands import backup_create, copies, docs, drill, hsm, keys, restore
+from hsmdr.commands import alerts, backup_create, copies, docs, drill, hsm, keys, restore
 
 FAULT_HELP = (
     "inject a fault by name, repeatable: throttle, internal-failure, hsm-degraded, "
@@ -51,6 +51,7 @@ def register(groups: Any) -> None:
     hsm.register_sandbox(commands, FAULT_HELP)
     restore.register_sandbox(commands, FAULT_HELP)
     drill.register_sandbox(commands, FAULT_HELP)
+    alerts.register_sandbox(commands)
 
 
 def run_verify_backups(args: argparse.Namespace) -> Outcome:

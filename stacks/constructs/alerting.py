@@ -31,12 +31,14 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.core.settings import VerificationSettings
 from stacks.config import Contact, DeploymentConfig
 from stacks.constructs.tables import expiring_table
 from stacks.nag import acknowledge
+from stacks.names import alert_topic_parameter
 
 # CloudWatch evaluates at most one day of periods shorter than an hour, seven days else.
 MAX_WINDOW_SECONDS_SHORT = 24 * 3600
@@ -73,6 +75,18 @@ class Alerting(Construct):
         self.escalation_topic = self._topic(
             "EscalationTopic", f"{name} CloudHSM escalations", audiences["escalation"]
         )
+        for audience, topic in (
+            ("page", self.topic),
+            ("notify", self.notify_topic),
+            ("escalation", self.escalation_topic),
+        ):
+            ssm.StringParameter(
+                self,
+                f"{audience.capitalize()}TopicArn",
+                parameter_name=alert_topic_parameter(name, audience),
+                string_value=topic.topic_arn,
+                description=f"{name}: the {audience} alert topic (hsmdr alerts check reads it)",
+            )
         self.action = cw_actions.SnsAction(self.topic)  # page severity
         self.notify_action = cw_actions.SnsAction(self.notify_topic)
         self.escalation_action = cw_actions.SnsAction(self.escalation_topic)

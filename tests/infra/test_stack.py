@@ -189,3 +189,17 @@ def test_each_stack_keeps_its_alert_memory_encrypted_and_expiring(
             variables = function["Environment"]["Variables"]
             assert variables[Env.ALERT_MEMORY_TABLE] == {"Ref": table_id}
             assert variables[Env.REPEAT_ALERT_MINUTES] == "240"
+
+
+def test_each_stack_names_its_alert_topics_in_ssm_for_the_cli(synthesized: Synthesized) -> None:
+    from stacks.names import ALERT_AUDIENCES, alert_topic_parameter
+
+    for name, template in synthesized.templates.items():
+        parameters = {
+            p["Properties"]["Name"]: p["Properties"]["Value"]
+            for p in resources(template, "AWS::SSM::Parameter").values()
+        }
+        topics = {k for k in resources(template, "AWS::SNS::Topic")}
+        for audience in ALERT_AUDIENCES:
+            value = parameters[alert_topic_parameter("hsmdr-sandbox", audience)]
+            assert value["Ref"] in topics, (name, audience)
