@@ -82,6 +82,11 @@ class Repeat:
             self.memory.remember(self.key, Remembered(signature, now), keep_for=2 * self.every)
         return {**alert_fields(sent), "alert_held_back": False}
 
+    @property
+    def problems(self) -> list[str]:
+        """What the memory could not read or write (it fails open: messages still go)."""
+        return list(self.memory.problems) if self.memory is not None else []
+
     def clear(self) -> None:
         """Nothing wrong any more: the next problem is news, even if it looks the same."""
         if self.memory is not None and self.memory.recall(self.key) is not None:

@@ -44,16 +44,24 @@ def due(previous: Remembered | None, current: str, now: datetime, repeat_after: 
 
 
 class AlertMemory:
-    """One item per key: the signature and time of the last message sent for it."""
+    """One item per key: the signature and time of the last message sent for it.
+
+    It fails open: if the table cannot be read the message is sent, and if it cannot
+    be written the next run may repeat it. A broken memory never silences a page."""
 
     def __init__(self, dynamodb: Any, table: str) -> None:
         self._dynamodb = dynamodb
         self._table = table
+        self.problems: list[str] = []  # what failed, for the handler's answer and logs
 
     def recall(self, key: str) -> Remembered | None:
-        item = self._dynamodb.get_item(
-            TableName=self._table, Key={"key": {"S": key}}, ConsistentRead=True
-        ).get("Item")
+        try:
+            item = self._dynamodb.get_item(
+                TableName=self._table, Key={"key": {"S": key}}, ConsistentRead=True
+            ).get("Item")
+        except _AWS_ERRORS as error:
+            self.problems.append(f"alert memory not read ({key}): {error}")
+            return None
         if not item:
             return None
         return Remembered(
@@ -64,15 +72,30 @@ class AlertMemory:
     def remember(self, key: str, sent: Remembered, keep_for: timedelta) -> None:
         # Forgotten (TTL) well after it would be repeated anyway.
         expires_at = int((sent.sent_at + keep_for).timestamp())
-        self._dynamodb.put_item(
-            TableName=self._table,
-            Item={
-                "key": {"S": key},
-                "signature": {"S": sent.signature},
-                "sent_at": {"S": sent.sent_at.isoformat()},
-                "expires_at": {"N": str(expires_at)},
-            },
-        )
+        try:
+            self._dynamodb.put_item(
+                TableName=self._table,
+                Item={
+                    "key": {"S": key},
+                    "signature": {"S": sent.signature},
+                    "sent_at": {"S": sent.sent_at.isoformat()},
+                    "expires_at": {"N": str(expires_at)},
+                },
+            )
+        except _AWS_ERRORS as error:
+            self.problems.append(f"alert memory not written ({key}): {error}")
 
     def forget(self, key: str) -> None:
-        self._dynamodb.delete_item(TableName=self._table, Key={"key": {"S": key}})
+        try:
+            self._dynamodb.delete_item(TableName=self._table, Key={"key": {"S": key}})
+        except _AWS_ERRORS as error:
+            self.problems.append(f"alert memory not cleared ({key}): {error}")
+
+
+def _aws_errors() -> tuple[type[Exception], ...]:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return (ClientError, BotoCoreError)
+
+
+_AWS_ERRORS = _aws_errors()

@@ -148,6 +148,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 settings=settings,
             )
         )
+    if memory is not None and memory.problems:
+        logger.warning("alert memory unavailable", extra={"problems": memory.problems})
+        result["alert_memory_problems"] = list(memory.problems)
     if report.status != "SUCCEEDED":
         logger.warning("HSM health problems", extra={"clusters": result["clusters"]})
     return result

@@ -59,6 +59,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             )
     else:
         repeat.clear()
+    if repeat.problems:
+        logger.warning("alert memory unavailable", extra={"problems": repeat.problems})
+        result["alert_memory_problems"] = repeat.problems
     return result
 
 

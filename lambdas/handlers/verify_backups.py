@@ -80,6 +80,9 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             )
     elif request.cluster_ids is None:
         repeat.clear()  # every cluster is fine again
+    if repeat.problems:
+        logger.warning("alert memory unavailable", extra={"problems": repeat.problems})
+        result["alert_memory_problems"] = repeat.problems
     return result
 
 

@@ -123,3 +123,31 @@ def test_repeat_holds_back_a_scheduled_repeat_and_clears_when_all_is_well() -> N
     assert send(NOW + timedelta(hours=5, minutes=1))["alert_held_back"] is False
     repeat.clear()
     assert send(NOW + timedelta(hours=5, minutes=2))["alert_held_back"] is False
+
+
+class BrokenTable:
+    """A DynamoDB client whose every call is refused (throttled, access denied)."""
+
+    def __getattr__(self, name: str) -> Any:
+        from botocore.exceptions import ClientError
+
+        def refuse(**_: Any) -> Any:
+            raise ClientError({"Error": {"Code": "AccessDeniedException"}}, name)
+
+        return refuse
+
+
+@mock_aws
+def test_a_broken_memory_never_silences_a_message() -> None:
+    sns = boto3.client("sns", region_name="us-east-1")
+    topics = AlertTopics(page=sns.create_topic(Name="page")["TopicArn"])
+    repeat = Repeat(AlertMemory(BrokenTable(), "memory"), "verification", EVERY)
+    alert = Alert("stale", "body", PAGE)
+    for minutes in (0, 5):  # the second run would be held back by a working memory
+        sent = repeat.publish(
+            alert, topics, signature="s", now=NOW + timedelta(minutes=minutes), scheduled=True
+        )
+        assert sent["alert_message_id"] is not None and sent["alert_held_back"] is False
+    repeat.clear()
+    assert any("not read" in p for p in repeat.problems)
+    assert any("not written" in p for p in repeat.problems)
