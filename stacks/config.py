@@ -270,6 +270,12 @@ class Restore(_Strict):
         pattern=r"^/[A-Za-z0-9_./-]{1,1010}$",
         description="SSM parameter (primary region) holding customerCA.crt",
     )
+    trust_anchor_kms_key_arn: str | None = Field(
+        default=None,
+        pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$",
+        description="the customer-managed KMS key of trust_anchor_parameter, if it is a "
+        "SecureString encrypted with one (reading it needs kms:Decrypt on that key)",
+    )
 
 
 class HsmReplacement(_Strict):

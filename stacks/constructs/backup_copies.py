@@ -27,7 +27,7 @@ from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import ScheduledJob
-from stacks.constructs.tables import parameter_arn
+from stacks.constructs.tables import parameter_arn, trust_anchor_read_statements
 from stacks.nag import acknowledge, rendered
 from stacks.names import COPY_BACKUPS
 
@@ -163,9 +163,7 @@ def trust_anchor_statements(
     if not anchor or not config.dr_regions:
         return []
     return [
-        iam.PolicyStatement(
-            actions=["ssm:GetParameter"], resources=[parameter_arn(scope, config.region, anchor)]
-        ),
+        *trust_anchor_read_statements(scope, config),
         iam.PolicyStatement(
             actions=["ssm:GetParameter", "ssm:PutParameter"],
             resources=[

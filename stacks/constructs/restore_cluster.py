@@ -29,7 +29,7 @@ from stacks.constructs.backup_copies import backup_arns, cluster_arn
 from stacks.constructs.hsm_permissions import CREATE_HSM_EC2_ACTIONS
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
-from stacks.constructs.tables import parameter_arn
+from stacks.constructs.tables import parameter_arn, trust_anchor_read_statements
 from stacks.nag import acknowledge, rendered
 from stacks.names import RESTORE_CLUSTER, restore_state_machine_name
 from stacks.workflows import restore_cluster
@@ -223,15 +223,7 @@ def restore_statements(
             actions=["states:DescribeExecution"], resources=[_executions(scope, config)]
         ),
     ]
-    anchor = config.restore.trust_anchor_parameter
-    if anchor:
-        statements.append(
-            iam.PolicyStatement(
-                actions=["ssm:GetParameter"],
-                resources=[parameter_arn(scope, config.region, anchor)],
-            )
-        )
-    return statements
+    return statements + trust_anchor_read_statements(scope, config)
 
 
 def _ssm_path(scope: Construct, region: str, deployment: str) -> str:
