@@ -12,9 +12,11 @@ so a Step Functions Catch on the exception class name works as in AWS.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import logging
 import os
+import sys
 import threading
 import time
 import traceback
@@ -24,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
-from sandbox import function_logs
+from sandbox import emf_metrics, function_logs
 from sandbox.results import SandboxError
 
 if TYPE_CHECKING:
@@ -216,7 +218,9 @@ def invoke_in_process(
     with (
         _INVOCATION_LOCK,
         _function_environment(function),
-        function_logs.captured(function.function_name),
+        _service_of(function),
+        function_logs.captured(function.function_name) as log,
+        _metrics_from(log, function),
     ):
         try:
             if faults.consume(function.function_name, event):
@@ -236,6 +240,37 @@ def invoke_in_process(
             "%s ran past its %ss timeout", function.function_name, function.timeout_seconds
         )
     return result, False
+
+
+@contextmanager
+def _service_of(function: DeployedFunction) -> Iterator[None]:
+    """Each Lambda function is a process of its own, where Powertools reads
+    POWERTOOLS_SERVICE_NAME once. Here every function shares one process, so the shared
+    Logger and Metrics (lambdas/core/observability.py) get this function's service for
+    the invocation; otherwise the first function imported would name every metric."""
+    shared = sys.modules.get("lambdas.core.observability")
+    service = function.service_name
+    if shared is None or not service:
+        yield  # not imported yet: it reads the function's environment when it is
+        return
+    provider, logger = shared.metrics.provider, shared.logger
+    saved = (provider.service, logger.service)
+    provider.service = logger.service = service
+    logger.append_keys(service=service)
+    try:
+        yield
+    finally:
+        provider.service, logger.service = saved
+        logger.append_keys(service=saved[1])
+
+
+@contextmanager
+def _metrics_from(log: io.StringIO, function: DeployedFunction) -> Iterator[None]:
+    """After the handler ran, do what CloudWatch does with its EMF lines."""
+    try:
+        yield
+    finally:
+        emf_metrics.put(log.getvalue().splitlines(), function.function_arn.split(":")[3])
 
 
 class _LambdaRuntimeFailure(Exception):

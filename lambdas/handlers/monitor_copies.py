@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.core.alert_delivery import Repeat, memory_of
+from lambdas.core.alert_delivery import Repeat, alert_fields, memory_of
 from lambdas.core.alert_memory import findings_signature
 from lambdas.core.alerts import copy_monitor_alert
 from lambdas.core.copy_monitor import CopyMonitorReport, monitor_copies
@@ -16,6 +17,7 @@ from lambdas.core.env import METRICS_NAMESPACE
 from lambdas.core.errors import InvalidInput
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.observability import logger, metrics, tracer
+from lambdas.core.primary_watch import PrimaryWatch, last_report, reporting
 from lambdas.core.settings import BackupSettings, VerificationSettings
 
 
@@ -43,9 +45,14 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     _emit_metrics(report)
     result = report.to_dict()
     repeat = Repeat(memory_of(settings), f"copy-monitor#{report.region}", settings.repeat_every)
+    primary = _primary_reporting(report.checked_at)
+    result["primary_verification_last_report"] = primary.isoformat() if primary else None
     if report.status != "SUCCEEDED":
         logger.warning("copy monitor found problems", extra={"findings": result["findings"]})
-        if publish_alert:
+        if publish_alert and primary is not None:
+            # The primary's verification reports these copies: one message, not two.
+            result.update(alert_fields(None), alert_held_back=True)
+        elif publish_alert:
             result.update(
                 repeat.publish(
                     copy_monitor_alert(report),
@@ -63,6 +70,15 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         logger.warning("alert memory unavailable", extra={"problems": repeat.problems})
         result["alert_memory_problems"] = repeat.problems
     return result
+
+
+def _primary_reporting(now: datetime) -> datetime | None:
+    """When the primary region's verification last reported, if it still does."""
+    watch = PrimaryWatch.from_env()
+    if watch is None:
+        return None
+    last = last_report(watch, now)
+    return last if last is not None and reporting(last, now, watch.silent_after) else None
 
 
 def _emit_metrics(report: CopyMonitorReport) -> None:

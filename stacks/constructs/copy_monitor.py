@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from lambdas.core import runbooks
-from stacks.config import DeploymentConfig
+from lambdas.core.primary_watch import PrimaryWatch
+from stacks.config import DeploymentConfig, schedule_interval_minutes
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import ScheduledJob
@@ -27,6 +30,10 @@ class CopyMonitor(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         settings = alerting.alert_settings(config)
+        # Two verification runs missed (and a margin): the primary region is silent, and
+        # this monitor speaks for the copies itself.
+        verify_every = timedelta(minutes=schedule_interval_minutes(config.schedules.verify_backups))
+        watch = PrimaryWatch(config.region, silent_after=2 * verify_every + timedelta(minutes=10))
         self.lambda_ = PythonFunction(
             self,
             "MonitorCopies",
@@ -34,20 +41,27 @@ class CopyMonitor(Construct):
             service_name=COPY_MONITOR,
             handler="lambdas.handlers.monitor_copies.handler",
             description=f"Checks that {region} holds fresh READY copies of every protected cluster",
-            environment={**settings.to_env(), **config.backup_settings().to_env()},
+            environment={
+                **settings.to_env(),
+                **config.backup_settings().to_env(),
+                **watch.to_env(),
+            },
             timeout=Duration.minutes(5),
         )
         function = self.lambda_.function
-        # Read-only: DescribeBackups supports no resource-level permissions.
+        # Read-only: DescribeBackups and GetMetricData support no resource-level
+        # permissions (the metric read is the primary verification's heartbeat).
         function.add_to_role_policy(
-            iam.PolicyStatement(actions=["cloudhsm:DescribeBackups"], resources=["*"])
+            iam.PolicyStatement(
+                actions=["cloudhsm:DescribeBackups", "cloudwatch:GetMetricData"], resources=["*"]
+            )
         )
         alerting.grant_alerts(function)
         acknowledge(
             self.lambda_.role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "cloudhsm:DescribeBackups and X-Ray trace writes support no resource-level "
-            "permissions; every other statement names its resource.",
+            "cloudhsm:DescribeBackups, cloudwatch:GetMetricData and X-Ray trace writes "
+            "support no resource-level permissions; every other statement names its resource.",
         )
         self.job = ScheduledJob(
             self,

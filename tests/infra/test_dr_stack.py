@@ -81,10 +81,20 @@ def test_copy_monitor_runs_in_the_dr_region_and_alerts_there(synthesized: Synthe
     assert all(a["Properties"]["AlarmActions"] == [{"Ref": topic_id}] for a in alarms)
 
 
-def test_copy_monitor_can_only_read_backups(synthesized: Synthesized) -> None:
+def test_copy_monitor_can_only_read_backups_and_the_primary_heartbeat(
+    synthesized: Synthesized,
+) -> None:
     assert cloudhsm_statements(dr(synthesized), "copy-monitor") == [
-        {"Action": "cloudhsm:DescribeBackups", "Effect": "Allow", "Resource": "*"}
+        {
+            "Action": ["cloudhsm:DescribeBackups", "cloudwatch:GetMetricData"],
+            "Effect": "Allow",
+            "Resource": "*",
+        }
     ]
+    # It asks the primary region whether its verification still reports, every run
+    _, function_props = function(dr(synthesized), "copy-monitor")
+    watch = json.loads(function_props["Environment"]["Variables"][Env.PRIMARY_WATCH])
+    assert watch == {"region": "us-east-1", "silent_after_minutes": 130.0}
 
 
 def test_dr_stack_references_nothing_in_the_primary_region(synthesized: Synthesized) -> None:

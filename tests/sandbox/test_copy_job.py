@@ -277,6 +277,22 @@ def test_dr_copy_monitor_pages_from_the_dr_region_when_copies_go_stale(sandbox: 
     assert sandbox.messages() == []  # the main stack's topic was not used
 
 
+def test_dr_copy_monitor_holds_its_message_while_the_primary_verification_reports(
+    sandbox: Sandbox,
+) -> None:
+    # Given stale copies, and the primary region's hourly verification still running
+    sandbox.seed_protected_clusters()
+    sandbox.world.time_travel(timedelta(days=3))
+    primary = fire_verification(sandbox)
+    assert "COPY_MISSING" in codes(primary) and len(primary["alerts"]) == 1
+    # When the DR region's monitor runs
+    result = fire_copy_monitor(sandbox, DR)
+    # Then it finds the same problem but leaves the message to the primary: one, not two
+    assert codes(result) == ["COPY_MISSING"]
+    assert result["alerts"] == [] and result["alert_held_back"] is True
+    assert result["primary_verification_last_report"] is not None
+
+
 # A deployment with golden backups and enforced retention --------------------------------
 
 

@@ -1,0 +1,63 @@
+"""What CloudWatch does with a function's embedded-metric-format log lines: turn them
+into metrics (PutMetricData into moto), so what reads metrics in the sandbox (the drill
+watcher, the DR copy monitor) sees what the functions emitted."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+LOGGER = logging.getLogger(__name__)
+
+
+def datapoints(lines: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
+    """(namespace, MetricData entry) for every value of every EMF document in `lines`."""
+    found = []
+    for line in lines:
+        if '"_aws"' not in line:
+            continue
+        try:
+            document = json.loads(line)
+            meta = document["_aws"]
+        except (ValueError, KeyError, TypeError):
+            continue
+        timestamp = datetime.fromtimestamp(int(meta.get("Timestamp", 0)) / 1000, UTC)
+        for directive in meta.get("CloudWatchMetrics", []):
+            names = [n for group in directive.get("Dimensions", []) for n in group]
+            dimensions = [{"Name": n, "Value": str(document[n])} for n in names if n in document]
+            for metric in directive.get("Metrics", []):
+                values = document.get(metric["Name"])
+                for value in values if isinstance(values, list) else [values]:
+                    if isinstance(value, int | float):
+                        found.append(
+                            (
+                                directive["Namespace"],
+                                {
+                                    "MetricName": metric["Name"],
+                                    "Dimensions": dimensions,
+                                    "Value": float(value),
+                                    "Unit": metric.get("Unit", "None"),
+                                    "Timestamp": timestamp,
+                                },
+                            )
+                        )
+    return found
+
+
+def put(lines: Iterable[str], region: str) -> int:
+    """Put the datapoints into CloudWatch of `region`; how many. Never raises: a
+    metric the sandbox cannot store must not fail the invocation that emitted it."""
+    import boto3
+
+    points = datapoints(lines)
+    try:
+        client = boto3.client("cloudwatch", region_name=region)
+        for namespace, entry in points:
+            client.put_metric_data(Namespace=namespace, MetricData=[entry])
+    except Exception:
+        LOGGER.warning("EMF metrics not stored in CloudWatch", exc_info=True)
+        return 0
+    return len(points)
