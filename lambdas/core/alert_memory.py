@@ -8,7 +8,6 @@ The decision is pure; `AlertMemory` keeps what was sent in a DynamoDB table of i
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +23,8 @@ class Remembered:
 
 def signature(parts: Iterable[str]) -> str:
     """The same problems give the same signature, whatever their order."""
+    import hashlib  # here, not at import: the handlers' cold start stays short
+
     joined = "\n".join(sorted(parts))
     return hashlib.sha256(joined.encode()).hexdigest()[:32]
 
@@ -59,7 +60,7 @@ class AlertMemory:
             item = self._dynamodb.get_item(
                 TableName=self._table, Key={"key": {"S": key}}, ConsistentRead=True
             ).get("Item")
-        except _AWS_ERRORS as error:
+        except _aws_errors() as error:
             self.problems.append(f"alert memory not read ({key}): {error}")
             return None
         if not item:
@@ -82,20 +83,17 @@ class AlertMemory:
                     "expires_at": {"N": str(expires_at)},
                 },
             )
-        except _AWS_ERRORS as error:
+        except _aws_errors() as error:
             self.problems.append(f"alert memory not written ({key}): {error}")
 
     def forget(self, key: str) -> None:
         try:
             self._dynamodb.delete_item(TableName=self._table, Key={"key": {"S": key}})
-        except _AWS_ERRORS as error:
+        except _aws_errors() as error:
             self.problems.append(f"alert memory not cleared ({key}): {error}")
 
 
 def _aws_errors() -> tuple[type[Exception], ...]:
-    from botocore.exceptions import BotoCoreError, ClientError
+    from botocore.exceptions import BotoCoreError, ClientError  # only when a call failed
 
     return (ClientError, BotoCoreError)
-
-
-_AWS_ERRORS = _aws_errors()
