@@ -26,25 +26,30 @@ def datapoints(lines: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
             continue
         timestamp = datetime.fromtimestamp(int(meta.get("Timestamp", 0)) / 1000, UTC)
         for directive in meta.get("CloudWatchMetrics", []):
-            names = [n for group in directive.get("Dimensions", []) for n in group]
-            dimensions = [{"Name": n, "Value": str(document[n])} for n in names if n in document]
-            for metric in directive.get("Metrics", []):
-                values = document.get(metric["Name"])
-                for value in values if isinstance(values, list) else [values]:
-                    if isinstance(value, int | float):
-                        found.append(
-                            (
-                                directive["Namespace"],
-                                {
-                                    "MetricName": metric["Name"],
-                                    "Dimensions": dimensions,
-                                    "Value": float(value),
-                                    "Unit": metric.get("Unit", "None"),
-                                    "Timestamp": timestamp,
-                                },
-                            )
+            # Each dimension set is a metric of its own in CloudWatch.
+            for group in directive.get("Dimensions", []) or [[]]:
+                dimensions = [{"Name": n, "Value": str(document[n])} for n in group]
+                for metric in directive.get("Metrics", []):
+                    found += [
+                        (
+                            directive["Namespace"],
+                            {
+                                "MetricName": metric["Name"],
+                                "Dimensions": dimensions,
+                                "Value": float(value),
+                                "Unit": metric.get("Unit", "None"),
+                                "Timestamp": timestamp,
+                            },
                         )
+                        for value in _values(document.get(metric["Name"]))
+                    ]
     return found
+
+
+def _values(raw: Any) -> list[float]:
+    """A metric's value or values (EMF allows a list), numbers only."""
+    values = raw if isinstance(raw, list) else [raw]
+    return [float(v) for v in values if isinstance(v, int | float)]
 
 
 def put(lines: Iterable[str], region: str) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -54,8 +54,10 @@ def drill_results(
             "Stat": "Maximum",
         },
     }
+    # The end is one period ahead: the hour in progress holds a drill that just ended.
+    end = now + timedelta(seconds=RESOLUTION_SECONDS)
     for page in paginator.paginate(
-        MetricDataQueries=[query], StartTime=now - settings.lookback, EndTime=now
+        MetricDataQueries=[query], StartTime=now - settings.lookback, EndTime=end
     ):
         for result in page["MetricDataResults"]:
             yield from zip(result["Timestamps"], result["Values"], strict=True)

@@ -15,6 +15,32 @@ from sandbox.session import Sandbox
 from tests.conftest import Synthesized
 
 
+def test_each_dimension_set_is_a_metric_of_its_own() -> None:
+    document = {
+        "_aws": {
+            "Timestamp": 1_700_000_000_000,
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": "CloudHsmDr",
+                    "Dimensions": [["service"], ["service", "ClusterId"]],
+                    "Metrics": [{"Name": "DrillSucceeded", "Unit": "Count"}],
+                }
+            ],
+        },
+        "service": "dr-drill",
+        "ClusterId": "cluster-abcdefghijk",
+        "DrillSucceeded": 1,
+    }
+    dimension_sets = [entry["Dimensions"] for _, entry in datapoints([json.dumps(document)])]
+    assert dimension_sets == [
+        [{"Name": "service", "Value": "dr-drill"}],
+        [
+            {"Name": "service", "Value": "dr-drill"},
+            {"Name": "ClusterId", "Value": "cluster-abcdefghijk"},
+        ],
+    ]
+
+
 def test_an_emf_document_becomes_one_datapoint_per_value() -> None:
     document = {
         "_aws": {

@@ -1,5 +1,6 @@
-"""The recovery document after a real DR drill in the sandbox: its "Last drills" section
-names the drill and its measured recovery time against the RTO."""
+"""After a real DR drill in the sandbox: the recovery document's "Last drills" section
+names the drill and its measured recovery time against the RTO, and the drill watcher
+finds the drill's success in CloudWatch."""
 
 from __future__ import annotations
 
@@ -14,13 +15,23 @@ from tests.softhsm_support import require_softhsm
 pytestmark = pytest.mark.slow
 
 
-def test_the_inventory_shows_the_drill_that_just_ran() -> None:
+def test_the_inventory_and_the_drill_watcher_see_the_drill_that_just_ran() -> None:
     require_softhsm()
     with drill_sandbox(profile="test", templates=drill_templates()) as sandbox:
-        # Given a drill that ran and wrote its report
+        # Given no drill yet: the watcher finds none within drills.period_days
+        before = sandbox.deployment.invoke("watch-drills", {"source": "schedule"})
+        assert before is not None and before.payload["status"] == "FAILED"
+        assert before.payload["last_successful_drill"] is None
+        # When a drill runs and writes its report
         drill = run_drill(sandbox)
         assert drill["status"] == "SUCCEEDED", (drill["error"], drill["cause"])
-        # When the recovery document is generated (what `hsmdr sandbox inventory` runs)
+        # Then the watcher reads its DrillSucceeded metric back (as in AWS, from the
+        # drill function's EMF lines) and the drill is no longer overdue
+        after = sandbox.deployment.invoke("watch-drills", {"source": "schedule"})
+        assert after is not None and after.payload["status"] == "SUCCEEDED", after.payload
+        # (hourly resolution: within the hour in progress, or the one before)
+        assert after.payload["days_since_successful_drill"] <= 2 / 24
+        # And the recovery document (what `hsmdr sandbox inventory` runs) holds it too
         inventory = gather(sandbox.config)
     # Then its drills section holds that drill, measured against the config's RTO
     name = drill["execution_arn"].rsplit(":", 1)[-1]
