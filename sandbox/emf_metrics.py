@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 LOGGER = logging.getLogger(__name__)
+BATCH = 20  # datapoints per PutMetricData call
 
 
 def datapoints(lines: Iterable[str]) -> list[tuple[str, dict[str, Any]]]:
@@ -58,10 +59,18 @@ def put(lines: Iterable[str], region: str) -> int:
     import boto3
 
     points = datapoints(lines)
+    if not points:
+        return 0
+    by_namespace: dict[str, list[dict[str, Any]]] = {}
+    for namespace, entry in points:
+        by_namespace.setdefault(namespace, []).append(entry)
     try:
         client = boto3.client("cloudwatch", region_name=region)
-        for namespace, entry in points:
-            client.put_metric_data(Namespace=namespace, MetricData=[entry])
+        for namespace, entries in by_namespace.items():
+            for start in range(0, len(entries), BATCH):
+                client.put_metric_data(
+                    Namespace=namespace, MetricData=entries[start : start + BATCH]
+                )
     except Exception:
         LOGGER.warning("EMF metrics not stored in CloudWatch", exc_info=True)
         return 0

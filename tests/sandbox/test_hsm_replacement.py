@@ -329,8 +329,10 @@ def test_a_second_replacement_on_a_locked_cluster_is_refused(sandbox: Sandbox) -
     fail_an_hsm(sandbox)
     client = boto3.client("stepfunctions")
     arn = sandbox.deployment.state_machine_arn(replace_state_machine(sandbox))
+    # (a slow poll: the first run still holds the cluster, its failed HSM still there,
+    # when the second run and the check look)
     first = client.start_execution(
-        stateMachineArn=arn, input=json.dumps({"cluster_id": CLUSTER, "poll_seconds": 2})
+        stateMachineArn=arn, input=json.dumps({"cluster_id": CLUSTER, "poll_seconds": 8})
     )["executionArn"]
     deadline = time.monotonic() + 30
     while not lock_items(sandbox) and time.monotonic() < deadline:
