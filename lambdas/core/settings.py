@@ -8,9 +8,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import lru_cache
+from typing import Any
 
 from lambdas.core.alert_delivery import AlertTopics
 from lambdas.core.env import Env
+from lambdas.core.errors import InvalidInput
 from lambdas.core.protected import ProtectedCluster
 
 
@@ -37,6 +39,27 @@ class VerificationSettings:
     @property
     def alert_topics(self) -> AlertTopics:
         return AlertTopics(page=self.alert_topic_arn, notify=self.notify_topic_arn)
+
+    def protected(self, cluster_id: str) -> ProtectedCluster:
+        """The protected cluster, or InvalidInput before any call names it."""
+        spec = next((c for c in self.clusters if c.id == cluster_id), None)
+        if spec is None:
+            raise InvalidInput(
+                "cluster_id", f"{cluster_id} is not a protected cluster of this deployment"
+            )
+        return spec
+
+    def requested_cluster_ids(self, event: Mapping[str, Any]) -> tuple[str, ...] | None:
+        """An event's optional `cluster_ids`: protected clusters only (None: all)."""
+        cluster_ids = event.get("cluster_ids")
+        if cluster_ids is None:
+            return None
+        if not isinstance(cluster_ids, list) or not all(isinstance(i, str) for i in cluster_ids):
+            raise InvalidInput("cluster_ids", "must be a list of cluster ids")
+        unknown = sorted(set(cluster_ids) - {c.id for c in self.clusters})
+        if unknown:
+            raise InvalidInput("cluster_ids", f"{unknown} are not protected by this deployment")
+        return tuple(cluster_ids)
 
     def rpo_hours_for(self, cluster: ProtectedCluster) -> float:
         return cluster.rpo_hours or self.rpo_hours

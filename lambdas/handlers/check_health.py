@@ -67,13 +67,7 @@ def parse_request(
         # An alarm we cannot map still checks everything: never ignore a page.
         ids = (cluster_id,) if cluster_id else None
         return HealthRequest(ids, f"alarm {name}", replacement.auto_replace, True)
-    cluster_ids = event.get("cluster_ids")
-    if cluster_ids is not None:
-        if not isinstance(cluster_ids, list) or not all(isinstance(i, str) for i in cluster_ids):
-            raise InvalidInput("cluster_ids", "must be a list of cluster ids")
-        unknown = sorted(set(cluster_ids) - set(known))
-        if unknown:
-            raise InvalidInput("cluster_ids", f"{unknown} are not protected by this deployment")
+    cluster_ids = settings.requested_cluster_ids(event)
     flags = {}
     for name, default in (("auto_replace", replacement.auto_replace), ("publish_alert", True)):
         value = event.get(name, default)
@@ -81,7 +75,7 @@ def parse_request(
             raise InvalidInput(name, "must be true or false")
         flags[name] = value
     return HealthRequest(
-        cluster_ids=None if cluster_ids is None else tuple(cluster_ids),
+        cluster_ids=cluster_ids,
         trigger=str(event.get("source") or "manual"),
         # The event can turn automatic replacement off for one run, never on.
         auto_replace=flags["auto_replace"] and replacement.auto_replace,

@@ -34,13 +34,7 @@ def parse_request(event: Any, settings: VerificationSettings) -> CopyBackupsRequ
     event = event or {}
     if not isinstance(event, dict):
         raise InvalidInput("event", "must be a JSON object")
-    cluster_ids = event.get("cluster_ids")
-    if cluster_ids is not None:
-        if not isinstance(cluster_ids, list) or not all(isinstance(i, str) for i in cluster_ids):
-            raise InvalidInput("cluster_ids", "must be a list of cluster ids")
-        unknown = sorted(set(cluster_ids) - {c.id for c in settings.clusters})
-        if unknown:
-            raise InvalidInput("cluster_ids", f"{unknown} are not protected by this deployment")
+    cluster_ids = settings.requested_cluster_ids(event)
     flags = {}
     for name, default in (("dry_run", False), ("publish_alert", True)):
         value = event.get(name, default)
@@ -48,7 +42,7 @@ def parse_request(event: Any, settings: VerificationSettings) -> CopyBackupsRequ
             raise InvalidInput(name, "must be true or false")
         flags[name] = value
     return CopyBackupsRequest(
-        cluster_ids=None if cluster_ids is None else tuple(cluster_ids),
+        cluster_ids=cluster_ids,
         dry_run=flags["dry_run"],
         publish_alert=flags["publish_alert"],
     )

@@ -75,11 +75,7 @@ def validate(event: dict[str, Any]) -> Job:
     settings = VerificationSettings.from_env()
     backup_settings = BackupSettings.from_env()
     request = parse_request(event.get("input") or {}, backup_settings)
-    spec = next((c for c in settings.clusters if c.id == request.cluster_id), None)
-    if spec is None:
-        raise InvalidInput(
-            "cluster_id", f"{request.cluster_id} is not a protected cluster of this deployment"
-        )
+    spec = settings.protected(request.cluster_id)
     execution = str(event.get("execution") or "manual")
     lock = ClusterLock(os.environ[Env.LOCK_TABLE])
     ttl = int((3 * request.hsm_timeout_minutes + request.backup_timeout_minutes) * 60) + 3600

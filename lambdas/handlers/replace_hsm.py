@@ -66,13 +66,7 @@ def validate(event: dict[str, Any]) -> Job:
     settings = ReplacementSettings.from_env()
     request = parse_request(event.get("input") or {}, settings)
     # A cluster the config does not protect is refused before any call names it.
-    spec = next(
-        (c for c in VerificationSettings.from_env().clusters if c.id == request.cluster_id), None
-    )
-    if spec is None:
-        raise InvalidInput(
-            "cluster_id", f"{request.cluster_id} is not a protected cluster of this deployment"
-        )
+    spec = VerificationSettings.from_env().protected(request.cluster_id)
     execution = str(event.get("execution") or "manual")
     lock = ClusterLock(os.environ[Env.LOCK_TABLE])
     ttl = int((2 * settings.max_attempts + 2) * request.hsm_timeout_minutes * 60) + 3600

@@ -35,18 +35,12 @@ def parse_request(event: Any, settings: VerificationSettings) -> VerifyBackupsRe
     event = event or {}
     if not isinstance(event, dict):
         raise InvalidInput("event", "must be a JSON object")
-    cluster_ids = event.get("cluster_ids")
-    if cluster_ids is not None:
-        if not isinstance(cluster_ids, list) or not all(isinstance(i, str) for i in cluster_ids):
-            raise InvalidInput("cluster_ids", "must be a list of cluster ids")
-        unknown = sorted(set(cluster_ids) - {c.id for c in settings.clusters})
-        if unknown:
-            raise InvalidInput("cluster_ids", f"{unknown} are not protected by this deployment")
+    cluster_ids = settings.requested_cluster_ids(event)
     publish_alert = event.get("publish_alert", True)
     if not isinstance(publish_alert, bool):
         raise InvalidInput("publish_alert", "must be true or false")
     return VerifyBackupsRequest(
-        cluster_ids=None if cluster_ids is None else tuple(cluster_ids),
+        cluster_ids=cluster_ids,
         publish_alert=publish_alert,
         scheduled=event.get("source") == "schedule" and cluster_ids is None,
     )

@@ -48,9 +48,7 @@ def build(
 
     # Failure path: clean up until the cluster is as it was, alert, release, fail.
     failed = sfn.Fail(scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
-    release_after_failure = release_lock(scope, "ReleaseLockAfterFailure", locks)
-    release_after_failure.add_catch(failed, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
-    release_after_failure.next(failed)
+    release_after_failure = release_lock(scope, "ReleaseLockAfterFailure", locks, then=failed)
     notify_failure = publish_by_severity(
         scope,
         "NotifyFailure",
@@ -109,8 +107,7 @@ def build(
 
     # Success path.
     succeeded = sfn.Succeed(scope, "Succeeded", output_path="$.result")
-    release = release_lock(scope, "ReleaseLock", locks)
-    release.add_catch(succeeded, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
+    release = release_lock(scope, "ReleaseLock", locks, then=succeeded)
     describe = guarded(
         lambda_step(
             scope,
@@ -121,7 +118,7 @@ def build(
             result_path="$.result",
         )
     )
-    describe.next(release).next(succeeded)
+    describe.next(release)
 
     check_removal = guarded(step("CheckRemoval", "check_hsm", "Is the temporary HSM gone?"))
     wait_for_removal = poll_wait(scope, "WaitForRemoval", "Let the temporary HSM go")

@@ -47,9 +47,7 @@ def build(
 
     # Failure path: delete DEGRADED HSMs this run created, alert with what exists, release.
     failed = sfn.Fail(scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
-    release_after_failure = release_lock(scope, "ReleaseLockAfterFailure", locks)
-    release_after_failure.add_catch(failed, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
-    release_after_failure.next(failed)
+    release_after_failure = release_lock(scope, "ReleaseLockAfterFailure", locks, then=failed)
     notify_failure = publish_alert(
         scope,
         "NotifyFailure",
@@ -103,9 +101,7 @@ def build(
 
     # Success path: report, alert (on-call wants to know the automation acted), release.
     succeeded = sfn.Succeed(scope, "Succeeded", output_path="$.result")
-    release = release_lock(scope, "ReleaseLock", locks)
-    release.add_catch(succeeded, errors=CATCH_ALL, result_path=sfn.JsonPath.DISCARD)
-    release.next(succeeded)
+    release = release_lock(scope, "ReleaseLock", locks, then=succeeded)
     notify_success = publish_alert(
         scope,
         "NotifySuccess",

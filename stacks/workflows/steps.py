@@ -170,9 +170,10 @@ def poll_wait(scope: Construct, state_id: str, comment: str) -> sfn.Wait:
 
 
 def release_lock(
-    scope: Construct, state_id: str, table: dynamodb.ITableV2
+    scope: Construct, state_id: str, table: dynamodb.ITableV2, *, then: sfn.IChainable
 ) -> tasks.DynamoDeleteItem:
-    """Give the cluster back, only if this execution still holds it."""
+    """Give the cluster back, only if this execution still holds it, then go on to
+    `then`, even if releasing failed: the lock expires on its own."""
     release = tasks.DynamoDeleteItem(
         scope,
         state_id,
@@ -192,4 +193,6 @@ def release_lock(
         comment="Release the cluster lock held by this execution",
     )
     release.add_retry(errors=["DynamoDB.InternalServerErrorException"], max_attempts=3)
+    release.add_catch(then, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
+    release.next(then)
     return release
