@@ -15,7 +15,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from lambdas.core.errors import CloudHsmDrError, HsmCreationFailed, InvalidInput
+from lambdas.core.errors import CloudHsmDrError, InvalidInput
+from lambdas.core.hsm_attempts import check_attempts
 from lambdas.core.models import (
     CLUSTER_ACTIVE,
     CLUSTER_DEGRADED,
@@ -124,12 +125,12 @@ def next_hsm(
     active = [h for h in cluster.hsms if h.state == HSM_ACTIVE]
     if len(active) >= target:
         return HsmDecision(DONE, notes=notes)
-    if failures_in_a_row >= max_attempts:
-        raise HsmCreationFailed(
-            f"{failures_in_a_row} HSMs in a row ended DEGRADED (zones: "
-            f"{', '.join(degraded_zones[-failures_in_a_row:])}); max_hsm_attempts is {max_attempts}"
-        )
     zone = choose_zone(zones, Counter(h.availability_zone for h in active), degraded_zones)
+    # Only the failures since the last ACTIVE HSM, and only those in the zone chosen,
+    # count against it: a swap to a spare zone starts that zone afresh.
+    check_attempts(
+        zone, degraded_zones[-failures_in_a_row:] if failures_in_a_row else (), max_attempts
+    )
     return HsmDecision(CREATE, zone=zone, notes=notes)
 
 

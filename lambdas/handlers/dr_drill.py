@@ -78,6 +78,7 @@ from lambdas.core.errors import (
     InvalidInput,
 )
 from lambdas.core.gateway import CloudHsmGateway
+from lambdas.core.hsm_attempts import check_attempts
 from lambdas.core.models import (
     BACKUP_READY,
     HSM_ACTIVE,
@@ -358,12 +359,10 @@ def create_hsm(job: Job) -> Job:
         if hsm.hsm_id not in known:
             run["hsms"].append(_hsm_record(hsm.hsm_id, hsm.availability_zone, _now().isoformat()))
     else:
-        if run["attempts"] >= plan_["max_hsm_attempts"]:
-            raise HsmCreationFailed(
-                f"{run['attempts']} HSMs created for the drill all ended DEGRADED (zones: "
-                f"{', '.join(run['degraded_zones'])})"
-            )
         zone = next_zone(plan_["zones"], run["degraded_zones"])
+        # The drill's HSMs so far all ended DEGRADED (none stayed ACTIVE): the restore's
+        # rule, per zone, so an unsupported AZ does not use up a spare zone's attempts.
+        check_attempts(zone, run["degraded_zones"], plan_["max_hsm_attempts"])
         _mark(run, "hsm_requested")
         hsm = _gateway(plan_["region"], retried=False).create_hsm(cluster.cluster_id, zone)
         # Billed from now: recorded before anything else can fail.

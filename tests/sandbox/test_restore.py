@@ -151,6 +151,21 @@ def test_an_az_that_keeps_failing_is_swapped_for_a_spare_az(sandbox: Sandbox) ->
     assert len(report["result"]["removed_hsm_ids"]) == 2  # two tries in us-east-1a
 
 
+@pytest.mark.parametrize(
+    ("region", "zones"),
+    [(EAST, ["us-east-1b", "us-east-1c"]), (WEST, ["us-west-2b", "us-west-2c"])],
+)
+def test_an_unsupported_az_and_a_transient_degraded_hsm_still_restore_in_a_spare_az(
+    sandbox: Sandbox, region: str, zones: list[str]
+) -> None:
+    # Given an AZ that rejects CloudHSM and one more HSM that ends DEGRADED at creation
+    sandbox.apply_faults([f"az-unsupported:{region}a", "hsm-degraded"])
+    report = restore(sandbox, region=region)
+    # Then the swap to a spare zone starts that zone's count afresh and the restore ends
+    assert_restored(report, zones)
+    assert len(report["result"]["removed_hsm_ids"]) == 3  # two in the AZ, one transient
+
+
 def test_hsms_that_always_degrade_fail_and_leave_the_cluster_for_an_engineer(
     sandbox: Sandbox,
 ) -> None:

@@ -156,9 +156,37 @@ def test_when_every_zone_fails_all_zones_stay_candidates() -> None:
     assert choose_zone(ZONES, {}, list(ZONES) * 2) == "us-east-1a"
 
 
-def test_too_many_degraded_hsms_in_a_row_stop_the_restore() -> None:
-    with pytest.raises(HsmCreationFailed, match="3 HSMs in a row ended DEGRADED"):
-        decide(target=1, degraded_zones=["us-east-1a", "us-east-1a", "us-east-1b"], failures=3)
+def test_a_swap_to_a_spare_zone_starts_that_zone_from_its_own_count() -> None:
+    # Given one transient DEGRADED HSM and then an AZ that rejects CloudHSM, in us-east-1b
+    # after two failures in us-east-1a (three in a row, max_attempts 3)
+    decision = decide(
+        target=1, degraded_zones=["us-east-1a", "us-east-1a", "us-east-1b"], failures=3
+    )
+    # Then us-east-1b still gets its attempts: one of three is used
+    assert decision.action == CREATE and decision.zone == "us-east-1b"
+
+
+def test_too_many_degraded_hsms_in_a_row_in_the_zone_left_stop_the_restore() -> None:
+    # Every zone failing ends the restore, after at most max_attempts HSMs per zone.
+    every_zone = [
+        "us-east-1a",
+        "us-east-1a",
+        "us-east-1b",
+        "us-east-1b",
+        "us-east-1c",
+        "us-east-1c",
+    ]
+    assert decide(target=1, degraded_zones=every_zone, failures=6).zone == "us-east-1a"
+    with pytest.raises(HsmCreationFailed, match="3 HSMs in a row ended DEGRADED in us-east-1a"):
+        decide(target=1, degraded_zones=[*every_zone, "us-east-1a"], failures=7)
+
+
+def test_degraded_hsms_before_an_active_one_do_not_count() -> None:
+    # Two failures in us-east-1a, then an ACTIVE HSM there reset the count (failures 0).
+    decision = decide(
+        hsm("us-east-1a", n=1), degraded_zones=["us-east-1a"] * 2, failures=0, max_attempts=2
+    )
+    assert decision.action == CREATE and decision.zone == "us-east-1b"
 
 
 def test_no_zone_at_all_is_refused() -> None:
