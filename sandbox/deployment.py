@@ -11,7 +11,8 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Final, TypeVar
@@ -153,15 +154,19 @@ class Deployment:
         payload = _with_context_attributes(schedule.input or "{}", schedule.arn)
         service = schedule.target_arn.split(":")[2]
         if service == "lambda":
-            invocation = self._invoke_arn(schedule.target_arn, payload)
+            with _as_schedule_role(schedule):
+                invocation = self._invoke_arn(schedule.target_arn, payload)
             return FireResult(schedule, "lambda", invocation=invocation)
         if service == "states":
-            execution = self._run_execution(schedule.target_arn, payload, timeout)
+            with _as_schedule_role(schedule):
+                execution_arn = self._start_execution(schedule.target_arn, payload)
+            execution = self.await_execution(execution_arn, timeout)
             return FireResult(schedule, "state_machine", execution=execution)
         if service == "sns":
-            published = self._context.client("sns").publish(
-                TopicArn=schedule.target_arn, Message=payload
-            )
+            with _as_schedule_role(schedule):
+                published = self._context.client("sns").publish(
+                    TopicArn=schedule.target_arn, Message=payload
+                )
             return FireResult(schedule, "sns", message_id=published["MessageId"])
         raise SandboxError(f"schedule {schedule.name}: target {schedule.target_arn} not supported")
 
@@ -212,11 +217,15 @@ class Deployment:
     def _run_execution(
         self, state_machine_arn: str, payload: str, timeout: float
     ) -> ExecutionResult:
+        return self.await_execution(self._start_execution(state_machine_arn, payload), timeout)
+
+    def _start_execution(self, state_machine_arn: str, payload: str) -> str:
         sfn = self._context.client("stepfunctions")
-        execution_arn = sfn.start_execution(
-            stateMachineArn=state_machine_arn, name=f"sandbox-{uuid.uuid4()}", input=payload
-        )["executionArn"]
-        return self.await_execution(execution_arn, timeout)
+        return str(
+            sfn.start_execution(
+                stateMachineArn=state_machine_arn, name=f"sandbox-{uuid.uuid4()}", input=payload
+            )["executionArn"]
+        )
 
     def await_execution(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
         """Wait until an execution (started by anyone) leaves RUNNING; stop it and raise
@@ -242,6 +251,16 @@ class Deployment:
             cause=described.get("cause"),
             events=events,
         )
+
+
+@contextmanager
+def _as_schedule_role(schedule: ScheduleInfo) -> Iterator[None]:
+    """Scheduler calls the target with the schedule's role (and nothing else)."""
+    from sandbox.permissions import Principal, acting_as
+
+    role = schedule.target_role_arn
+    with acting_as(Principal.role(role) if role else None):
+        yield
 
 
 def _schedule_info(logical_id: str, described: Mapping[str, Any]) -> ScheduleInfo:

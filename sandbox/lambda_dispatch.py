@@ -55,6 +55,7 @@ class DeployedFunction:
     timeout_seconds: int
     region: str
     account_id: str
+    role_arn: str | None = None  # the execution role every call of the handler runs as
 
     @property
     def service_name(self) -> str | None:
@@ -228,7 +229,8 @@ def invoke_in_process(
                     f"sandbox fault lambda-crash injected into {function.function_name}"
                 )
             handler = _load_handler(function.handler)
-            result = handler(event, context)
+            with _as_execution_role(function):
+                result = handler(event, context)
             _ensure_serializable(result)
         except _LambdaRuntimeFailure as runtime_error:
             return _error_payload(runtime_error.error_type, str(runtime_error), context, None), True
@@ -265,12 +267,24 @@ def _service_of(function: DeployedFunction) -> Iterator[None]:
 
 
 @contextmanager
+def _as_execution_role(function: DeployedFunction) -> Iterator[None]:
+    """The handler's AWS calls are authorized as its execution role (sandbox/permissions)."""
+    from sandbox.permissions import Principal, acting_as
+
+    with acting_as(Principal.role(function.role_arn) if function.role_arn else None):
+        yield
+
+
+@contextmanager
 def _metrics_from(log: io.StringIO, function: DeployedFunction) -> Iterator[None]:
     """After the handler ran, do what CloudWatch does with its EMF lines."""
+    from sandbox.permissions import acting_as
+
     try:
         yield
     finally:
-        emf_metrics.put(log.getvalue().splitlines(), function.function_arn.split(":")[3])
+        with acting_as(None):  # CloudWatch Logs extracts them, not the function's caller
+            emf_metrics.put(log.getvalue().splitlines(), function.function_arn.split(":")[3])
 
 
 class _LambdaRuntimeFailure(Exception):

@@ -205,6 +205,7 @@ class TemplateDeployer:
                 timeout_seconds=int(resource.properties.get("Timeout", 3)),
                 region=self._environment.region,
                 account_id=self._environment.account_id,
+                role_arn=str(resource.properties.get("Role") or "") or None,
             )
             for resource in self._deployed.values()
             if resource.resource_type == "AWS::Lambda::Function"

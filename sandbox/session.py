@@ -133,11 +133,15 @@ class Sandbox:
         template: Template | None = None,
         templates: Mapping[str, Template] | None = None,
         key_store: bool = False,
+        enforce_permissions: bool = True,
     ) -> None:
         """`templates` (by stack name) are deployed as given; `template` alone is the main
         stack's and deploys nothing else; with neither, the app is synthesized.
         `key_store`: back every cluster with a SoftHSM2 token and point the deployed
-        key-verification functions at them (sandbox/key_store_setup.py)."""
+        key-verification functions at them (sandbox/key_store_setup.py).
+        `enforce_permissions`: authorize every call of a deployed function, state
+        machine, schedule, alarm or rule as AWS would (sandbox/permissions); off only to
+        compare with what the stack would do if IAM allowed everything."""
         from sandbox.emulator import PROFILES
 
         if profile not in PROFILES:
@@ -154,7 +158,10 @@ class Sandbox:
         self.networks: dict[str, RegionNetwork] = {}
         self.deployments: dict[str, Deployment] = {}  # by stack name, the main one first
         self._key_store = key_store
+        self._enforce_permissions = enforce_permissions
+        self.permissions: Any = None  # the PermissionEnforcer: its denials, calls checked
         self.key_store: Any = None  # the SoftHsmKeyStore, with key_store=True
+        self.applied_faults: list[FaultSpec] = []  # every apply_faults, as applied
 
     def __enter__(self) -> Sandbox:
         from sandbox.emulator import CloudHsmWorld
@@ -174,6 +181,11 @@ class Sandbox:
             self._stack.enter_context(_quiet_interpreter())
             self.world = CloudHsmWorld(profile=self.profile, account_id=account)
             self._stack.enter_context(emulated_account(self.world))
+            from sandbox.permissions import PermissionEnforcer, enforcing
+
+            self.permissions = PermissionEnforcer(account, self.world)
+            if self._enforce_permissions:
+                self._stack.enter_context(enforcing(self.permissions))
             if self._key_store:
                 from sandbox.key_store_setup import use_softhsm
 
