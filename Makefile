@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 
-.PHONY: demo test check lint typecheck unit bench synth clean softhsm
+.PHONY: demo test check lint typecheck unit bench synth clean softhsm gate-tools
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,11 +33,29 @@ softhsm:
 		exit 1; \
 	fi
 
-## test: lint, type-check and run the whole test suite
-test: $(STAMP) check
+## test: lint, type-check and run the whole test suite (static gates included)
+test: $(STAMP) check gate-tools
 	$(BIN)/python -m pytest
 
 check: lint typecheck
+
+## gate-tools: what the static gates of the tests run: asl-validator (npm ci, pinned in
+## package-lock.json) and checkov, in its own virtualenv since it pins an older boto3
+NODE_STAMP := node_modules/.installed
+CHECKOV_VENV := $(VENV)/tools-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+CHECKOV_REQUIREMENT := checkov==3.3.30
+gate-tools: $(NODE_STAMP) $(CHECKOV_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+$(CHECKOV_STAMP): Makefile
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet "$(CHECKOV_REQUIREMENT)"
+	touch $(CHECKOV_STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -57,4 +75,4 @@ synth: $(STAMP)
 	@echo "Synthesized cdk.out/ from $(CONFIG)"
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) node_modules cdk.out .pytest_cache .mypy_cache .ruff_cache
