@@ -8,9 +8,17 @@ are drawn as tight as CloudHSM's authorization model allows:
   gets at creation. The code checks the same tags again right before each delete.
 - cloudhsm:ModifyCluster only on the protected clusters' ARNs.
 - cloudhsm:CopyBackupToRegion only on backups in the protected clusters' regions.
-- Tagging only with this project's tag keys (aws:TagKeys). CopyBackupToRegion with a
-  TagList is authorized as TagResource too (and UntagResource, per the service
-  authorization reference); golden unmarking removes the hsmdr:golden tag.
+- Tags that make a copy deletable (managed-by=cloudhsm-dr and the copy's other keys) are
+  set only in the TagList of CopyBackupToRegion, which is authorized as TagResource and
+  UntagResource too (Service Authorization Reference). CloudHSM has no condition key
+  that tells that from a later TagResource, so those tag keys are allowed only on
+  backups of the protected clusters' regions, where CopyBackupToRegion is called on
+  the source backup (which CloudHSM backup ARN the TagList is authorized against is
+  UNCONFIRMED), never on the DR-region backups DeleteBackup reaches: the role cannot
+  tag a foreign copy as its own and then delete it. (A region that is both a cluster's
+  and a DR region is the exception: there the two grants meet.)
+- Tagging existing backups: only the hsmdr:golden key (golden marking and unmarking),
+  which no Allow statement conditions on.
 - DescribeBackups and DescribeClusters support no resource-level permissions.
 """
 
@@ -22,7 +30,13 @@ from constructs import Construct
 
 from lambdas.core import runbooks
 from lambdas.core.client_config import trust_anchor_copy_name
-from lambdas.core.copies import MANAGED_BY_KEY, MANAGED_BY_VALUE, TAG_KEYS
+from lambdas.core.copies import (
+    DEPLOYMENT_KEY,
+    GOLDEN_KEY,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    TAG_KEYS,
+)
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.python_function import PythonFunction
@@ -34,6 +48,7 @@ from stacks.names import COPY_BACKUPS
 READ_ACTIONS = ["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"]
 BACKUP_ATTRIBUTE_ACTIONS = ["cloudhsm:ListTags", "cloudhsm:ModifyBackupAttributes"]
 TAG_ACTIONS = ["cloudhsm:TagResource", "cloudhsm:UntagResource"]
+COPY_TAG_KEYS = [k for k in TAG_KEYS if k != GOLDEN_KEY]  # set at CopyBackupToRegion
 
 
 class BackupCopies(Construct):
@@ -131,10 +146,31 @@ def copy_job_statements(scope: Construct, config: DeploymentConfig) -> list[iam.
             actions=BACKUP_ATTRIBUTE_ACTIONS,
             resources=[backup_arns(scope, r) for r in all_regions],
         ),
+        # The copy's TagList, in the request that creates it (see the module docstring).
         iam.PolicyStatement(
+            sid="TagCopiesAtCreation",
+            actions=["cloudhsm:TagResource"],
+            resources=[backup_arns(scope, r) for r in cluster_regions],
+            conditions={
+                "StringEquals": {
+                    f"aws:RequestTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+                    f"aws:RequestTag/{DEPLOYMENT_KEY}": config.deployment_name,
+                },
+                "ForAllValues:StringEquals": {"aws:TagKeys": COPY_TAG_KEYS},
+            },
+        ),
+        # UntagResource has no aws:RequestTag; removing a tag makes nothing deletable.
+        iam.PolicyStatement(
+            sid="UntagCopiesAtCreation",
+            actions=["cloudhsm:UntagResource"],
+            resources=[backup_arns(scope, r) for r in cluster_regions],
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": COPY_TAG_KEYS}},
+        ),
+        iam.PolicyStatement(
+            sid="MarkGoldenBackups",
             actions=TAG_ACTIONS,
             resources=[backup_arns(scope, r) for r in all_regions],
-            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": list(TAG_KEYS)}},
+            conditions={"ForAllValues:StringEquals": {"aws:TagKeys": [GOLDEN_KEY]}},
         ),
         iam.PolicyStatement(
             actions=["cloudhsm:ModifyCluster"],

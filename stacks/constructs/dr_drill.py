@@ -9,16 +9,24 @@ the drill invokes when it is deployed):
 IAM, the second line of defence behind the code's own checks (lambdas/core/drill_plan.py):
 - CreateCluster only with the request tags `hsmdr:drill` (any value), managed-by and this
   deployment, and only those tag keys (CloudHSM supports aws:RequestTag and aws:TagKeys
-  on CreateCluster and TagResource);
-- CreateHsm, DeleteHsm and DeleteCluster only on clusters carrying an `hsmdr:drill` tag
-  and this deployment's tag: production clusters carry neither, and no statement here
-  lets the role tag a cluster after its creation;
-- the drill's backups (CloudHSM backs the drill cluster up when its HSM is removed):
-  TagResource on backups with `hsmdr:drill` only, DeleteBackup only on backups so tagged;
+  on CreateCluster and TagResource). A TagList on CreateCluster is authorized as
+  cloudhsm:TagResource too (Service Authorization Reference), and CloudHSM has no
+  condition key that tells a tag-on-create from a later TagResource: the TagResource
+  grant carries the same request-tag conditions, the role never gets UntagResource, and
+  an explicit Deny keeps every change (tags included) off the protected clusters;
+- CreateHsm and DeleteCluster only on clusters carrying an `hsmdr:drill` tag and this
+  deployment's tag; DeleteHsm takes no resource in IAM: "*" in the drill regions, and
+  teardown deletes only HSMs of clusters it re-read as its own;
+- the drill's backups (CloudHSM backs the drill cluster up when its HSM is removed, so
+  they cannot be tagged at creation): TagResource on backups with `hsmdr:drill` only,
+  DeleteBackup only on backups so tagged, never on this project's copies or golden
+  backups (explicit Deny on their tags);
 - EC2: the dependent actions CloudHSM performs while creating the cluster's security
   group and the HSM's network interface are allowed only through CloudHSM
   (aws:ViaAWSService); the drill's own ingress rule only on security groups tagged
-  `hsmdr:drill`, which it may tag with that key alone; egress only on the verifier's group.
+  `hsmdr:drill`, which it may tag with that key alone (CloudHSM makes the group: it
+  cannot be tagged at creation), never the protected clusters' known group (Deny);
+  egress only on the verifier's group.
 """
 
 from __future__ import annotations
@@ -41,7 +49,13 @@ from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
 from lambdas.core import runbooks
-from lambdas.core.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
+from lambdas.core.copies import (
+    DEPLOYMENT_KEY,
+    GOLDEN_KEY,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    SOURCE_BACKUP_KEY,
+)
 from lambdas.core.drill_plan import DRILL_KEY, DRILL_TAG_KEYS
 from lambdas.core.drill_report import REPORT_PREFIX
 from lambdas.core.drill_settings import DrillEnv, DrillSettings
@@ -50,6 +64,9 @@ from stacks.constructs.alerting import ALARM_PERIOD, Alerting
 from stacks.constructs.hsm_permissions import (
     CREATE_HSM_EC2_ACTIONS,
     DELETE_CLUSTER_EC2_ACTIONS,
+    delete_hsm_statement,
+    deny_protected_statements,
+    ec2_dependent_statement,
 )
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import schedule_expression
@@ -101,9 +118,12 @@ def work_minutes(config: DeploymentConfig) -> float:
     """The longest a drill can take before teardown starts, from the steps' deadlines."""
     drills = config.drills
     verify = config.key_verification.timeout_minutes if config.key_verification else 0
+    # max_hsm_attempts DEGRADED HSMs per zone (lambdas/core/hsm_attempts.py), in each
+    # zone of the largest drill subnet list.
+    zones = max((len(s) for s in drills.subnets.values()), default=1)
     return (
         drills.cluster_timeout_minutes
-        + drills.max_hsm_attempts * 2 * drills.hsm_timeout_minutes  # create, then discard
+        + zones * drills.max_hsm_attempts * 2 * drills.hsm_timeout_minutes  # create, discard
         + verify
         + 15  # the steps themselves and their retries
     )
@@ -425,19 +445,14 @@ def drill_statements(
         ),
         iam.PolicyStatement(
             sid="ChangeOnlyDrillClusters",
-            actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteHsm", "cloudhsm:DeleteCluster"],
+            actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteCluster"],
             resources=clusters,
             conditions={"StringLike": drill_tag_present, "StringEquals": ours},
         ),
-        iam.PolicyStatement(
-            sid="CloudHsmDependentEc2",
-            actions=EC2_DEPENDENT_ACTIONS,
-            resources=["*"],
-            conditions={
-                "Bool": {"aws:ViaAWSService": "true"},
-                "StringEquals": {"aws:RequestedRegion": regions},
-            },
-        ),
+        # DeleteHsm takes no resource type and no condition key: "*" in the drill
+        # regions; teardown deletes only HSMs of clusters whose tags it re-reads first.
+        delete_hsm_statement(regions),
+        ec2_dependent_statement(EC2_DEPENDENT_ACTIONS, regions),
         iam.PolicyStatement(
             actions=["iam:CreateServiceLinkedRole"],
             resources=[
@@ -467,6 +482,18 @@ def drill_statements(
                 actions=["cloudhsm:DeleteBackup"],
                 resources=backups,
                 conditions={"StringLike": drill_tag_present},
+            ),
+            # A drill cluster's backups are made by CloudHSM, so they can only be tagged
+            # after the fact: never this project's copies or golden backups.
+            *(
+                iam.PolicyStatement(
+                    sid=f"NeverTagOrDelete{what}",
+                    effect=iam.Effect.DENY,
+                    actions=["cloudhsm:TagResource", "cloudhsm:DeleteBackup"],
+                    resources=backups,
+                    conditions={"Null": {f"aws:ResourceTag/{key}": "false"}},
+                )
+                for what, key in (("Copies", SOURCE_BACKUP_KEY), ("GoldenBackups", GOLDEN_KEY))
             ),
         ]
     if verifier_group is not None:
@@ -499,4 +526,4 @@ def drill_statements(
                 ],
             ),
         ]
-    return statements
+    return statements + deny_protected_statements(scope, config)

@@ -1,7 +1,8 @@
 """The HSM replacement workflow: its step function, state machine and permissions.
 
-CreateHsm and DeleteHsm are allowed on the protected clusters' ARNs only; the code
-further deletes only DEGRADED HSMs its plan names (lambdas/core/replacement.py).
+CreateHsm is allowed on the protected clusters' ARNs only; DeleteHsm takes no resource
+in IAM, so it is allowed in their regions and the code deletes only DEGRADED HSMs its
+plan names (lambdas/core/replacement.py).
 """
 
 from __future__ import annotations
@@ -80,11 +81,12 @@ class HsmReplacementWorkflow(Construct):
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "cloudhsm:DescribeClusters and X-Ray trace writes support no resource-level "
-            "permissions; the EC2 actions CloudHSM performs with the caller's permissions for "
-            "CreateHsm/DeleteHsm act on network interfaces made at run time and are limited "
-            "to the protected clusters' regions; CreateHsm/DeleteHsm are limited to the "
-            "protected clusters' ARNs.",
+            "cloudhsm:DescribeClusters/DeleteHsm and X-Ray trace writes support no "
+            "resource-level permissions (DeleteHsm is limited to the protected clusters' "
+            "regions; the code deletes only DEGRADED HSMs its plan names); the EC2 actions "
+            "CloudHSM performs with the caller's permissions for CreateHsm/DeleteHsm act on "
+            "network interfaces made at run time and are allowed only through CloudHSM in "
+            "those regions; CreateHsm is limited to the protected clusters' ARNs.",
         )
 
         self.workflow = ObservedStateMachine(

@@ -7,10 +7,14 @@ needs nothing from the primary region but, best effort, the trust anchor):
     RestoreCluster(self, "RestoreCluster", config=config, alerting=self.alerting)
     RestoreCluster(self, "RestoreCluster", config=config, alerting=..., region=dr_region)
 
-The restored cluster's id (so its ARN) is unknown at synth time, so HSM changes are
+The restored cluster's id (so its ARN) is unknown at synth time, so CreateHsm is
 allowed on any cluster of the configured regions that carries this deployment's
-`managed-by`/`hsmdr:deployment` tags, which only CreateCluster from this role sets
-(aws:RequestTag). The code deletes only HSMs its own execution created.
+`managed-by`/`hsmdr:deployment` tags, set by this role's CreateCluster (aws:RequestTag).
+CloudHSM authorizes that TagList as cloudhsm:TagResource and has no condition key that
+tells a tag-on-create from a later TagResource, so the TagResource grant carries the
+same request-tag conditions, the role gets no UntagResource, and an explicit Deny keeps
+every change off the protected clusters. DeleteHsm takes no resource in IAM ("*" in the
+restore regions): the code deletes only HSMs its own execution created.
 """
 
 from __future__ import annotations
@@ -26,7 +30,13 @@ from lambdas.core.restore_tags import RESTORE_TAG_KEYS
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.backup_copies import backup_arns, cluster_arn
-from stacks.constructs.hsm_permissions import CREATE_HSM_EC2_ACTIONS
+from stacks.constructs.hsm_permissions import (
+    CREATE_HSM_EC2_ACTIONS,
+    delete_hsm_statement,
+    deny_protected_statements,
+    ec2_dependent_statement,
+    in_regions,
+)
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
 from stacks.constructs.tables import parameter_arn, trust_anchor_read_statements
@@ -194,14 +204,18 @@ def restore_statements(
             conditions={"StringEquals": request_tags, **only_our_keys},
         ),
         iam.PolicyStatement(
-            actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"],
+            actions=["cloudhsm:CreateHsm"],
             resources=[cluster_arn(scope, r, "*") for r in regions],
             conditions={"StringEquals": ours},
         ),
+        # No resource type, no condition key: the code deletes only HSMs it created.
+        delete_hsm_statement(regions),
+        ec2_dependent_statement(CREATE_HSM_EC2_ACTIONS, regions),
+        # The function's own EC2 call: the zones of the recovery subnets.
         iam.PolicyStatement(
-            actions=CREATE_HSM_EC2_ACTIONS,
+            actions=["ec2:DescribeSubnets"],
             resources=["*"],
-            conditions={"StringEquals": {"aws:RequestedRegion": regions}},
+            conditions={"StringEquals": in_regions(regions)},
         ),
         iam.PolicyStatement(
             actions=["iam:CreateServiceLinkedRole"],
@@ -223,7 +237,11 @@ def restore_statements(
             actions=["states:DescribeExecution"], resources=[_executions(scope, config)]
         ),
     ]
-    return statements + trust_anchor_read_statements(scope, config)
+    return (
+        statements
+        + trust_anchor_read_statements(scope, config)
+        + deny_protected_statements(scope, config)
+    )
 
 
 def _ssm_path(scope: Construct, region: str, deployment: str) -> str:

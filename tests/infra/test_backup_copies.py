@@ -46,6 +46,7 @@ def test_copy_role_has_exactly_these_cloudhsm_permissions(synthesized: Synthesiz
     statements = cloudhsm_statements(synthesized.template, "copy-backups")
     backups_east = arn("us-east-1:123456789012:backup/*")
     backups_west = arn("us-west-2:123456789012:backup/*")
+    copy_keys = ["managed-by", "hsmdr:source-cluster", "hsmdr:source-backup", "hsmdr:deployment"]
     assert statements == [
         {
             "Action": ["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"],
@@ -58,21 +59,35 @@ def test_copy_role_has_exactly_these_cloudhsm_permissions(synthesized: Synthesiz
             "Effect": "Allow",
             "Resource": [backups_east, backups_west],
         },
+        # The tags that make a copy deletable: only in the request that creates the
+        # copy, on the source backup's region, never on the DR backups it may delete.
         {
-            "Action": ["cloudhsm:TagResource", "cloudhsm:UntagResource"],
+            "Action": "cloudhsm:TagResource",
             "Condition": {
-                "ForAllValues:StringEquals": {
-                    "aws:TagKeys": [
-                        "managed-by",
-                        "hsmdr:source-cluster",
-                        "hsmdr:source-backup",
-                        "hsmdr:deployment",
-                        "hsmdr:golden",
-                    ]
-                }
+                "StringEquals": {
+                    "aws:RequestTag/managed-by": "cloudhsm-dr",
+                    "aws:RequestTag/hsmdr:deployment": "hsmdr-sandbox",
+                },
+                "ForAllValues:StringEquals": {"aws:TagKeys": copy_keys},
             },
             "Effect": "Allow",
+            "Resource": backups_east,
+            "Sid": "TagCopiesAtCreation",
+        },
+        {
+            "Action": "cloudhsm:UntagResource",
+            "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": copy_keys}},
+            "Effect": "Allow",
+            "Resource": backups_east,
+            "Sid": "UntagCopiesAtCreation",
+        },
+        # Existing backups: the golden mark alone, which no permission depends on.
+        {
+            "Action": ["cloudhsm:TagResource", "cloudhsm:UntagResource"],
+            "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": ["hsmdr:golden"]}},
+            "Effect": "Allow",
             "Resource": [backups_east, backups_west],
+            "Sid": "MarkGoldenBackups",
         },
         {
             "Action": "cloudhsm:ModifyCluster",

@@ -71,14 +71,18 @@ def actions(statement: dict[str, Any]) -> list[str]:
 
 
 def allowing(template: dict[str, Any], action: str) -> list[dict[str, Any]]:
-    return [s for s in role_statements(template) if action in actions(s)]
+    return [s for s in role_statements(template) if action in actions(s) and s["Effect"] == "Allow"]
+
+
+def denying(template: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in role_statements(template) if action in actions(s) and s["Effect"] == "Deny"]
 
 
 # IAM ------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("action", ["cloudhsm:DeleteHsm", "cloudhsm:DeleteCluster"])
-def test_deletes_need_the_drill_tag_and_this_deployment(
+@pytest.mark.parametrize("action", ["cloudhsm:CreateHsm", "cloudhsm:DeleteCluster"])
+def test_cluster_changes_need_the_drill_tag_and_this_deployment(
     synthesized: Synthesized, action: str
 ) -> None:
     [statement] = allowing(synthesized.template, action)
@@ -87,6 +91,35 @@ def test_deletes_need_the_drill_tag_and_this_deployment(
         "aws:ResourceTag/hsmdr:deployment": "hsmdr-sandbox"
     }
     assert all(":cluster/*" in json.dumps(r) for r in statement["Resource"])
+
+
+def test_delete_hsm_is_granted_on_star_alone_in_the_drill_regions(
+    synthesized: Synthesized,
+) -> None:
+    # DeleteHsm takes no resource type and no condition key: a cluster ARN or a tag
+    # condition would make every teardown's DeleteHsm fail in AWS.
+    [statement] = allowing(synthesized.template, "cloudhsm:DeleteHsm")
+    assert actions(statement) == ["cloudhsm:DeleteHsm"]
+    assert statement["Resource"] == "*"
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}
+    }
+
+
+def test_every_change_to_a_protected_cluster_is_denied(synthesized: Synthesized) -> None:
+    held = {
+        a
+        for s in role_statements(synthesized.template)
+        if s["Effect"] == "Allow"
+        for a in actions(s)
+        if a.startswith("cloudhsm:")
+        and a not in ("cloudhsm:DeleteHsm",)  # no resource in IAM: cannot be denied per cluster
+        and not a.startswith(("cloudhsm:Describe", "cloudhsm:List", "cloudhsm:CreateCluster"))
+    }
+    [deny] = denying(synthesized.template, "cloudhsm:TagResource")
+    assert held <= set(actions(deny)) and "cloudhsm:UntagResource" in actions(deny)
+    assert "Condition" not in deny
+    assert json.dumps(deny["Resource"]).endswith(':cluster/cluster-sandboxprimary"]]}')
 
 
 def test_create_cluster_needs_the_drill_request_tags_and_no_others(
@@ -122,6 +155,16 @@ def test_opted_in_it_deletes_only_backups_tagged_for_a_drill() -> None:
         if ":backup/*" in json.dumps(s["Resource"])
     ]
     assert tag_backups["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == [DRILL_KEY]
+    # CloudHSM makes a drill cluster's backups, so the drill tags them afterwards: that
+    # tag must never reach this project's copies or golden backups.
+    denied = {
+        key
+        for s in denying(template, "cloudhsm:DeleteBackup")
+        if "cloudhsm:TagResource" in actions(s) and ":backup/*" in json.dumps(s["Resource"])
+        for key, absent in s["Condition"]["Null"].items()
+        if absent == "false"
+    }
+    assert denied == {"aws:ResourceTag/hsmdr:source-backup", "aws:ResourceTag/hsmdr:golden"}
 
 
 def test_ec2_actions_cloudhsm_needs_are_allowed_only_through_cloudhsm(
@@ -150,6 +193,12 @@ def test_with_key_verification_the_drill_opens_only_tagged_groups_and_the_verifi
     assert "Condition" not in egress  # one group by ARN: the verifier's own
     [tags] = allowing(template, "ec2:CreateTags")
     assert tags["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == [DRILL_KEY]
+    # The group is made by CloudHSM and tagged afterwards: never the protected one.
+    [deny] = denying(template, "ec2:CreateTags")
+    assert {"ec2:AuthorizeSecurityGroupIngress", "ec2:AuthorizeSecurityGroupEgress"} <= set(
+        actions(deny)
+    )
+    assert ":security-group/sg-" in json.dumps(deny["Resource"])
     # And the state machine invokes the verify-keys function
     verify = drill_machine(template)["States"]["VerifyKeys"]
     assert '"manifest_cluster_id.$": "$.job.plan.source_cluster_id"' in json.dumps(verify)

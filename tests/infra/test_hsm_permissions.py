@@ -44,3 +44,42 @@ def test_hsm_changing_functions_get_the_ec2_dependent_actions_in_their_regions(
             continue  # a read the function makes itself, in any region it checks
         regions = statement["Condition"]["StringEquals"]["aws:RequestedRegion"]
         assert "us-east-1" in regions and all(r.startswith("us-") for r in regions)
+
+
+@pytest.mark.parametrize(
+    "service", ["on-demand-backup", "replace-hsm", "restore-cluster", "dr-drill"]
+)
+def test_the_ec2_dependent_actions_are_allowed_only_through_cloudhsm(
+    synthesized: Synthesized, service: str
+) -> None:
+    # Granted on "*" for ENIs and groups CloudHSM makes at run time: the role itself
+    # must not be able to call them (only DescribeSubnets, a read some functions make).
+    on_star = [
+        s
+        for s in role_statements(synthesized.template, service)
+        if s["Effect"] == "Allow"
+        and s["Resource"] == "*"
+        and (actions(s) - {"ec2:DescribeSubnets"}) & CREATE_HSM_DEPENDENT
+    ]
+    assert on_star
+    for statement in on_star:
+        assert statement["Condition"]["Bool"] == {"aws:ViaAWSService": "true"}
+
+
+@pytest.mark.parametrize(
+    "service", ["on-demand-backup", "replace-hsm", "restore-cluster", "dr-drill"]
+)
+def test_delete_hsm_is_granted_on_star_in_its_own_statement_without_tag_conditions(
+    synthesized: Synthesized, service: str
+) -> None:
+    # The Service Authorization Reference: DeleteHsm has no resource type and no
+    # condition key, so any narrower Resource or tag condition denies every call.
+    [statement] = [
+        s
+        for s in role_statements(synthesized.template, service)
+        if "cloudhsm:DeleteHsm" in actions(s) and s["Effect"] == "Allow"
+    ]
+    assert actions(statement) == {"cloudhsm:DeleteHsm"}
+    assert statement["Resource"] == "*"
+    assert list(statement["Condition"]) == ["StringEquals"]
+    assert list(statement["Condition"]["StringEquals"]) == ["aws:RequestedRegion"]

@@ -26,13 +26,17 @@ def actions(statement: dict[str, Any]) -> set[str]:
     return {value} if isinstance(value, str) else set(value)
 
 
+def allows(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [s for s in role_statements(template, SERVICE) if s["Effect"] == "Allow"]
+
+
 def statement_with(template: dict[str, Any], action: str) -> dict[str, Any]:
-    [found] = [s for s in role_statements(template, SERVICE) if action in actions(s)]
+    [found] = [s for s in allows(template) if action in actions(s)]
     return found
 
 
 def granted(template: dict[str, Any]) -> set[str]:
-    return set().union(*(actions(s) for s in role_statements(template, SERVICE)))
+    return set().union(*(actions(s) for s in allows(template)))
 
 
 def test_cloudhsm_actions_are_exactly_what_a_restore_needs(synthesized: Synthesized) -> None:
@@ -67,8 +71,8 @@ def test_create_cluster_needs_this_projects_request_tags(synthesized: Synthesize
 def test_hsm_changes_are_limited_to_clusters_tagged_by_this_deployment(
     synthesized: Synthesized,
 ) -> None:
-    hsms = statement_with(synthesized.template, "cloudhsm:DeleteHsm")
-    assert actions(hsms) == {"cloudhsm:CreateHsm", "cloudhsm:DeleteHsm"}
+    hsms = statement_with(synthesized.template, "cloudhsm:CreateHsm")
+    assert actions(hsms) == {"cloudhsm:CreateHsm"}
     assert hsms["Resource"] == [
         arn("cloudhsm:us-east-1:123456789012:cluster/*"),
         arn("cloudhsm:us-west-2:123456789012:cluster/*"),
@@ -79,6 +83,21 @@ def test_hsm_changes_are_limited_to_clusters_tagged_by_this_deployment(
             "aws:ResourceTag/hsmdr:deployment": "hsmdr-sandbox",
         }
     }
+    # DeleteHsm takes no resource type and no condition key: "*", in the regions only.
+    delete = statement_with(synthesized.template, "cloudhsm:DeleteHsm")
+    assert actions(delete) == {"cloudhsm:DeleteHsm"} and delete["Resource"] == "*"
+    assert delete["Condition"] == {
+        "StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}
+    }
+
+
+def test_tags_that_unlock_hsm_changes_can_never_reach_a_protected_cluster(
+    synthesized: Synthesized,
+) -> None:
+    assert "cloudhsm:UntagResource" not in granted(synthesized.template)
+    [deny] = [s for s in role_statements(synthesized.template, SERVICE) if s["Effect"] == "Deny"]
+    assert {"cloudhsm:TagResource", "cloudhsm:UntagResource", "cloudhsm:CreateHsm"} <= actions(deny)
+    assert deny["Resource"] == arn("cloudhsm:us-east-1:123456789012:cluster/cluster-sandboxprimary")
 
 
 def test_parameters_are_written_under_the_deployments_path_only(
@@ -100,17 +119,26 @@ def test_parameters_are_written_under_the_deployments_path_only(
 
 
 def test_ec2_and_the_service_linked_role_as_cloudhsm_needs_them(synthesized: Synthesized) -> None:
-    ec2 = statement_with(synthesized.template, "ec2:DescribeSubnets")
-    assert "ec2:CreateNetworkInterface" in actions(ec2)
-    assert ec2["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}}
+    regions = {"aws:RequestedRegion": ["us-east-1", "us-west-2"]}
+    ec2 = statement_with(synthesized.template, "ec2:CreateNetworkInterface")
+    assert ec2["Condition"] == {"Bool": {"aws:ViaAWSService": "true"}, "StringEquals": regions}
+    # The function's own call (the recovery subnets' zones) needs no service in between.
+    [direct] = [
+        s
+        for s in allows(synthesized.template)
+        if actions(s) == {"ec2:DescribeSubnets"} and "Bool" not in s["Condition"]
+    ]
+    assert direct["Condition"] == {"StringEquals": regions}
     role = statement_with(synthesized.template, "iam:CreateServiceLinkedRole")
     assert role["Condition"] == {"StringEquals": {"iam:AWSServiceName": "cloudhsm.amazonaws.com"}}
 
 
 def test_the_dr_stack_restores_into_its_own_region_only(synthesized: Synthesized) -> None:
     template = synthesized.templates[DR_STACK]
-    hsms = statement_with(template, "cloudhsm:DeleteHsm")
+    hsms = statement_with(template, "cloudhsm:CreateHsm")
     assert hsms["Resource"] == arn("cloudhsm:us-west-2:123456789012:cluster/*")
+    delete = statement_with(template, "cloudhsm:DeleteHsm")
+    assert delete["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-west-2"]}}
     create = statement_with(template, "cloudhsm:CreateCluster")
     assert create["Resource"] == arn("cloudhsm:us-west-2:123456789012:backup/*")
     write = statement_with(template, "ssm:PutParameter")
