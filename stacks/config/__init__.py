@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,11 +28,44 @@ from lambdas.core.protected import (
     ProtectedCluster,
 )
 from lambdas.core.settings import BackupSettings, VerificationSettings
+from stacks.config.aws_names import (
+    check_region,
+    check_time_zone,
+    kms_key_problem,
+    partition_of,
+    zone_problem,
+)
+from stacks.config.history import (
+    PollBudget,
+    drill_budget,
+    on_demand_budget,
+    replacement_budget,
+    restore_budget,
+)
+from stacks.config.schedules import (
+    CRON_INTERVAL_MINUTES,
+    check_schedule,
+    schedule_interval_minutes,
+)
 
-SCHEDULE_PATTERN = r"^(rate\(\d+ (minute|minutes|hour|hours|day|days)\)|cron\(.+\))$"
+__all__ = [
+    "CRON_INTERVAL_MINUTES",
+    "LOG_RETENTION_NAMES",
+    "ConfigError",
+    "DeploymentConfig",
+    "ProtectedClusterConfig",
+    "load_config",
+    "parse_config",
+    "schedule_interval_minutes",
+]
+
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"  # E.164, as SNS SMS wants it
-Region = Annotated[str, Field(pattern=REGION_PATTERN)]
+# A region's name is checked against botocore's partition data after its shape.
+Region = Annotated[str, Field(pattern=REGION_PATTERN), AfterValidator(check_region)]
+# A schedule expression as EventBridge Scheduler reads it (stacks/config/schedules.py).
+Schedule = Annotated[str, AfterValidator(check_schedule)]
+KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$"
 PositiveHours = Annotated[float, Field(gt=0, le=24 * 366)]
 
 
@@ -64,9 +98,10 @@ class ProtectedClusterConfig(_Strict):
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> ProtectedClusterConfig:
-        foreign = [z for z in self.hsms_per_az if z[:-1] != self.region]
-        if foreign:
-            raise ValueError(f"zones {foreign} are not in region {self.region}")
+        problems = [zone_problem(zone, self.region) for zone in self.hsms_per_az]
+        found = [f"hsms_per_az: {p}" for p in problems if p]
+        if found:
+            raise ValueError("\n".join(found))
         return self
 
     def runtime(self) -> ProtectedCluster:
@@ -74,10 +109,12 @@ class ProtectedClusterConfig(_Strict):
 
 
 class Schedules(_Strict):
-    verify_backups: str = Field(default="rate(1 hour)", pattern=SCHEDULE_PATTERN)
-    copy_backups: str = Field(default="rate(1 day)", pattern=SCHEDULE_PATTERN)
-    health_check: str = Field(default="rate(5 minutes)", pattern=SCHEDULE_PATTERN)
-    timezone: str = Field(default="UTC", description="IANA zone for cron schedules")
+    verify_backups: Schedule = "rate(1 hour)"
+    copy_backups: Schedule = "rate(1 day)"
+    health_check: Schedule = "rate(5 minutes)"
+    timezone: Annotated[str, AfterValidator(check_time_zone)] = Field(
+        default="UTC", description="IANA zone for cron schedules"
+    )
 
 
 HTTPS_PATTERN = r"^https://[^\s/]+\S*$"
@@ -200,8 +237,9 @@ class Drills(_Strict):
     period_days: int = Field(default=92, ge=1, le=366)
     rto_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     # The drill workflow (stacks/constructs/dr_drill.py, docs/runbooks/dr-drill.md).
-    schedule: Annotated[str, Field(pattern=SCHEDULE_PATTERN)] | None = "cron(0 9 1 1,4,7,10 ? *)"
+    schedule: Schedule | None = "cron(0 9 1 1,4,7,10 ? *)"
     cluster: Annotated[str, Field(pattern=CLUSTER_ID_PATTERN)] | None = None  # None: the first
+    # Unset: dr-copy when the config has dr_regions, else primary (set by DeploymentConfig).
     source: Literal["dr-copy", "primary"] = "dr-copy"
     subnets: dict[Region, list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]]] = {}
     verifier_cidrs: list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]] = []
@@ -212,13 +250,9 @@ class Drills(_Strict):
     teardown_timeout_minutes: int = Field(default=90, ge=5, le=24 * 60)
     backup_wait_minutes: float = Field(default=30, ge=0, le=24 * 60)
     delete_drill_backups: bool = False  # only the copy job deletes backups by default
+    # Unset: true when key_verification is configured (set by DeploymentConfig).
     require_key_verification: bool = True
     hsm_hour_usd: float = Field(default=1.85, ge=0, le=1000)  # UNCONFIRMED list price
-
-    def problems(self, protected: list[str]) -> list[str]:
-        if self.cluster is not None and self.cluster not in protected:
-            return [f"drills.cluster: {self.cluster} is not one of protected_clusters"]
-        return []
 
 
 class OnDemandBackups(_Strict):
@@ -257,7 +291,7 @@ SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
 class Restore(_Strict):
     """Full cluster restore: where a restored cluster goes and how long steps may take."""
 
-    subnets: dict[Annotated[str, Field(pattern=REGION_PATTERN)], list[SubnetId]] = Field(
+    subnets: dict[Region, list[SubnetId]] = Field(
         default_factory=dict,
         description="recovery subnets per region, one per AZ (DR region: regional disaster)",
     )
@@ -272,7 +306,7 @@ class Restore(_Strict):
     )
     trust_anchor_kms_key_arn: str | None = Field(
         default=None,
-        pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$",
+        pattern=KMS_KEY_ARN_PATTERN,
         description="the customer-managed KMS key of trust_anchor_parameter, if it is a "
         "SecureString encrypted with one (reading it needs kms:Decrypt on that key)",
     )
@@ -319,10 +353,16 @@ class KeyVerification(_Strict):
         pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
         description='JSON {"username", "password", "customer_ca"} of the crypto user',
     )
+    secret_kms_key_arn: str | None = Field(
+        default=None,
+        pattern=KMS_KEY_ARN_PATTERN,
+        description="the customer-managed KMS key that encrypts the crypto user's secret, "
+        "if not the AWS-managed aws/secretsmanager (reading it needs kms:Decrypt on it)",
+    )
     clusters: list[Annotated[str, Field(pattern=CLUSTER_ID_PATTERN)]] = Field(
         default=[], description="clusters whose manifests are captured (default: all)"
     )
-    capture_schedule: str = Field(default="rate(1 day)", pattern=SCHEDULE_PATTERN)
+    capture_schedule: Schedule = "rate(1 day)"
     canary_key_label: str = Field(default="hsmdr-canary", min_length=1, max_length=127)
     memory_mb: int = Field(default=512, ge=128, le=10240)
     timeout_minutes: int = Field(default=5, ge=1, le=15)
@@ -391,35 +431,188 @@ class DeploymentConfig(_Strict):
             ]
         return data
 
+    @model_validator(mode="before")
+    @classmethod
+    def _drill_defaults_follow_the_config(cls, data: Any) -> Any:
+        """Unset, a drill restores a DR copy when there are DR regions (else the primary
+        backup), and requires key verification when key_verification is configured."""
+        if not isinstance(data, dict):
+            return data
+        drills = data.get("drills")
+        if drills is not None and not isinstance(drills, dict):
+            return data
+        drills = dict(drills or {})
+        drills.setdefault("source", "dr-copy" if data.get("dr_regions") else "primary")
+        drills.setdefault("require_key_verification", data.get("key_verification") is not None)
+        return {**data, "drills": drills}
+
+    @field_validator("dr_regions")
+    @classmethod
+    def _distinct_dr_regions(cls, value: list[str]) -> list[str]:
+        twice = sorted({r for r in value if value.count(r) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} more than once")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> DeploymentConfig:
         ids = [c.id for c in self.protected_clusters]
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        if duplicates:
-            raise ValueError(f"protected_clusters: duplicate cluster ids {duplicates}")
-        if self.region in self.dr_regions:
-            raise ValueError(f"dr_regions: {self.region} is the deployment region itself")
-        unresolved = self.escalation.problems()
-        if unresolved:
-            raise ValueError("; ".join(unresolved))
+        problems = [f"protected_clusters: duplicate cluster ids {duplicates}"] if duplicates else []
+        problems += self._region_problems()
+        problems += self.escalation.problems()
         if self.key_verification is not None:
-            self._check_key_clusters(self.key_verification)
-        drill_problems = self.drills.problems(ids)
-        if drill_problems:
-            raise ValueError("; ".join(drill_problems))
+            problems += self._key_verification_problems(self.key_verification)
+        problems += self._drill_problems(ids)
+        problems += self._restore_problems()
+        problems += [p for budget in self.poll_budgets() if (p := budget.problem())]
+        if problems:
+            raise ValueError("\n".join(problems))
         return self
 
-    def _check_key_clusters(self, keys: KeyVerification) -> None:
+    def _region_problems(self) -> list[str]:
+        problems = []
+        if self.region in self.dr_regions:
+            problems.append(f"dr_regions: {self.region} is the deployment region itself")
+        home = partition_of(self.region)
+        for index, region in enumerate(self.dr_regions):
+            if partition_of(region) != home:
+                problems.append(
+                    f"dr_regions.{index}: {region} is in partition {partition_of(region)}, "
+                    f"{self.region} in {home}: CloudHSM copies backups within a partition only"
+                )
+        for index, cluster in enumerate(self.protected_clusters):
+            if partition_of(cluster.region) != home:
+                problems.append(
+                    f"protected_clusters.{index}.region: {cluster.region} is in partition "
+                    f"{partition_of(cluster.region)}, the deployment ({self.region}) in {home}"
+                )
+        return problems
+
+    def _key_verification_problems(self, keys: KeyVerification) -> list[str]:
         # The verifier runs in the deployment region's VPC: it reaches clusters there only.
         here = {c.id for c in self.protected_clusters if c.region == self.region}
         strangers = sorted(set(keys.clusters) - here)
+        problems = []
         if strangers:
-            raise ValueError(
+            problems.append(
                 f"key_verification.clusters: {strangers} are not protected clusters in "
                 f"{self.region}"
             )
         if not keys.clusters and not here:
-            raise ValueError(f"key_verification: no protected cluster is in {self.region}")
+            problems.append(f"key_verification: no protected cluster is in {self.region}")
+        if keys.secret_kms_key_arn is not None:
+            problem = kms_key_problem(keys.secret_kms_key_arn, self.region)
+            if problem:
+                problems.append(f"key_verification.secret_kms_key_arn: {problem}")
+        return problems
+
+    def drill_regions(self) -> list[str]:
+        """Where a drill without a backup_id restores: the DR regions for dr-copy (the
+        newest copy may be in any), the drilled cluster's own region for primary."""
+        drills = self.drills
+        if drills.source == "dr-copy":
+            return list(self.dr_regions)
+        drilled = drills.cluster or self.protected_clusters[0].id
+        return [c.region for c in self.protected_clusters if c.id == drilled][:1]
+
+    def _drill_problems(self, protected: list[str]) -> list[str]:
+        drills = self.drills
+        if drills.cluster is not None and drills.cluster not in protected:
+            return [f"drills.cluster: {drills.cluster} is not one of protected_clusters"]
+        problems = []
+        if drills.source == "dr-copy" and not self.dr_regions:
+            problems.append(
+                "drills.source: dr-copy restores a copy from a DR region and dr_regions is "
+                "empty: every drill would be refused; set drills.source: primary or add "
+                "dr_regions"
+            )
+        if drills.require_key_verification and self.key_verification is None:
+            problems.append(
+                "drills.require_key_verification: true, but key_verification is not "
+                "configured: every drill would fail at its key check and page; configure "
+                "key_verification, or set drills.require_key_verification: false to drill "
+                "without key checks"
+            )
+        regions = self.drill_regions()
+        # No subnets at all is left to the drill (it refuses and pages, naming the field);
+        # subnets for some drill regions only is a config that fails now and then.
+        if drills.subnets:
+            problems += [
+                f"drills.subnets: none for {region}, where a {drills.source} drill "
+                f"restores; add drills.subnets.{region} (one isolated subnet per AZ)"
+                for region in regions
+                if region not in drills.subnets
+            ]
+        elsewhere = [r for r in regions if r != self.region]
+        if (
+            self.key_verification is not None
+            and drills.require_key_verification
+            and elsewhere
+            and not drills.verifier_cidrs
+        ):
+            problems.append(
+                f"drills.verifier_cidrs: the key verifier runs in {self.region} and drills "
+                f"restore in {', '.join(elsewhere)}: security groups cannot reference each "
+                "other across regions, so every drill's key check would fail; set the "
+                "verifier subnets' CIDRs (routed to the drill VPC)"
+            )
+        return problems
+
+    def _restore_problems(self) -> list[str]:
+        restore = self.restore
+        # Backups exist only in protected clusters' regions and, as copies, in DR regions.
+        holding = {self.region, *self.dr_regions, *(c.region for c in self.protected_clusters)}
+        problems = [
+            f"restore.subnets.{region}: {region} is neither the deployment region, a DR "
+            "region nor a protected cluster's region: no backup is ever there to restore"
+            for region in restore.subnets
+            if region not in holding
+        ]
+        for region, subnets in restore.subnets.items():
+            twice = sorted({s for s in subnets if subnets.count(s) > 1})
+            if twice:
+                problems.append(f"restore.subnets.{region}: lists {', '.join(twice)} twice")
+        if restore.trust_anchor_kms_key_arn is not None:
+            if restore.trust_anchor_parameter is None:
+                problems.append(
+                    "restore.trust_anchor_kms_key_arn: set without "
+                    "restore.trust_anchor_parameter, the parameter it decrypts"
+                )
+            problem = kms_key_problem(restore.trust_anchor_kms_key_arn, self.region)
+            if problem:
+                problems.append(f"restore.trust_anchor_kms_key_arn: {problem}")
+        return problems
+
+    def poll_budgets(self) -> list[PollBudget]:
+        """Each workflow's poll interval against the time its loops may poll."""
+        on_demand, replacement = self.backups.on_demand, self.hsm_replacement
+        restore, drills = self.restore, self.drills
+        most_hsms = max(sum(c.hsms_per_az.values()) for c in self.protected_clusters) + 1
+        return [
+            on_demand_budget(
+                on_demand.poll_seconds,
+                on_demand.hsm_timeout_minutes,
+                on_demand.backup_timeout_minutes,
+            ),
+            replacement_budget(
+                replacement.poll_seconds, replacement.hsm_timeout_minutes, replacement.max_attempts
+            ),
+            restore_budget(
+                restore.poll_seconds,
+                restore.cluster_timeout_minutes,
+                restore.hsm_timeout_minutes,
+                restore.max_hsm_attempts,
+                most_hsms,
+            ),
+            drill_budget(
+                drills.poll_seconds,
+                drills.cluster_timeout_minutes,
+                drills.hsm_timeout_minutes,
+                drills.max_hsm_attempts,
+                drills.teardown_timeout_minutes,
+            ),
+        ]
 
     def key_clusters(self) -> list[ProtectedClusterConfig]:
         """The clusters whose key manifests the scheduled capture takes."""
@@ -467,24 +660,23 @@ class DeploymentConfig(_Strict):
         )
 
 
-CRON_INTERVAL_MINUTES = 24 * 60  # a cron(...) copy schedule is taken as daily
-_RATE_UNIT_MINUTES = {"minute": 1, "hour": 60, "day": 24 * 60}
-
-
-def schedule_interval_minutes(expression: str) -> int:
-    """How often a schedule fires: exact for rate(...), a day for cron(...)."""
-    match = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
-    if match is None:
-        return CRON_INTERVAL_MINUTES
-    return int(match.group(1)) * _RATE_UNIT_MINUTES[match.group(2)]
-
-
 def load_config(path: str | Path) -> DeploymentConfig:
     shown = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        raw = Path(path).read_bytes()
     except OSError as error:
         raise ConfigError(shown, [f"cannot read the file: {error.strerror}"]) from error
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = raw.count(b"\n", 0, error.start) + 1
+        raise ConfigError(
+            shown,
+            [
+                f"line {line}: not UTF-8 text (byte 0x{raw[error.start]:02x} at offset "
+                f"{error.start}): save the file as UTF-8"
+            ],
+        ) from error
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as error:
@@ -501,14 +693,30 @@ def parse_config(data: dict[str, Any], shown: str = "config") -> DeploymentConfi
     try:
         return DeploymentConfig.model_validate(data)
     except ValidationError as error:
-        raise ConfigError(shown, [_describe(e) for e in error.errors()]) from error
+        errors = _blame_the_deployment_region(data, error.errors())
+        raise ConfigError(shown, [line for e in errors for line in _describe(e)]) from error
 
 
-def _describe(error: Any) -> str:
+def _blame_the_deployment_region(data: dict[str, Any], errors: list[Any]) -> list[Any]:
+    """A cluster without its own region takes the deployment's: when that region is
+    wrong, the error is `region`'s alone, not repeated for every such cluster."""
+    if not any(tuple(e["loc"]) == ("region",) for e in errors):
+        return errors
+    clusters = data.get("protected_clusters")
+    inherited = {
+        ("protected_clusters", index, "region")
+        for index, cluster in enumerate(clusters if isinstance(clusters, list) else [])
+        if isinstance(cluster, dict) and "region" not in cluster
+    }
+    return [e for e in errors if tuple(e["loc"]) not in inherited]
+
+
+def _describe(error: Any) -> list[str]:
+    """`field.sub: what is wrong`, one line per problem (a check may find several)."""
     location = ".".join(str(part) for part in error["loc"])
     message = re.sub(r"^Value error, ", "", error["msg"])
     if error["type"] == "extra_forbidden":
         message = "unknown setting (check the spelling against config/example.yaml)"
     elif error["type"] == "string_pattern_mismatch":
         message = f"{error['input']!r} does not match {error['ctx']['pattern']}"
-    return f"{location}: {message}" if location else message
+    return [f"{location}: {line}" if location else line for line in message.splitlines()]

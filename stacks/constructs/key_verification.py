@@ -84,6 +84,8 @@ class KeyVerificationConstruct(Construct):
         self.secret = secretsmanager.Secret.from_secret_name_v2(
             self, "CryptoUser", keys.crypto_user_secret_name
         )
+        self.secret_key_arn = keys.secret_kms_key_arn  # None: aws/secretsmanager
+        self.region = config.region
         self.security_group = self._security_group(keys)
         settings = KeyCheckSettings(
             manifest_bucket=self.bucket.bucket_name,
@@ -216,6 +218,19 @@ class KeyVerificationConstruct(Construct):
         key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if write else [])]
         role.add_to_policy(iam.PolicyStatement(actions=key_actions, resources=[self.key.key_arn]))
         self.secret.grant_read(role)
+        if self.secret_key_arn is not None:
+            # A customer key of the secret: decrypt only as Secrets Manager reads it.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[self.secret_key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"
+                        }
+                    },
+                )
+            )
         # configure-pkcs11 --cluster-id finds the HSMs; Describe* has no resource scope.
         role.add_to_policy(
             iam.PolicyStatement(actions=["cloudhsm:DescribeClusters"], resources=["*"])

@@ -71,7 +71,8 @@ def test_bad_config_stops_synthesis_with_path_field_and_problem(tmp_path: Path) 
         check=False,
     )
     assert result.returncode != 0
-    assert f"{bad}: protected_clusters.0: zones ['eu-west-1a'] are not in region us-east-1" in (
-        result.stderr
-    )
+    assert (
+        f"{bad}: protected_clusters.0: hsms_per_az: zone eu-west-1a is in region eu-west-1, "
+        "not in us-east-1"
+    ) in result.stderr
     assert not list((tmp_path / "out").glob("*.template.json"))

