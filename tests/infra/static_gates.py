@@ -16,8 +16,8 @@ from sandbox.intrinsics import TemplateResolutionError
 from tests.infra.iam_gate import UNRESOLVED, check_statement
 from tests.infra.template_arns import StackTemplate, placeholder_resolver
 
-# Where IAM statements live: identity policies, and the resource policies the stack
-# writes (their statements are checked the same way).
+# Where IAM statements live: identity policies, roles' trust policies, and the resource
+# policies the stack writes (their statements are checked the same way).
 _POLICY_DOCUMENTS = {
     "AWS::IAM::Policy": "PolicyDocument",
     "AWS::IAM::ManagedPolicy": "PolicyDocument",
@@ -65,6 +65,8 @@ def iam_statements(stack: StackTemplate) -> Iterator[LocatedStatement]:
         if key and key in properties:
             documents.append((logical_id, properties[key]))
         if resource.get("Type") == "AWS::IAM::Role":
+            if "AssumeRolePolicyDocument" in properties:
+                documents.append((f"{logical_id}/trust", properties["AssumeRolePolicyDocument"]))
             for policy in properties.get("Policies", []):
                 name = policy.get("PolicyName", "?")
                 documents.append((f"{logical_id}/{name}", policy["PolicyDocument"]))

@@ -199,7 +199,15 @@ def stack_of(resources: dict[str, Any]) -> StackTemplate:
 ROLE_WITH_INLINE_POLICY = {
     "Type": "AWS::IAM::Role",
     "Properties": {
-        "AssumeRolePolicyDocument": {"Statement": []},
+        "AssumeRolePolicyDocument": {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "lambda.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ]
+        },
         "Policies": [
             {
                 "PolicyName": "inline",
@@ -233,6 +241,7 @@ def test_the_gate_reads_inline_managed_and_resource_policies() -> None:
         ("Key", "0"),
         ("Managed", "0"),
         ("Role/inline", "Publish"),
+        ("Role/trust", "0"),
     ]
 
 
