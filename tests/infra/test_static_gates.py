@@ -20,9 +20,7 @@ import yaml
 
 from tests.conftest import REPO_ROOT
 from tests.infra.conftest import GATE_CONFIGS, GateSynthesis
-from tests.infra.iam_gate import NEEDS_STAR, UNSUPPORTED_CONDITION_KEY
 from tests.infra.static_gates import (
-    GateException,
     iam_findings,
     iam_statements,
     load_exceptions,
@@ -33,33 +31,12 @@ from tests.infra.static_gates import (
 
 pytestmark = pytest.mark.slow
 
-# Known defects of today's stack that the IAM gate finds; their fix is under way in
-# stacks/constructs/. Each is a strict xfail per config: it fails (as expected) while the
-# defect is there and turns red (XPASS) once it is fixed, which is the signal to delete
-# its entry here. Until then the main gate test leaves these findings to these cases.
-KNOWN_IAM_DEFECTS: list[tuple[str, dict[str, str], str]] = [
-    (
-        "delete-hsm-on-cluster-arns",
-        {"action": "cloudhsm:DeleteHsm", "kind": NEEDS_STAR},
-        "cloudhsm:DeleteHsm takes no resource type: granted on cluster ARNs it is always "
-        "denied (issue 10: grant it on '*')",
-    ),
-    (
-        "delete-hsm-tag-conditions",
-        {"action": "cloudhsm:DeleteHsm", "kind": UNSUPPORTED_CONDITION_KEY},
-        "cloudhsm:DeleteHsm has no condition keys: an aws:ResourceTag condition on it never "
-        "matches (issue 10)",
-    ),
-]
-
 IAM_EXCEPTIONS = Path(__file__).with_name("iam_gate_exceptions.yaml")
 CHECKOV_SKIPS = Path(__file__).with_name("checkov_skips.yaml")
 ASL_VALIDATE = REPO_ROOT / "scripts" / "gates" / "asl_validate.cjs"
 ASL_VALIDATOR = REPO_ROOT / "node_modules" / "asl-validator" / "package.json"
 CHECKOV = REPO_ROOT / ".venv" / "tools-checkov" / "bin" / "checkov"
 INSTALL_HINT = "install the gate tools with `make gate-tools`"
-
-_KNOWN = [GateException(reason, tuple(fields.items())) for _, fields, reason in KNOWN_IAM_DEFECTS]
 
 
 def require_tool(path: Path, name: str) -> None:
@@ -83,27 +60,8 @@ def test_every_iam_statement_is_supported_by_the_service_authorization_reference
     stacks = gate_synthesis.stacks(config)
     # The gate really reads the policies: dozens of statements in every config.
     assert sum(1 for stack in stacks for _ in iam_statements(stack)) > 100
-    findings = unexcused(iam_findings(stacks), load_exceptions(IAM_EXCEPTIONS) + _KNOWN)
+    findings = unexcused(iam_findings(stacks), load_exceptions(IAM_EXCEPTIONS))
     assert [f.line() for f in findings] == []
-
-
-@pytest.mark.parametrize(
-    ("config", "defect"),
-    [
-        pytest.param(
-            config,
-            name,
-            marks=pytest.mark.xfail(strict=True, reason=reason),
-            id=f"{config}-{name}",
-        )
-        for config in GATE_CONFIGS
-        for name, _, reason in KNOWN_IAM_DEFECTS
-    ],
-)
-def test_known_iam_defect_is_fixed(gate_synthesis: GateSynthesis, config: str, defect: str) -> None:
-    [known] = [_KNOWN[i] for i, (name, _, _) in enumerate(KNOWN_IAM_DEFECTS) if name == defect]
-    found = [f.line() for f in iam_findings(gate_synthesis.stacks(config)) if known.matches(f)]
-    assert found == []
 
 
 def test_every_iam_exception_still_matches_a_finding(gate_synthesis: GateSynthesis) -> None:
