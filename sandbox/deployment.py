@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from sandbox import function_logs
 from sandbox.intrinsics import StackEnvironment
@@ -37,6 +37,9 @@ from sandbox.results import (
     ScheduleInfo,
     SkippedResource,
 )
+
+if TYPE_CHECKING:
+    from sandbox.service_delivery import Delivery
 
 _POLL_SECONDS: Final = 0.05
 _CDK_HASH_SUFFIX: Final = re.compile(r"[0-9A-F]{8}")
@@ -87,6 +90,24 @@ class Deployment:
         self.close()
 
     # -- looking things up ---------------------------------------------------------
+
+    @property
+    def region(self) -> str:
+        return self.environment.region
+
+    @property
+    def account_id(self) -> str:
+        return self.environment.account_id
+
+    def client(self, service: str) -> Any:
+        """A boto3 client of the deployment's region (calls made as the sandbox)."""
+        return self._context.client(service)
+
+    def resources_of_type(self, resource_type: str) -> list[DeployedResource]:
+        return self._of_type(resource_type)
+
+    def alarm_names(self) -> list[str]:
+        return sorted(r.physical_id for r in self._of_type("AWS::CloudWatch::Alarm"))
 
     def physical_id(self, logical_id: str) -> str:
         """The Ref value of a resource; a unique prefix of the logical id is enough."""
@@ -180,6 +201,26 @@ class Deployment:
     def logs(self, service_name: str) -> list[str]:
         """What the function printed in every invocation so far (its CloudWatch Logs)."""
         return function_logs.lines(self.function(service_name).function_name)
+
+    # -- what services do on their own ---------------------------------------------
+
+    def set_alarm_state(
+        self, alarm: str, state: str = "ALARM", reason: str = "sandbox"
+    ) -> list[Delivery]:
+        """Drive an alarm (name or logical id prefix) to `state` as `aws cloudwatch
+        set-alarm-state` does; its actions and event go out through the permission
+        checks (sandbox/service_delivery.py)."""
+        from sandbox.service_delivery import set_alarm_state
+
+        names = {r.logical_id: r.physical_id for r in self._of_type("AWS::CloudWatch::Alarm")}
+        name = alarm if alarm in names.values() else self.physical_id(alarm)
+        return set_alarm_state(self, name, state, reason)
+
+    def put_event(self, event: dict[str, Any]) -> list[Delivery]:
+        """Send an event to the default bus: every matching rule of this stack delivers it."""
+        from sandbox.service_delivery import put_event
+
+        return put_event(self, event)
 
     # -- faults ----------------------------------------------------------------------
 

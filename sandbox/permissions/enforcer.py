@@ -113,6 +113,11 @@ def current_principal() -> Principal | None:
     return _PRINCIPAL.get()
 
 
+def active_enforcer() -> PermissionEnforcer | None:
+    """The enforcer of the open sandbox, or None when permissions are not enforced."""
+    return _ACTIVE[-1] if _ACTIVE else None
+
+
 class PermissionEnforcer:
     """Authorizes calls for one emulated account; records every denial."""
 
@@ -282,6 +287,8 @@ class PermissionEnforcer:
                 lowered = dependent.lower()
                 if lowered in _CONDITIONAL_DEPENDENTS:
                     continue
+                if lowered.startswith("cloudhsm:") and lowered != "cloudhsm:tagresource":
+                    continue  # e.g. CopyBackupToRegion lists itself: the call was authorized
                 if lowered == "cloudhsm:tagresource":
                     if not request.request_tags:
                         continue

@@ -17,6 +17,7 @@ from sandbox.provisioners.compute import (
     state_machine,
 )
 from sandbox.provisioners.context import Properties, ProvisionContext, Provisioned, Provisioner
+from sandbox.provisioners.events import events_rule, lambda_permission
 from sandbox.provisioners.messaging import (
     sns_subscription,
     sns_topic,
@@ -66,6 +67,8 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::Scheduler::ScheduleGroup": scheduler_schedule_group,
     "AWS::Logs::LogGroup": log_group,
     "AWS::CloudWatch::Alarm": cloudwatch_alarm,
+    "AWS::Events::Rule": events_rule,
+    "AWS::Lambda::Permission": lambda_permission,
     "AWS::S3::Bucket": s3_bucket,
     "AWS::S3::BucketPolicy": s3_bucket_policy,
     "AWS::SSM::Parameter": ssm_parameter,
