@@ -42,12 +42,11 @@ def _cluster(cluster: dict[str, Any]) -> list[str]:
     return lines
 
 
-def replacement(document: dict[str, Any], started_only: bool = False) -> str:
-    if started_only and document.get("execution_status") == "RUNNING":
-        return (
-            f"Started {document['execution_arn']}\n"
-            "Follow it with --follow next time, or in the Step Functions console."
-        )
+def replacement(document: dict[str, Any]) -> str:
+    from hsmdr.workflows import started_text
+
+    if document["status"] == "STARTED":
+        return started_text(document, "HSM replacement")
     lines = [f"HSM replacement: {document['status']}  ({document['execution_arn']})", ""]
     steps = document.get("timeline") or []
     if steps:

@@ -60,6 +60,24 @@ def follow(
         sleep(poll_seconds)
 
 
+def started_or_ended(client: Any, execution_arn: str) -> dict[str, Any]:
+    """The document of an execution started without --follow: status STARTED while it
+    runs (never SUCCEEDED: nothing has succeeded yet), with how to follow it."""
+    description = client.describe_execution(executionArn=execution_arn)
+    document = execution_document(description, timeline(history(client, execution_arn)))
+    if description["status"] == "RUNNING":
+        document["status"] = "STARTED"
+        document["follow_command"] = f"hsmdr follow {execution_arn}"
+    return document
+
+
+def started_text(document: dict[str, Any], what: str) -> str:
+    return (
+        f"{what}: STARTED  ({document['execution_arn']})\n"
+        f"It is running. Follow it with: {document['follow_command']}"
+    )
+
+
 def execution_document(description: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
     output = description.get("output")
     return {

@@ -89,4 +89,5 @@ def create_backup(
         "leaked_resources": {"hsms": leaked, "clusters": new_clusters},
         "missing_hsms": missing,
         "alerts": alerts(sandbox, seen),
+        **sandbox.faults_fired(),
     }

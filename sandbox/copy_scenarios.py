@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sandbox.scenarios import alerts
+from sandbox.scenarios import NO_HSM_CREATED, alerts
 from sandbox.session import Sandbox
 
 COPY_SCHEDULE = "BackupCopiesJobSchedule"
@@ -179,7 +179,7 @@ def copy_backups(
         with timeline.step("seed the protected clusters, no copies yet"):
             sandbox.seed_protected_clusters(dr_copies=False)
         with timeline.step("inject faults"):
-            applied = sandbox.apply_faults(faults)
+            sandbox.apply_faults(faults, unusable=NO_HSM_CREATED)
         if advance:
             with timeline.step(f"let {advance.total_seconds() / 3600:g} hours pass"):
                 sandbox.world.time_travel(advance)
@@ -192,13 +192,14 @@ def copy_backups(
         )
         after = AccountSnapshot.take(sandbox)
         copies = [c for region in sandbox.config.dr_regions for c in copies_in(sandbox, region)]
+        fired = sandbox.faults_fired()
     runs = [first, second]
     leaked = leaked_resources(before, after)
     ok = all(r.get("status") == "SUCCEEDED" for r in runs) and not leaked
     return {
         "status": "SUCCEEDED" if ok else "FAILED",
         "deployment_name": sandbox.config.deployment_name,
-        "faults": [f.name + (f":{f.argument}" if f.argument else "") for f in applied],
+        **fired,
         "advanced_seconds": advance.total_seconds(),
         "copies": copies,
         "pruned": [p for r in runs for c in r.get("clusters", []) for p in c["pruned"]],

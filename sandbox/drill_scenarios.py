@@ -234,12 +234,9 @@ def drill(
     """`hsmdr sandbox drill`: seed, break what the faults say, run the drill."""
     with drill_sandbox(profile=profile) as sandbox:
         execution_input = dict(execution_input or {})
-        region = drill_region(sandbox, execution_input)
-        first_zone = sorted(sandbox.networks[region].subnets)[0]
-        specs = [f"az-unsupported:{first_zone}" if f == "az-unsupported" else f for f in faults]
-        applied = sandbox.apply_faults(specs)
+        sandbox.apply_faults(faults, region=drill_region(sandbox, execution_input))
         report = run_drill(sandbox, execution_input)
-        report["faults"] = [f.name + (f":{f.argument}" if f.argument else "") for f in applied]
+        report.update(sandbox.faults_fired())
         if report["report_markdown_key"]:
             report["report_markdown"] = report_markdown(sandbox, report["report_markdown_key"])
         return report

@@ -29,6 +29,7 @@ CRYPTO_USER_SECRET = "hsmdr-sandbox/key-verifier"  # noqa: S105 - a secret's nam
 
 def verify_keys(faults: Sequence[str] = (), profile: str = "demo") -> dict[str, Any]:
     from sandbox.emulator import FAULT_NAMES, PROFILES, CloudHsmWorld
+    from sandbox.emulator.faults import KEY_FAULTS
     from sandbox.softhsm_keystore import SoftHsmKeyStore
     from stacks.config import load_config
 
@@ -37,8 +38,15 @@ def verify_keys(faults: Sequence[str] = (), profile: str = "demo") -> dict[str, 
         if spec.name not in FAULT_NAMES:
             known = ", ".join(sorted(FAULT_NAMES))
             raise FaultError(f"--fault {spec.name!r} is not a fault; known: {known}")
+        if spec.name not in KEY_FAULTS:
+            raise FaultError(
+                f"--fault {spec.text}: cannot fire in this run, which only restores keys: "
+                f"give {', '.join(sorted(KEY_FAULTS))}"
+            )
         if spec.argument:
             raise FaultError(f"--fault {spec.name} takes no argument (got {spec.argument!r})")
+        if [s.name for s in specs].count(spec.name) > 1:
+            raise FaultError(f"--fault {spec.name} is given more than once: it is on or off")
     cluster = load_config(SANDBOX_CONFIG).protected_clusters[0]
     with (
         SoftHsmKeyStore.temporary() as store,
@@ -129,4 +137,6 @@ def _drill(world: Any, store: Any, cluster: Any, faults: list[str]) -> dict[str,
         "restored_hsms": [h["EniIp"] for h in world.hsms(restored)],
         "manifest": captured["manifests"][0],
         "faults": faults,
+        "faults_fired": {name: world.faults.fired().get(name, 0) for name in faults},
+        "faults_not_fired": [name for name in faults if not world.faults.fired().get(name)],
     }

@@ -66,43 +66,54 @@ class FaultInjector:
     """Which functions must crash on their next invocations (the `lambda-crash` fault).
 
     A crash can target one step of a step-dispatching function (`event["step"]`),
-    so a test can break a workflow in the middle and watch its clean-up run.
+    so a test can break a workflow in the middle and watch its clean-up run. Crashes of
+    different steps of one function are separate faults; `fired()` counts each one's
+    injected crashes.
     """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        # function name -> (crashes left or None for "until cleared", step or None for any)
-        self._crashes: dict[str, tuple[int | None, str | None]] = {}
+        # (function name, step or None for any) -> crashes left, or None for "until cleared"
+        self._crashes: dict[tuple[str, str | None], int | None] = {}
+        self._fired: dict[tuple[str, str | None], int] = {}
 
     def crash(self, function_name: str, times: int | None = None, step: str | None = None) -> None:
         with self._lock:
-            self._crashes[function_name] = (times, step)
+            self._crashes[(function_name, step)] = times
 
     def clear(self, function_name: str | None = None) -> None:
         with self._lock:
-            if function_name is None:
-                self._crashes.clear()
-            else:
-                self._crashes.pop(function_name, None)
+            for key in [k for k in self._crashes if function_name in (None, k[0])]:
+                del self._crashes[key]
 
     @property
     def crashing(self) -> frozenset[str]:
         with self._lock:
-            return frozenset(self._crashes)
+            return frozenset(name for name, _ in self._crashes)
+
+    def fired(self) -> dict[tuple[str, str | None], int]:
+        """Crashes injected so far, by (function name, step or None)."""
+        with self._lock:
+            return dict(self._fired)
 
     def consume(self, function_name: str, event: Any = None) -> bool:
         """True if this invocation must crash; counts down limited faults."""
+        named = event.get("step") if isinstance(event, dict) else None
+        step = named if isinstance(named, str) else None
         with self._lock:
-            if function_name not in self._crashes:
+            key = next(
+                (k for k in ((function_name, step), (function_name, None)) if k in self._crashes),
+                None,
+            )
+            if key is None:
                 return False
-            left, step = self._crashes[function_name]
-            if step is not None and not (isinstance(event, dict) and event.get("step") == step):
-                return False
+            left = self._crashes[key]
             if left is not None:
                 if left <= 1:
-                    del self._crashes[function_name]
+                    del self._crashes[key]
                 else:
-                    self._crashes[function_name] = (left - 1, step)
+                    self._crashes[key] = left - 1
+            self._fired[key] = self._fired.get(key, 0) + 1
             return True
 
 

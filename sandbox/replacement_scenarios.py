@@ -193,8 +193,8 @@ def replace_hsm_drill(
         wanted.append("hsm-failure")
     with Sandbox(profile=profile) as sandbox:
         sandbox.seed_protected_clusters()
-        applied = sandbox.apply_faults(wanted)
+        sandbox.apply_faults(wanted)
         report = replace_after_failure(sandbox, timeout=timeout)
-        report["faults"] = [f.name + (f":{f.argument}" if f.argument else "") for f in applied]
+        report.update(sandbox.faults_fired())
         report["status"] = "SUCCEEDED" if report["status"] == "SUCCEEDED" else "FAILED"
         return report

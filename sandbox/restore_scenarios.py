@@ -14,7 +14,7 @@ import boto3
 
 from hsmdr.timeline import timeline
 from sandbox.scenarios import alerts
-from sandbox.session import Sandbox
+from sandbox.session import FaultError, FaultSpec, Sandbox
 from stacks.names import restore_state_machine_name
 
 if TYPE_CHECKING:
@@ -55,8 +55,11 @@ def deployment_for(sandbox: Sandbox, region: str) -> Deployment:
 @contextmanager
 def hsm_failure_once_serving(sandbox: Sandbox, region: str, known: set[str]) -> Iterator[None]:
     """The `hsm-failure` fault in the middle of a restore: the restored cluster's first
-    HSM turns DEGRADED once it is ACTIVE and the next HSM is being created."""
+    HSM turns DEGRADED once it is ACTIVE and the next HSM is being created. Recorded in
+    `sandbox.applied_faults` as `hsm-failure:CLUSTER` once it fired (plain `hsm-failure`,
+    so it reports as not fired, if the restore never got there)."""
     stop = threading.Event()
+    failed: list[str] = []
 
     def watch() -> None:
         while not stop.wait(0.02):
@@ -68,6 +71,7 @@ def hsm_failure_once_serving(sandbox: Sandbox, region: str, known: set[str]) -> 
                     sandbox.world.faults.enable(
                         "hsm-failure", cluster_id=cluster["ClusterId"], hsm_id=first["HsmId"]
                     )
+                    failed.append(cluster["ClusterId"])
                     return
 
     watcher = threading.Thread(target=watch, daemon=True)
@@ -77,6 +81,7 @@ def hsm_failure_once_serving(sandbox: Sandbox, region: str, known: set[str]) -> 
     finally:
         stop.set()
         watcher.join()
+        sandbox.applied_faults.append(FaultSpec(HSM_FAILURE_MID_RESTORE, next(iter(failed), None)))
 
 
 def run_restore(
@@ -176,14 +181,23 @@ def restore_after_disaster(
     faults: Sequence[str] = (), *, region: str | None = None, profile: str = "demo"
 ) -> dict[str, Any]:
     """`hsmdr sandbox restore`: seed, lose the protected cluster, restore it."""
+    mid_restore = list(faults).count(HSM_FAILURE_MID_RESTORE)
+    if mid_restore > 1:
+        raise FaultError(
+            f"--fault {HSM_FAILURE_MID_RESTORE} is given {mid_restore} times: it fails the "
+            "restored cluster's first HSM once"
+        )
     with Sandbox(profile=profile) as sandbox:
         spec = sandbox.config.protected_clusters[0]
         target = region or spec.region
+        if target not in sandbox.networks:
+            raise ValueError(
+                f"region: the sandbox deploys to {sorted(sandbox.networks)}, not {target}"
+            )
         sandbox.seed_protected_clusters()
         seed_trust_anchor(sandbox)
         lose_cluster(sandbox, spec.id, spec.region)
-        mid_restore = HSM_FAILURE_MID_RESTORE in faults
-        applied = sandbox.apply_faults([f for f in faults if f != HSM_FAILURE_MID_RESTORE])
+        sandbox.apply_faults([f for f in faults if f != HSM_FAILURE_MID_RESTORE], region=target)
         started = time.monotonic()
         report = run_restore(
             sandbox,
@@ -193,11 +207,9 @@ def restore_after_disaster(
                 "subnet_ids": subnets(sandbox, target),
                 "poll_seconds": 1,
             },
-            fail_hsm_mid_restore=mid_restore,
+            fail_hsm_mid_restore=bool(mid_restore),
         )
         report["wall_seconds"] = round(time.monotonic() - started, 3)
-        report["faults"] = [f.name + (f":{f.argument}" if f.argument else "") for f in applied]
-        if mid_restore:
-            report["faults"].append(HSM_FAILURE_MID_RESTORE)
+        report.update(sandbox.faults_fired())
         report["client_config"] = parameters(target, f"/hsmdr/{sandbox.config.deployment_name}/")
         return report

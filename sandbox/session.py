@@ -12,6 +12,7 @@ Nothing here touches AWS: credentials are fake and every call stays in-process.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
@@ -52,7 +53,7 @@ _FAKE_CREDENTIALS = {
 
 
 class FaultError(ValueError):
-    """A --fault value that names no fault or has a bad parameter."""
+    """A --fault value that names no fault, has a bad parameter, or cannot fire in this run."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,31 @@ class FaultSpec:
     def parse(cls, text: str) -> FaultSpec:
         name, _, argument = text.partition(":")
         return cls(name.strip(), argument.strip() or None)
+
+    @property
+    def text(self) -> str:
+        """As given on the command line (`name` or `name:argument`)."""
+        return self.name + (f":{self.argument}" if self.argument else "")
+
+
+# Faults that mean nothing more when given twice, and why. The others add up: two
+# hsm-degraded make two DEGRADED HSMs, two hsm-failure fail two HSMs, two
+# internal-failure fail two calls; az-unsupported and lambda-crash take one zone or
+# step each.
+_ONCE_ONLY = {
+    "throttle": "it is a burst of throttled calls; a second one would only lengthen it",
+    "backup-stuck": "it is on or off for the whole run",
+    "copy-fails": "it is on or off for the whole run",
+    "backups-stopped": "it is on or off for the whole run",
+    "key-missing": "it is on or off for the whole run",
+    "key-corrupt": "it is on or off for the whole run",
+    "bad-pin": "it is on or off for the whole run",
+    "az-unsupported": "name another zone for a second one (az-unsupported:ZONE)",
+    "lambda-crash": "the function already crashes there on every invocation",
+}
+_NEEDS_KEY_STORE = "it damages keys, which only a run with a key store holds " + (
+    "(hsmdr sandbox drill, hsmdr sandbox verify-keys)"
+)
 
 
 def synthesize(config_path: Path) -> dict[str, Template]:
@@ -161,6 +187,7 @@ class Sandbox:
         self._enforce_permissions = enforce_permissions
         self.permissions: Any = None  # the PermissionEnforcer: its denials, calls checked
         self.key_store: Any = None  # the SoftHsmKeyStore, with key_store=True
+        self.applied_faults: list[FaultSpec] = []  # every apply_faults, as applied
         self.applied_faults: list[FaultSpec] = []  # every apply_faults, as applied
 
     def __enter__(self) -> Sandbox:
@@ -292,40 +319,194 @@ class Sandbox:
 
     # Faults -------------------------------------------------------------------
 
-    def apply_faults(self, faults: Iterable[str]) -> list[FaultSpec]:
-        """Turn on faults by name (`name` or `name:argument`), checking all first."""
-        from sandbox.emulator import FAULT_NAMES
+    def apply_faults(
+        self,
+        faults: Iterable[str],
+        *,
+        region: str | None = None,
+        unusable: Mapping[str, str] | None = None,
+    ) -> list[FaultSpec]:
+        """Turn on faults by name (`name` or `name:argument`), checking all first.
 
-        specs = [FaultSpec.parse(f) for f in faults]
-        for spec in specs:
-            if spec.name == "lambda-crash":
-                if not spec.argument:
-                    raise FaultError(
-                        "--fault lambda-crash needs the function: lambda-crash:FUNCTION "
-                        "or lambda-crash:FUNCTION@STEP"
-                    )
-                self.deployment.function_arn(spec.argument.partition("@")[0])  # unknown: raises
-            elif spec.name not in FAULT_NAMES:
-                known = ", ".join([*sorted(FAULT_NAMES), "lambda-crash:STEP"])
-                raise FaultError(f"--fault {spec.name!r} is not a fault; known: {known}")
+        `region` is where the run creates HSMs (default: the first protected cluster's):
+        `az-unsupported` without a zone takes that region's first zone, the one a run
+        there uses first, and a zone elsewhere is refused. `unusable` names faults that
+        cannot fire in the run at hand, with why. Returns the faults as applied (default
+        zone and cluster filled in), in the form `faults_fired` reports them."""
+        target = region or self.config.protected_clusters[0].region
+        blocked = dict(unusable or {})
+        specs = [self._checked_fault(FaultSpec.parse(f), target, blocked) for f in faults]
+        self._check_repeats(specs)
+        degraded = sum(s.name == "hsm-degraded" for s in specs)
+        failures = sum(s.name == "internal-failure" for s in specs)
+        if degraded:
+            self.world.faults.enable("hsm-degraded", count=degraded)
+        if failures:
+            self.world.faults.enable("internal-failure", count=failures)
         for spec in specs:
             if spec.name == "lambda-crash":
                 assert spec.argument is not None
                 function, _, step = spec.argument.partition("@")
-                self.deployment.crash_function(function, step=step or None)
-            else:
-                self.world.faults.enable(spec.name, **self._fault_params(spec))
+                # The same function runs in every stack that deploys it (restore-cluster
+                # in the main and each DR stack): crash it wherever the run calls it.
+                for deployment in self._deployments_with(function):
+                    deployment.crash_function(function, step=step or None)
+            elif spec.name == "az-unsupported":
+                self.world.faults.enable("az-unsupported", az=spec.argument)
+            elif spec.name == "hsm-failure":
+                self.world.faults.enable("hsm-failure", cluster_id=spec.argument)
+            elif spec.name not in ("hsm-degraded", "internal-failure"):
+                self.world.faults.enable(spec.name)
+        self.applied_faults += specs
         return specs
 
-    def _fault_params(self, spec: FaultSpec) -> dict[str, Any]:
-        first = self.config.protected_clusters[0]
+    def faults_fired(self) -> dict[str, Any]:
+        """What the faults did, measured: `faults` lists the applied ones (defaults
+        filled in), `faults_fired` counts each fault's triggers (an HSM made DEGRADED, a
+        call failed, an invocation crashed), the applied ones with 0 when they never
+        fired, and `faults_not_fired` lists those."""
+        fired: dict[str, int] = dict(self.world.faults.fired())
+        for deployment in self.deployments.values():
+            services = {
+                f.function_name: f.service_name or f.logical_id for f in deployment.functions
+            }
+            for (function_name, step), count in deployment.faults.fired().items():
+                key = f"lambda-crash:{services.get(function_name, function_name)}"
+                key += f"@{step}" if step else ""
+                fired[key] = fired.get(key, 0) + count
+        requested = list(dict.fromkeys(s.text for s in self.applied_faults))
+        for key in requested:
+            fired.setdefault(key, 0)
+        return {
+            "faults": [s.text for s in self.applied_faults],
+            "faults_fired": fired,
+            "faults_not_fired": [key for key in requested if not fired[key]],
+        }
+
+    def _checked_fault(
+        self, spec: FaultSpec, region: str, unusable: Mapping[str, str]
+    ) -> FaultSpec:
+        """The fault with its defaults filled in, or FaultError saying why it cannot run."""
+        from sandbox.emulator import FAULT_NAMES
+        from sandbox.emulator.faults import KEY_FAULTS
+
+        if spec.name != "lambda-crash" and spec.name not in FAULT_NAMES:
+            known = ", ".join([*sorted(FAULT_NAMES), "lambda-crash:FUNCTION[@STEP]"])
+            raise FaultError(f"--fault {spec.name!r} is not a fault; known: {known}")
+        if spec.name in unusable:
+            raise FaultError(f"--fault {spec.text}: cannot fire in this run: {unusable[spec.name]}")
+        if spec.name in KEY_FAULTS and not self._key_store:
+            raise FaultError(f"--fault {spec.text}: cannot fire in this run: {_NEEDS_KEY_STORE}")
+        if spec.name == "lambda-crash":
+            return self._checked_crash(spec)
         if spec.name == "az-unsupported":
-            return {"az": spec.argument or f"{first.region}c"}
+            return FaultSpec(spec.name, self._checked_zone(spec, region))
         if spec.name == "hsm-failure":
-            return {"cluster_id": spec.argument or first.id}
+            return FaultSpec(spec.name, self._checked_failing_cluster(spec))
         if spec.argument:
             raise FaultError(f"--fault {spec.name} takes no argument (got {spec.argument!r})")
-        return {}
+        return spec
+
+    def _checked_crash(self, spec: FaultSpec) -> FaultSpec:
+        if not spec.argument or not spec.argument.partition("@")[0]:
+            raise FaultError(
+                "--fault lambda-crash needs the function: lambda-crash:FUNCTION "
+                "or lambda-crash:FUNCTION@STEP"
+            )
+        function, at, step = spec.argument.partition("@")
+        deployments = self._deployments_with(function)
+        if not deployments:
+            known = sorted(
+                {
+                    f.service_name or f.logical_id
+                    for d in self.deployments.values()
+                    for f in d.functions
+                }
+            )
+            raise FaultError(
+                f"--fault {spec.text}: no deployed function is called {function!r}; "
+                f"known: {', '.join(known)}"
+            )
+        service = deployments[0].function(function).service_name or function
+        if at:
+            steps = sorted(
+                {
+                    s
+                    for d in deployments
+                    for s in _invoked_steps(d, d.function(function).function_arn)
+                }
+            )
+            if not steps:
+                raise FaultError(
+                    f"--fault {spec.text}: {service} is not invoked step by step: "
+                    f"drop @{step} to crash every invocation"
+                )
+            if step not in steps:
+                raise FaultError(
+                    f"--fault {spec.text}: no state machine invokes {service} with step "
+                    f"{step!r}; its steps: {', '.join(steps)}"
+                )
+        return FaultSpec(spec.name, service + (f"@{step}" if at else ""))
+
+    def _checked_zone(self, spec: FaultSpec, region: str) -> str:
+        network = self.networks.get(region)
+        if network is None:
+            raise FaultError(f"--fault {spec.text}: the sandbox has no network in {region}")
+        zones = sorted(network.subnets)
+        if spec.argument is None:
+            return zones[0]  # the zone a run in the region uses first (subnets in zone order)
+        if spec.argument in zones:
+            return spec.argument
+        elsewhere = [r for r, n in self.networks.items() if spec.argument in n.subnets]
+        where = (
+            f"it is in {elsewhere[0]}, but this run creates HSMs in {region}"
+            if elsewhere
+            else "the sandbox has no such Availability Zone"
+        )
+        raise FaultError(
+            f"--fault {spec.text}: {where}; zones this run can use: {', '.join(zones)}"
+        )
+
+    def _checked_failing_cluster(self, spec: FaultSpec) -> str:
+        cluster_id = spec.argument or self.config.protected_clusters[0].id
+        try:
+            hsms = self.world.hsms(cluster_id)
+        except KeyError:
+            raise FaultError(
+                f"--fault {spec.text}: the sandbox holds no cluster {cluster_id}"
+            ) from None
+        if not any(h["State"] == "ACTIVE" for h in hsms):
+            raise FaultError(f"--fault {spec.text}: {cluster_id} has no ACTIVE HSM to fail")
+        return cluster_id
+
+    def _check_repeats(self, specs: list[FaultSpec]) -> None:
+        from collections import Counter
+
+        for text, count in Counter(s.text for s in specs).items():
+            name = FaultSpec.parse(text).name
+            if count > 1 and name in _ONCE_ONLY:
+                raise FaultError(f"--fault {text} is given {count} times: {_ONCE_ONLY[name]}")
+        failing = Counter(s.argument for s in specs if s.name == "hsm-failure")
+        for cluster_id, count in failing.items():
+            assert cluster_id is not None
+            active = sum(h["State"] == "ACTIVE" for h in self.world.hsms(cluster_id))
+            if count > active:
+                raise FaultError(
+                    f"--fault hsm-failure:{cluster_id} is given {count} times but the "
+                    f"cluster has {active} ACTIVE HSM(s)"
+                )
+
+    def _deployments_with(self, function: str) -> list[Deployment]:
+        from sandbox.results import SandboxLookupError
+
+        found = []
+        for deployment in self.deployments.values():
+            try:
+                deployment.function(function)
+            except SandboxLookupError:
+                continue
+            found.append(deployment)
+        return found
 
     # Running ------------------------------------------------------------------
 
@@ -334,6 +515,38 @@ class Sandbox:
 
     def messages(self) -> list[Any]:
         return list(self.deployment.messages())
+
+
+def _invoked_steps(deployment: Deployment, function_arn: str) -> set[str]:
+    """The `step` values the deployed state machines invoke this function with."""
+    steps: set[str] = set()
+    for resource in deployment.resources.values():
+        if resource.resource_type == "AWS::StepFunctions::StateMachine":
+            definition = resource.properties.get("DefinitionString")
+            if isinstance(definition, str):
+                _collect_steps(json.loads(definition), function_arn, steps)
+    return steps
+
+
+def _collect_steps(node: Any, function_arn: str, steps: set[str]) -> None:
+    """Walks a definition (states, Parallel branches, Map processors) for the tasks that
+    invoke the function: `Resource` its ARN with the payload as `Parameters`, or
+    `lambda:invoke` with it as `FunctionName` and the payload under `Payload`."""
+    if isinstance(node, dict):
+        parameters = node.get("Parameters")
+        if isinstance(parameters, dict):
+            payload: Any = None
+            if node.get("Resource") == function_arn:
+                payload = parameters
+            elif parameters.get("FunctionName") == function_arn:
+                payload = parameters.get("Payload")
+            if isinstance(payload, dict) and isinstance(payload.get("step"), str):
+                steps.add(payload["step"])
+        for value in node.values():
+            _collect_steps(value, function_arn, steps)
+    elif isinstance(node, list):
+        for value in node:
+            _collect_steps(value, function_arn, steps)
 
 
 def _by_stack(synthesized: Mapping[str, Any], config: DeploymentConfig) -> dict[str, Template]:

@@ -63,8 +63,7 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 def run_backup_create(args: argparse.Namespace) -> Outcome:
     import boto3
 
-    from hsmdr.timeline import timeline
-    from hsmdr.workflows import execution_document, follow, history, state_machine_arn
+    from hsmdr.workflows import follow, started_or_ended, state_machine_arn
     from stacks.config import load_config
 
     config = load_config(args.config)
@@ -87,11 +86,8 @@ def run_backup_create(args: argparse.Namespace) -> Outcome:
     if args.follow:
         document = follow(client, execution_arn)
     else:
-        description = client.describe_execution(executionArn=execution_arn)
-        document = execution_document(description, timeline(history(client, execution_arn)))
-        if description["status"] == "RUNNING":
-            document["status"] = "SUCCEEDED"  # started; the run goes on
-    return Outcome(document, _render(document, started_only=not args.follow))
+        document = started_or_ended(client, execution_arn)
+    return Outcome(document, _render(document))
 
 
 def run_sandbox_create_backup(args: argparse.Namespace) -> Outcome:
@@ -109,14 +105,12 @@ def run_sandbox_create_backup(args: argparse.Namespace) -> Outcome:
     return Outcome(report, _render(report))
 
 
-def _render(document: dict[str, Any], started_only: bool = False) -> str:
+def _render(document: dict[str, Any]) -> str:
     from hsmdr.render import condensed_steps, table
+    from hsmdr.workflows import started_text
 
-    if started_only and document.get("execution_status") == "RUNNING":
-        return (
-            f"Started {document['execution_arn']}\n"
-            "Follow it with --follow next time, or in the Step Functions console."
-        )
+    if document["status"] == "STARTED":
+        return started_text(document, "On-demand backup")
     lines = [f"On-demand backup: {document['status']}  ({document['execution_arn']})", ""]
     steps = document.get("timeline") or []
     if steps:

@@ -11,7 +11,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.cli import Outcome, UsageError, add_json_flag, hours
 from hsmdr.render_copies import backup_listing, copy_report, sandbox_copy_run
 
 
@@ -59,7 +59,7 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
     sandbox.add_argument("--fault", action="append", default=[], metavar="NAME", help=fault_help)
     sandbox.add_argument(
         "--advance-hours",
-        type=float,
+        type=hours,
         default=0.0,
         metavar="H",
         help="let H hours pass in the sandbox before the schedule fires",
@@ -189,8 +189,6 @@ def run_sandbox_copy_backups(args: argparse.Namespace) -> Outcome:
     from sandbox.copy_scenarios import copy_backups
     from sandbox.session import FaultError
 
-    if args.advance_hours < 0:
-        raise UsageError("--advance-hours: must be zero or more")
     try:
         result = copy_backups(args.fault, timedelta(hours=args.advance_hours))
     except FaultError as error:

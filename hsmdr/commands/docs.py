@@ -80,14 +80,18 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 def report_for(execution_arn: str) -> dict[str, Any]:
     import boto3
 
+    from hsmdr.commands.follow import execution_region, not_found
     from hsmdr.incident import analyse
     from hsmdr.workflows import history
 
-    parts = execution_arn.split(":")
-    if len(parts) < 8 or parts[2] != "states" or parts[5] != "execution":
-        raise UsageError(f"EXECUTION_ARN: {execution_arn!r} is not a Step Functions execution ARN")
-    client = boto3.client("stepfunctions", region_name=parts[3])
-    description = client.describe_execution(executionArn=execution_arn)
+    client = boto3.client("stepfunctions", region_name=execution_region(execution_arn))
+    try:
+        description = client.describe_execution(executionArn=execution_arn)
+    except Exception as error:
+        usage = not_found(error, execution_arn)
+        if usage is not None:
+            raise usage from error
+        raise
     return analyse(description, history(client, execution_arn))
 
 

@@ -88,8 +88,7 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 def run_start(args: argparse.Namespace) -> Outcome:
     import boto3
 
-    from hsmdr.timeline import timeline
-    from hsmdr.workflows import execution_document, follow, history, state_machine_arn
+    from hsmdr.workflows import follow, started_or_ended, state_machine_arn
     from stacks.config import load_config
     from stacks.names import dr_drill_state_machine_name
 
@@ -117,10 +116,7 @@ def run_start(args: argparse.Namespace) -> Outcome:
     if args.follow:
         document = follow(client, execution_arn)
     else:
-        description = client.describe_execution(executionArn=execution_arn)
-        document = execution_document(description, timeline(history(client, execution_arn)))
-        if description["status"] == "RUNNING":
-            document["status"] = "SUCCEEDED"  # started; the drill goes on
+        document = started_or_ended(client, execution_arn)
     return Outcome(document, render_execution(document))
 
 
@@ -283,8 +279,10 @@ def run_sandbox_drill(args: argparse.Namespace) -> Outcome:
 def render_execution(document: dict[str, Any]) -> str:
     from hsmdr.render import condensed_steps, duration, table
 
-    if document.get("execution_status") == "RUNNING" and not document.get("timeline"):
-        return f"Started {document['execution_arn']}\nFollow it: hsmdr drill status --config PATH"
+    if document["status"] == "STARTED":
+        from hsmdr.workflows import started_text
+
+        return started_text(document, "DR drill")
     lines = [f"DR drill: {document['status']}  ({document['execution_arn']})", ""]
     steps = document.get("timeline") or []
     if steps:

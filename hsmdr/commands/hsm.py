@@ -107,8 +107,7 @@ def run_hsm_replace(args: argparse.Namespace) -> Outcome:
     import boto3
 
     from hsmdr.render_health import replacement
-    from hsmdr.timeline import timeline
-    from hsmdr.workflows import execution_document, follow, history, state_machine_arn
+    from hsmdr.workflows import follow, started_or_ended, state_machine_arn
     from stacks.config import load_config
     from stacks.names import replace_hsm_state_machine_name
 
@@ -131,12 +130,9 @@ def run_hsm_replace(args: argparse.Namespace) -> Outcome:
     if args.follow:
         document = follow(client, execution_arn)
     else:
-        description = client.describe_execution(executionArn=execution_arn)
-        document = execution_document(description, timeline(history(client, execution_arn)))
-        if description["status"] == "RUNNING":
-            document["status"] = "SUCCEEDED"  # started; the run goes on
+        document = started_or_ended(client, execution_arn)
     document["result"] = document.get("output")
-    return Outcome(document, replacement(document, started_only=not args.follow))
+    return Outcome(document, replacement(document))
 
 
 def run_sandbox_replace_hsm(args: argparse.Namespace) -> Outcome:

@@ -49,6 +49,12 @@ def register(groups: Any) -> None:
     restore.add_argument(
         "--follow", action="store_true", help="show each step live until the run ends"
     )
+    restore.add_argument(
+        "--force",
+        action="store_true",
+        help="restore even though the source cluster still has ACTIVE HSMs (it may still "
+        "be serving: the restore makes a second cluster with the same keys)",
+    )
     add_json_flag(restore)
     restore.set_defaults(run=run_restore)
 
@@ -109,14 +115,17 @@ def execution_input(args: argparse.Namespace) -> dict[str, Any]:
 def run_restore(args: argparse.Namespace) -> Outcome:
     import boto3
 
-    from hsmdr.timeline import timeline
-    from hsmdr.workflows import execution_document, follow, history, state_machine_arn
+    from hsmdr.workflows import follow, history, started_or_ended, state_machine_arn
     from stacks.config import load_config
     from stacks.names import restore_state_machine_name
 
     config = load_config(args.config)
     data = execution_input(args)
+    check_hsm_count(args.hsm_count, config.quotas.hsms_per_region)
     target = args.region or config.region
+    warnings = subnet_warnings(data.get("subnet_ids") or config.restore.subnets.get(target))
+    if args.source_cluster:
+        warnings += source_warnings(args, config)
     # A regional disaster takes the primary region's Step Functions with it: run the
     # DR-region stack's state machine when the target is a DR region.
     where = target if target in config.dr_regions else config.region
@@ -130,15 +139,76 @@ def run_restore(args: argparse.Namespace) -> Outcome:
     if args.follow:
         document = follow(client, execution_arn)
     else:
-        description = client.describe_execution(executionArn=execution_arn)
-        document = execution_document(description, timeline(history(client, execution_arn)))
-        if description["status"] == "RUNNING":
-            document["status"] = "SUCCEEDED"  # started; the run goes on
+        document = started_or_ended(client, execution_arn)
     document["restore_id"] = args.restore_id or name
     document["state_machine_region"] = where
+    document["warnings"] = warnings
     if document.get("execution_status") == "FAILED":
         document["failure"] = failure_report(history(client, execution_arn))
-    return Outcome(document, render(document, started_only=not args.follow))
+    shown = [f"WARNING: {w}" for w in warnings]
+    return Outcome(document, "\n".join([*shown, *([""] if shown else []), render(document)]))
+
+
+def check_hsm_count(hsm_count: int | None, hsms_per_region: int) -> None:
+    """Refuse, before starting anything, a count the quotas cannot hold."""
+    from lambdas.core.restore_request import MAX_HSMS_PER_CLUSTER
+
+    if hsm_count is None:
+        return
+    if hsm_count > MAX_HSMS_PER_CLUSTER:
+        raise UsageError(
+            f"--hsm-count: {hsm_count} is more than CloudHSM's quota of "
+            f"{MAX_HSMS_PER_CLUSTER} HSMs per cluster"
+        )
+    if hsm_count > hsms_per_region:
+        raise UsageError(
+            f"--hsm-count: {hsm_count} is more than the account's quota of {hsms_per_region} "
+            "HSMs per region (config quotas.hsms_per_region: raise it there once AWS has "
+            "raised the quota)"
+        )
+
+
+def subnet_warnings(subnets: list[str] | None) -> list[str]:
+    if subnets is not None and len(subnets) == 1:
+        return [
+            f"one subnet ({subnets[0]}): every HSM of the restored cluster goes into its "
+            "Availability Zone, so an outage of that zone takes the whole cluster down; "
+            "give one subnet per AZ (--subnet-ids A,B or restore.subnets)"
+        ]
+    return []
+
+
+def source_warnings(args: argparse.Namespace, config: Any) -> list[str]:
+    """A restore is for a lost cluster: refuse one whose source still has ACTIVE HSMs,
+    unless --force (then warn). If its region cannot be reached (a regional disaster),
+    the restore goes ahead with a warning that the check was not made."""
+    import boto3
+    from botocore.config import Config
+
+    spec = next((c for c in config.protected_clusters if c.id == args.source_cluster), None)
+    region = spec.region if spec is not None else config.region
+    # Short and single: in a regional outage this call must not hold the restore up.
+    quick = Config(connect_timeout=5, read_timeout=10, retries={"max_attempts": 1})
+    try:
+        clusters = boto3.client("cloudhsmv2", region_name=region, config=quick).describe_clusters(
+            Filters={"clusterIds": [args.source_cluster]}
+        )["Clusters"]
+    except Exception as error:
+        return [
+            f"could not check whether {args.source_cluster} in {region} is still serving "
+            f"({type(error).__name__}: {error}); restoring anyway"
+        ]
+    active = [h["HsmId"] for c in clusters for h in c.get("Hsms", []) if h.get("State") == "ACTIVE"]
+    if not active:
+        return []
+    healthy = (
+        f"the source cluster {args.source_cluster} in {region} still has {len(active)} "
+        f"ACTIVE HSM(s) ({', '.join(active)}): it may still be serving, and a restore makes "
+        "a second cluster with the same keys (billed; clients stay on the first)"
+    )
+    if not args.force:
+        raise UsageError(f"{healthy}. If it is lost for its clients, run again with --force")
+    return [f"{healthy}; restoring because of --force"]
 
 
 def failure_report(events: list[dict[str, Any]]) -> dict[str, Any] | None:
@@ -154,8 +224,16 @@ def failure_report(events: list[dict[str, Any]]) -> dict[str, Any] | None:
 
 def run_sandbox_restore(args: argparse.Namespace) -> Outcome:
     from sandbox.restore_scenarios import restore_after_disaster
-    from sandbox.session import FaultError
+    from sandbox.session import SANDBOX_CONFIG, FaultError
+    from stacks.config import load_config
 
+    config = load_config(SANDBOX_CONFIG)
+    regions = [config.region, *config.dr_regions]
+    if args.region is not None and args.region not in regions:
+        raise UsageError(
+            f"--region: the sandbox config ({SANDBOX_CONFIG.name}) deploys to "
+            f"{', '.join(regions)}, not {args.region}"
+        )
     try:
         report = restore_after_disaster(args.fault, region=args.region)
     except FaultError as error:
@@ -163,14 +241,12 @@ def run_sandbox_restore(args: argparse.Namespace) -> Outcome:
     return Outcome(report, render(report))
 
 
-def render(document: dict[str, Any], started_only: bool = False) -> str:
+def render(document: dict[str, Any]) -> str:
     from hsmdr.render import condensed_steps, duration, table
+    from hsmdr.workflows import started_text
 
-    if started_only and document.get("execution_status") == "RUNNING":
-        return (
-            f"Started {document['execution_arn']} (restore id {document['restore_id']})\n"
-            "Follow it with --follow next time, or in the Step Functions console."
-        )
+    if document["status"] == "STARTED":
+        return started_text(document, f"Restore {document['restore_id']}")
     lines = [f"Restore: {document['status']}  ({document['execution_arn']})", ""]
     steps = document.get("timeline") or []
     if steps:

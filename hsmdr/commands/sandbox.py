@@ -6,7 +6,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.cli import Outcome, UsageError, add_json_flag, hours
 from hsmdr.commands import alerts, backup_create, copies, docs, drill, hsm, keys, restore
 
 FAULT_HELP = (
@@ -36,7 +36,7 @@ def register(groups: Any) -> None:
     verify.add_argument("--fault", action="append", default=[], metavar="NAME", help=FAULT_HELP)
     verify.add_argument(
         "--advance-hours",
-        type=float,
+        type=hours,
         default=0.0,
         metavar="H",
         help="let H hours pass in the sandbox before the schedule fires (daily backups, "
@@ -59,8 +59,6 @@ def run_verify_backups(args: argparse.Namespace) -> Outcome:
     from sandbox.scenarios import verify_backups
     from sandbox.session import FaultError
 
-    if args.advance_hours < 0:
-        raise UsageError("--advance-hours: must be zero or more")
     try:
         result = verify_backups(args.fault, timedelta(hours=args.advance_hours))
     except FaultError as error:

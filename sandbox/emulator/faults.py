@@ -20,11 +20,17 @@ key-missing       Clusters restored while enabled lack one of the backup's keys.
 key-corrupt       Clusters restored while enabled hold one key whose value differs.
 bad-pin           Clusters restored while enabled refuse the verification crypto user's
                   PIN. These three need a key store (keystore.py) to have any effect.
+
+``fired()`` counts what actually happened (a call throttled, an HSM made DEGRADED, a
+backup left stuck...), by fault: a fault that is enabled but never fires shows no count.
+``az-unsupported`` counts per zone (``az-unsupported:ZONE``) and ``hsm-failure`` per
+cluster (``hsm-failure:CLUSTER``).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,6 +87,7 @@ class _State:
     unsupported_azs: set[str] = field(default_factory=set)
     # backup-stuck, copy-fails, backups-stopped and the KEY_FAULTS
     flags: set[str] = field(default_factory=set)
+    fired: Counter[str] = field(default_factory=Counter)
 
 
 HsmFailureHook = Callable[[str, str | None], None]
@@ -119,9 +126,9 @@ class FaultBoard:
                 if "cluster_id" not in params:
                     raise ValueError("hsm-failure needs cluster_id=<cluster id>")
                 hsm_id = params.get("hsm_id")
-                self._on_hsm_failure(
-                    str(params["cluster_id"]), None if hsm_id is None else str(hsm_id)
-                )
+                cluster_id = str(params["cluster_id"])
+                self._on_hsm_failure(cluster_id, None if hsm_id is None else str(hsm_id))
+                self._state.fired[f"hsm-failure:{cluster_id}"] += 1
             else:
                 self._state.flags.add(name)
 
@@ -173,6 +180,11 @@ class FaultBoard:
     def is_active(self, name: str) -> bool:
         return name in self.active()
 
+    def fired(self) -> dict[str, int]:
+        """How many times each fault has fired so far (see the module docstring)."""
+        with self._lock:
+            return {name: count for name, count in self._state.fired.items() if count}
+
     # -- decision points used by the world -------------------------------------------
     def take_throttle(self, operation: str) -> bool:
         with self._lock:
@@ -183,12 +195,15 @@ class FaultBoard:
                 return False
             throttle.seen += 1
             if throttle.every is not None:
-                return throttle.seen % throttle.every == 0
-            assert throttle.remaining is not None
-            throttle.remaining -= 1
-            if throttle.remaining <= 0:
-                self._state.throttle = None
-            return True
+                hit = throttle.seen % throttle.every == 0
+            else:
+                assert throttle.remaining is not None
+                throttle.remaining -= 1
+                if throttle.remaining <= 0:
+                    self._state.throttle = None
+                hit = True
+            self._state.fired["throttle"] += hit
+            return hit
 
     def take_internal_failure(self, operation: str) -> bool:
         with self._lock:
@@ -198,6 +213,7 @@ class FaultBoard:
             fault.remaining -= 1
             if fault.remaining <= 0:
                 self._state.internal_failure = None
+            self._state.fired["internal-failure"] += 1
             return True
 
     def take_hsm_degraded(self, cluster_id: str) -> bool:
@@ -208,20 +224,29 @@ class FaultBoard:
             fault.remaining -= 1
             if fault.remaining <= 0:
                 self._state.hsm_degraded = None
+            self._state.fired["hsm-degraded"] += 1
             return True
 
     def az_unsupported(self, availability_zone: str) -> bool:
+        """Asked once per CreateHsm: True makes that HSM end DEGRADED."""
         with self._lock:
-            return availability_zone in self._state.unsupported_azs
+            hit = availability_zone in self._state.unsupported_azs
+            self._state.fired[f"az-unsupported:{availability_zone}"] += hit
+            return hit
 
     def flag(self, name: str) -> bool:
+        """Asked where the flag changes what happens: True means it does now."""
         with self._lock:
-            return name in self._state.flags
+            hit = name in self._state.flags
+            self._state.fired[name] += hit
+            return hit
 
     def key_damage(self) -> frozenset[str]:
         """The key faults a restore made now suffers."""
         with self._lock:
-            return frozenset(self._state.flags & KEY_FAULTS)
+            damage = frozenset(self._state.flags & KEY_FAULTS)
+            self._state.fired.update(damage)
+            return damage
 
     # -- helpers ---------------------------------------------------------------------
     @staticmethod

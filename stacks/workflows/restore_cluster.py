@@ -165,10 +165,12 @@ def build(scope: Construct, *, function: lambda_.IFunction, topic: sns.ITopic) -
         .when(_is("$.job.run.cluster.status", "ACTIVE"), first_hsm)
         .otherwise(wait_cluster)
     )
-    identify = step(
+    identify = lambda_step(
+        scope,
         "IdentifyBackup",
+        function,
         "identify",
-        "Check the input, choose the backup, subnets and quotas; claim the restore id",
+        comment="Check the input, choose the backup, subnets and quotas; claim the restore id",
         payload={
             "step": "identify",
             "input.$": "$.input",
@@ -177,6 +179,14 @@ def build(scope: Construct, *, function: lambda_.IFunction, topic: sns.ITopic) -
             "started_at.$": "$.started_at",
         },
     )
+    # Another execution is running this restore: this one created nothing and pages
+    # nobody (the running one reports); it ends refused, naming that execution.
+    identify.add_catch(
+        sfn.Fail(scope, "Refused", error_path="$.error.Error", cause_path="$.error.Cause"),
+        errors=["RestoreAlreadyRunning"],
+        result_path="$.error",
+    )
+    identify.add_catch(report_failure, errors=CATCH_ALL, result_path="$.error")
     start = sfn.Pass(
         scope,
         "Start",

@@ -161,4 +161,6 @@ def test_sandbox_verification_shows_the_newest_copy_per_dr_region(
 def test_negative_advance_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     code, document = run_json(capsys, "sandbox", "copy-backups", "--advance-hours", "-1")
     assert code == 2
-    assert document["message"] == "--advance-hours: must be zero or more"
+    assert document["message"] == (
+        "argument --advance-hours: '-1' is not a number of hours, 0 or more"
+    )

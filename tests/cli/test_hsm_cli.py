@@ -107,7 +107,9 @@ def test_sandbox_replace_hsm_reports_timeline_rto_and_no_leaks(
     code = main(["sandbox", "replace-hsm", "--json"])
     document = json.loads(capsys.readouterr().out)
     assert code == 0, document.get("cause")
-    assert document["status"] == "SUCCEEDED" and document["faults"] == ["hsm-failure"]
+    assert document["status"] == "SUCCEEDED"
+    assert document["faults"] == ["hsm-failure:cluster-sandboxprimary"]
+    assert document["faults_fired"] == {"hsm-failure:cluster-sandboxprimary": 1}
     assert document["execution_arn"].startswith("arn:aws:states:us-east-1:")
     assert document["leaked_resources"] == {"hsms": [], "clusters": []}
     assert document["rto_seconds"] > 0 and document["cluster_id"] == CLUSTER

@@ -254,10 +254,13 @@ def test_a_second_start_while_the_first_runs_is_refused_and_creates_nothing(
     deadline = time.monotonic() + 30
     while not parameters(EAST, "/hsmdr/hsmdr-sandbox/restores/") and time.monotonic() < deadline:
         time.sleep(0.05)
-    # When the same restore starts again, Then it is refused naming the running one
+    # When the same restore starts again, Then it is refused naming the running one,
+    # and pages nobody: nothing failed (the running restore reports for itself)
     second = run_restore(sandbox, execution_input)
     assert second["status"] == "FAILED" and second["error"] == "RestoreAlreadyRunning"
     assert first["executionArn"] in (second["cause"] or "")
+    assert second["alerts"] == []
+    assert [s["state"] for s in second["timeline"]][-1] == "Refused"
     # And the first one finishes with the only cluster
     while client.describe_execution(executionArn=first["executionArn"])["status"] == "RUNNING":
         time.sleep(0.1)
