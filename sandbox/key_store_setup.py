@@ -10,17 +10,19 @@
 - the crypto user's secret, which the operator creates in AWS, is created with the
   sandbox's fixed credentials.
 
-How this differs from AWS: no network between the verifier and the HSMs (security group
-rules are created but nothing enforces them), and the CloudHSM PKCS#11 library is
-SoftHSM2's.
+- a verifier reaches a cluster's token only through security groups that AWS would let
+  through (sandbox/network_access.py): its own egress and the cluster group's ingress on
+  TCP 2223-2225; otherwise the library answers as one that cannot reach any HSM.
+
+How this differs from AWS: the CloudHSM PKCS#11 library is SoftHSM2's.
 """
 
 from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
-from contextlib import ExitStack
+from collections.abc import Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -45,7 +47,93 @@ def use_softhsm(
     sandbox.world.key_store = store
     sandbox.key_store = store
     _create_crypto_user_secret(sandbox)
-    return {name: softhsm_functions(t, store) for name, t in templates.items()}
+    stack.enter_context(_tokens_behind_security_groups(sandbox))
+    from sandbox.session import stack_regions
+
+    regions = stack_regions(sandbox.config)
+    return {
+        name: _in_sandbox_subnets(softhsm_functions(t, store), sandbox.networks[regions[name]])
+        for name, t in templates.items()
+    }
+
+
+def _in_sandbox_subnets(template: Template, network: Any) -> Template:
+    """A function's VPC subnets come from the config (placeholders in the sandbox's):
+    put the functions that reach HSMs into the sandbox's own subnets of their region,
+    so their security groups are judged against real addresses."""
+    for resource in template.get("Resources", {}).values():
+        vpc = resource.get("Properties", {}).get("VpcConfig")
+        if resource.get("Type") == "AWS::Lambda::Function" and vpc and vpc.get("SubnetIds"):
+            vpc["SubnetIds"] = [network.subnets[zone] for zone in sorted(network.subnets)][:2]
+    return template
+
+
+@contextmanager
+def _tokens_behind_security_groups(sandbox: Sandbox) -> Iterator[None]:
+    """A deployed function sees a cluster's token only if the network lets it through."""
+    from lambdas.keycheck import hsm
+
+    original = hsm.load_library
+
+    def load_library(path: str) -> Any:
+        return _RoutedLibrary(original(path), sandbox)
+
+    hsm.load_library = load_library
+    try:
+        yield
+    finally:
+        hsm.load_library = original
+
+
+class _RoutedLibrary:
+    """The PKCS#11 library as a function in its VPC sees it."""
+
+    def __init__(self, library: Any, sandbox: Sandbox) -> None:
+        self._library = library
+        self._sandbox = sandbox
+
+    def get_token(self, *, token_label: str) -> Any:
+        self._require_route(token_label)
+        return self._library.get_token(token_label=token_label)
+
+    def get_slots(self, **kwargs: Any) -> Any:
+        return self._library.get_slots(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._library, name)
+
+    def _require_route(self, cluster_id: str) -> None:
+        import pkcs11
+
+        from sandbox.lambda_dispatch import CURRENT_FUNCTION
+        from sandbox.network_access import unreachable_reason
+
+        function = CURRENT_FUNCTION.get()
+        if function is None:  # the sandbox itself (seeding, checks): not in a VPC
+            return
+        try:
+            cluster = self._sandbox.world.cluster(cluster_id)
+        except KeyError:
+            return  # no such cluster: the token lookup fails on its own
+        hsms = cluster.get("Hsms", [])
+        reason = (
+            unreachable_reason(
+                function.account_id,
+                function.region,
+                cluster_region=hsms[0]["AvailabilityZone"][:-1] if hsms else function.region,
+                function_groups=function.security_group_ids,
+                function_subnets=function.subnet_ids,
+                cluster_group=cluster["SecurityGroup"],
+                hsm_ips=[h["EniIp"] for h in hsms if h.get("EniIp")],
+            )
+            if hsms
+            else "the cluster has no HSM"
+        )
+        if reason is not None:
+            self._sandbox.network_refusals.append(
+                f"{function.function_name} -> {cluster_id}: {reason}"
+            )
+            raise pkcs11.exceptions.DeviceError(f"cannot reach an HSM of {cluster_id}: {reason}")
 
 
 def softhsm_functions(template: Template, store: SoftHsmKeyStore) -> Template:

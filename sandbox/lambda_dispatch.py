@@ -23,6 +23,7 @@ import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -35,6 +36,10 @@ if TYPE_CHECKING:
 LOGGER: Final = logging.getLogger(__name__)
 
 Handler = Callable[[Any, Any], Any]
+# The function whose handler is running (its network settings decide what it reaches).
+CURRENT_FUNCTION: Final[ContextVar[DeployedFunction | None]] = ContextVar(
+    "sandbox_function", default=None
+)
 
 
 class SandboxInjectedCrash(Exception):  # the class name is the Step Functions error name
@@ -56,6 +61,8 @@ class DeployedFunction:
     region: str
     account_id: str
     role_arn: str | None = None  # the execution role every call of the handler runs as
+    security_group_ids: tuple[str, ...] = ()  # VpcConfig: what its network traffic may reach
+    subnet_ids: tuple[str, ...] = ()
 
     @property
     def service_name(self) -> str | None:
@@ -256,6 +263,19 @@ def invoke_in_process(
 
 
 @contextmanager
+def _as_execution_role(function: DeployedFunction) -> Iterator[None]:
+    """The handler's AWS calls are authorized as its execution role (sandbox/permissions)."""
+    from sandbox.permissions import Principal, acting_as
+
+    token = CURRENT_FUNCTION.set(function)
+    try:
+        with acting_as(Principal.role(function.role_arn) if function.role_arn else None):
+            yield
+    finally:
+        CURRENT_FUNCTION.reset(token)
+
+
+@contextmanager
 def _service_of(function: DeployedFunction) -> Iterator[None]:
     """Each Lambda function is a process of its own, where Powertools reads
     POWERTOOLS_SERVICE_NAME once. Here every function shares one process, so the shared
@@ -275,15 +295,6 @@ def _service_of(function: DeployedFunction) -> Iterator[None]:
     finally:
         provider.service, logger.service = saved
         logger.append_keys(service=saved[1])
-
-
-@contextmanager
-def _as_execution_role(function: DeployedFunction) -> Iterator[None]:
-    """The handler's AWS calls are authorized as its execution role (sandbox/permissions)."""
-    from sandbox.permissions import Principal, acting_as
-
-    with acting_as(Principal.role(function.role_arn) if function.role_arn else None):
-        yield
 
 
 @contextmanager

@@ -206,6 +206,10 @@ class TemplateDeployer:
                 region=self._environment.region,
                 account_id=self._environment.account_id,
                 role_arn=str(resource.properties.get("Role") or "") or None,
+                security_group_ids=tuple(
+                    (resource.properties.get("VpcConfig") or {}).get("SecurityGroupIds", [])
+                ),
+                subnet_ids=tuple((resource.properties.get("VpcConfig") or {}).get("SubnetIds", [])),
             )
             for resource in self._deployed.values()
             if resource.resource_type == "AWS::Lambda::Function"

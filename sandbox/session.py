@@ -186,8 +186,8 @@ class Sandbox:
         self._key_store = key_store
         self._enforce_permissions = enforce_permissions
         self.permissions: Any = None  # the PermissionEnforcer: its denials, calls checked
+        self.network_refusals: list[str] = []  # connections security groups refused
         self.key_store: Any = None  # the SoftHsmKeyStore, with key_store=True
-        self.applied_faults: list[FaultSpec] = []  # every apply_faults, as applied
         self.applied_faults: list[FaultSpec] = []  # every apply_faults, as applied
 
     def __enter__(self) -> Sandbox:
@@ -213,10 +213,6 @@ class Sandbox:
             self.permissions = PermissionEnforcer(account, self.world)
             if self._enforce_permissions:
                 self._stack.enter_context(enforcing(self.permissions))
-            if self._key_store:
-                from sandbox.key_store_setup import use_softhsm
-
-                templates = use_softhsm(self, self._stack, templates)
             for region in sorted({config.region, *config.dr_regions, *self._cluster_regions()}):
                 zones = [
                     z
@@ -225,6 +221,10 @@ class Sandbox:
                     for z in c.hsms_per_az
                 ]
                 self.networks[region] = create_network(region, zones)
+            if self._key_store:
+                from sandbox.key_store_setup import use_softhsm
+
+                templates = use_softhsm(self, self._stack, templates)
             main_first = sorted(templates, key=lambda name: name != config.deployment_name)
             for stack_name in main_first:
                 deployment = TemplateDeployer(

@@ -262,13 +262,21 @@ class PermissionEnforcer:
                 context["aws:SourceArn"] = principal.source_arn
                 context["aws:SourceAccount"] = principal.account
         prefix = info.name.split(":")[0]
-        if resource != "*" and info.supports_key("aws:ResourceTag/x", resource):
+        # Tag keys under every name the reference lists for this request: aws:ResourceTag
+        # and a service's own (ec2:ResourceTag/...), each only where it applies.
+        listed = [k.split("/", 1)[0] for k in info.condition_keys_for(resource) if "/" in k]
+        resource_tag_keys = [k for k in listed if k.lower().endswith(":resourcetag")]
+        request_tag_keys = [k for k in listed if k.lower().endswith(":requesttag")]
+        if resource != "*" and resource_tag_keys:
             for key, value in self.facts.resource_tags(prefix, resource).items():
-                context[f"aws:ResourceTag/{key}"] = value
-        if request.request_tags and info.supports_key("aws:RequestTag/x", resource):
+                context.update({f"{name}/{key}": value for name in resource_tag_keys})
+        if request.request_tags and request_tag_keys:
             for key, value in request.request_tags.items():
-                context[f"aws:RequestTag/{key}"] = value
+                context.update({f"{name}/{key}": value for name in request_tag_keys})
             context["aws:TagKeys"] = list(request.request_tags)
+        for key, value in request.keys.items():
+            if info.supports_key(key, resource):
+                context[key] = value
         return context
 
     # -- what the call makes the service do as the caller ----------------------------

@@ -42,6 +42,8 @@ class AuthRequest:
     region: str
     account: str
     request_tags: Mapping[str, str] = field(default_factory=dict)
+    # service-specific keys read from the request (s3:prefix ...), where the call sets them
+    keys: Mapping[str, str] = field(default_factory=dict)
 
 
 def iam_prefix(service: str) -> str:
@@ -61,6 +63,7 @@ def describe(
         region=region,
         account=account,
         request_tags=_request_tags(prefix, operation, params),
+        keys=_request_keys(prefix, params),
     )
 
 
@@ -77,6 +80,18 @@ def _request_tags(prefix: str, operation: str, params: Mapping[str, Any]) -> dic
     if prefix == "cloudhsm" and operation == "UntagResource":
         tags = {}
     return tags
+
+
+# Request parameters that are condition keys of their service (Service Authorization
+# Reference, condition keys of each service).
+_REQUEST_KEYS = {
+    "s3": {"Prefix": "s3:prefix", "Delimiter": "s3:delimiter", "MaxKeys": "s3:max-keys"},
+}
+
+
+def _request_keys(prefix: str, params: Mapping[str, Any]) -> dict[str, str]:
+    names = _REQUEST_KEYS.get(prefix, {})
+    return {key: str(params[name]) for name, key in names.items() if name in params}
 
 
 def _arn(service: str, region: str, account: str, resource: str) -> str:

@@ -199,8 +199,8 @@ class ResourceFacts:
             key_id = key_id.split(":", 5)[5]
         if key_id.startswith("alias/aws/"):
             service = key_id.removeprefix("alias/aws/")
-            return KeyFacts(
-                f"arn:aws:kms:{region}:{self.account}:{key_id}",
+            return KeyFacts(  # a stand-in key id: moto holds no AWS-managed keys
+                f"arn:aws:kms:{region}:{self.account}:key/aws-managed-{service}",
                 aws_managed_key_policy(self.account, region, service),
             )
         if key_id.startswith("arn:"):
