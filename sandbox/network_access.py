@@ -86,8 +86,8 @@ def _reaches(rule: Any, groups: set[str], addresses: list[str]) -> bool:
     cidr = (rule.ip_range or {}).get("CidrIp")
     if not cidr or not addresses:
         return False
-    network = ipaddress.ip_network(cidr)
-    return all(ipaddress.ip_network(a, strict=False).subnet_of(network) for a in addresses)
+    network = ipaddress.IPv4Network(cidr)  # security group rules of CloudHSM's VPCs: IPv4
+    return all(ipaddress.IPv4Network(a, strict=False).subnet_of(network) for a in addresses)
 
 
 def _subnet_cidr(backend: Any, subnet_id: str) -> str:
