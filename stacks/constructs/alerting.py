@@ -15,6 +15,19 @@ subscribed from the config's escalation matrix.
 Workflow messages reach the first-line contacts of the topic they are published to and
 never escalate here: acknowledging a message and escalating an unacknowledged one is
 the paging service's job (subscribe its https endpoint as a contact).
+
+Who may publish: a topic policy replaces SNS's default one, so each topic's policy
+allows, besides its TLS-only Deny, this account's principals (as their own IAM
+policies say) and CloudWatch alarms of this account and region
+(cloudwatch.amazonaws.com, aws:SourceAccount/aws:SourceArn); the key lets CloudWatch
+alarms encrypt for the topics under the same conditions, and every function or state
+machine that publishes gets kms:GenerateDataKey*/kms:Decrypt on it.
+
+Dead letters: every dead-letter queue of the stack (subscriptions' redrive, rules',
+schedules' and asynchronous invocations') is encrypted with `dead_letter_key`, a
+customer key whose policy lets the AWS services that write there use it, each only for
+its own sources (aws:SourceArn). A separate key from the topics' one: a key policy
+naming a topic ARN on the key that encrypts that topic would be a circular dependency.
 """
 
 from __future__ import annotations
@@ -23,7 +36,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from aws_cdk import Duration, RemovalPolicy, Token
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack, Token
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -31,6 +44,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subs
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -61,11 +75,24 @@ class Alerting(Construct):
         # CloudWatch alarms publish to an encrypted topic only if the key lets them.
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
+                sid="CloudWatchAlarmsEncryptForTheTopics",
                 principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
                 actions=["kms:Decrypt", "kms:GenerateDataKey*"],
                 resources=["*"],
+                conditions=self._from_alarms(),
             )
         )
+        self.dead_letter_key = kms.Key(
+            self,
+            "DeadLetterKey",
+            description=(
+                f"{config.deployment_name}: encrypts dead-letter queues (messages and events "
+                "that could not be delivered)"
+            ),
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.dead_letters = self.dead_letter_queue(self, "SubscriptionDeadLetters")
         audiences = matrix.audiences()
         name = config.deployment_name
         self.topic = self._topic("Topic", f"{name} CloudHSM alerts", audiences["page"])
@@ -91,18 +118,126 @@ class Alerting(Construct):
         self.notify_action = cw_actions.SnsAction(self.notify_topic)
         self.escalation_action = cw_actions.SnsAction(self.escalation_topic)
         self.escalations: dict[str, cloudwatch.Alarm] = {}  # page alarm path -> its escalation
+        self.undelivered_alarm = self.page_on(
+            cloudwatch.Alarm(
+                self,
+                "UndeliveredAlertsAlarm",
+                alarm_description=(
+                    "SNS could not deliver alert messages to a contact (email, SMS or "
+                    "webhook) after its retries: they wait in the dead-letter queue "
+                    f"{self.dead_letters.queue_name}. Read them there, and check the "
+                    "subscriptions: hsmdr alerts check --config <deployment config>."
+                ),
+                metric=self.dead_letters.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
         # What scheduled checks last sent, so a lasting problem is not sent on every run
         # (lambdas/core/alert_memory.py). Items expire on their own.
         self.memory = expiring_table(self, "Memory", "key")
+
+    def _from_alarms(self) -> dict[str, dict[str, str]]:
+        """Conditions for cloudwatch.amazonaws.com: this account's alarms in this region."""
+        stack = Stack.of(self)
+        alarms = stack.format_arn(
+            service="cloudwatch",
+            resource="alarm",
+            resource_name="*",
+            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+        )
+        return {
+            "StringEquals": {"aws:SourceAccount": stack.account},
+            "ArnLike": {"aws:SourceArn": alarms},
+        }
 
     def _topic(self, construct_id: str, display_name: str, contacts: list[Contact]) -> sns.Topic:
         topic = sns.Topic(
             self, construct_id, display_name=display_name, master_key=self.key, enforce_ssl=True
         )
+        # The policy enforce_ssl writes replaces SNS's default one: say who may publish.
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+                conditions=self._from_alarms(),
+            )
+        )
+        topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="AccountPrincipalsPublish",
+                principals=[iam.AccountRootPrincipal()],
+                actions=["sns:Publish"],
+                resources=[topic.topic_arn],
+            )
+        )
+        # A message SNS could not deliver to a contact waits in the dead-letter queue.
+        self.allow_dead_letters_from("sns.amazonaws.com", [topic.topic_arn])
         endpoints = {e: None for c in contacts for e in c.endpoints()}  # once each, in order
         for kind, endpoint in endpoints:
-            topic.add_subscription(_subscription(kind, endpoint))
+            if kind == "sms":
+                # SmsSubscription drops its dead_letter_queue: the L2 keeps it (same id).
+                sns.Subscription(
+                    topic,
+                    endpoint,
+                    topic=topic,
+                    endpoint=endpoint,
+                    protocol=sns.SubscriptionProtocol.SMS,
+                    dead_letter_queue=self.dead_letters,
+                )
+            else:
+                topic.add_subscription(_subscription(kind, endpoint, self.dead_letters))
         return topic
+
+    def dead_letter_queue(self, scope: Construct, construct_id: str) -> sqs.Queue:
+        """A dead-letter queue under the dead-letter key (never alias/aws/sqs, whose
+        policy no AWS service principal may use), TLS-only, kept 14 days."""
+        queue = sqs.Queue(
+            scope,
+            construct_id,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.dead_letter_key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            queue,
+            "AwsSolutions::AwsSolutions-SQS3",
+            "This queue is itself a dead-letter queue.",
+        )
+        return queue
+
+    def allow_dead_letters_from(self, service: str, source_arns: list[str]) -> None:
+        """Let an AWS service encrypt into the dead-letter queues, for these sources only
+        (each queue's own policy says which source may send to it)."""
+        self.dead_letter_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                principals=[iam.ServicePrincipal(service)],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": Stack.of(self).account},
+                    "ArnLike": {"aws:SourceArn": source_arns},
+                },
+            )
+        )
+
+    def grant_dead_letters_key(self, grantee: iam.IGrantable) -> None:
+        """What sending to a dead-letter queue takes in KMS, for a role (EventBridge
+        Scheduler writes a schedule's dead letters as the schedule's role)."""
+        self.dead_letter_key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey")
+
+    def grant_publish_key(self, grantee: iam.IGrantable) -> None:
+        """What publishing to the encrypted topics takes in KMS (an SNS publish grant alone
+        is refused by the key)."""
+        self.key.grant(grantee, "kms:Decrypt", "kms:GenerateDataKey*")
 
     def alert_settings(self, config: DeploymentConfig) -> VerificationSettings:
         """The settings of a function that sends its own messages, at either severity."""
@@ -198,12 +333,21 @@ class AlarmShape:
         )
 
 
-def _subscription(kind: str, endpoint: str) -> sns.ITopicSubscription:
+def _subscription(kind: str, endpoint: str, dead_letters: sqs.IQueue) -> sns.ITopicSubscription:
     if kind == "email":
-        return subs.EmailSubscription(endpoint)
-    if kind == "sms":
-        return subs.SmsSubscription(endpoint)
-    return subs.UrlSubscription(endpoint)  # https: a paging service's SNS integration
+        return subs.EmailSubscription(endpoint, dead_letter_queue=dead_letters)
+    # https: a paging service's SNS integration
+    return subs.UrlSubscription(endpoint, dead_letter_queue=dead_letters)
+
+
+def rule_arn(scope: Construct, name: str) -> str:
+    """An EventBridge rule's ARN from its name (on the default event bus)."""
+    return Stack.of(scope).format_arn(
+        service="events",
+        resource="rule",
+        resource_name=name,
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
 
 
 def alarm_period_seconds(cfn: cloudwatch.CfnAlarm) -> int:

@@ -44,7 +44,6 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
-from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
@@ -60,7 +59,7 @@ from lambdas.core.drill_plan import DRILL_KEY, DRILL_TAG_KEYS
 from lambdas.core.drill_report import REPORT_PREFIX
 from lambdas.core.drill_settings import DrillEnv, DrillSettings
 from stacks.config import DeploymentConfig
-from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.alerting import ALARM_PERIOD, Alerting, rule_arn
 from stacks.constructs.hsm_permissions import (
     CREATE_HSM_EC2_ACTIONS,
     DELETE_CLUSTER_EC2_ACTIONS,
@@ -203,7 +202,7 @@ class DrDrill(Construct):
         )
         self.state_machine = self.workflow.state_machine
         self.schedule = self._schedule(config, alerting) if config.drills.schedule else None
-        self.stopped_rule = self._stopped_rule(function)
+        self.stopped_rule = self._stopped_rule(config, alerting, function)
         ssm.StringParameter(
             self,
             "ReportBucketName",
@@ -259,22 +258,11 @@ class DrDrill(Construct):
     def _schedule(self, config: DeploymentConfig, alerting: Alerting) -> scheduler.Schedule:
         expression = config.drills.schedule
         assert expression is not None
-        dead_letters = sqs.Queue(
-            self,
-            "ScheduleDeadLetters",
-            encryption=sqs.QueueEncryption.KMS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        acknowledge(
-            dead_letters,
-            "AwsSolutions::AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the drill schedule.",
-        )
+        dead_letters = alerting.dead_letter_queue(self, "ScheduleDeadLetters")
         role = iam.Role(
             self, "ScheduleRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com")
         )
+        alerting.grant_dead_letters_key(role)
         schedule = scheduler.Schedule(
             self,
             "Schedule",
@@ -309,12 +297,41 @@ class DrDrill(Construct):
         )
         return schedule
 
-    def _stopped_rule(self, function: lambda_.IFunction) -> events.Rule:
+    def _stopped_rule(
+        self, config: DeploymentConfig, alerting: Alerting, function: lambda_.IFunction
+    ) -> events.Rule:
         """TIMED_OUT and ABORTED executions skip the teardown: the function pages with
-        the drill clusters they left (found by their hsmdr:drill tag)."""
+        the drill clusters they left (found by their hsmdr:drill tag). An event it could
+        not be given waits in a dead-letter queue, which pages."""
+        # Named, so the dead-letter key's policy can name the rule without depending on it.
+        name = f"{config.deployment_name}-drill-stopped"
+        alerting.allow_dead_letters_from("events.amazonaws.com", [rule_arn(self, name)])
+        self.stopped_dead_letters = alerting.dead_letter_queue(self, "StoppedRuleDeadLetters")
+        alerting.page_on(
+            cloudwatch.Alarm(
+                self,
+                "StoppedRuleDeadLettersAlarm",
+                alarm_description=(
+                    "A DR drill execution timed out or was aborted, and EventBridge could not "
+                    "hand it to the drill function that finds and reports the drill clusters "
+                    "it left (the events are in the rule's dead-letter queue). A drill cluster "
+                    "may be running (billed by the hour): hsmdr drill status --config "
+                    "<deployment config>; delete its HSMs, then the cluster. Runbook: "
+                    f"{runbooks.DR_DRILL}"
+                ),
+                metric=self.stopped_dead_letters.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
         return events.Rule(
             self,
             "StoppedRule",
+            rule_name=name,
             description="DR drill executions that timed out or were aborted",
             event_pattern=events.EventPattern(
                 source=["aws.states"],
@@ -324,7 +341,14 @@ class DrDrill(Construct):
                     "status": ["TIMED_OUT", "ABORTED"],
                 },
             ),
-            targets=[event_targets.LambdaFunction(function, retry_attempts=2)],
+            targets=[
+                event_targets.LambdaFunction(
+                    function,
+                    dead_letter_queue=self.stopped_dead_letters,
+                    retry_attempts=2,
+                    max_event_age=Duration.hours(1),
+                )
+            ],
         )
 
     # -- cdk-nag -------------------------------------------------------------------------------
@@ -523,4 +547,4 @@ def drill_statements(
                 ],
             ),
         ]
-    return statements + deny_protected_statements(scope, config)
+    return statements + deny_protected_statements(scope, config, regions)

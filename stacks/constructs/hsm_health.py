@@ -28,7 +28,7 @@ from lambdas.core import runbooks
 from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.health import unhealthy_alarm_name
 from stacks.config import DeploymentConfig, ProtectedClusterConfig, schedule_interval_minutes
-from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.alerting import ALARM_PERIOD, Alerting, rule_arn
 from stacks.constructs.cluster_locks import ClusterLocks
 from stacks.constructs.hsm_replacement import replacement_settings
 from stacks.constructs.python_function import PythonFunction
@@ -112,7 +112,9 @@ class HsmHealthCheck(Construct):
         )
         local = [c for c in config.protected_clusters if c.region == stack.region]
         self.unhealthy_alarms = [self._unhealthy_alarm(config, c, alerting) for c in local]
-        self.alarm_rule = self._alarm_rule(function) if self.unhealthy_alarms else None
+        self.alarm_rule = (
+            self._alarm_rule(config, alerting, function) if self.unhealthy_alarms else None
+        )
         self.capacity_alarms = [
             self._capacity_alarm(config, c, alerting, i)
             for i, c in enumerate(config.protected_clusters)
@@ -152,10 +154,16 @@ class HsmHealthCheck(Construct):
         alarm.add_ok_action(alerting.action)  # on-call also hears when it clears
         return alarm
 
-    def _alarm_rule(self, function: lambda_.IFunction) -> events.Rule:
+    def _alarm_rule(
+        self, config: DeploymentConfig, alerting: Alerting, function: lambda_.IFunction
+    ) -> events.Rule:
+        # Named, so the dead-letter key's policy can name the rule without depending on it.
+        name = f"{config.deployment_name}-hsm-unhealthy-alarm"
+        alerting.allow_dead_letters_from("events.amazonaws.com", [rule_arn(self, name)])
         return events.Rule(
             self,
             "UnhealthyAlarmRule",
+            rule_name=name,
             description="Runs the HSM health check when an HsmUnhealthy alarm goes off",
             event_pattern=events.EventPattern(
                 source=["aws.cloudwatch"],

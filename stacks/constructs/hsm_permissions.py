@@ -62,9 +62,12 @@ def delete_hsm_statement(regions: Iterable[str]) -> iam.PolicyStatement:
     )
 
 
-def protected_cluster_arns(scope: Construct, config: DeploymentConfig) -> list[str]:
-    """The protected clusters' ARNs: the only clusters a mutating action may touch."""
+def protected_cluster_arns(
+    scope: Construct, config: DeploymentConfig, regions: Iterable[str] | None = None
+) -> list[str]:
+    """The protected clusters' ARNs (those in `regions`, if given)."""
     stack = Stack.of(scope)
+    wanted = None if regions is None else set(regions)
     return [
         stack.format_arn(
             service="cloudhsm",
@@ -74,6 +77,7 @@ def protected_cluster_arns(scope: Construct, config: DeploymentConfig) -> list[s
             arn_format=ArnFormat.SLASH_RESOURCE_NAME,
         )
         for c in config.protected_clusters
+        if wanted is None or c.region in wanted
     ]
 
 
@@ -115,11 +119,13 @@ SECURITY_GROUP_MUTATING_ACTIONS = [
 ]
 
 
-def protected_security_group_arns(scope: Construct, config: DeploymentConfig) -> list[str]:
+def protected_security_group_arns(
+    scope: Construct, config: DeploymentConfig, regions: Iterable[str]
+) -> list[str]:
     """The protected clusters' security groups this deployment knows of (the one the key
-    verifier reaches, when key verification is configured)."""
+    verifier reaches, when key verification is configured), in `regions`."""
     keys = config.key_verification
-    if keys is None:
+    if keys is None or config.region not in set(regions):
         return []
     return [
         Stack.of(scope).format_arn(
@@ -133,21 +139,26 @@ def protected_security_group_arns(scope: Construct, config: DeploymentConfig) ->
 
 
 def deny_protected_statements(
-    scope: Construct, config: DeploymentConfig
+    scope: Construct, config: DeploymentConfig, regions: Iterable[str]
 ) -> list[iam.PolicyStatement]:
-    """An explicit Deny on the protected clusters (and their known security group) for
-    a role whose Allow statements rest on tags: a tag condition protects nothing from
-    a role that can set the tag itself, so a tag mistake cannot reach production.
-    DeleteHsm takes no resource in IAM and cannot be denied per cluster."""
-    statements = [
-        iam.PolicyStatement(
-            sid="NeverChangeProtectedClusters",
-            effect=iam.Effect.DENY,
-            actions=CLUSTER_MUTATING_ACTIONS,
-            resources=protected_cluster_arns(scope, config),
+    """An explicit Deny on the protected clusters (and their known security group) in
+    `regions`, the only ones the role works in, for a role whose Allow statements rest
+    on tags: a tag condition protects nothing from a role that can set the tag itself,
+    so a tag mistake cannot reach production. DeleteHsm takes no resource in IAM and
+    cannot be denied per cluster."""
+    regions = list(regions)
+    statements = []
+    clusters = protected_cluster_arns(scope, config, regions)
+    if clusters:
+        statements.append(
+            iam.PolicyStatement(
+                sid="NeverChangeProtectedClusters",
+                effect=iam.Effect.DENY,
+                actions=CLUSTER_MUTATING_ACTIONS,
+                resources=clusters,
+            )
         )
-    ]
-    groups = protected_security_group_arns(scope, config)
+    groups = protected_security_group_arns(scope, config, regions)
     if groups:
         statements.append(
             iam.PolicyStatement(

@@ -240,7 +240,7 @@ def restore_statements(
     return (
         statements
         + trust_anchor_read_statements(scope, config)
-        + deny_protected_statements(scope, config)
+        + deny_protected_statements(scope, config, regions)
     )
 
 

@@ -4,13 +4,12 @@ alarm on the function's errors and one on the dead letters."""
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy, TimeZone
+from aws_cdk import Duration, TimeZone
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
-from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.constructs.alerting import ALARM_PERIOD, Alerting
@@ -42,21 +41,12 @@ class ScheduledJob(Construct):
         errors alarm; `next_step` tells the on-call engineer what to run instead, and
         `runbook` which page of docs/runbooks/ explains the job."""
         super().__init__(scope, construct_id)
-        self.dead_letters = sqs.Queue(
-            self,
-            "DeadLetters",
-            encryption=sqs.QueueEncryption.KMS_MANAGED,
-            enforce_ssl=True,
-            retention_period=Duration.days(14),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        acknowledge(
-            self.dead_letters,
-            "AwsSolutions::AwsSolutions-SQS3",
-            "This queue is itself the dead-letter queue of the job's schedule.",
-        )
+        # Under the stack's dead-letter key: an EventBridge rule may share this queue
+        # (events.amazonaws.com cannot use alias/aws/sqs).
+        self.dead_letters = alerting.dead_letter_queue(self, "DeadLetters")
         # Its own role rather than the stack-wide one CDK would share between targets.
         role = iam.Role(self, "Role", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"))
+        alerting.grant_dead_letters_key(role)
         acknowledge(
             role,
             f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, function.function_arn)}:*]",

@@ -10,11 +10,14 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_stepfunctions as sfn
+from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from stacks.config import LOG_RETENTION_NAMES, DeploymentConfig
 from stacks.constructs.alerting import ALARM_PERIOD, Alerting
 from stacks.nag import acknowledge, rendered
+
+STOPPED_EXPRESSION = "FILL(timedOut, 0) + FILL(aborted, 0)"
 
 
 class ObservedStateMachine(Construct):
@@ -58,13 +61,21 @@ class ObservedStateMachine(Construct):
             ),
         )
         self._acknowledge(invokes)
+        # SnsPublish steps grant sns:Publish only; the topics are KMS-encrypted.
+        reachable = sfn.State.find_reachable_states(
+            definition.start_state, include_error_handlers=True
+        )
+        if any(isinstance(state, tasks.SnsPublish) for state in reachable):
+            alerting.grant_publish_key(self.state_machine)
         self.stopped_alarm = alerting.page_on(
             cloudwatch.Alarm(
                 self,
                 "StoppedAlarm",
                 alarm_description=f"{when_stopped} Runbook: {runbook}",
                 metric=cloudwatch.MathExpression(
-                    expression="timedOut + aborted",
+                    # A metric with no datapoint in the period makes "a + b" have none
+                    # either: FILL counts it as 0, so one timeout alone still alarms.
+                    expression=STOPPED_EXPRESSION,
                     using_metrics={
                         "timedOut": self.state_machine.metric_timed_out(period=ALARM_PERIOD),
                         "aborted": self.state_machine.metric_aborted(period=ALARM_PERIOD),

@@ -39,7 +39,7 @@ def test_one_stack_per_dr_region_each_in_its_region() -> None:
 
 def test_dr_stack_has_its_own_encrypted_tls_only_alert_topic(synthesized: Synthesized) -> None:
     template = Template.from_json(dr(synthesized))
-    key_id, key = only(dr(synthesized), "AWS::KMS::Key")
+    key_id, key = only(dr(synthesized), "AWS::KMS::Key", "AlertingKey")
     assert key["EnableKeyRotation"] is True
     template.has_resource_properties(
         "AWS::SNS::Topic", {"KmsMasterKeyId": {"Fn::GetAtt": [key_id, "Arn"]}}

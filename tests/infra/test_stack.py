@@ -75,7 +75,20 @@ def test_schedule_invokes_the_function_hourly_with_dead_letters(synthesized: Syn
     assert json.loads(target["Input"]) == {"source": "schedule"}
     assert target["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": [queue_id, "Arn"]}
     assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
-    assert queue["KmsMasterKeyId"] == "alias/aws/sqs"
+    # A customer key (alias/aws/sqs admits no AWS service principal), which the
+    # schedule's role may use: Scheduler writes dead letters as that role.
+    key_id, _ = only(synthesized.template, "AWS::KMS::Key", "AlertingDeadLetterKey")
+    assert queue["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    role_id = target["RoleArn"]["Fn::GetAtt"][0]
+    key_actions = {
+        a
+        for policy in resources(synthesized.template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if s["Resource"] == {"Fn::GetAtt": [key_id, "Arn"]}
+        for a in s["Action"]
+    }
+    assert key_actions == {"kms:Decrypt", "kms:GenerateDataKey"}
 
 
 def test_alert_topic_is_kms_encrypted_and_tls_only(synthesized: Synthesized) -> None:
