@@ -83,3 +83,38 @@ def _utc(value: Any) -> datetime:
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     return datetime.fromisoformat(str(value))
+
+
+def last_job(client: Any, execution_arn: str) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """(the execution's input, the newest `job` a state of it passed on, or None).
+
+    A workflow keeps what it planned and created at `$.job`; the newest state output
+    holding one is what the execution knew when it stopped."""
+    described = client.describe_execution(executionArn=execution_arn)
+    execution_input = _json_object(described.get("input"))
+    pages = client.get_paginator("get_execution_history").paginate(
+        executionArn=execution_arn, reverseOrder=True, includeExecutionData=True
+    )
+    best: tuple[int, dict[str, Any]] | None = None
+    for page in pages:
+        events = page["events"]
+        for event in events:
+            details = event.get("stateExitedEventDetails") or {}
+            job = _json_object(details.get("output")).get("job")
+            newer = best is None or int(event["id"]) > best[0]
+            if newer and isinstance(job, dict) and isinstance(job.get("plan"), dict):
+                best = (int(event["id"]), job)
+        newest_first = [int(e["id"]) for e in events] == sorted(
+            (int(e["id"]) for e in events), reverse=True
+        )
+        if best is not None and newest_first:
+            break  # pages come newest first: nothing later can be newer
+    return execution_input, None if best is None else best[1]
+
+
+def _json_object(text: Any) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

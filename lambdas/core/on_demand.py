@@ -42,6 +42,25 @@ MAX_HSM_ATTEMPTS = 3  # an HSM that ends DEGRADED is replaced at most this often
 # What `hsm_status` reports about an HSM this run is waiting on.
 GONE = "GONE"
 
+# The lock outlives the execution by this much, so the handler of a stopped execution
+# still finds it held by that execution and releases it itself.
+LOCK_MARGIN_MINUTES = 30
+
+
+def workflow_timeout_minutes(hsm_timeout_minutes: float, backup_timeout_minutes: float) -> int:
+    """The state machine's timeout: up to four HSM changes (create, discard, remove,
+    clean-up) and the backup, plus an hour for polls and retries."""
+    return int(4 * hsm_timeout_minutes + backup_timeout_minutes + 60)
+
+
+def lock_ttl_seconds(settings: BackupSettings) -> int:
+    """Never shorter than the state machine's timeout (both from the same settings): a
+    lock that expired under a running execution would let a second one in."""
+    timeout = workflow_timeout_minutes(
+        settings.hsm_timeout_minutes, settings.backup_timeout_minutes
+    )
+    return (timeout + LOCK_MARGIN_MINUTES) * 60
+
 
 class ClusterBusy(Exception):  # the class name is the Step Functions error name
     """Another on-demand backup or HSM replacement holds this cluster."""

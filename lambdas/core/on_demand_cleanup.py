@@ -74,3 +74,49 @@ def plan_cleanup(
 def _newest_first(hsms: list[Hsm]) -> list[Hsm]:
     # Prefer removing an HSM that is not serving yet; ids carry no order, so ACTIVE last.
     return sorted(hsms, key=lambda h: (h.state == HSM_ACTIVE, h.hsm_id))
+
+
+@dataclass(frozen=True)
+class StoppedCleanup:
+    delete: tuple[str, ...]  # HSM ids this execution created, to delete now
+    left: tuple[str, ...]  # what is not as it was and nobody will fix: for people
+
+
+def plan_after_stop(
+    plan: Mapping[str, Any], run: Mapping[str, Any], cluster: Cluster
+) -> StoppedCleanup:
+    """One pass of clean-up for an execution that was stopped (ABORTED, TIMED_OUT):
+    nothing waits any more, so delete at once what this execution created beyond the
+    starting HSMs (DEGRADED ones, the temporary HSM, even one still being created) and
+    name everything else that differs from the start."""
+    created = set(run["created_hsm_ids"])
+    live = [h for h in cluster.hsms if h.state != "DELETE_IN_PROGRESS"]
+    ours_degraded = [h for h in live if h.hsm_id in created and h.state == HSM_DEGRADED]
+    kept = [h for h in live if h not in ours_degraded]
+    target: Mapping[str, int] = plan["hsms_per_az_before"]
+    have = Counter(h.availability_zone for h in kept)
+    delete = [h.hsm_id for h in ours_degraded]
+    for zone, count in have.items():
+        surplus = count - target.get(zone, 0)
+        ours = [h for h in kept if h.availability_zone == zone and h.hsm_id in created]
+        delete += [h.hsm_id for h in _newest_first(ours)[: max(surplus, 0)]]
+    left: list[str] = []
+    cycled = plan.get("cycled") or {}
+    for zone, count in sorted(target.items()):
+        now = sum(1 for h in kept if h.availability_zone == zone and h.hsm_id not in delete)
+        if now < count:
+            ip = cycled.get("eni_ip") if cycled.get("availability_zone") == zone else None
+            left.append(
+                f"{zone} has {now} HSM(s), {count} at the start: add one back with aws "
+                f"cloudhsmv2 create-hsm --region {plan['region']} --cluster-id "
+                f"{plan['cluster_id']} --availability-zone {zone}"
+                + (f" --ip-address {ip}" if ip else "")
+            )
+    before, recorded = set(plan["hsms_before"]), created
+    for h in live:
+        if h.hsm_id not in before and h.hsm_id not in recorded:
+            left.append(
+                f"HSM {h.hsm_id} in {h.availability_zone} ({h.state}) was not there at the "
+                "start and this execution did not record it: check whether it is needed"
+            )
+    return StoppedCleanup(tuple(delete), tuple(left))

@@ -68,3 +68,38 @@ def on_demand_failure_alert(
         "body": "\n".join(lines),
         "severity": PAGE if remaining else NOTIFY,
     }
+
+
+def stopped_alert(
+    *,
+    workflow: str,
+    cluster: str,
+    status: str,
+    actions: list[str],
+    left: list[str],
+    next_steps: list[str],
+    runbook: str,
+    console_url: str,
+) -> dict[str, str]:
+    """An execution was ABORTED or TIMED_OUT: its own failure path never ran, so this
+    says what was cleaned up for it and what is left. Always a page: nobody saw it end."""
+    lines = [
+        f"The {workflow} of {cluster} stopped: its execution {status}, so its own clean-up "
+        "and alert did not run.",
+        "",
+        "Cleaned up for it:",
+        *([f"  - {a}" for a in actions] or ["  - nothing needed cleaning up"]),
+        "",
+        *(
+            ["Left as it is (act now):", *[f"  - {item}" for item in left]]
+            if left
+            else ["Nothing else differs from the start."]
+        ),
+        "",
+        "Next steps:",
+        *[f"  {n}. {step}" for n, step in enumerate(next_steps, 1)],
+        f"Runbook: {runbook}",
+        f"Execution: {console_url}",
+    ]
+    subject = f"{workflow[:1].upper()}{workflow[1:]} {status} on {cluster}"
+    return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines), "severity": PAGE}

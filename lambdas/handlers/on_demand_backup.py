@@ -33,6 +33,7 @@ from lambdas.core.on_demand import (
     MAX_HSM_ATTEMPTS,
     deadline,
     hsm_status,
+    lock_ttl_seconds,
     make_plan,
     newest_backup_since,
     parse_request,
@@ -78,7 +79,7 @@ def validate(event: dict[str, Any]) -> Job:
     spec = settings.protected(request.cluster_id)
     execution = str(event.get("execution") or "manual")
     lock = ClusterLock(os.environ[Env.LOCK_TABLE])
-    ttl = int((3 * request.hsm_timeout_minutes + request.backup_timeout_minutes) * 60) + 3600
+    ttl = lock_ttl_seconds(backup_settings)
     with lock.held_for_planning(spec.id, execution, "on-demand backup", ttl, _execution_running):
         cluster, hsms_in_region = CloudHsmGateway.for_region(spec.region).cluster_and_region_hsms(
             spec.id
@@ -222,6 +223,71 @@ def clean_up(event: dict[str, Any]) -> Job:
     return _done(job, "clean_up")
 
 
+# An execution that was stopped ---------------------------------------------------
+
+
+def stopped(event: dict[str, Any]) -> dict[str, Any]:
+    """EventBridge: an execution was ABORTED or TIMED_OUT, so its clean-up loop never
+    ran. Delete what it created (found in its history, and only that), release its
+    lock, and page with what is left."""
+    import boto3
+
+    from lambdas.core import runbooks
+    from lambdas.core.alert_delivery import AlertTopics, publish
+    from lambdas.core.alerts import Alert
+    from lambdas.core.executions import last_job
+    from lambdas.core.locks import ClusterLock
+    from lambdas.core.on_demand_cleanup import plan_after_stop
+    from lambdas.core.workflow_alerts import stopped_alert
+
+    detail = event.get("detail") or {}
+    execution, status = str(detail.get("executionArn") or ""), str(detail.get("status") or "")
+    if not execution.startswith("arn:"):
+        raise InvalidInput("detail.executionArn", "an execution status change event is expected")
+    execution_input, job = last_job(boto3.client("stepfunctions"), execution)
+    plan = (job or {}).get("plan") or {}
+    cluster_id = str(plan.get("cluster_id") or execution_input.get("cluster_id") or "")
+    spec = VerificationSettings.from_env().protected(cluster_id)  # refuses anything else
+    actions: list[str] = []
+    left: list[str] = []
+    if job is not None:
+        run = job["run"]
+        gateway = CloudHsmGateway.for_region(plan["region"])
+        decision = plan_after_stop(plan, run, gateway.get_cluster(spec.id))
+        for hsm_id in decision.delete:
+            _require_created(run, hsm_id)
+            try:
+                gateway.delete_hsm(spec.id, hsm_id)
+                actions.append(f"deleted HSM {hsm_id}, which this execution created")
+            except CloudHsmDrError as error:
+                left.append(f"HSM {hsm_id} (this execution's) could not be deleted: {error}")
+        left += decision.left
+    ClusterLock(os.environ[Env.LOCK_TABLE]).release(spec.id, execution)
+    actions.append("released its cluster lock")
+    alert = stopped_alert(
+        workflow="on-demand backup",
+        cluster=spec.id,
+        status=status,
+        actions=actions,
+        left=left,
+        next_steps=[
+            f"Check the HSMs: aws cloudhsmv2 describe-clusters --region {spec.region} "
+            f"--filters clusterIds={spec.id}",
+            "Start it again once the cause is fixed: hsmdr backup create --config "
+            f"<deployment config> --cluster {spec.id} --follow",
+        ],
+        runbook=runbooks.ON_DEMAND_BACKUP,
+        console_url=execution_url(execution),
+    )
+    settings = VerificationSettings.from_env()
+    publish(
+        Alert(alert["subject"], alert["body"]),
+        AlertTopics(page=settings.alert_topic_arn),
+    )
+    logger.warning("on-demand execution stopped", extra={"execution": execution, "left": left})
+    return {"execution": execution, "status": status, "actions": actions, "left": left}
+
+
 # Helpers -----------------------------------------------------------------------
 
 
@@ -284,6 +350,8 @@ STEPS = {
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    if event.get("detail-type") == "Step Functions Execution Status Change":
+        return stopped(event)
     step = event.get("step")
     if step == "validate":
         return validate(event)

@@ -117,9 +117,12 @@ def work_minutes(config: DeploymentConfig) -> float:
     """The longest a drill can take before teardown starts, from the steps' deadlines."""
     drills = config.drills
     verify = config.key_verification.timeout_minutes if config.key_verification else 0
+    # max_hsm_attempts DEGRADED HSMs per zone (lambdas/core/hsm_attempts.py), in each
+    # zone of the largest drill subnet list.
+    zones = max((len(s) for s in drills.subnets.values()), default=1)
     return (
         drills.cluster_timeout_minutes
-        + drills.max_hsm_attempts * 2 * drills.hsm_timeout_minutes  # create, then discard
+        + zones * drills.max_hsm_attempts * 2 * drills.hsm_timeout_minutes  # create, discard
         + verify
         + 15  # the steps themselves and their retries
     )

@@ -8,12 +8,14 @@ from constructs import Construct
 
 from lambdas.core import runbooks
 from lambdas.core.env import Env
+from lambdas.core.on_demand import workflow_timeout_minutes
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.cluster_locks import ClusterLocks
 from stacks.constructs.hsm_permissions import protected_hsm_change_statements
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
+from stacks.constructs.stopped_executions import stopped_rule
 from stacks.nag import acknowledge
 from stacks.names import ON_DEMAND_BACKUP
 from stacks.workflows import on_demand_backup
@@ -39,7 +41,8 @@ class OnDemandBackup(Construct):
             handler="lambdas.handlers.on_demand_backup.handler",
             description="Steps of the on-demand CloudHSM backup state machine",
             environment={
-                **config.verification_settings().to_env(),
+                # The alert topics: it pages itself for an execution that was stopped.
+                **alerting.alert_settings(config).to_env(),
                 **config.backup_settings().to_env(),
                 Env.LOCK_TABLE: locks.table.table_name,
             },
@@ -57,6 +60,7 @@ class OnDemandBackup(Construct):
         for statement in protected_hsm_change_statements(self, config):
             role.add_to_policy(statement)
         locks.grant_take(function)
+        alerting.grant_alerts(function)
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -81,20 +85,31 @@ class OnDemandBackup(Construct):
                 notify_topic=alerting.notify_topic,
                 locks=locks.table,
             ),
+            # The lock TTL is derived from the same function (lock_ttl_seconds).
             timeout=Duration.minutes(
-                4 * on_demand.hsm_timeout_minutes + on_demand.backup_timeout_minutes + 60
+                workflow_timeout_minutes(
+                    on_demand.hsm_timeout_minutes, on_demand.backup_timeout_minutes
+                )
             ),
             comment="Force a CloudHSM backup by adding (or cycling) an HSM, then clean up",
             alerting=alerting,
             invokes=[function],
             when_stopped=(
-                "An on-demand backup execution timed out or was aborted without its "
-                "clean-up: look for a leftover temporary HSM (hsmdr cluster health --config "
-                "<deployment config> --cluster <cluster id>) and read the execution history."
+                "An on-demand backup execution timed out or was aborted: the step function "
+                "deletes the HSMs it created, releases its lock and pages with what is left. "
+                "Read that page; without it, look for a leftover temporary HSM (hsmdr cluster "
+                "health --config <deployment config> --cluster <cluster id>)."
             ),
             runbook=runbooks.ON_DEMAND_BACKUP,
         )
         state_machine = self.workflow.state_machine
+        self.stopped_rule = stopped_rule(
+            self,
+            state_machine=state_machine,
+            state_machine_name=name,
+            function=function,
+            description="On-demand backups that timed out or were aborted: clean up, page",
+        )
         CfnOutput(
             self,
             "StateMachineArn",

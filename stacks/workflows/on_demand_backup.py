@@ -20,6 +20,7 @@ from stacks.workflows.steps import (
     as_json,
     at,
     lambda_step,
+    one_line_cause,
     poll_wait,
     publish_by_severity,
     publish_text,
@@ -176,7 +177,10 @@ def build(
     )
 
     validate = validate_and_lock(
-        scope, function, "Check the input and the cluster, plan, and lock the cluster"
+        scope,
+        function,
+        "Check the input and the cluster, plan, and lock the cluster",
+        crashed=_validation_crashed(scope, topic, locks),
     )
     return (
         start(scope)
@@ -187,3 +191,51 @@ def build(
             .otherwise(create_hsm)
         )
     )
+
+
+def _validation_crashed(
+    scope: Construct, topic: sns.ITopic, locks: dynamodb.ITableV2
+) -> sfn.IChainable:
+    """The first step failed without refusing (a crash, a timeout): nothing was created,
+    but nobody asked for this to stop. Page, give back a lock it may have taken, fail."""
+    crashed = sfn.Fail(
+        scope, "ValidationCrashed", error_path="$.error.Error", cause_path="$.error.Cause"
+    )
+    release = release_lock(
+        scope,
+        "ReleaseLockAfterCrash",
+        locks,
+        then=crashed,
+        cluster_path="$.input.cluster_id",
+        holder_path="$.execution",
+    )
+    # A missing or odd cluster_id would fail the release's key outright: check it first.
+    lock_to_release = (
+        sfn.Choice(scope, "LockToRelease?")
+        .when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present("$.input.cluster_id"),
+                sfn.Condition.is_string("$.input.cluster_id"),
+            ),
+            release,
+        )
+        .otherwise(crashed)
+    )
+    notify = publish_text(
+        scope,
+        "NotifyValidationCrash",
+        topic,
+        subject=sfn.JsonPath.format(
+            "On-demand backup FAILED to start: {} (not a refusal)", at("$.error.Error")
+        ),
+        text="The on-demand backup started with input {} failed in its first step "
+        "(ValidateAndLock) with {}: {} This is not a refusal of the input or a busy "
+        "cluster: the step itself failed, before it created anything. Read the step function logs "
+        "and the execution (hsmdr report <execution ARN>), fix the cause, then start "
+        "it again: hsmdr backup create --config <deployment config> --cluster <cluster id> "
+        "--follow. Runbook: " + runbooks.ON_DEMAND_BACKUP + ". Execution: {}",
+        values=[as_json("$.input"), at("$.error.Error"), at("$.error.Cause"), at("$.execution")],
+        comment="Page: the first step crashed (a refusal would have gone to Rejected)",
+        then=lock_to_release,
+    )
+    return one_line_cause(scope, "ShortenValidationError", "$.error", then=notify)

@@ -22,6 +22,18 @@ TRANSIENT_ERRORS = [
 ]
 
 
+# What the validation step raises to refuse a start (the input, the cluster, the lock,
+# the quota): the workflow ends in `Rejected`, nothing was created.
+REFUSALS = [
+    "InvalidInput",
+    "ClusterBusy",
+    "NoQuotaHeadroom",
+    "NothingToReplace",
+    "HsmNotFailed",
+    "ClusterChanging",
+]
+
+
 def lambda_step(
     scope: Construct,
     state_id: str,
@@ -77,10 +89,16 @@ def start(scope: Construct) -> sfn.Pass:
 
 
 def validate_and_lock(
-    scope: Construct, function: lambda_.IFunction, comment: str
+    scope: Construct,
+    function: lambda_.IFunction,
+    comment: str,
+    *,
+    crashed: sfn.IChainable | None = None,
 ) -> tasks.LambdaInvoke:
     """Check the input and the cluster, lock it, plan; a refusal ends the execution in
-    `Rejected` before anything was created."""
+    `Rejected` before anything was created. With `crashed`, any other error (the
+    function crashed, timed out, could not be invoked) goes there instead: it is not
+    the input's fault, and someone must hear of it."""
     rejected = sfn.Fail(scope, "Rejected", error_path="$.error.Error", cause_path="$.error.Cause")
     validate = lambda_step(
         scope,
@@ -90,7 +108,11 @@ def validate_and_lock(
         comment=comment,
         payload={"step": "validate", "input.$": "$.input", "execution.$": "$.execution"},
     )
-    validate.add_catch(rejected, errors=["States.ALL"], result_path="$.error")
+    if crashed is not None:
+        validate.add_catch(rejected, errors=REFUSALS, result_path="$.error")
+        validate.add_catch(crashed, errors=["States.ALL"], result_path="$.error")
+    else:
+        validate.add_catch(rejected, errors=["States.ALL"], result_path="$.error")
     return validate
 
 
@@ -118,6 +140,9 @@ def publish_text(
     """A message the state machine words itself, for when the step that words messages
     has failed: `text` with one {} per value (`at(...)`, `as_json(...)`). Goes on to
     `then` even if publishing fails."""
+    if any(c in text for c in "'\\"):
+        # States.Format takes the text as a quoted literal: these would end or break it.
+        raise ValueError(f"{state_id}: a message text cannot hold ' or \\")
     task = tasks.SnsPublish(
         scope,
         state_id,
@@ -170,7 +195,13 @@ def poll_wait(scope: Construct, state_id: str, comment: str) -> sfn.Wait:
 
 
 def release_lock(
-    scope: Construct, state_id: str, table: dynamodb.ITableV2, *, then: sfn.IChainable
+    scope: Construct,
+    state_id: str,
+    table: dynamodb.ITableV2,
+    *,
+    then: sfn.IChainable,
+    cluster_path: str = "$.job.plan.cluster_id",
+    holder_path: str = "$.job.plan.execution",
 ) -> tasks.DynamoDeleteItem:
     """Give the cluster back, only if this execution still holds it, then go on to
     `then`, even if releasing failed: the lock expires on its own."""
@@ -180,14 +211,12 @@ def release_lock(
         table=table,
         key={
             "cluster_id": tasks.DynamoAttributeValue.from_string(
-                sfn.JsonPath.string_at("$.job.plan.cluster_id")
+                sfn.JsonPath.string_at(cluster_path)
             )
         },
         condition_expression="holder = :me",
         expression_attribute_values={
-            ":me": tasks.DynamoAttributeValue.from_string(
-                sfn.JsonPath.string_at("$.job.plan.execution")
-            )
+            ":me": tasks.DynamoAttributeValue.from_string(sfn.JsonPath.string_at(holder_path))
         },
         result_path=sfn.JsonPath.DISCARD,
         comment="Release the cluster lock held by this execution",
@@ -196,3 +225,53 @@ def release_lock(
     release.add_catch(then, errors=["States.ALL"], result_path=sfn.JsonPath.DISCARD)
     release.next(then)
     return release
+
+
+def one_line_cause(
+    scope: Construct, state_id: str, error_path: str, *, then: sfn.IChainable
+) -> sfn.Choice:
+    """Before a state machine words a message from a caught error: a Lambda error's
+    Cause is JSON with the message, the type, and a stack trace (file paths and all);
+    keep `{errorType}: {errorMessage}` alone in `{error_path}.Cause`. Any other Cause
+    (a States.* error's short text) is kept as it is."""
+    cause = f"{error_path}.Cause"
+    parsed = f"{error_path}.Parsed"
+    parse = sfn.Pass(
+        scope,
+        f"{state_id}Parse",
+        parameters={"Parsed.$": f"States.StringToJson({cause})"},
+        result_path=parsed,
+        comment="Read the Lambda error's JSON Cause",
+    )
+    shorten = sfn.Pass(
+        scope,
+        f"{state_id}Shorten",
+        parameters={
+            "Error.$": f"{error_path}.Error",
+            "Cause.$": f"States.Format('{{}}: {{}}', {parsed}.Parsed.errorType, "
+            f"{parsed}.Parsed.errorMessage)",
+        },
+        result_path=error_path,
+        comment="Keep the error type and its message; drop the stack trace",
+    )
+    has_message = sfn.Choice(scope, f"{state_id}HasMessage?")
+    has_message.when(
+        sfn.Condition.and_(
+            sfn.Condition.is_present(f"{parsed}.Parsed.errorMessage"),
+            sfn.Condition.is_present(f"{parsed}.Parsed.errorType"),
+        ),
+        shorten.next(then),
+    ).otherwise(then)
+    return (
+        sfn.Choice(scope, state_id, comment="A Lambda error's Cause: JSON with a stack trace")
+        .when(
+            sfn.Condition.and_(
+                sfn.Condition.is_present(cause),
+                sfn.Condition.is_string(cause),
+                # Whole JSON only: a Cause cut short would not parse.
+                sfn.Condition.string_matches(cause, '{"error*}'),
+            ),
+            parse.next(has_message),
+        )
+        .otherwise(then)
+    )

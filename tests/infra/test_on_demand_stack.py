@@ -93,3 +93,72 @@ def test_lock_table_is_encrypted_recoverable_and_expires_locks(synthesized: Synt
     assert props["TimeToLiveSpecification"] == {"AttributeName": "expires_at", "Enabled": True}
     [replica] = props["Replicas"]
     assert replica["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+
+
+def stopped_rule_target(template: dict[str, Any], machine_suffix: str) -> str:
+    """The logical id of the function that the state machine's stopped rule invokes."""
+    machines = resources(template, "AWS::StepFunctions::StateMachine")
+    [machine_id] = [
+        k
+        for k, v in machines.items()
+        if v["Properties"]["StateMachineName"].endswith(machine_suffix)
+    ]
+    found = []
+    for rule in resources(template, "AWS::Events::Rule").values():
+        pattern = rule["Properties"]["EventPattern"]
+        if pattern.get("detail", {}).get("stateMachineArn") == [{"Ref": machine_id}]:
+            assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+            assert sorted(pattern["detail"]["status"]) == ["ABORTED", "TIMED_OUT"]
+            [target] = rule["Properties"]["Targets"]
+            found.append(target["Arn"]["Fn::GetAtt"][0])
+    [function_id] = found
+    return str(function_id)
+
+
+def test_a_stopped_execution_goes_to_the_step_function_which_may_read_it_and_page(
+    synthesized: Synthesized,
+) -> None:
+    template = synthesized.template
+    function_id, props = function(template, "on-demand-backup")
+    assert stopped_rule_target(template, "on-demand-backup") == function_id
+    statements = statements_of(template, props["Role"]["Fn::GetAtt"][0])
+    assert any("states:GetExecutionHistory" in actions(s) for s in statements)
+    assert any("sns:Publish" in actions(s) for s in statements)
+    assert "HSMDR_ALERT_TOPIC_ARN" in props["Environment"]["Variables"]
+
+
+def test_the_lock_outlives_the_state_machine_timeout() -> None:
+    from lambdas.core.on_demand import lock_ttl_seconds, workflow_timeout_minutes
+    from lambdas.core.settings import BackupSettings
+
+    for settings in (
+        BackupSettings(),
+        BackupSettings(hsm_timeout_minutes=5, backup_timeout_minutes=1440),
+    ):
+        timeout = workflow_timeout_minutes(
+            settings.hsm_timeout_minutes, settings.backup_timeout_minutes
+        )
+        assert lock_ttl_seconds(settings) > timeout * 60
+
+
+def test_the_state_machine_timeout_comes_from_the_same_function(synthesized: Synthesized) -> None:
+    from lambdas.core.on_demand import workflow_timeout_minutes
+
+    machines = resources(synthesized.template, "AWS::StepFunctions::StateMachine")
+    [machine] = [
+        v
+        for v in machines.values()
+        if v["Properties"]["StateMachineName"].endswith("on-demand-backup")
+    ]
+    definition = "".join(
+        p if isinstance(p, str) else json.dumps(p)
+        for p in machine["Properties"]["DefinitionString"]["Fn::Join"][1]
+    )
+    from stacks.config import load_config
+    from tests.conftest import SANDBOX_CONFIG
+
+    on_demand = load_config(SANDBOX_CONFIG).backups.on_demand
+    expected = workflow_timeout_minutes(
+        on_demand.hsm_timeout_minutes, on_demand.backup_timeout_minutes
+    )
+    assert f'"TimeoutSeconds":{expected * 60}' in definition

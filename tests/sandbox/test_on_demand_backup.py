@@ -155,12 +155,30 @@ def test_crash_in_the_middle_cleans_up_the_temporary_hsm(sandbox: Sandbox) -> No
     assert lock_items(sandbox) == []
 
 
-def test_crash_at_validation_creates_nothing(sandbox: Sandbox) -> None:
+def test_crash_at_validation_creates_nothing_and_pages_as_a_crash_not_a_refusal(
+    sandbox: Sandbox,
+) -> None:
     sandbox.apply_faults(["lambda-crash:on-demand-backup"])
     report = create_backup(sandbox)
     assert report["status"] == "FAILED" and report["error"] == "SandboxInjectedCrash"
     assert report["hsms_after"] == report["hsms_before"]
-    assert report["alerts"] == []
+    states = [s["state"] for s in report["timeline"]]
+    assert "Rejected" not in states and states[-1] == "ValidationCrashed"
+    [page] = report["alerts"]
+    assert (
+        page["subject"] == "On-demand backup FAILED to start: SandboxInjectedCrash (not a refusal)"
+    )
+    assert "with SandboxInjectedCrash: SandboxInjectedCrash: " in page["message"]
+    # The error type and its message only: no stack trace, no file paths
+    assert "stackTrace" not in page["message"] and ".py" not in page["message"]
+    assert lock_items(sandbox) == []
+
+
+def test_a_refusal_is_rejected_without_a_page(sandbox: Sandbox) -> None:
+    refused = create_backup(sandbox, extra_input={"strategy": "no-such-strategy"})
+    assert refused["status"] == "FAILED" and refused["error"] == "InvalidInput"
+    assert [s["state"] for s in refused["timeline"]][-1] == "Rejected"
+    assert refused["alerts"] == []
 
 
 def test_internal_failure_is_retried_and_throttling_absorbed(
@@ -294,3 +312,55 @@ def test_an_hsm_failing_mid_run_does_not_stop_the_backup_or_get_deleted(sandbox:
     after = {h["HsmId"]: h["State"] for h in sandbox.world.hsms(CLUSTER)}
     assert set(after) == before
     assert sorted(after.values()) == ["ACTIVE", "DEGRADED"]
+
+
+# An execution that was stopped -------------------------------------------------------------
+
+
+def test_an_aborted_backup_has_its_temporary_hsm_deleted_its_lock_released_and_pages(
+    sandbox: Sandbox,
+) -> None:
+    from sandbox.stopped_scenarios import abort_when, deliver_stopped
+    from stacks.names import ON_DEMAND_BACKUP
+
+    # Given a backup that never becomes READY, so the execution waits with its temporary
+    # HSM ACTIVE, and is aborted there
+    sandbox.apply_faults(["backup-stuck"])
+    before = {h["HsmId"] for h in sandbox.world.hsms(CLUSTER)}
+
+    def waiting_for_the_backup() -> bool:
+        new = [h for h in sandbox.world.hsms(CLUSTER) if h["HsmId"] not in before]
+        return any(h["State"] == "ACTIVE" for h in new)
+
+    execution = abort_when(
+        sandbox,
+        on_demand_state_machine(sandbox),
+        {"cluster_id": CLUSTER, "poll_seconds": 1},
+        waiting_for_the_backup,
+    )
+    temporary = [
+        h
+        for h in sandbox.world.hsms(CLUSTER)
+        if h["HsmId"] not in before and h["State"] != "DELETED"
+    ]
+    assert len(temporary) == 1 and lock_items(sandbox)  # what the abort left
+    seen = len(sandbox.messages())
+    # When EventBridge delivers the ABORTED status change to the workflow's function
+    [delivery] = deliver_stopped(sandbox.deployment, execution)
+    # Then its function deletes the HSM the execution created (only that), releases the
+    # lock, and pages
+    assert delivery.delivered and not delivery.denied
+    assert delivery.target == sandbox.deployment.function_arn(ON_DEMAND_BACKUP)
+    [temp] = temporary
+    assert (
+        delivery.result["actions"][0]
+        == f"deleted HSM {temp['HsmId']}, which this execution created"
+    )
+    states = {h["HsmId"]: h["State"] for h in sandbox.world.hsms(CLUSTER)}
+    assert states.get(temp["HsmId"], "DELETED") in ("DELETE_IN_PROGRESS", "DELETED")
+    assert all(states[h] == "ACTIVE" for h in before)
+    assert lock_items(sandbox) == []
+    [page] = sandbox.messages()[seen:]
+    assert page.subject == f"On-demand backup ABORTED on {CLUSTER}"
+    assert "Nothing else differs from the start." in page.message and execution in page.message
+    assert page.topic_logical_id.startswith("AlertingTopic")

@@ -18,7 +18,7 @@ from lambdas.core.on_demand import (
     newest_backup_since,
     parse_request,
 )
-from lambdas.core.on_demand_cleanup import plan_cleanup
+from lambdas.core.on_demand_cleanup import plan_after_stop, plan_cleanup
 from lambdas.core.settings import BackupSettings
 from tests.unit.factories import CLUSTER_ID, NOW, backup, cluster, hsm, spec
 
@@ -171,3 +171,51 @@ def test_cleanup_recreates_the_cycled_hsm_with_its_ip() -> None:
     assert exhausted.create == () and exhausted.done
     assert "re-creations failed" in exhausted.remaining[0]
     assert missing_hsms(c, plan["hsms_per_az_before"]) == {"us-east-1a": 1}
+
+
+# An execution that was stopped (ABORTED, TIMED_OUT) -----------------------------------
+
+STOPPED = {**PLAN, "region": "us-east-1", "cluster_id": CLUSTER_ID}
+
+
+def test_after_a_stop_the_temporary_hsm_is_deleted_even_while_being_created() -> None:
+    # Given a stopped run whose temporary HSM is still CREATE_IN_PROGRESS
+    temp = hsm("us-east-1a", state="CREATE_IN_PROGRESS", n=9)
+    c = cluster(hsm("us-east-1a", n=1), hsm("us-east-1b", n=2), temp)
+    decision = plan_after_stop(STOPPED, run_with([temp.hsm_id]), c)
+    # Then it is deleted at once (nothing waits any more) and nothing else is left
+    assert decision.delete == (temp.hsm_id,) and decision.left == ()
+
+
+def test_after_a_stop_only_what_the_run_created_is_deleted_and_the_rest_is_named() -> None:
+    # Given an HSM nobody recorded, and a zone short of its starting HSM (cycled away)
+    stranger = hsm("us-east-1b", n=8)
+    c = cluster(hsm("us-east-1b", n=2), stranger)
+    plan = {
+        **STOPPED,
+        "cycled": {
+            "hsm_id": "hsm-abcdefghij1",
+            "availability_zone": "us-east-1a",
+            "eni_ip": "10.0.1.10",
+        },
+    }
+    decision = plan_after_stop(plan, run_with([], ["hsm-abcdefghij1"]), c)
+    assert decision.delete == ()
+    assert "us-east-1a has 0 HSM(s), 1 at the start" in decision.left[0]
+    assert "--availability-zone us-east-1a --ip-address 10.0.1.10" in decision.left[0]
+    assert f"HSM {stranger.hsm_id} in us-east-1b (ACTIVE) was not there" in decision.left[1]
+
+
+def test_after_a_stop_a_cycled_hsm_already_back_is_kept() -> None:
+    back = hsm("us-east-1a", n=7)
+    c = cluster(back, hsm("us-east-1b", n=2))
+    plan = {
+        **STOPPED,
+        "cycled": {
+            "hsm_id": "hsm-abcdefghij1",
+            "availability_zone": "us-east-1a",
+            "eni_ip": "10.0.1.10",
+        },
+    }
+    decision = plan_after_stop(plan, run_with([back.hsm_id], ["hsm-abcdefghij1"]), c)
+    assert decision.delete == () and decision.left == ()
