@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from lambdas.core.console import execution_url
 from lambdas.core.env import Env
 from lambdas.core.errors import (
     CloudHsmDrError,
@@ -213,6 +214,50 @@ def report_failure(event: dict[str, Any]) -> Job:
     return _done(job, run.get("step") or "report_failure")
 
 
+def stopped(event: dict[str, Any]) -> dict[str, Any]:
+    """EventBridge: an execution was ABORTED or TIMED_OUT, so its failure report never
+    ran. Do what it does (delete the DEGRADED HSMs this execution created, keep the
+    rest: a replacement that is ACTIVE is capacity), release the lock, and page."""
+    import boto3
+
+    from lambdas.core.alert_delivery import AlertTopics, publish
+    from lambdas.core.alerts import Alert
+    from lambdas.core.executions import last_job
+    from lambdas.core.locks import ClusterLock
+
+    detail = event.get("detail") or {}
+    execution, status = str(detail.get("executionArn") or ""), str(detail.get("status") or "")
+    if not execution.startswith("arn:"):
+        raise InvalidInput("detail.executionArn", "an execution status change event is expected")
+    execution_input, job = last_job(boto3.client("stepfunctions"), execution)
+    plan = (job or {}).get("plan") or {}
+    settings = VerificationSettings.from_env()
+    spec = settings.protected(str(plan.get("cluster_id") or execution_input.get("cluster_id")))
+    error = {
+        "Error": f"Execution{status.title().replace('_', '')}",
+        "Cause": (
+            f"the execution was {status} before it finished; its failure report ran from the "
+            "stopped-execution rule"
+        ),
+    }
+    alert: dict[str, str] | None = None
+    if job is not None:
+        alert = report_failure({"job": job, "error": error})["run"]["failure"]["alert"]
+    ClusterLock(os.environ[Env.LOCK_TABLE]).release(spec.id, execution)
+    if alert is None:  # stopped before it planned anything: nothing was created
+        alert = {
+            "subject": f"CloudHSM HSM replacement {status} on {spec.label}",
+            "body": f"The HSM replacement of {spec.label} was {status} before it planned "
+            "anything: it created and deleted nothing. Start it again: hsmdr hsm replace "
+            f"--config <deployment config> --cluster {spec.id} --follow\nExecution: "
+            f"{execution_url(execution)}",
+        }
+    alert["body"] += "\nIts cluster lock was released."
+    publish(Alert(alert["subject"], alert["body"]), AlertTopics(page=settings.alert_topic_arn))
+    logger.warning("replacement execution stopped", extra={"execution": execution})
+    return {"execution": execution, "status": status, "alert": alert}
+
+
 # Helpers -----------------------------------------------------------------------
 
 
@@ -265,6 +310,8 @@ STEPS = {
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    if event.get("detail-type") == "Step Functions Execution Status Change":
+        return stopped(event)
     step = event.get("step")
     if step == "validate":
         return validate(event)

@@ -320,6 +320,49 @@ def failure(event: Mapping[str, Any]) -> dict[str, Any]:
     return {"report": result, "alert": alert}
 
 
+def stopped(event: Mapping[str, Any]) -> dict[str, Any]:
+    """EventBridge: a restore was ABORTED or TIMED_OUT, so its failure path never ran.
+    Do what it does: delete the DEGRADED HSMs this execution recorded creating (they never
+    recover) and nothing else, and page with what exists and how to resume."""
+    from lambdas.core.alert_delivery import AlertTopics
+    from lambdas.core.alert_delivery import publish as publish_alert
+    from lambdas.core.alerts import Alert
+    from lambdas.core.executions import last_job
+
+    detail = event.get("detail") or {}
+    execution, status = str(detail.get("executionArn") or ""), str(detail.get("status") or "")
+    if not execution.startswith("arn:"):
+        raise InvalidInput("detail.executionArn", "an execution status change event is expected")
+    execution_input, job = last_job(_client("stepfunctions", execution.split(":")[3]), execution)
+    run = (job or {}).get("run") or {}
+    discarded: list[str] = []
+    if job is not None and run.get("cluster_id"):
+        gateway = _gateway(job["plan"]["region"])
+        cluster = gateway.find_clusters([run["cluster_id"]]).get(run["cluster_id"])
+        for hsm in cluster.hsms if cluster else ():
+            if hsm.hsm_id in run["created_hsm_ids"] and hsm.state == HSM_DEGRADED:
+                require_created(run, hsm.hsm_id)
+                gateway.delete_hsm(run["cluster_id"], hsm.hsm_id)
+                discarded.append(hsm.hsm_id)
+    error = {
+        "Error": f"Execution{status.title().replace('_', '')}",
+        "Cause": f"the execution was {status} before it finished",
+    }
+    result = failure(
+        {"job": job or {}, "error": error, "execution": execution, "input": execution_input}
+    )
+    alert = result["alert"]
+    if discarded:
+        alert["body"] += (
+            "\nDeleted for the stopped execution (DEGRADED HSMs it had created): "
+            + ", ".join(discarded)
+        )
+    topic = VerificationSettings.from_env().alert_topic_arn
+    publish_alert(Alert(alert["subject"], alert["body"]), AlertTopics(page=topic))
+    logger.warning("restore execution stopped", extra={"execution": execution})
+    return {"execution": execution, "status": status, "discarded": discarded, "alert": alert}
+
+
 def _publish(job: Job, cluster: Cluster, ips: list[str]) -> dict[str, Any]:
     return publish_client_config(
         job["plan"],
@@ -346,6 +389,8 @@ STEPS = {
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
+    if event.get("detail-type") == "Step Functions Execution Status Change":
+        return stopped(event)
     step = event.get("step")
     if step == "identify":
         return identify(event)

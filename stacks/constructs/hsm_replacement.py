@@ -22,6 +22,7 @@ from stacks.constructs.cluster_locks import ClusterLocks
 from stacks.constructs.hsm_permissions import protected_hsm_change_statements
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
+from stacks.constructs.stopped_executions import stopped_rule
 from stacks.nag import acknowledge
 from stacks.names import REPLACE_HSM, replace_hsm_state_machine_name
 from stacks.workflows import replace_hsm
@@ -63,7 +64,8 @@ class HsmReplacementWorkflow(Construct):
             handler="lambdas.handlers.replace_hsm.handler",
             description="Steps of the CloudHSM single-HSM replacement state machine",
             environment={
-                **config.verification_settings().to_env(),
+                # The alert topics: it pages itself for an execution that was stopped.
+                **alerting.alert_settings(config).to_env(),
                 **replacement_settings(config).to_env(),
                 Env.LOCK_TABLE: locks.table.table_name,
             },
@@ -78,6 +80,7 @@ class HsmReplacementWorkflow(Construct):
         for statement in protected_hsm_change_statements(self, config):
             role.add_to_policy(statement)
         locks.grant_take(function)
+        alerting.grant_alerts(function)
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -106,15 +109,24 @@ class HsmReplacementWorkflow(Construct):
             alerting=alerting,
             invokes=[function],
             when_stopped=(
-                "An HSM replacement execution timed out or was aborted without its failure "
-                "report: check the cluster's HSMs (hsmdr cluster health --config <deployment "
-                "config> --cluster <cluster id>) and delete only DEGRADED ones; then hsmdr hsm "
+                "An HSM replacement execution timed out or was aborted: the step function "
+                "deletes the DEGRADED HSMs it created, releases its lock and pages with what "
+                "exists. Without that page, check the cluster's HSMs (hsmdr cluster health "
+                "--config <deployment config> --cluster <cluster id>) and delete only DEGRADED "
+                "ones; then hsmdr hsm "
                 "replace --config <deployment config> --cluster <cluster id> --follow."
             ),
             runbook=runbooks.SINGLE_HSM_FAILURE,
         )
         state_machine = self.workflow.state_machine
         self.state_machine = state_machine
+        self.stopped_rule = stopped_rule(
+            self,
+            state_machine=state_machine,
+            state_machine_name=replace_hsm_state_machine_name(config.deployment_name),
+            function=function,
+            description="HSM replacements that timed out or were aborted: report, release, page",
+        )
         CfnOutput(
             self,
             "StateMachineArn",

@@ -39,6 +39,7 @@ from stacks.constructs.hsm_permissions import (
 )
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.state_machine import ObservedStateMachine
+from stacks.constructs.stopped_executions import stopped_rule
 from stacks.constructs.tables import parameter_arn, trust_anchor_read_statements
 from stacks.nag import acknowledge, rendered
 from stacks.names import RESTORE_CLUSTER, restore_state_machine_name
@@ -88,13 +89,15 @@ class RestoreCluster(Construct):
             handler="lambdas.handlers.restore_cluster.handler",
             description="Steps of the CloudHSM full-cluster restore state machine",
             environment={
-                **config.verification_settings().to_env(),
+                # The alert topics: it pages itself for an execution that was stopped.
+                **alerting.alert_settings(config).to_env(),
                 **restore_settings(config).to_env(),
             },
             timeout=Duration.minutes(2),
         )
         for statement in restore_statements(self, config, self.regions):
             self.lambda_.role.add_to_policy(statement)
+        alerting.grant_alerts(self.lambda_.function)
         self._acknowledge_function(config)
 
         restore = config.restore
@@ -117,13 +120,21 @@ class RestoreCluster(Construct):
             alerting=alerting,
             invokes=[self.lambda_.function],
             when_stopped=(
-                "A restore execution timed out or was aborted before it could alert: look "
+                "A restore execution timed out or was aborted: the step function pages with "
+                "what exists (and deletes only DEGRADED HSMs it created). Without that page, look "
                 "for clusters tagged hsmdr:restore-id (aws cloudhsmv2 describe-clusters), "
                 "read the execution history, and resume with its restore id: hsmdr restore "
                 "--config <deployment config> --restore-id <restore id> --source-cluster "
                 "<cluster id> --follow."
             ),
             runbook=runbooks.COMPLETE_CLUSTER_FAILURE,
+        )
+        self.stopped_rule = stopped_rule(
+            self,
+            state_machine=self.workflow.state_machine,
+            state_machine_name=restore_state_machine_name(config.deployment_name),
+            function=self.lambda_.function,
+            description="Restores that timed out or were aborted: report what exists, page",
         )
         CfnOutput(
             self,

@@ -352,3 +352,45 @@ def test_a_healthy_cluster_has_nothing_to_replace(sandbox: Sandbox) -> None:
     assert execution.status == "FAILED" and execution.error == "NothingToReplace"
     assert sandbox.world.api_calls["CreateHsm"] == 0
     assert lock_items(sandbox) == []
+
+
+# An execution that was stopped -------------------------------------------------------------
+
+
+def test_an_aborted_replacement_deletes_its_degraded_hsm_releases_the_lock_and_pages(
+    sandbox: Sandbox,
+) -> None:
+    from sandbox.stopped_scenarios import abort_when, deliver_stopped
+    from stacks.names import REPLACE_HSM
+
+    # Given a replacement whose new HSMs end DEGRADED, aborted once one has
+    failed = fail_an_hsm(sandbox)
+    before = set(hsms(sandbox, CLUSTER))
+    sandbox.world.faults.enable("hsm-degraded", count=10)
+
+    def created() -> dict[str, str]:
+        return {
+            h["HsmId"]: h["State"] for h in sandbox.world.hsms(CLUSTER) if h["HsmId"] not in before
+        }
+
+    execution = abort_when(
+        sandbox,
+        replace_state_machine(sandbox),
+        {"cluster_id": CLUSTER, "hsm_id": failed["hsm_id"], "poll_seconds": 1},
+        lambda: "DEGRADED" in created().values(),
+    )
+    seen = len(sandbox.messages())
+    # When EventBridge delivers the ABORTED status change
+    [delivery] = deliver_stopped(sandbox.deployment, execution)
+    # Then no HSM the execution created is left serving or DEGRADED, the failed HSM is
+    # kept (its replacement never became ACTIVE), the lock is free, and on-call is paged
+    assert delivery.delivered and delivery.target == sandbox.deployment.function_arn(REPLACE_HSM)
+    assert set(created().values()) <= {"DELETE_IN_PROGRESS", "DELETED"}
+    assert hsms(sandbox, CLUSTER)[failed["hsm_id"]]["state"] == "DEGRADED"
+    assert lock_items(sandbox) == []
+    [page] = sandbox.messages()[seen:]
+    assert page.subject.startswith("CloudHSM HSM replacement FAILED") and "ExecutionAborted" in (
+        page.subject
+    )
+    assert "Its cluster lock was released." in page.message
+    assert page.topic_logical_id.startswith("AlertingTopic")

@@ -323,3 +323,45 @@ def test_a_backup_whose_mode_differs_from_the_config_is_refused(synthesized: Syn
             "a NON_FIPS backup cannot be restored into a FIPS cluster",
             "the config pins mode FIPS",
         )
+
+
+# An execution that was stopped -------------------------------------------------------------
+
+
+def test_an_aborted_restore_pages_with_what_exists_and_deletes_only_its_degraded_hsms(
+    sandbox: Sandbox,
+) -> None:
+    from sandbox.restore_scenarios import subnets as restore_subnets
+    from sandbox.stopped_scenarios import abort_when, deliver_stopped
+
+    # Given a restore whose HSMs end DEGRADED, aborted once one has
+    sandbox.world.faults.enable("hsm-degraded", count=10)
+
+    def degraded_hsm() -> bool:
+        return any(
+            h["State"] == "DEGRADED" for c in live_clusters(sandbox) for h in c.get("Hsms", [])
+        )
+
+    execution = abort_when(
+        sandbox,
+        restore_state_machine_name(sandbox.config.deployment_name),
+        {
+            "source_cluster_id": SOURCE,
+            "region": EAST,
+            "subnet_ids": restore_subnets(sandbox, EAST),
+            "poll_seconds": 1,
+        },
+        degraded_hsm,
+    )
+    seen = len(sandbox.messages())
+    # When EventBridge delivers the ABORTED status change
+    [delivery] = deliver_stopped(sandbox.deployment, execution)
+    # Then the cluster is kept (a restore deletes nothing else), no DEGRADED HSM of the
+    # execution is left, and on-call is paged with what exists and how to resume
+    assert delivery.delivered, delivery
+    [cluster] = live_clusters(sandbox)
+    assert all(h["State"] in ("DELETE_IN_PROGRESS", "DELETED") for h in cluster.get("Hsms", []))
+    [page] = sandbox.messages()[seen:]
+    assert page.subject == f"Restore FAILED: {SOURCE}: ExecutionAborted"
+    assert f"cluster {cluster['ClusterId']} ACTIVE" in page.message
+    assert "--restore-id" in page.message
