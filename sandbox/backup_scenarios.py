@@ -90,4 +90,5 @@ def create_backup(
         "missing_hsms": missing,
         "alerts": alerts(sandbox, seen),
         **sandbox.faults_fired(),
+        **sandbox.permissions_report(),
     }

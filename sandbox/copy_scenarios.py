@@ -193,6 +193,7 @@ def copy_backups(
         after = AccountSnapshot.take(sandbox)
         copies = [c for region in sandbox.config.dr_regions for c in copies_in(sandbox, region)]
         fired = sandbox.faults_fired()
+        permissions = sandbox.permissions_report()
     runs = [first, second]
     leaked = leaked_resources(before, after)
     ok = all(r.get("status") == "SUCCEEDED" for r in runs) and not leaked
@@ -208,6 +209,7 @@ def copy_backups(
         "runs": runs,
         "timeline": timeline.steps,
         "leaked_resources": leaked,
+        **permissions,
     }
 
 

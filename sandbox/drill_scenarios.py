@@ -143,6 +143,7 @@ def run_drill(
         "report_markdown_key": ((report or {}).get("report") or {}).get("markdown_key"),
         "report": report,
         "leaked_resources": leaked(sandbox, before),
+        **sandbox.permissions_report(),
         "primary_clusters_unchanged": primaries(sandbox) == primary_before,
         "metrics": metrics(sandbox, execution.execution_arn),
         "alerts": alerts(sandbox, seen),

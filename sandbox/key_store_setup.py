@@ -130,7 +130,7 @@ class _RoutedLibrary:
             else "the cluster has no HSM"
         )
         if reason is not None:
-            self._sandbox.network_refusals.append(
+            self._sandbox.permissions.network_refusals.append(
                 f"{function.function_name} -> {cluster_id}: {reason}"
             )
             raise pkcs11.exceptions.DeviceError(f"cannot reach an HSM of {cluster_id}: {reason}")

@@ -170,6 +170,7 @@ def replace_after_failure(
         leaked_resources={"hsms": leaked(before, after, dict(spec.hsms_per_az)), "clusters": []},
         rto_seconds=_rto(check.get("checked_at"), output.get("synchronised_at")),
         alerts=alerts(sandbox, seen),
+        **sandbox.permissions_report(),
     )
     return report
 

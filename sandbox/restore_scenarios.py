@@ -130,6 +130,7 @@ def run_restore(
         "leaked_resources": leaked(output, existing) if succeeded else {"clusters": [], "hsms": []},
         "existing": existing,
         "alerts": alerts(sandbox, seen, deployment),
+        **sandbox.permissions_report(),
     }
 
 

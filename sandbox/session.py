@@ -186,7 +186,6 @@ class Sandbox:
         self._key_store = key_store
         self._enforce_permissions = enforce_permissions
         self.permissions: Any = None  # the PermissionEnforcer: its denials, calls checked
-        self.network_refusals: list[str] = []  # connections security groups refused
         self.key_store: Any = None  # the SoftHsmKeyStore, with key_store=True
         self.applied_faults: list[FaultSpec] = []  # every apply_faults, as applied
 
@@ -359,6 +358,21 @@ class Sandbox:
                 self.world.faults.enable(spec.name)
         self.applied_faults += specs
         return specs
+
+    def permissions_report(self) -> dict[str, Any]:
+        """What IAM, resource policies, key policies and security groups refused during
+        the run, measured by the enforcer (empty when every call was allowed)."""
+        denied = [] if self.permissions is None else self.permissions.denials
+        return {
+            "calls_authorized": 0 if self.permissions is None else self.permissions.checked,
+            "denied_calls": [
+                {"operation": d.operation, "principal": d.principal, "message": d.message}
+                for d in denied
+            ],
+            "network_refusals": [] if self.permissions is None else list(
+                self.permissions.network_refusals
+            ),
+        }
 
     def faults_fired(self) -> dict[str, Any]:
         """What the faults did, measured: `faults` lists the applied ones (defaults

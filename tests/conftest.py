@@ -43,3 +43,22 @@ def synthesized() -> Synthesized:
         templates={s.stack_name: s.template for s in assembly.stacks},
         regions={s.stack_name: s.environment.region for s in assembly.stacks},
     )
+
+
+@pytest.fixture(autouse=True)
+def _nothing_refused_unexpectedly(request: pytest.FixtureRequest) -> Any:
+    """Every sandbox run is also a permission test: a call that IAM, a resource or key
+    policy, or a security group refused fails the test that made it, unless the test
+    says it expects refusals (@pytest.mark.denials_expected)."""
+    from sandbox.permissions.enforcer import every_enforcer
+
+    before = {id(e): (len(e.denials), len(e.network_refusals)) for e in every_enforcer()}
+    yield
+    if request.node.get_closest_marker("denials_expected"):
+        return
+    refused = []
+    for enforcer in every_enforcer():
+        denials, refusals = before.get(id(enforcer), (0, 0))
+        refused += [d.message for d in enforcer.denials[denials:]]
+        refused += enforcer.network_refusals[refusals:]
+    assert not refused, "refused by the sandbox's permission checks:\n" + "\n".join(refused)

@@ -11,16 +11,22 @@ from lambdas.core.health import ExecutionView, LockView
 _RECENT_PAGES = 3  # newest first, 100 a page: far more than a day of replacements
 
 
+# What Step Functions answers for an execution that does not (or cannot) exist.
+_NO_SUCH_EXECUTION = frozenset({"ExecutionDoesNotExist", "InvalidArn"})
+
+
 def execution_running(client: Any, execution_arn: str) -> bool:
-    """False for anything that is not a running execution (a manual holder, a stale ARN)."""
+    """False for anything that is not a running execution (a manual holder, a stale ARN).
+    An execution this role may not read, or a failed read, counts as running: taking
+    over the lock of a run in progress is the one mistake a lock exists to prevent."""
     if not execution_arn.startswith("arn:"):
         return False
     from botocore.exceptions import ClientError
 
     try:
         status = client.describe_execution(executionArn=execution_arn)["status"]
-    except ClientError:
-        return False
+    except ClientError as error:
+        return error.response.get("Error", {}).get("Code") not in _NO_SUCH_EXECUTION
     return bool(status == "RUNNING")
 
 

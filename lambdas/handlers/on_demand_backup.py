@@ -324,16 +324,11 @@ def _done(job: Job, step: str) -> Job:
 
 
 def _execution_running(execution_arn: str) -> bool:
-    if not execution_arn.startswith("arn:"):
-        return False
     import boto3
-    from botocore.exceptions import ClientError
 
-    try:
-        status = boto3.client("stepfunctions").describe_execution(executionArn=execution_arn)
-    except ClientError:
-        return False
-    return bool(status["status"] == "RUNNING")
+    from lambdas.core.executions import execution_running
+
+    return execution_running(boto3.client("stepfunctions"), execution_arn)
 
 
 STEPS = {

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import uuid
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
@@ -30,6 +31,8 @@ from sandbox.permissions.resources import ResourceFacts
 if TYPE_CHECKING:
     from sandbox.emulator import CloudHsmWorld
 
+# Every enforcer made in this process (tests check that none refused what they did not expect).
+_EVERY_ENFORCER: Final[weakref.WeakSet[PermissionEnforcer]] = weakref.WeakSet()
 _PRINCIPAL: Final[ContextVar[Principal | None]] = ContextVar("sandbox_principal", default=None)
 _PARAMS_KEY: Final = "sandbox_api_params"
 
@@ -113,6 +116,10 @@ def current_principal() -> Principal | None:
     return _PRINCIPAL.get()
 
 
+def every_enforcer() -> list[PermissionEnforcer]:
+    return list(_EVERY_ENFORCER)
+
+
 def active_enforcer() -> PermissionEnforcer | None:
     """The enforcer of the open sandbox, or None when permissions are not enforced."""
     return _ACTIVE[-1] if _ACTIVE else None
@@ -125,8 +132,10 @@ class PermissionEnforcer:
         self.account = account
         self.facts = ResourceFacts(account, world)
         self.denials: list[Denial] = []
+        self.network_refusals: list[str] = []  # connections security groups refused
         self.checked = 0
         self._lock = threading.Lock()
+        _EVERY_ENFORCER.add(self)
 
     # -- the decision ----------------------------------------------------------------
 

@@ -280,7 +280,12 @@ def test_a_stale_lock_is_taken_over(sandbox: Sandbox) -> None:
         TableName=table,
         Item={
             "cluster_id": {"S": CLUSTER},
-            "holder": {"S": "arn:aws:states:us-east-1:123456789012:execution:x:gone"},
+            "holder": {
+                "S": sandbox.deployment.state_machine_arn(on_demand_state_machine(sandbox)).replace(
+                    ":stateMachine:", ":execution:"
+                )
+                + ":gone"
+            },
             "purpose": {"S": "on-demand backup"},
             "acquired_at": {"N": str(int(time.time()) - 60)},
             "expires_at": {"N": str(int(time.time()) + int(timedelta(hours=3).total_seconds()))},

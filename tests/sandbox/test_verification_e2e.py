@@ -158,6 +158,7 @@ def test_metrics_are_emitted_per_cluster_in_embedded_metric_format(sandbox: Sand
 def test_unknown_fault_is_refused_before_anything_changes(sandbox: Sandbox) -> None:
     from sandbox.session import FaultError
 
+    sandbox.seed_protected_clusters()  # hsm-failure needs a cluster to fail
     with pytest.raises(FaultError, match="'hsm-explodes' is not a fault"):
         sandbox.apply_faults(["hsm-failure", "hsm-explodes"])
     assert sandbox.world.faults.active() == {}

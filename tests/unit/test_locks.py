@@ -54,3 +54,26 @@ def test_a_plan_made_keeps_the_lock_and_a_second_run_is_told_who_has_it() -> Non
         pytest.fail("the plan must not run while another run holds the cluster")
     [still] = items()
     assert still["holder"] == {"S": "run-1"}  # the refused run did not release another's lock
+
+
+class _Described:
+    """A Step Functions client that answers DescribeExecution with one error code."""
+
+    def __init__(self, code: str) -> None:
+        self.code = code
+
+    def describe_execution(self, executionArn: str) -> dict[str, str]:
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": self.code, "Message": "x"}}, "DescribeExecution")
+
+
+@pytest.mark.parametrize(
+    ("code", "running"),
+    [("ExecutionDoesNotExist", False), ("InvalidArn", False), ("AccessDeniedException", True)],
+)
+def test_a_holder_that_cannot_be_read_keeps_its_lock(code: str, running: bool) -> None:
+    from lambdas.core.executions import execution_running
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-restore-cluster:run"
+    assert execution_running(_Described(code), arn) is running
