@@ -15,6 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
+from lambdas.core.drill_settings import DrillEnv
 from sandbox.drill_scenarios import drill_sandbox, primaries, run_drill
 from sandbox.session import Sandbox
 from stacks.names import DR_DRILL, dr_drill_state_machine_name
@@ -345,8 +346,18 @@ def test_an_aborted_drill_pages_with_the_drill_cluster_to_delete(sandbox: Sandbo
 def test_without_key_verification_the_drill_fails_with_that_finding_and_tears_down(
     synthesized: Synthesized,
 ) -> None:
-    # Given the plain sandbox config (no key_verification section, keys required)
-    with Sandbox(profile="test", template=synthesized.template) as sandbox:
+    # Given a drill that requires a key check no function is deployed for: validation
+    # refuses that config, so the synthesized settings are edited to reach the guard the
+    # drill keeps at run time
+    template = json.loads(json.dumps(synthesized.template))
+    for resource in template["Resources"].values():
+        variables = resource.get("Properties", {}).get("Environment", {}).get("Variables", {})
+        if isinstance(variables.get(DrillEnv.SETTINGS), str):
+            settings = json.loads(variables[DrillEnv.SETTINGS])
+            assert settings["key_verification"] is False
+            settings["require_key_verification"] = True
+            variables[DrillEnv.SETTINGS] = json.dumps(settings)
+    with Sandbox(profile="test", template=template) as sandbox:
         sandbox.seed_protected_clusters()
         execution = sandbox.deployment.run_state_machine(
             dr_drill_state_machine_name(sandbox.config.deployment_name),
