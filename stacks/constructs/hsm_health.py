@@ -3,9 +3,13 @@
 CloudHSM emits no EventBridge events of its own, so failures are seen two ways:
 - the check runs on `schedules.health_check` (every 5 minutes by default) and reads
   DescribeClusters against the desired topology;
-- a CloudWatch alarm per cluster on AWS/CloudHSM HsmUnhealthy (dimension ClusterId:
-  HSM ids change when AWS replaces one, the cluster id does not) pages on-call and,
-  through an EventBridge rule on its state change, runs the check at once.
+- a CloudWatch alarm per cluster on AWS/CloudHSM HsmUnhealthy pages on-call and,
+  through an EventBridge rule on its state change, runs the check at once. Which
+  dimension sets CloudHSM publishes it with is UNCONFIRMED (the user guide lists
+  metrics by cluster and by cluster and HSM; AWS Prescriptive Guidance names "HSM ID and
+  cluster ID"), and an alarm on a set that is not published never fires: the alarm is a
+  Metrics Insights query over the namespace, filtered on the cluster id, which covers
+  both (HSM ids change when AWS replaces one, the cluster id does not).
 Whatever fires it, the check decides from DescribeClusters alone, so a sensitive
 alarm costs at most one extra read. A third alarm per cluster pages when the check's
 own metrics say a zone stayed short of ACTIVE HSMs longer than a replacement needs.
@@ -136,13 +140,7 @@ class HsmHealthCheck(Construct):
                 f"<deployment config> --cluster {cluster.id}. Runbook: "
                 f"{runbooks.SINGLE_HSM_FAILURE}"
             ),
-            metric=cloudwatch.Metric(
-                namespace="AWS/CloudHSM",
-                metric_name="HsmUnhealthy",
-                dimensions_map={"ClusterId": cluster.id},
-                statistic="Maximum",
-                period=UNHEALTHY_PERIOD,
-            ),
+            metric=hsm_unhealthy_metric(cluster.id),
             threshold=1,
             evaluation_periods=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
@@ -234,6 +232,21 @@ class HsmHealthCheck(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.IGNORE,
             )
         )
+
+
+def hsm_unhealthy_query(cluster_id: str) -> str:
+    """HsmUnhealthy of a cluster under every dimension set that names it (one series)."""
+    # Not SQL: a CloudWatch query; cluster ids are checked against their pattern first.
+    return f"SELECT MAX(HsmUnhealthy) FROM \"AWS/CloudHSM\" WHERE ClusterId = '{cluster_id}'"  # noqa: S608
+
+
+def hsm_unhealthy_metric(cluster_id: str) -> cloudwatch.MathExpression:
+    return cloudwatch.MathExpression(
+        expression=hsm_unhealthy_query(cluster_id),
+        using_metrics={},
+        period=UNHEALTHY_PERIOD,
+        label=f"HsmUnhealthy {cluster_id}",
+    )
 
 
 def capacity_alarm_window(config: DeploymentConfig) -> tuple[int, int]:

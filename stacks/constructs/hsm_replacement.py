@@ -126,6 +126,7 @@ class HsmReplacementWorkflow(Construct):
             state_machine_name=replace_hsm_state_machine_name(config.deployment_name),
             function=function,
             description="HSM replacements that timed out or were aborted: report, release, page",
+            alerting=alerting,
         )
         CfnOutput(
             self,

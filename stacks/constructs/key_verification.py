@@ -11,9 +11,11 @@ VPC, with a security group of their own:
 
 Network: egress TCP 2223-2225 to the configured HSM security group only, and HTTPS
 for Secrets Manager, S3 and CloudHSM's API (the subnets need a NAT gateway or VPC
-endpoints). A restored cluster gets a security group of its own from CloudHSM: the
-drill that creates it must let this group in (ingress on the new group, and egress
-here to it) before it invokes verify-keys.
+endpoints). A cluster's security group admits only its own members, so the stack also
+adds the matching ingress rule to that group: TCP 2223-2225 from the verifier's group.
+A restored cluster gets a security group of its own from CloudHSM: the drill that
+creates it must let this group in (ingress on the new group, and egress here to it)
+before it invokes verify-keys.
 
 The crypto user's secret is not made here: it holds an HSM password, created by
 the operator who creates the crypto user; the functions may only read it.
@@ -149,6 +151,17 @@ class KeyVerificationConstruct(Construct):
             ec2.Peer.security_group_id(hsms.security_group_id),
             ec2.Port.tcp_range(*HSM_PORTS),
             "CloudHSM client to the HSMs",
+        )
+        # The other half: CloudHSM makes the cluster's group admit only its members.
+        ec2.CfnSecurityGroupIngress(
+            self,
+            "HsmIngressFromVerifier",
+            group_id=keys.hsm_security_group_id,
+            ip_protocol="tcp",
+            from_port=HSM_PORTS[0],
+            to_port=HSM_PORTS[1],
+            source_security_group_id=group.security_group_id,
+            description="cloudhsm-dr key verifier to the HSMs",
         )
         group.add_egress_rule(
             ec2.Peer.any_ipv4(),

@@ -40,6 +40,7 @@ from lambdas.core.drill_watch import DAYS_SINCE_SUCCESSFUL_DRILL
 from lambdas.core.env import METRICS_NAMESPACE
 from stacks.config import DeploymentConfig, ProtectedClusterConfig, schedule_interval_minutes
 from stacks.constructs.alerting import ALARM_PERIOD, Alerting
+from stacks.constructs.hsm_health import hsm_unhealthy_metric, hsm_unhealthy_query
 from stacks.constructs.project_metrics import (
     cluster_label,
     copy_limit_seconds,
@@ -171,9 +172,16 @@ class Monitoring(Construct):
         metric: cloudwatch.IMetric,
         threshold: float,
         comparison: cloudwatch.ComparisonOperator,
-        missing: cloudwatch.TreatMissingData,
+        missing: cloudwatch.TreatMissingData | Literal["quiet-until-data"],
         periods: int = 1,
     ) -> cloudwatch.Alarm:
+        """`missing="quiet-until-data"`: for a metric that a fresh deployment has not
+        emitted yet. Missing data keeps the alarm out of ALARM, so a new deployment is
+        quiet (missing data as breaching paged from the first day). An alarm is created
+        in INSUFFICIENT_DATA and actions run on state changes only, so the alarm acts on
+        the way back to INSUFFICIENT_DATA alone: when the metric that once came stops
+        (a stopped reporter), it says so at the alarm's severity."""
+        quiet_until_data = missing == "quiet-until-data"
         alarm = cloudwatch.Alarm(
             self,
             construct_id,
@@ -183,12 +191,17 @@ class Monitoring(Construct):
             comparison_operator=comparison,
             evaluation_periods=periods,
             datapoints_to_alarm=periods,
-            treat_missing_data=missing,
+            treat_missing_data=(
+                cloudwatch.TreatMissingData.MISSING if isinstance(missing, str) else missing
+            ),
         )
         if severity == "page":
             self.alerting.page_on(alarm)
         else:
             self.alerting.notify_on(alarm)
+        if quiet_until_data:
+            action = self.alerting.action if severity == "page" else self.alerting.notify_action
+            alarm.add_insufficient_data_action(action)
         self.alarms.append(alarm)
         return alarm
 
@@ -262,13 +275,12 @@ class Monitoring(Construct):
             metric=metric,
             threshold=limit,
             comparison=GT,
-            # The DR-region monitor runs hourly: its silence about a cluster means no
-            # READY copy (or no monitor). The daily job's silence is the monitor's to see.
-            missing=(
-                cloudwatch.TreatMissingData.BREACHING
-                if held
-                else cloudwatch.TreatMissingData.NOT_BREACHING
-            ),
+            # The DR-region monitor runs hourly and emits the age only of a READY copy:
+            # quiet until the first copy is there (a fresh deployment has none; the
+            # monitor itself reports COPY_MISSING), then its silence about a cluster (no
+            # READY copy left, or no monitor) pages as INSUFFICIENT_DATA. The daily job's
+            # silence is the monitor's to see.
+            missing="quiet-until-data" if held else cloudwatch.TreatMissingData.NOT_BREACHING,
             periods=2 if held else 1,
         )
 
@@ -316,8 +328,8 @@ class Monitoring(Construct):
         config = self.config
         for cluster in config.protected_clusters:
             # AWS/CloudHSM metrics live in the cluster's region: an alarm sees its own.
-            if cluster.region == self.stack.region and not self.watched.covers(
-                "AWS/CloudHSM", "HsmUnhealthy", {"ClusterId": cluster.id}
+            if cluster.region == self.stack.region and not self.watched.covers_query(
+                hsm_unhealthy_query(cluster.id)
             ):
                 self._alarm(
                     f"HsmUnhealthy-{cluster.id}",
@@ -328,13 +340,7 @@ class Monitoring(Construct):
                         "Look: hsmdr backup verify --config <deployment config>."
                     ),
                     runbook=Runbook.SINGLE_HSM_FAILURE,
-                    metric=cloudwatch.Metric(
-                        namespace="AWS/CloudHSM",
-                        metric_name="HsmUnhealthy",
-                        dimensions_map={"ClusterId": cluster.id},
-                        statistic="Maximum",
-                        period=ALARM_PERIOD,
-                    ),
+                    metric=hsm_unhealthy_metric(cluster.id),
                     threshold=1,
                     comparison=GTE,
                     missing=cloudwatch.TreatMissingData.NOT_BREACHING,
@@ -399,7 +405,11 @@ class Monitoring(Construct):
             ),
             threshold=drills.period_days,
             comparison=GT,
-            missing=cloudwatch.TreatMissingData.BREACHING,
+            # The watcher emits the metric on every daily run (the lookback when no drill
+            # ever succeeded), so an overdue drill is data, not silence: quiet until its
+            # first run, then a watcher that stops reporting pages as INSUFFICIENT_DATA
+            # (its crashes and failed invocations page through its own job's alarms).
+            missing="quiet-until-data",
             periods=2,
         )
 

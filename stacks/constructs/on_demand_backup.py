@@ -109,6 +109,7 @@ class OnDemandBackup(Construct):
             state_machine_name=name,
             function=function,
             description="On-demand backups that timed out or were aborted: clean up, page",
+            alerting=alerting,
         )
         CfnOutput(
             self,

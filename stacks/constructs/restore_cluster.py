@@ -135,6 +135,7 @@ class RestoreCluster(Construct):
             state_machine_name=restore_state_machine_name(config.deployment_name),
             function=self.lambda_.function,
             description="Restores that timed out or were aborted: report what exists, page",
+            alerting=alerting,
         )
         CfnOutput(
             self,

@@ -81,9 +81,25 @@ class WatchedMetrics:
     def __init__(self, stack: Stack) -> None:
         self._stack = stack
         self._watched: list[tuple[str, str, dict[str, str]]] = []
+        self._queries: set[str] = set()  # Metrics Insights queries (SELECT ...)
         for node in stack.node.find_all():
             if isinstance(node, cloudwatch.CfnAlarm):
                 self._watched += self._metrics_of(node)
+                self._queries |= self._queries_of(node)
+
+    def covers_query(self, query: str) -> bool:
+        """Some alarm evaluates this Metrics Insights query."""
+        return query in self._queries
+
+    @staticmethod
+    def _queries_of(alarm: cloudwatch.CfnAlarm) -> set[str]:
+        queries: Sequence[Any] = alarm.metrics if isinstance(alarm.metrics, list) else []
+        return {
+            q.expression
+            for q in queries
+            if isinstance(getattr(q, "expression", None), str)
+            and q.expression.lstrip().upper().startswith("SELECT ")
+        }
 
     def covers(self, namespace: str, metric_name: str, identity: Mapping[str, Any]) -> bool:
         """Some alarm reads this metric with at least these dimension values (its own

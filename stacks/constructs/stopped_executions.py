@@ -8,7 +8,8 @@ function, which reads the execution's input and history to find what it created.
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, Stack
+from aws_cdk import ArnFormat, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as event_targets
 from aws_cdk import aws_iam as iam
@@ -16,6 +17,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
+from stacks.constructs.alerting import ALARM_PERIOD, Alerting, rule_arn
 from stacks.nag import acknowledge, rendered
 
 STOPPED_STATUSES = ["TIMED_OUT", "ABORTED"]
@@ -28,8 +30,11 @@ def stopped_rule(
     state_machine_name: str,
     function: lambda_.IFunction,
     description: str,
+    alerting: Alerting,
 ) -> events.Rule:
-    """Send the state machine's stopped executions to `function`, and let it read them."""
+    """Send the state machine's stopped executions to `function`, and let it read them.
+    An event EventBridge could not hand to the function waits in a dead-letter queue,
+    which pages: then nothing cleaned up after that execution."""
     executions = Stack.of(scope).format_arn(
         service="states",
         resource="execution",
@@ -49,9 +54,33 @@ def stopped_rule(
         "Reads the input and history of its own workflow's executions (ids made at run "
         "time) to clean up after one that was stopped.",
     )
+    # Named, so the dead-letter key's policy can name the rule without depending on it.
+    name = f"{state_machine_name}-stopped"
+    alerting.allow_dead_letters_from("events.amazonaws.com", [rule_arn(scope, name)])
+    dead_letters = alerting.dead_letter_queue(scope, "StoppedRuleDeadLetters")
+    alerting.page_on(
+        cloudwatch.Alarm(
+            scope,
+            "StoppedRuleDeadLettersAlarm",
+            alarm_description=(
+                f"An execution of {state_machine_name} timed out or was aborted, and "
+                "EventBridge could not hand it to the function that cleans up after it (the "
+                "events are in the rule's dead-letter queue): nothing it created was cleaned "
+                "up. Read the execution's history and clean up by hand."
+            ),
+            metric=dead_letters.metric_approximate_number_of_messages_visible(
+                period=ALARM_PERIOD, statistic="Maximum"
+            ),
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+    )
     return events.Rule(
         scope,
         "StoppedRule",
+        rule_name=name,
         description=description,
         event_pattern=events.EventPattern(
             source=["aws.states"],
@@ -61,5 +90,12 @@ def stopped_rule(
                 "status": STOPPED_STATUSES,
             },
         ),
-        targets=[event_targets.LambdaFunction(function, retry_attempts=2)],
+        targets=[
+            event_targets.LambdaFunction(
+                function,
+                dead_letter_queue=dead_letters,
+                retry_attempts=2,
+                max_event_age=Duration.hours(1),
+            )
+        ],
     )

@@ -191,29 +191,29 @@ def writer_allowed(
 def test_every_rule_that_invokes_a_function_has_a_dead_letter_queue_it_may_write(
     synthesized: Synthesized,
 ) -> None:
-    template = synthesized.template
-    rules = resources(template, "AWS::Events::Rule")
     checked = 0
-    for rule_id, rule in rules.items():
-        for target in rule["Properties"]["Targets"]:
-            if not json.dumps(target["Arn"]).count("Function"):
-                continue
-            assert "DeadLetterConfig" in target and "Name" in rule["Properties"], (
-                f"{rule_id} invokes a function without a dead-letter queue: give it a name, "
-                "Alerting.dead_letter_queue and Alerting.allow_dead_letters_from"
-            )
-            queue_id = queue_id_of(target["DeadLetterConfig"]["Arn"])
-            name = rule["Properties"]["Name"]  # named: the key policy cannot Ref the rule
-            rule_arn = f"arn:${{AWS::Partition}}:events:us-east-1:{ACCOUNT}:rule/{name}"
-            writer_allowed(
-                template,
-                queue_id,
-                "events.amazonaws.com",
-                source=f"${{{rule_id}.Arn}}",
-                key_source=rule_arn,
-            )
-            checked += 1
-    assert checked >= 2  # the HsmUnhealthy alarm rule and the stopped-drill rule
+    for stack_name, template in stacks(synthesized):
+        region = synthesized.regions[stack_name]
+        for rule_id, rule in resources(template, "AWS::Events::Rule").items():
+            for target in rule["Properties"]["Targets"]:
+                if "Function" not in json.dumps(target["Arn"]):
+                    continue
+                assert "DeadLetterConfig" in target and "Name" in rule["Properties"], (
+                    f"{rule_id} invokes a function without a dead-letter queue: give it a "
+                    "name, Alerting.dead_letter_queue and Alerting.allow_dead_letters_from"
+                )
+                queue_id = queue_id_of(target["DeadLetterConfig"]["Arn"])
+                name = rule["Properties"]["Name"]  # named: the key policy cannot Ref the rule
+                writer_allowed(
+                    template,
+                    queue_id,
+                    "events.amazonaws.com",
+                    source=f"${{{rule_id}.Arn}}",
+                    key_source=f"arn:${{AWS::Partition}}:events:{region}:{ACCOUNT}:rule/{name}",
+                )
+                checked += 1
+    # The HsmUnhealthy alarm rule and the workflows' stopped-execution rules.
+    assert checked >= 5
 
 
 def test_every_subscription_redrives_to_a_queue_sns_may_write_for_its_topic(

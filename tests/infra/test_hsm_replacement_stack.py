@@ -116,14 +116,25 @@ def test_schedule_runs_the_check_every_five_minutes(synthesized: Synthesized) ->
     assert json.loads(schedule["Target"]["Input"]) == {"source": "schedule"}
 
 
+def unhealthy_query(alarm: dict[str, Any]) -> str | None:
+    """The Metrics Insights query of an HsmUnhealthy alarm, None for any other alarm."""
+    for query in alarm.get("Metrics", []):
+        if "HsmUnhealthy" in query.get("Expression", ""):
+            return str(query["Expression"])
+    return None
+
+
 def test_hsm_unhealthy_alarm_is_on_the_cluster_and_pages(synthesized: Synthesized) -> None:
     topic_id = page_topic(synthesized.template)
-    [alarm] = [
-        a for a in alarms_of(synthesized.template).values() if a.get("MetricName") == "HsmUnhealthy"
-    ]
-    assert alarm["Namespace"] == "AWS/CloudHSM"
-    assert alarm["Dimensions"] == [{"Name": "ClusterId", "Value": CLUSTER}]
-    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Maximum", 300, 1)
+    [alarm] = [a for a in alarms_of(synthesized.template).values() if unhealthy_query(a)]
+    # Which dimension sets AWS/CloudHSM publishes is unconfirmed (cluster, cluster + HSM):
+    # a Metrics Insights query over the namespace, filtered on the cluster, sees both.
+    [query] = alarm["Metrics"]
+    assert query["Expression"] == (
+        f"SELECT MAX(HsmUnhealthy) FROM \"AWS/CloudHSM\" WHERE ClusterId = '{CLUSTER}'"  # noqa: S608
+    )
+    assert (query["Period"], query["ReturnData"], alarm["EvaluationPeriods"]) == (300, True, 1)
+    assert "MetricName" not in alarm and "Dimensions" not in alarm
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     assert alarm["AlarmName"] == f"hsmdr-sandbox-hsm-unhealthy-{CLUSTER}"
     assert alarm["AlarmActions"] == alarm["OKActions"] == [{"Ref": topic_id}]
@@ -132,9 +143,7 @@ def test_hsm_unhealthy_alarm_is_on_the_cluster_and_pages(synthesized: Synthesize
 def test_alarm_state_change_runs_the_health_check(synthesized: Synthesized) -> None:
     template = synthesized.template
     function_id, _ = function(template, "check-health")
-    [(alarm_id, _)] = [
-        (k, a) for k, a in alarms_of(template).items() if a.get("MetricName") == "HsmUnhealthy"
-    ]
+    [(alarm_id, _)] = [(k, a) for k, a in alarms_of(template).items() if unhealthy_query(a)]
     rule_id, rule = only(template, "AWS::Events::Rule", "HsmHealth")
     assert rule["EventPattern"] == {
         "source": ["aws.cloudwatch"],
@@ -229,9 +238,9 @@ def test_clusters_in_other_regions_get_no_cloudhsm_alarm_but_a_capacity_alarm(
     remote_cluster_template: dict[str, Any],
 ) -> None:
     template = remote_cluster_template
-    unhealthy = [a for a in alarms_of(template).values() if a.get("MetricName") == "HsmUnhealthy"]
+    unhealthy = [unhealthy_query(a) for a in alarms_of(template).values() if unhealthy_query(a)]
     # A CloudWatch alarm sees metrics of its own region only.
-    assert [a["Dimensions"][0]["Value"] for a in unhealthy] == [CLUSTER]
+    assert len(unhealthy) == 1 and f"ClusterId = '{CLUSTER}'" in str(unhealthy[0])
     capacity = capacity_alarms(template)
     assert len(capacity) == 2
     # Without automatic replacement nobody will fix it: page at the first short period.

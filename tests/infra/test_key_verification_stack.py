@@ -104,6 +104,20 @@ def test_security_group_reaches_only_the_hsms_and_https(key_stack: KeyStack) -> 
     assert "CidrIp" not in egress[("tcp", 2223, 2225)]
 
 
+def test_the_cluster_group_lets_the_verifier_in(key_stack: KeyStack) -> None:
+    # A CloudHSM cluster's group admits only its members: egress alone reaches nothing.
+    _, verify = key_function(key_stack.template, "verify-keys")
+    [group_ref] = verify["VpcConfig"]["SecurityGroupIds"]
+    [ingress] = [
+        r["Properties"]
+        for r in resources(key_stack.template, "AWS::EC2::SecurityGroupIngress").values()
+    ]
+    assert ingress["GroupId"] == HSM_GROUP
+    assert (ingress["IpProtocol"], ingress["FromPort"], ingress["ToPort"]) == ("tcp", 2223, 2225)
+    assert ingress["SourceSecurityGroupId"] == group_ref
+    assert "CidrIp" not in ingress
+
+
 def test_manifest_bucket_is_encrypted_versioned_private_tls_only_and_logged(
     key_stack: KeyStack,
 ) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
+from stacks.constructs.hsm_health import hsm_unhealthy_query
 from tests.conftest import REPO_ROOT, SANDBOX_CONFIG, Synthesized
 from tests.infra.test_stack import function, only, resources
 
@@ -88,6 +89,16 @@ def watching(
         for a in alarms(template)
         if severity(template, a) == of
         and any(ns == namespace and n == metric_name and matches(d) for ns, n, d in metrics_of(a))
+    ]
+
+
+def querying(template: dict[str, Any], query: str, of: str = "page") -> list[Alarm]:
+    """Alarms of severity `of` that evaluate this Metrics Insights query."""
+    return [
+        a
+        for a in alarms(template)
+        if severity(template, a) == of
+        and any(m.get("Expression") == query for m in a.get("Metrics", []))
     ]
 
 
@@ -244,10 +255,13 @@ def test_stale_or_missing_copies_page_from_both_regions(synthesized: Synthesized
     alarm = one(watching(main(synthesized), "CloudHsmDr", "NewestCopyAgeSeconds", job))
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (limit, "GreaterThanThreshold")
     assert alarm["Period"] == 86400 and runbook_of(alarm) == "copy-failure.md"
-    # The DR region's hourly monitor: its silence about a cluster means no READY copy.
+    # The DR region's hourly monitor: a fresh deployment (no copy yet) is quiet; once
+    # copies were reported, its silence about a cluster (no READY copy left, or no
+    # monitor) pages on the way to INSUFFICIENT_DATA.
     held = {"ClusterId": CLUSTER, "Region": "us-west-2", "service": "copy-monitor"}
     alarm = one(watching(dr(synthesized), "CloudHsmDr", "NewestCopyAgeSeconds", held))
-    assert (alarm["Threshold"], alarm["TreatMissingData"]) == (limit, "breaching")
+    assert (alarm["Threshold"], alarm["TreatMissingData"]) == (limit, "missing")
+    assert alarm["InsufficientDataActions"] == [{"Ref": topics(dr(synthesized))["page"]}]
     assert runbook_of(alarm) == "copy-failure.md"
     failed = one(
         watching(
@@ -263,8 +277,9 @@ def test_stale_or_missing_copies_page_from_both_regions(synthesized: Synthesized
 
 def test_hsm_health_pages_per_cluster_once(synthesized: Synthesized) -> None:
     template = main(synthesized)
-    # AWS/CloudHSM, on the cluster (HSM ids change); one alarm, wherever it is built.
-    alarm = one(watching(template, "AWS/CloudHSM", "HsmUnhealthy", {"ClusterId": CLUSTER}))
+    # AWS/CloudHSM, on the cluster (HSM ids change) under any dimension set; one alarm,
+    # wherever it is built.
+    alarm = one(querying(template, hsm_unhealthy_query(CLUSTER)))
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (
         1,
         "GreaterThanOrEqualToThreshold",
@@ -277,7 +292,7 @@ def test_hsm_health_pages_per_cluster_once(synthesized: Synthesized) -> None:
     assert expression == "desired - healthy"
     assert (capacity["Threshold"], capacity["ComparisonOperator"]) == (0, "GreaterThanThreshold")
     assert runbook_of(capacity) == "single-hsm-failure.md"
-    assert not watching(dr(synthesized), "AWS/CloudHSM", "HsmUnhealthy", {"ClusterId": CLUSTER})
+    assert not querying(dr(synthesized), hsm_unhealthy_query(CLUSTER))
 
 
 def state_machines(template: dict[str, Any]) -> dict[str, str]:
@@ -335,7 +350,10 @@ def test_drills_page_when_overdue_and_notify_when_slow(synthesized: Synthesized)
         watching(template, "CloudHsmDr", "DaysSinceSuccessfulDrill", {"service": "watch-drills"})
     )
     assert (overdue["Threshold"], overdue["ComparisonOperator"]) == (92, "GreaterThanThreshold")
-    assert overdue["TreatMissingData"] == "breaching"
+    # Quiet until the watcher's first run; a watcher that stops reporting pages.
+    assert overdue["TreatMissingData"] == "missing"
+    assert overdue["InsufficientDataActions"] == overdue["AlarmActions"]
+    assert overdue["InsufficientDataActions"] == [{"Ref": topics(template)["page"]}]
     assert runbook_of(overdue) == "dr-drill.md"
     for stack in both(synthesized):
         slow = one(
@@ -398,7 +416,11 @@ def metric_key(alarm: Alarm) -> str:
 def period_of(alarm: Alarm) -> int:
     if "Period" in alarm:
         return int(alarm["Period"])
-    return max(int(m["MetricStat"]["Period"]) for m in alarm["Metrics"] if "MetricStat" in m)
+    return max(
+        int(m["MetricStat"]["Period"] if "MetricStat" in m else m["Period"])
+        for m in alarm["Metrics"]
+        if "MetricStat" in m or "Period" in m
+    )
 
 
 def test_every_page_alarm_escalates_if_it_lasts(synthesized: Synthesized) -> None:
