@@ -26,7 +26,11 @@ from sandbox.provisioners.messaging import (
     sqs_queue_policy,
 )
 from sandbox.provisioners.monitoring import cloudwatch_alarm, log_group
-from sandbox.provisioners.network import security_group
+from sandbox.provisioners.network import (
+    security_group,
+    security_group_egress,
+    security_group_ingress,
+)
 from sandbox.provisioners.security import (
     iam_managed_policy,
     iam_policy,
@@ -68,6 +72,8 @@ PROVISIONERS: dict[str, Provisioner] = {
     "AWS::Logs::LogGroup": log_group,
     "AWS::CloudWatch::Alarm": cloudwatch_alarm,
     "AWS::Events::Rule": events_rule,
+    "AWS::EC2::SecurityGroupIngress": security_group_ingress,
+    "AWS::EC2::SecurityGroupEgress": security_group_egress,
     "AWS::Lambda::Permission": lambda_permission,
     "AWS::S3::Bucket": s3_bucket,
     "AWS::S3::BucketPolicy": s3_bucket_policy,

@@ -71,3 +71,39 @@ def _replace_egress(
             ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=[permission])
         except ClientError as error:
             ctx.note(logical_id, f"egress rule {rule.get('Description', '')!r} skipped: {error}")
+
+
+def security_group_ingress(
+    ctx: ProvisionContext, logical_id: str, props: Properties
+) -> Provisioned:
+    """One ingress rule on an existing group (here: a cluster's, from the verifier's).
+    A group unknown to moto (the config's placeholder) is noted, not created."""
+    return _rule(ctx, logical_id, props, ingress=True)
+
+
+def security_group_egress(ctx: ProvisionContext, logical_id: str, props: Properties) -> Provisioned:
+    return _rule(ctx, logical_id, props, ingress=False)
+
+
+def _rule(
+    ctx: ProvisionContext, logical_id: str, props: Properties, *, ingress: bool
+) -> Provisioned:
+    ec2 = ctx.client("ec2")
+    permission: dict[str, Any] = {"IpProtocol": str(props["IpProtocol"])}
+    for port in ("FromPort", "ToPort"):
+        if port in props:
+            permission[port] = int(props[port])
+    if "CidrIp" in props:
+        permission["IpRanges"] = [{"CidrIp": props["CidrIp"]}]
+    peer = props.get("SourceSecurityGroupId" if ingress else "DestinationSecurityGroupId")
+    if peer:
+        permission["UserIdGroupPairs"] = [{"GroupId": peer}]
+    group_id = str(props["GroupId"])
+    authorize = (
+        ec2.authorize_security_group_ingress if ingress else ec2.authorize_security_group_egress
+    )
+    try:
+        authorize(GroupId=group_id, IpPermissions=[permission])
+    except ClientError as error:
+        ctx.note(logical_id, f"rule on {group_id} not applied: {error}")
+    return Provisioned(f"{group_id}-{logical_id}")
