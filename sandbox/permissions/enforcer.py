@@ -404,7 +404,14 @@ class PermissionEnforcer:
             return key.arn if key is not None else resource
         if prefix == "secretsmanager" and resource != "*":
             found = self.facts.secret(resource, region)
-            return found[0] if found is not None else resource
+            if found is not None:
+                return found[0]
+            # No such secret: IAM sees the name as a partial ARN (no random suffix)
+            return (
+                resource
+                if resource.startswith("arn:")
+                else (f"arn:aws:secretsmanager:{region}:{self.account}:secret:{resource}")
+            )
         return resource
 
 

@@ -56,6 +56,10 @@ def _subscribe(
         # dispatcher; a publish would then fail inside the publishing state machine.
         ctx.note(logical_id, "lambda subscription not created (no in-process SNS delivery)")
         return f"{topic_arn}:sandbox-skipped-{logical_id}"
+    if protocol in ("http", "https"):
+        # moto would POST every message to the endpoint: the sandbox reaches no network.
+        ctx.note(logical_id, f"{protocol} subscription not created (the sandbox has no network)")
+        return f"{topic_arn}:sandbox-skipped-{logical_id}"
     attributes = {
         key: text(value)
         for key, value in pick(

@@ -11,12 +11,14 @@ are drawn as tight as CloudHSM's authorization model allows:
 - Tags that make a copy deletable (managed-by=cloudhsm-dr and the copy's other keys) are
   set only in the TagList of CopyBackupToRegion, which is authorized as TagResource and
   UntagResource too (Service Authorization Reference). CloudHSM has no condition key
-  that tells that from a later TagResource, so those tag keys are allowed only on
-  backups of the protected clusters' regions, where CopyBackupToRegion is called on
-  the source backup (which CloudHSM backup ARN the TagList is authorized against is
-  UNCONFIRMED), never on the DR-region backups DeleteBackup reaches: the role cannot
-  tag a foreign copy as its own and then delete it. (A region that is both a cluster's
-  and a DR region is the exception: there the two grants meet.)
+  that tells that from a later TagResource, and the copy has no id yet when the call is
+  authorized (the API does not even return one), so the grant names backup/* of the
+  regions involved (whether CloudHSM checks the source backup or the destination region
+  is UNCONFIRMED; the sandbox checks `backup/*` of the destination), and an explicit
+  Deny refuses those tags on every existing backup of the DR regions
+  (`backup/backup-*`), the only backups DeleteBackup reaches: the role cannot tag a
+  foreign copy as its own and then delete it. (A DR region that is also a protected
+  cluster's region gets no such Deny, which would refuse copies from there.)
 - Tagging existing backups: only the hsmdr:golden key (golden marking and unmarking),
   which no Allow statement conditions on.
 - DescribeBackups and DescribeClusters support no resource-level permissions.
@@ -39,6 +41,7 @@ from lambdas.core.copies import (
 )
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
+from stacks.constructs.hsm_permissions import ec2_dependent_statement
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import ScheduledJob
 from stacks.constructs.tables import parameter_arn, trust_anchor_read_statements
@@ -127,6 +130,13 @@ def backup_arns(scope: Construct, region: str) -> str:
     )
 
 
+def existing_backup_arns(scope: Construct, region: str) -> str:
+    """Every backup that exists (an id), not a copy being created (no id yet)."""
+    return Stack.of(scope).format_arn(
+        service="cloudhsm", region=region, resource="backup", resource_name="backup-*"
+    )
+
+
 def cluster_arn(scope: Construct, region: str, cluster_id: str) -> str:
     return Stack.of(scope).format_arn(
         service="cloudhsm", region=region, resource="cluster", resource_name=cluster_id
@@ -150,7 +160,7 @@ def copy_job_statements(scope: Construct, config: DeploymentConfig) -> list[iam.
         iam.PolicyStatement(
             sid="TagCopiesAtCreation",
             actions=["cloudhsm:TagResource"],
-            resources=[backup_arns(scope, r) for r in cluster_regions],
+            resources=[backup_arns(scope, r) for r in all_regions],
             conditions={
                 "StringEquals": {
                     f"aws:RequestTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
@@ -163,7 +173,7 @@ def copy_job_statements(scope: Construct, config: DeploymentConfig) -> list[iam.
         iam.PolicyStatement(
             sid="UntagCopiesAtCreation",
             actions=["cloudhsm:UntagResource"],
-            resources=[backup_arns(scope, r) for r in cluster_regions],
+            resources=[backup_arns(scope, r) for r in all_regions],
             conditions={"ForAllValues:StringEquals": {"aws:TagKeys": COPY_TAG_KEYS}},
         ),
         iam.PolicyStatement(
@@ -176,8 +186,22 @@ def copy_job_statements(scope: Construct, config: DeploymentConfig) -> list[iam.
             actions=["cloudhsm:ModifyCluster"],
             resources=[cluster_arn(scope, c.region, c.id) for c in config.protected_clusters],
         ),
+        # ModifyCluster's dependent action (Service Authorization Reference): CloudHSM
+        # reads the cluster's subnets as the caller.
+        ec2_dependent_statement(["ec2:DescribeSubnets"], cluster_regions),
     ]
     statements += trust_anchor_statements(scope, config)
+    copy_only_regions = sorted(set(config.dr_regions) - set(cluster_regions))
+    if copy_only_regions:
+        statements.append(
+            iam.PolicyStatement(
+                sid="NeverTagExistingBackupsAsCopies",
+                effect=iam.Effect.DENY,
+                actions=["cloudhsm:TagResource"],
+                resources=[existing_backup_arns(scope, r) for r in copy_only_regions],
+                conditions={"Null": {f"aws:RequestTag/{MANAGED_BY_KEY}": "false"}},
+            )
+        )
     if config.dr_regions:
         statements.append(
             iam.PolicyStatement(

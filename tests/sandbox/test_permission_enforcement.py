@@ -18,7 +18,7 @@ import pytest
 from sandbox.session import Sandbox
 from tests.conftest import Synthesized
 
-pytestmark = [pytest.mark.slow, pytest.mark.denials_expected]
+pytestmark = pytest.mark.slow
 
 CLUSTER = "cluster-sandboxprimary"
 Template = dict[str, Any]
@@ -82,6 +82,7 @@ def open_sandbox() -> Iterator[Callable[..., Sandbox]]:
         sandbox.__exit__(None, None, None)
 
 
+@pytest.mark.denials_expected
 def test_identity_policy_without_delete_hsm_leaves_the_temporary_hsm(
     synthesized: Synthesized, open_sandbox: Callable[..., Sandbox]
 ) -> None:
@@ -114,6 +115,7 @@ def test_identity_policy_without_delete_hsm_leaves_the_temporary_hsm(
     assert any("cloudhsm:DeleteHsm" in cause for cause in refusals_in(history))
 
 
+@pytest.mark.denials_expected
 def test_resource_policy_without_the_rule_permission_dead_letters_the_event(
     synthesized: Synthesized, open_sandbox: Callable[..., Sandbox]
 ) -> None:
@@ -136,6 +138,7 @@ def test_resource_policy_without_the_rule_permission_dead_letters_the_event(
     assert to_function.result is None  # the health check never ran
 
 
+@pytest.mark.denials_expected
 def test_key_policy_without_the_account_stops_every_alert(
     synthesized: Synthesized, open_sandbox: Callable[..., Sandbox]
 ) -> None:
@@ -163,6 +166,7 @@ def test_key_policy_without_the_account_stops_every_alert(
     assert result.invocation is not None
 
 
+@pytest.mark.denials_expected
 def test_security_group_that_does_not_admit_the_verifier_fails_the_drill(
     tmp_path: Path,
 ) -> None:
@@ -186,6 +190,7 @@ def test_security_group_that_does_not_admit_the_verifier_fails_the_drill(
     assert report["leaked_resources"] == {"clusters": [], "hsms": [], "rules": []}
 
 
+@pytest.mark.denials_expected
 def test_alarm_action_refused_by_the_topic_policy_pages_nobody(
     synthesized: Synthesized, open_sandbox: Callable[..., Sandbox]
 ) -> None:
@@ -219,3 +224,38 @@ def test_the_stack_as_synthesized_delivers_every_alarm(
             topics = [d for d in deliveries if d.target.split(":")[2] == "sns"]
             assert topics and all(d.delivered for d in topics), (alarm, deliveries)
     assert sandbox.permissions.denials == []
+
+
+@pytest.mark.parametrize("config_name", ["example.yaml", "all-options.yaml"])
+def test_shipped_configs_deploy_and_run_their_jobs_with_nothing_refused(
+    config_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example config and the one with every option on: each scheduled job that a
+    function runs, and every alarm of every stack, get through the permission checks."""
+    from stacks.config import load_config
+    from tests.conftest import REPO_ROOT
+
+    path = REPO_ROOT / "config" / config_name
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", load_config(path).account or "123456789012")
+    with Sandbox(path, profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        fired = 0
+        for deployment in sandbox.deployments.values():
+            for schedule in deployment.schedules():
+                if schedule.target_arn.split(":")[2] != "lambda":
+                    continue  # state machine targets: their workflows have their own tests
+                target = deployment.function(schedule.target_arn.split(":")[6])
+                if not target.runtime:
+                    continue  # container images (PKCS#11 client): tests/sandbox/test_drill.py
+                result = deployment.fire_schedule(schedule.logical_id)
+                assert result.invocation is not None
+                assert result.invocation.function_error is None, result.invocation.payload
+                fired += 1
+            for alarm in deployment.alarm_names():
+                topics = [
+                    d for d in deployment.set_alarm_state(alarm) if d.target.split(":")[2] == "sns"
+                ]
+                assert topics and all(d.delivered for d in topics), (alarm, topics)
+        assert fired >= 3
+        assert sandbox.permissions.denials == []
+        assert sandbox.permissions.checked > 0
