@@ -59,8 +59,7 @@ def test_copy_role_has_exactly_these_cloudhsm_permissions(synthesized: Synthesiz
             "Effect": "Allow",
             "Resource": [backups_east, backups_west],
         },
-        # The tags that make a copy deletable: only in the request that creates the
-        # copy, on the source backup's region, never on the DR backups it may delete.
+        # The tags that make a copy deletable: with the copy request's tag set...
         {
             "Action": "cloudhsm:TagResource",
             "Condition": {
@@ -71,14 +70,14 @@ def test_copy_role_has_exactly_these_cloudhsm_permissions(synthesized: Synthesiz
                 "ForAllValues:StringEquals": {"aws:TagKeys": copy_keys},
             },
             "Effect": "Allow",
-            "Resource": backups_east,
+            "Resource": [backups_east, backups_west],
             "Sid": "TagCopiesAtCreation",
         },
         {
             "Action": "cloudhsm:UntagResource",
             "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": copy_keys}},
             "Effect": "Allow",
-            "Resource": backups_east,
+            "Resource": [backups_east, backups_west],
             "Sid": "UntagCopiesAtCreation",
         },
         # Existing backups: the golden mark alone, which no permission depends on.
@@ -93,6 +92,15 @@ def test_copy_role_has_exactly_these_cloudhsm_permissions(synthesized: Synthesiz
             "Action": "cloudhsm:ModifyCluster",
             "Effect": "Allow",
             "Resource": arn("us-east-1:123456789012:cluster/cluster-sandboxprimary"),
+        },
+        # ...and never on a backup that already exists where DeleteBackup reaches: a
+        # copy being made has no id yet, so only a foreign backup matches backup-*.
+        {
+            "Action": "cloudhsm:TagResource",
+            "Condition": {"Null": {"aws:RequestTag/managed-by": "false"}},
+            "Effect": "Deny",
+            "Resource": arn("us-west-2:123456789012:backup/backup-*"),
+            "Sid": "NeverTagExistingBackupsAsCopies",
         },
         {
             "Action": "cloudhsm:DeleteBackup",
