@@ -75,6 +75,30 @@ class Ec2:
             *_GONE,
         )
 
+    def egress_present(self, group_id: str, permission: dict[str, Any]) -> bool:
+        """Whether any part of `permission` (same protocol and ports, one of its groups
+        or ranges) is still among the group's egress rules: read, never assumed."""
+        from botocore.exceptions import ClientError
+
+        try:
+            groups = self._ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") in _GONE:
+                return False
+            raise
+        wanted_groups = {p.get("GroupId") for p in permission.get("UserIdGroupPairs") or []}
+        wanted_ranges = {r.get("CidrIp") for r in permission.get("IpRanges") or []}
+        for rule in (g.get("IpPermissionsEgress") or [] for g in groups):
+            for found in rule:
+                same_ports = all(
+                    found.get(k) == permission.get(k) for k in ("IpProtocol", "FromPort", "ToPort")
+                )
+                groups_now = {p.get("GroupId") for p in found.get("UserIdGroupPairs") or []}
+                ranges_now = {r.get("CidrIp") for r in found.get("IpRanges") or []}
+                if same_ports and (wanted_groups & groups_now or wanted_ranges & ranges_now):
+                    return True
+        return False
+
     @staticmethod
     def _idempotent(call: Any, *harmless: str) -> None:
         from botocore.exceptions import ClientError

@@ -144,6 +144,15 @@ def build_report(
             )
         )
     teardown = run.get("teardown") or {}
+    # What still exists, read at report time (never what teardown hoped it did).
+    for left in teardown.get("still_there") or []:
+        findings.append(
+            finding(
+                TEARDOWN_FAILED,
+                f"still there after the drill: {left}",
+                "delete it by hand (HSMs first, then the cluster), see the runbook",
+            )
+        )
     for left in teardown.get("left") or []:
         findings.append(finding(DRILL_BACKUP_LEFT, left, "delete it once READY", severity=WARNING))
     if measured["rto_met"] is False:
@@ -188,7 +197,7 @@ def build_report(
             "status": _teardown_status(teardown),
             "actions": teardown.get("actions") or [],
             "remaining": teardown.get("remaining") or [],
-            "left": teardown.get("left") or [],
+            "left": [*(teardown.get("still_there") or []), *(teardown.get("left") or [])],
             "kept_backups": teardown.get("kept") or [],
         },
         "notes": list(plan.get("notes") or []),
@@ -215,7 +224,7 @@ def _keys_section(plan: Mapping[str, Any], run: Mapping[str, Any]) -> dict[str, 
 
 
 def _teardown_status(teardown: Mapping[str, Any]) -> str:
-    if not teardown.get("done"):
+    if not teardown.get("done") or teardown.get("still_there"):
         return "FAILED"
     return "COMPLETE_WITH_LEFTOVERS" if teardown.get("left") else "COMPLETE"
 

@@ -616,12 +616,13 @@ def report(event: Mapping[str, Any]) -> dict[str, Any]:
     job: Job = json.loads(json.dumps(event["job"]))
     settings = DrillSettings.from_env()
     run = job["run"]
+    state = run.get("teardown") or {}
     if event.get("teardown_error"):
         name, message = error_summary(event["teardown_error"])
-        state = run.get("teardown") or {}
         state["done"] = False
         state["remaining"] = [*(state.get("remaining") or []), f"{name}: {message}"]
-        run["teardown"] = state
+    state["still_there"] = still_there(job, settings)
+    run["teardown"] = state
     now = _now()
     document = build_report(
         job,
@@ -635,6 +636,47 @@ def report(event: Mapping[str, Any]) -> dict[str, Any]:
     document["alert"] = alert(document, execution_url(job["plan"]["execution"]))
     logger.info("drill report", extra={"status": document["status"], "error": document["error"]})
     return document
+
+
+def still_there(job: Job, settings: DrillSettings) -> list[str]:
+    """What the drill made that exists now, read from CloudHSM and EC2: its clusters
+    (recorded or tagged with this execution) and their HSMs, and the verifier's egress
+    rule. A read that fails is said as such, never taken for "gone"."""
+    plan_, run = job["plan"], job["run"]
+    region, execution = plan_["region"], plan_["execution"]
+    found: list[str] = []
+    try:
+        gateway = _gateway(region)
+        recorded = [run["cluster"]["cluster_id"]] if run.get("cluster") else []
+        tagged = [c.cluster_id for c in _tagged(gateway, execution)]
+        ids = list(dict.fromkeys([*recorded, *tagged]))
+        clusters = gateway.find_clusters(ids) if ids else {}
+        for cluster_id in ids:
+            cluster = clusters.get(cluster_id)
+            if cluster is None or cluster.state == "DELETED":
+                continue
+            found.append(f"drill cluster {cluster_id} ({cluster.state}) in {region}")
+            found += [
+                f"HSM {h.hsm_id} ({h.state}) of drill cluster {cluster_id}"
+                for h in cluster.hsms
+                if h.state != "DELETED"
+            ]
+    except CloudHsmDrError as error:
+        found.append(f"the drill clusters in {region} could not be read: {error}")
+    group = (run.get("cluster") or {}).get("security_group")
+    if settings.key_verification and group:
+        rules = _network(job, settings, group)
+        try:
+            if rules.egress is not None and Ec2.for_region(settings.primary_region).egress_present(
+                settings.verifier_security_group, rules.egress
+            ):
+                found.append(
+                    f"the verifier's egress rule to the drill cluster's group {group} "
+                    f"(security group {settings.verifier_security_group})"
+                )
+        except Exception as error:  # the report must still be written
+            found.append(f"the verifier's egress rule could not be read: {type(error).__name__}")
+    return found
 
 
 def _store(settings: DrillSettings, document: Mapping[str, Any]) -> None:

@@ -83,6 +83,7 @@ READ_ACTIONS = [
     "cloudhsm:DescribeBackups",
     "cloudhsm:ListTags",
     "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",  # the report reads whether the verifier's rule is left
 ]
 MARGIN_MINUTES = 60  # between the last deadline a step enforces and the state machine's
 
@@ -129,8 +130,10 @@ def work_minutes(config: DeploymentConfig) -> float:
 
 
 def state_machine_timeout_minutes(config: DeploymentConfig) -> float:
-    """Teardown's own deadline ends MARGIN_MINUTES before the state machine's timeout."""
-    return work_minutes(config) + config.drills.teardown_timeout_minutes + MARGIN_MINUTES
+    """Teardown's own deadline, then one more teardown_timeout_minutes for the retries of
+    a round that fails (stacks/workflows/dr_drill.py), end MARGIN_MINUTES before the
+    state machine's timeout."""
+    return work_minutes(config) + 2 * config.drills.teardown_timeout_minutes + MARGIN_MINUTES
 
 
 class DrDrill(Construct):
@@ -189,6 +192,7 @@ class DrDrill(Construct):
                 verify_keys=verify_function,
                 page_topic=alerting.topic,
                 notify_topic=alerting.notify_topic,
+                teardown_timeout_minutes=config.drills.teardown_timeout_minutes,
             ),
             timeout=Duration.minutes(self.timeout_minutes),
             comment="DR drill: restore a backup into an isolated cluster, verify keys, tear down",

@@ -21,7 +21,15 @@ from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
 from lambdas.core import runbooks
-from stacks.workflows.steps import as_json, at, lambda_step, poll_wait, publish_text, start
+from stacks.workflows.steps import (
+    as_json,
+    at,
+    lambda_step,
+    one_line_cause,
+    poll_wait,
+    publish_text,
+    start,
+)
 
 CATCH_ALL = ["States.ALL"]
 LAMBDA_TRANSIENT = [
@@ -30,11 +38,25 @@ LAMBDA_TRANSIENT = [
     "Lambda.SdkClientException",
     "Lambda.TooManyRequestsException",
 ]
-# Teardown steps retry any error (a crashed or throttled round: 1, 2, 4, 8 s apart),
-# except a refusal to delete what is not this drill's: retrying that cannot help. The
-# loop itself goes on until teardown_timeout_minutes, so a round that fails after its
-# retries pages rather than waits.
-TEARDOWN_RETRY_ATTEMPTS = 4
+# Teardown steps retry any error (a crashed, throttled or timed-out round) with backoff,
+# 1 s growing by half each time to at most TEARDOWN_MAX_DELAY apart, for as long as
+# teardown_timeout_minutes: a drill cluster is billed by the hour, so teardown never
+# gives up early. Not retried: a refusal to delete what is not this drill's, and the
+# round's own verdict that the deadline passed (TeardownIncomplete).
+TEARDOWN_RETRY_INTERVAL = Duration.seconds(1)
+TEARDOWN_BACKOFF = 1.5
+TEARDOWN_MAX_DELAY_SECONDS = 30
+NOT_RETRIED = ["NotOwnedByThisDrill", "TeardownIncomplete"]
+
+
+def teardown_retry_attempts(teardown_timeout_minutes: float) -> int:
+    """Retries whose waits, backing off, add up to the teardown deadline."""
+    waited, delay, attempts = 0.0, 1.0, 0
+    while waited < teardown_timeout_minutes * 60:
+        waited += min(delay, TEARDOWN_MAX_DELAY_SECONDS)
+        delay *= TEARDOWN_BACKOFF
+        attempts += 1
+    return attempts
 
 
 def _is(path: str, value: str) -> sfn.Condition:
@@ -48,9 +70,17 @@ def build(
     verify_keys: lambda_.IFunction | None,
     page_topic: sns.ITopic,
     notify_topic: sns.ITopic,
+    teardown_timeout_minutes: float,
 ) -> sfn.IChainable:
     report, failed = _ending(scope, function, page_topic, notify_topic)
-    teardown, teardown_after_failure = _teardown(scope, function, page_topic, report, failed)
+    teardown, teardown_after_failure = _teardown(
+        scope,
+        function,
+        page_topic,
+        report,
+        failed,
+        teardown_timeout_minutes=teardown_timeout_minutes,
+    )
 
     def guarded(task: tasks.LambdaInvoke) -> tasks.LambdaInvoke:
         task.add_catch(teardown_after_failure, errors=CATCH_ALL, result_path="$.error")
@@ -122,7 +152,11 @@ def _ending(
         comment="Measure, write the report (JSON, Markdown) to S3, emit the metrics",
         result_path="$.result",
     )
-    report.add_catch(notify_report_failure, errors=CATCH_ALL, result_path="$.reportError")
+    report.add_catch(
+        one_line_cause(scope, "ShortenReportError", "$.reportError", then=notify_report_failure),
+        errors=CATCH_ALL,
+        result_path="$.reportError",
+    )
     report.next(
         sfn.Choice(scope, "Passed?")
         .when(_is("$.result.status", "SUCCEEDED"), notify_success)
@@ -137,6 +171,8 @@ def _teardown(
     page_topic: sns.ITopic,
     report: tasks.LambdaInvoke,
     failed: sfn.Fail,
+    *,
+    teardown_timeout_minutes: float,
 ) -> tuple[tasks.LambdaInvoke, tasks.LambdaInvoke]:
     """The teardown loop: after success, and after any failure (with the error)."""
     teardown_failed = sfn.Fail(
@@ -180,17 +216,22 @@ def _teardown(
         comment="Page from Step Functions itself: works even when the function is broken",
         then=report_teardown_failure,
     )
+    # The page carries the error type and a one-line message, never a stack trace.
+    shorten_teardown_error = one_line_cause(
+        scope, "ShortenTeardownError", "$.teardownError", then=notify_teardown_failure
+    )
 
     def teardown_step(state_id: str, payload: dict[str, str], comment: str) -> tasks.LambdaInvoke:
         task = lambda_step(scope, state_id, function, "teardown", comment=comment, payload=payload)
-        task.add_retry(errors=["NotOwnedByThisDrill"], max_attempts=0)
+        task.add_retry(errors=NOT_RETRIED, max_attempts=0)
         task.add_retry(
             errors=CATCH_ALL,
-            interval=Duration.seconds(1),
-            backoff_rate=2,
-            max_attempts=TEARDOWN_RETRY_ATTEMPTS,
+            interval=TEARDOWN_RETRY_INTERVAL,
+            backoff_rate=TEARDOWN_BACKOFF,
+            max_delay=Duration.seconds(TEARDOWN_MAX_DELAY_SECONDS),
+            max_attempts=teardown_retry_attempts(teardown_timeout_minutes),
         )
-        task.add_catch(notify_teardown_failure, errors=CATCH_ALL, result_path="$.teardownError")
+        task.add_catch(shorten_teardown_error, errors=CATCH_ALL, result_path="$.teardownError")
         return task
 
     teardown = teardown_step(

@@ -21,6 +21,7 @@ from lambdas.core.drill_settings import DrillEnv
 from stacks.config import load_config
 from stacks.constructs.dr_drill import MARGIN_MINUTES, state_machine_timeout_minutes, work_minutes
 from stacks.names import DR_DRILL
+from stacks.workflows.dr_drill import teardown_retry_attempts
 from tests.conftest import SANDBOX_CONFIG, Synthesized
 from tests.infra.test_stack import resources
 from tests.sandbox.drill_support import drill_templates
@@ -219,7 +220,8 @@ def test_teardown_deadline_ends_well_inside_the_state_machine_timeout(
     config = load_config(SANDBOX_CONFIG)
     timeout = drill_machine(synthesized.template)["TimeoutSeconds"]
     assert timeout == state_machine_timeout_minutes(config) * 60
-    last_teardown_deadline = work_minutes(config) + config.drills.teardown_timeout_minutes
+    # the loop's deadline, then the retries of a last round that fails
+    last_teardown_deadline = work_minutes(config) + 2 * config.drills.teardown_timeout_minutes
     assert timeout - last_teardown_deadline * 60 == MARGIN_MINUTES * 60 >= 3600
 
 
@@ -231,9 +233,21 @@ def test_every_step_after_plan_is_caught_into_teardown(synthesized: Synthesized)
         [catch] = states[name]["Catch"]
         assert catch["ErrorEquals"] == ["States.ALL"] and catch["Next"] == "TeardownAfterFailure"
     teardown = states["Teardown"]
-    assert teardown["Catch"][0]["Next"] == "NotifyTeardownFailure"
-    assert teardown["Retry"][-1]["ErrorEquals"] == ["States.ALL"]
-    assert {"ErrorEquals": ["NotOwnedByThisDrill"], "MaxAttempts": 0} in teardown["Retry"]
+    # A failed round goes to the page with its error shortened to one line
+    assert teardown["Catch"][0]["Next"] == "ShortenTeardownError"
+    shorten = states["ShortenTeardownError"]
+    assert shorten["Default"] == "NotifyTeardownFailure"
+    assert states[shorten["Choices"][0]["Next"]]["Next"] == "ShortenTeardownErrorHasMessage?"
+    # Any error is retried, backing off, for as long as the teardown deadline
+    retry = teardown["Retry"][-1]
+    assert retry["ErrorEquals"] == ["States.ALL"] and retry["BackoffRate"] == 1.5
+    assert retry["MaxDelaySeconds"] == 30
+    minutes = load_config(SANDBOX_CONFIG).drills.teardown_timeout_minutes
+    assert retry["MaxAttempts"] == teardown_retry_attempts(minutes)
+    waits = sum(min(1.5**k, 30) for k in range(retry["MaxAttempts"]))
+    assert minutes * 60 <= waits < minutes * 60 + 30
+    refused = {"ErrorEquals": ["NotOwnedByThisDrill", "TeardownIncomplete"], "MaxAttempts": 0}
+    assert refused in teardown["Retry"]
     # The teardown page is published by Step Functions itself, not by the function
     assert states["NotifyTeardownFailure"]["Resource"].endswith(":sns:publish")
 

@@ -17,6 +17,7 @@ import pytest
 
 from lambdas.core.drill_settings import DrillEnv
 from sandbox.drill_scenarios import drill_sandbox, primaries, run_drill
+from sandbox.drill_scenarios import subnets as drill_subnets
 from sandbox.session import Sandbox
 from stacks.names import DR_DRILL, dr_drill_state_machine_name
 from tests.conftest import Synthesized
@@ -205,7 +206,7 @@ def test_hsms_that_always_degrade_fail_the_drill_and_the_cluster_is_still_delete
 
 
 def test_an_unsupported_zone_moves_the_hsm_to_the_next_zone(sandbox: Sandbox) -> None:
-    sandbox.apply_faults([f"az-unsupported:{DR_REGION}a"])
+    sandbox.apply_faults([f"az-unsupported:{DR_REGION}a"], region=DR_REGION)
     report = run_drill(sandbox)
     assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
     zones = [h["zone"] for h in report["drill_cluster"]["hsms"]]
@@ -236,21 +237,69 @@ def test_a_production_hsm_failing_during_the_drill_is_left_alone(sandbox: Sandbo
     assert_cleaned_up(report)
 
 
-def test_a_teardown_that_keeps_failing_pages_with_the_cluster_to_delete(
+def test_a_teardown_that_crashes_again_and_again_is_retried_until_it_finishes(
     sandbox: Sandbox,
 ) -> None:
-    # Given the function's teardown is broken for good (the one case that must page)
-    sandbox.apply_faults([f"lambda-crash:{DR_DRILL}@teardown"])
+    # Given the function's teardown crashes six times in a row (more than a few retries)
+    sandbox.deployment.crash_function(DR_DRILL, times=6, step="teardown")
     report = run_drill(sandbox)
-    # Then Step Functions itself pages, naming the drill cluster and its region
-    assert report["status"] == "FAILED" and report["error"] == "TeardownFailed"
-    alert = page(report)
-    assert "TEARDOWN FAILED" in alert["subject"]
-    [left] = report["leaked_resources"]["clusters"]
-    assert left in alert["message"] and DR_REGION in alert["message"]
-    assert report["primary_clusters_unchanged"] is True
-    # And the report says so too
-    assert report["teardown"]["status"] == "FAILED"
+    # Then teardown is retried, backing off, until it finishes: nothing is left
+    assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
+    assert_cleaned_up(report)
+    assert report["teardown"]["left"] == []
+
+
+def test_the_report_of_a_teardown_that_failed_names_what_still_exists(sandbox: Sandbox) -> None:
+    from lambdas.core.executions import last_job
+    from sandbox.stopped_scenarios import abort_when
+
+    # Given a drill stopped with its cluster and HSM up, whose teardown then failed
+    # (a crash: the error's Cause is a Lambda error with a stack trace)
+    def hsm_active() -> bool:
+        return any(
+            h["State"] == "ACTIVE"
+            for c in sandbox.world.clusters(DR_REGION)
+            if c["State"] != "DELETED" and c.get("TagList")
+            for h in c.get("Hsms", [])
+        )
+
+    execution = abort_when(
+        sandbox,
+        dr_drill_state_machine_name(sandbox.config.deployment_name),
+        {"subnet_ids": drill_subnets(sandbox, DR_REGION), "poll_seconds": 1},
+        hsm_active,
+    )
+    _, job = last_job(boto3.client("stepfunctions", region_name="us-east-1"), execution)
+    assert job is not None
+    crash = {
+        "Error": "SandboxInjectedCrash",
+        "Cause": json.dumps(
+            {
+                "errorMessage": "teardown crashed",
+                "errorType": "SandboxInjectedCrash",
+                "stackTrace": ['  File "/var/task/lambdas/handlers/dr_drill.py", line 1'],
+            }
+        ),
+    }
+    # When the report step runs after the failed teardown
+    result = sandbox.deployment.invoke(
+        DR_DRILL, {"step": "report", "job": job, "teardown_error": crash}
+    )
+    # Then it names exactly what exists now, read from CloudHSM, and no stack trace
+    assert result.ok, result.payload
+    cluster_id = job["run"]["cluster"]["cluster_id"]
+    live = [h for h in sandbox.world.hsms(cluster_id) if h["State"] != "DELETED"]
+    group = job["run"]["cluster"]["security_group"]
+    *clusters_and_hsms, rule = result.payload["teardown"]["left"]
+    assert clusters_and_hsms == [
+        f"drill cluster {cluster_id} (ACTIVE) in {DR_REGION}",
+        *[f"HSM {h['HsmId']} ({h['State']}) of drill cluster {cluster_id}" for h in live],
+    ]
+    # and the verifier's rule to the drill cluster, which OpenNetwork added
+    assert rule.startswith(f"the verifier's egress rule to the drill cluster's group {group} ")
+    assert result.payload["teardown"]["status"] == "FAILED"
+    body = result.payload["alert"]["body"]
+    assert cluster_id in body and "stackTrace" not in body and ".py" not in body
 
 
 # Teardown never touches a production cluster -----------------------------------------------

@@ -159,7 +159,7 @@ def test_an_unsupported_az_and_a_transient_degraded_hsm_still_restore_in_a_spare
     sandbox: Sandbox, region: str, zones: list[str]
 ) -> None:
     # Given an AZ that rejects CloudHSM and one more HSM that ends DEGRADED at creation
-    sandbox.apply_faults([f"az-unsupported:{region}a", "hsm-degraded"])
+    sandbox.apply_faults([f"az-unsupported:{region}a", "hsm-degraded"], region=region)
     report = restore(sandbox, region=region)
     # Then the swap to a spare zone starts that zone's count afresh and the restore ends
     assert_restored(report, zones)
