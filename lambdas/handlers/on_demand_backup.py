@@ -107,7 +107,20 @@ def validate(event: dict[str, Any]) -> Job:
 
 
 def create_hsm(job: Job) -> Job:
+    from lambdas.core.hsm_attempts import adoptable_hsm
+
     plan, run = job["plan"], job["run"]
+    known = {*plan["hsms_before"], *run["created_hsm_ids"], *run["removed_hsm_ids"]}
+    earlier = adoptable_hsm(_gateway(job).get_cluster(plan["cluster_id"]), known, plan["zones"])
+    if earlier is not None:  # an earlier try of this step made it; its response was lost
+        run["attempts"] += 1
+        run["created_hsm_ids"].append(earlier.hsm_id)
+        run.setdefault("adopted_hsm_ids", []).append(earlier.hsm_id)
+        run["hsm"] = _waiting_on(
+            earlier.hsm_id, earlier.availability_zone, earlier.state, plan["hsm_timeout_minutes"]
+        )
+        logger.info("HSM adopted", extra={"hsm_id": earlier.hsm_id})
+        return _done(job, "create_hsm")
     if run["attempts"] >= MAX_HSM_ATTEMPTS:
         raise HsmCreationFailed(
             f"{run['attempts']} HSMs created in {', '.join(plan['zones'])} all ended DEGRADED"
@@ -115,7 +128,10 @@ def create_hsm(job: Job) -> Job:
     zones = plan["zones"]
     zone = zones[run["attempts"] % len(zones)]
     ip = plan["cycled"]["eni_ip"] if plan["strategy"] == CYCLE_HSM else None
-    hsm = _gateway(job).create_hsm(plan["cluster_id"], zone, ip)
+    # Not retried by the SDK: a retry after a lost response would make a second HSM. The
+    # state machine retries the step, which first adopts what a lost try made.
+    once = CloudHsmGateway.for_region(plan["region"], max_attempts=1)
+    hsm = once.create_hsm(plan["cluster_id"], zone, ip)
     run["attempts"] += 1
     run["created_hsm_ids"].append(hsm.hsm_id)  # recorded before anything else can fail
     run["hsm"] = _waiting_on(hsm.hsm_id, zone, hsm.state, plan["hsm_timeout_minutes"])
@@ -202,6 +218,7 @@ def clean_up(event: dict[str, Any]) -> Job:
     if not state["deadline"]:
         state["deadline"] = deadline(now, 2 * plan["hsm_timeout_minutes"])
     cluster = gateway.get_cluster(plan["cluster_id"])
+    _adopt_unrecorded(plan, run, cluster, state["actions"])
     decision = plan_cleanup(plan, run, cluster)
     for hsm_id in decision.delete:
         _require_created(run, hsm_id)
@@ -298,6 +315,22 @@ def _waiting_on(hsm_id: str, zone: str, status: str, timeout_minutes: float) -> 
         "status": status,
         "deadline": deadline(_now(), timeout_minutes),
     }
+
+
+def _adopt_unrecorded(
+    plan: dict[str, Any], run: dict[str, Any], cluster: Any, actions: list[str]
+) -> None:
+    """A CreateHsm whose response was lost (the failure being cleaned up, say) made an
+    HSM nobody recorded: record it, so clean-up deletes it with the others."""
+    from lambdas.core.hsm_attempts import adoptable_hsm
+
+    while True:
+        known = {*plan["hsms_before"], *run["created_hsm_ids"], *run["removed_hsm_ids"]}
+        earlier = adoptable_hsm(cluster, known, plan["zones"])
+        if earlier is None:
+            return
+        run["created_hsm_ids"].append(earlier.hsm_id)
+        actions.append(f"found HSM {earlier.hsm_id}, made by a CreateHsm whose answer was lost")
 
 
 def _require_created(run: dict[str, Any], hsm_id: str) -> None:

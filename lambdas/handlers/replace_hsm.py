@@ -100,13 +100,28 @@ def validate(event: dict[str, Any]) -> Job:
 
 
 def create_hsm(job: Job) -> Job:
+    from lambdas.core.hsm_attempts import adoptable_hsm
+
     plan, run = job["plan"], job["run"]
+    known = {*plan["hsms_before"], *run["created_hsm_ids"], *run["deleted_hsm_ids"]}
+    earlier = adoptable_hsm(_cluster(job), known, [plan["zone"]])
+    if earlier is not None:  # an earlier try of this step made it; its response was lost
+        run["attempts"] += 1
+        run["created_hsm_ids"].append(earlier.hsm_id)
+        run["hsm"] = _waiting_on(earlier.hsm_id, earlier.state, plan["hsm_timeout_minutes"])
+        run["actions"].append(
+            f"adopted HSM {earlier.hsm_id} in {plan['zone']}, which an earlier try of this "
+            "step created (its response was lost)"
+        )
+        return _done(job, "create_hsm")
     if run["attempts"] >= plan["max_attempts"]:
         raise ReplacementFailed(
             f"{run['attempts']} HSM(s) created in {plan['zone']} all ended DEGRADED; the "
             f"failed HSM was kept (max_attempts {plan['max_attempts']})"
         )
-    gateway = _gateway(job)
+    # Not retried by the SDK: a retry after a lost response would make a second HSM. The
+    # state machine retries the step, which first adopts what a lost try made.
+    gateway = CloudHsmGateway.for_region(plan["region"], max_attempts=1)
     ip = plan["ip_address"]
     try:
         hsm = gateway.create_hsm(plan["cluster_id"], plan["zone"], ip)

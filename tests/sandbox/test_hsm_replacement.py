@@ -394,3 +394,33 @@ def test_an_aborted_replacement_deletes_its_degraded_hsm_releases_the_lock_and_p
     )
     assert "Its cluster lock was released." in page.message
     assert page.topic_logical_id.startswith("AlertingTopic")
+
+
+def test_a_retried_create_step_adopts_the_replacement_a_lost_try_made(sandbox: Sandbox) -> None:
+    from stacks.names import REPLACE_HSM
+
+    # Given a planned replacement whose CreateHsm worked but whose answer was lost
+    failed = fail_an_hsm(sandbox)
+    execution = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-sandbox-replace-hsm:x"
+    planned = sandbox.deployment.invoke(
+        REPLACE_HSM,
+        {
+            "step": "validate",
+            "input": {"cluster_id": CLUSTER, "hsm_id": failed["hsm_id"]},
+            "execution": execution,
+        },
+    )
+    assert planned.ok, planned.payload
+    job = planned.payload
+    lost = boto3.client("cloudhsmv2", region_name="us-east-1").create_hsm(
+        ClusterId=CLUSTER, AvailabilityZone=job["plan"]["zone"]
+    )["Hsm"]["HsmId"]
+    calls = sandbox.world.api_calls["CreateHsm"]
+    # When the state machine retries the step
+    retried = sandbox.deployment.invoke(REPLACE_HSM, {"step": "create_hsm", "job": job})
+    # Then it records that HSM instead of creating a second one
+    assert retried.ok, retried.payload
+    run = retried.payload["run"]
+    assert run["created_hsm_ids"] == [lost] and run["hsm"]["hsm_id"] == lost
+    assert sandbox.world.api_calls["CreateHsm"] == calls
+    assert f"adopted HSM {lost}" in run["actions"][-1]

@@ -369,3 +369,32 @@ def test_an_aborted_backup_has_its_temporary_hsm_deleted_its_lock_released_and_p
     assert page.subject == f"On-demand backup ABORTED on {CLUSTER}"
     assert "Nothing else differs from the start." in page.message and execution in page.message
     assert page.topic_logical_id.startswith("AlertingTopic")
+
+
+# CreateHsm is not idempotent ---------------------------------------------------------------
+
+
+def test_a_retried_create_step_adopts_the_hsm_a_lost_try_made(sandbox: Sandbox) -> None:
+    from stacks.names import ON_DEMAND_BACKUP
+
+    # Given a planned backup (the lock taken) whose first CreateHsm worked but whose
+    # answer was lost: the HSM exists, the job does not know it
+    execution = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-sandbox-on-demand-backup:x"
+    planned = sandbox.deployment.invoke(
+        ON_DEMAND_BACKUP,
+        {"step": "validate", "input": {"cluster_id": CLUSTER}, "execution": execution},
+    )
+    assert planned.ok, planned.payload
+    job = planned.payload
+    zone = job["plan"]["zones"][0]
+    lost = boto3.client("cloudhsmv2", region_name="us-east-1").create_hsm(
+        ClusterId=CLUSTER, AvailabilityZone=zone
+    )["Hsm"]["HsmId"]
+    calls = sandbox.world.api_calls["CreateHsm"]
+    # When the state machine retries the step
+    retried = sandbox.deployment.invoke(ON_DEMAND_BACKUP, {"step": "create_hsm", "job": job})
+    # Then it records that HSM instead of creating a second one
+    assert retried.ok, retried.payload
+    run = retried.payload["run"]
+    assert run["created_hsm_ids"] == [lost] and run["hsm"]["hsm_id"] == lost
+    assert sandbox.world.api_calls["CreateHsm"] == calls
