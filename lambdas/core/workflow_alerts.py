@@ -11,16 +11,24 @@ from lambdas.core.alerts import NOTIFY, PAGE, SNS_SUBJECT_MAX
 
 
 def error_summary(error: Mapping[str, Any]) -> tuple[str, str]:
-    """(error name, message) from a Step Functions Catch result."""
+    """(error name, one-line message) from a Step Functions Catch result. A Lambda
+    error's Cause is JSON with a stack trace (file paths and all): only its type and
+    the first line of its message ever reach a message."""
     name = str(error.get("Error") or "Unknown")
     cause = error.get("Cause") or ""
     try:
         parsed = json.loads(cause)
     except (TypeError, ValueError):
         parsed = None
-    if isinstance(parsed, dict) and "errorMessage" in parsed:
-        return str(parsed.get("errorType") or name), str(parsed["errorMessage"])
-    return name, str(cause)
+    if isinstance(parsed, dict):
+        message = parsed.get("errorMessage") or "(no message)"
+        return str(parsed.get("errorType") or name), _first_line(str(message))
+    return name, _first_line(str(cause))
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else ""
 
 
 def on_demand_failure_alert(
