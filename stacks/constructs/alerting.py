@@ -48,6 +48,7 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
+from lambdas.core import runbooks
 from lambdas.core.settings import VerificationSettings
 from stacks.config import Contact, DeploymentConfig
 from stacks.constructs.tables import expiring_table
@@ -126,7 +127,9 @@ class Alerting(Construct):
                     "SNS could not deliver alert messages to a contact (email, SMS or "
                     "webhook) after its retries: they wait in the dead-letter queue "
                     f"{self.dead_letters.queue_name}. Read them there, and check the "
-                    "subscriptions: hsmdr alerts check --config <deployment config>."
+                    "subscriptions: hsmdr alerts check --config <deployment config>. "
+                    "Runbook: the one each message names (e.g. "
+                    f"{runbooks.SINGLE_HSM_FAILURE})."
                 ),
                 metric=self.dead_letters.metric_approximate_number_of_messages_visible(
                     period=ALARM_PERIOD, statistic="Maximum"

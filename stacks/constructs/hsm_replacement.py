@@ -127,6 +127,7 @@ class HsmReplacementWorkflow(Construct):
             function=function,
             description="HSM replacements that timed out or were aborted: report, release, page",
             alerting=alerting,
+            runbook=runbooks.SINGLE_HSM_FAILURE,
         )
         CfnOutput(
             self,

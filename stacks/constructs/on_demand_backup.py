@@ -110,6 +110,7 @@ class OnDemandBackup(Construct):
             function=function,
             description="On-demand backups that timed out or were aborted: clean up, page",
             alerting=alerting,
+            runbook=runbooks.ON_DEMAND_BACKUP,
         )
         CfnOutput(
             self,

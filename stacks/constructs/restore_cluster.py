@@ -136,6 +136,7 @@ class RestoreCluster(Construct):
             function=self.lambda_.function,
             description="Restores that timed out or were aborted: report what exists, page",
             alerting=alerting,
+            runbook=runbooks.COMPLETE_CLUSTER_FAILURE,
         )
         CfnOutput(
             self,

@@ -31,6 +31,7 @@ def stopped_rule(
     function: lambda_.IFunction,
     description: str,
     alerting: Alerting,
+    runbook: str,
 ) -> events.Rule:
     """Send the state machine's stopped executions to `function`, and let it read them.
     An event EventBridge could not hand to the function waits in a dead-letter queue,
@@ -66,7 +67,7 @@ def stopped_rule(
                 f"An execution of {state_machine_name} timed out or was aborted, and "
                 "EventBridge could not hand it to the function that cleans up after it (the "
                 "events are in the rule's dead-letter queue): nothing it created was cleaned "
-                "up. Read the execution's history and clean up by hand."
+                f"up. Read the execution's history and clean up by hand. Runbook: {runbook}"
             ),
             metric=dead_letters.metric_approximate_number_of_messages_visible(
                 period=ALARM_PERIOD, statistic="Maximum"
