@@ -118,6 +118,16 @@ def copy_trust_anchor(
     copy_name = trust_anchor_copy_name(deployment)
     from botocore.exceptions import BotoCoreError, ClientError
 
+    # The copy job replicates the trust anchor to every DR region each run: read that
+    # replica first, and the primary region (down, in a regional disaster) only without one.
+    replica = _replica(target_ssm, copy_name)
+    if replica is not None:
+        return {
+            "status": "REPLICA",
+            "parameter": copy_name,
+            "region": target_region,
+            "note": f"trust anchor: the replica of {parameter} in {target_region} {copy_name}",
+        }
     try:
         value = primary_ssm.get_parameter(Name=parameter, WithDecryption=True)["Parameter"]["Value"]
     except (ClientError, BotoCoreError) as error:
@@ -137,6 +147,15 @@ def copy_trust_anchor(
         "note": f"trust anchor: copied from {primary_region} {parameter} to {target_region} "
         f"{copy_name}",
     }
+
+
+def _replica(target_ssm: Any, copy_name: str) -> str | None:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return str(target_ssm.get_parameter(Name=copy_name)["Parameter"]["Value"])
+    except (ClientError, BotoCoreError):
+        return None
 
 
 def _existing_copy(

@@ -54,10 +54,10 @@ def last_report(watch: PrimaryWatch, now: datetime, client: Any = None) -> datet
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
-        if client is None:
-            import boto3
+        if client is None:  # the primary region, from a DR-region stack: fail fast
+            from lambdas.core import cross_region
 
-            client = boto3.client("cloudwatch", region_name=watch.region)
+            client = cross_region.client("cloudwatch", watch.region)
         response = client.get_metric_data(
             MetricDataQueries=[
                 {

@@ -35,6 +35,7 @@ def identify_restore(
     default_region: str,
     gateway_for: GatewayFor,
     client_for: ClientFor,
+    lookup_for: GatewayFor | None = None,
     holder_running: HolderRunning,
     now: Callable[[], datetime],
 ) -> Job:
@@ -56,7 +57,8 @@ def identify_restore(
             request,
             specs,
             _backups_here(gateway, request),
-            lambda: _elsewhere(settings, request, gateway_for),
+            # Other regions are only looked in: `lookup_for` may fail fast there.
+            lambda: _elsewhere(settings, request, lookup_for or gateway_for),
         )
         zones = _zones(request, settings, client_for("ec2", request.region))
     else:

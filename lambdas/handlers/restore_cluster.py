@@ -90,6 +90,17 @@ def _client(service: str, region: str) -> Any:
     return boto3.client(service, region_name=region)
 
 
+def _lookup_gateway(region: str) -> CloudHsmGateway:
+    """For looking up backups in the other regions: a region other than the function's
+    own may be the one that is down (the primary, from a DR-region stack), so one
+    attempt and short timeouts; the target region gets the retried gateway."""
+    from lambdas.core import cross_region
+
+    if region == os.environ.get("AWS_REGION"):
+        return _gateway(region)
+    return CloudHsmGateway(cross_region.client("cloudhsmv2", region))
+
+
 def _cluster(job: Job) -> Cluster:
     return _gateway(job["plan"]["region"]).get_cluster(job["run"]["cluster_id"])
 
@@ -105,6 +116,7 @@ def identify(event: Mapping[str, Any]) -> Job:
         deployment=VerificationSettings.from_env(),
         default_region=os.environ.get("AWS_REGION") or settings.primary_region,
         gateway_for=_gateway,
+        lookup_for=_lookup_gateway,
         client_for=_client,
         holder_running=execution_running,
         now=_now,
@@ -364,12 +376,20 @@ def stopped(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _publish(job: Job, cluster: Cluster, ips: list[str]) -> dict[str, Any]:
+    from lambdas.core import cross_region
+
+    target = job["plan"]["region"]
+
+    def ssm_for(region: str) -> Any:
+        # Only the trust anchor is read elsewhere (the primary region): fail fast there.
+        return _client("ssm", region) if region == target else cross_region.client("ssm", region)
+
     return publish_client_config(
         job["plan"],
         cluster,
         ips,
         settings=RestoreSettings.from_env(),
-        ssm_for=lambda region: _client("ssm", region),
+        ssm_for=ssm_for,
         now=_now(),
     )
 

@@ -105,8 +105,27 @@ def test_primary_unreadable_falls_back_to_an_earlier_copy_or_says_it_is_missing(
     assert (
         "ParameterNotFound" in missing["note"] and "NOT available in us-west-2" in missing["note"]
     )
+
+
+def test_the_replica_in_the_target_region_is_read_first_and_the_primary_not_at_all(
+    aws: None,
+) -> None:
+    # Given the copy job's replica in the DR region, and a primary region that is down
     ssm().put_parameter(Name=trust_anchor_copy_name("dep"), Value=CERT, Type="String")
-    assert anchor("/pki/customerCA.crt")["status"] == "EARLIER_COPY"
+
+    class Down:
+        def get_parameter(self, **_: Any) -> Any:
+            raise AssertionError("the primary region must not be called")
+
+    result = copy_trust_anchor(
+        parameter="/pki/customerCA.crt",
+        primary_region="us-east-1",
+        target_region="us-west-2",
+        deployment="dep",
+        primary_ssm=Down(),
+        target_ssm=ssm(),
+    )
+    assert result["status"] == "REPLICA" and result["parameter"] == trust_anchor_copy_name("dep")
 
 
 def test_only_hsms_this_execution_created_are_ever_deleted(
