@@ -277,6 +277,10 @@ class Deployment:
         while described["status"] == "RUNNING":
             if time.monotonic() > deadline:
                 sfn.stop_execution(executionArn=execution_arn, error="Sandbox.Timeout")
+                # As in AWS, the stop is an event the stack's rules act on (clean-up).
+                from sandbox.stopped_scenarios import status_change_event
+
+                self.put_event(status_change_event(execution_arn, "ABORTED"))
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s")
             time.sleep(_POLL_SECONDS)
             described = sfn.describe_execution(executionArn=execution_arn)
