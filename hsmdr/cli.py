@@ -41,7 +41,7 @@ class UsageError(Exception):
     """Bad input from the operator: reported with the field, before any call."""
 
 
-class _ArgumentError(Exception):
+class CommandLineError(Exception):
     """argparse refused the command line (raised instead of exiting, see _Parser)."""
 
     def __init__(self, parser: argparse.ArgumentParser, message: str) -> None:
@@ -53,7 +53,7 @@ class _Parser(argparse.ArgumentParser):
     """Raises on a bad command line, so that main() reports it as --json asks."""
 
     def error(self, message: str) -> NoReturn:
-        raise _ArgumentError(self, message)
+        raise CommandLineError(self, message)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     try:
         args = parser.parse_args(arguments)
-    except _ArgumentError as error:
+    except CommandLineError as error:
         if "--json" in arguments:
             return _fail(True, "usage", str(error), code=2)
         error.parser.print_usage(sys.stderr)

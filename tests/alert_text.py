@@ -32,6 +32,8 @@ def command_problem(command: str) -> str | None:
         build_parser().parse_args(words)
     except SystemExit as exited:
         return f"`{command}` is not a valid hsmdr command (exit {exited.code})"
+    except Exception as refused:  # hsmdr's parser raises instead of exiting (for --json)
+        return f"`{command}` is not a valid hsmdr command ({refused})"
     return None
 
 

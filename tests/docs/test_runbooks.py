@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from hsmdr.cli import build_parser
+from hsmdr.cli import CommandLineError, build_parser
 from tests.conftest import REPO_ROOT, Synthesized
 
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
@@ -113,6 +113,8 @@ def test_documented_command_exists(where: str, command: str) -> None:
     except SystemExit as exited:
         if exited.code != 0 or "--help" not in words:
             pytest.fail(f"{where}: `{command}` is not a valid hsmdr command (exit {exited.code})")
+    except CommandLineError as refused:
+        pytest.fail(f"{where}: `{command}` is not a valid hsmdr command ({refused})")
 
 
 def test_the_step_table_parser_reads_the_first_column_only() -> None:
@@ -121,5 +123,5 @@ def test_the_step_table_parser_reads_the_first_column_only() -> None:
 
 
 def test_a_bad_documented_command_would_fail(tmp_path: Path) -> None:
-    with pytest.raises(SystemExit):
+    with pytest.raises(CommandLineError):
         build_parser().parse_args(["backup", "explode"])
