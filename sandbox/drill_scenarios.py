@@ -119,11 +119,18 @@ def run_drill(
     primary_before = primaries(sandbox)
     seen = len(sandbox.messages())
     started = time.monotonic()
-    execution = sandbox.deployment.run_state_machine(
-        dr_drill_state_machine_name(sandbox.config.deployment_name),
-        execution_input,
-        timeout=timeout,
-    )
+    try:
+        execution = sandbox.deployment.run_state_machine(
+            dr_drill_state_machine_name(sandbox.config.deployment_name),
+            execution_input,
+            timeout=timeout,
+        )
+    except TimeoutError as stopped:
+        # The sandbox aborted it (a teardown that keeps failing retries until its
+        # deadline, longer than a sandbox run) and told the stack's stopped rule:
+        # report the execution as it ended, with what is left and the page it sent.
+        arn = str(stopped).split(" ", 1)[0]
+        execution = sandbox.deployment.await_execution(arn, timeout=30)
     wall = round(time.monotonic() - started, 3)
     report = drill_report(sandbox, execution.execution_arn)
     return {

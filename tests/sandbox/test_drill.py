@@ -249,6 +249,23 @@ def test_a_teardown_that_crashes_again_and_again_is_retried_until_it_finishes(
     assert report["teardown"]["left"] == []
 
 
+def test_a_teardown_broken_for_good_keeps_retrying_and_a_stop_still_pages(
+    sandbox: Sandbox,
+) -> None:
+    # Given the function's teardown crashes every time: it is retried until its deadline,
+    # longer than this run, which the sandbox then aborts
+    sandbox.apply_faults([f"lambda-crash:{DR_DRILL}@teardown"])
+    report = run_drill(sandbox, timeout=60)
+    assert report["execution_status"] == "ABORTED"
+    # Then the stopped rule pages with the drill cluster that is left, and no message
+    # carries a stack trace
+    [left] = report["leaked_resources"]["clusters"]
+    alert = page(report)
+    assert left in (alert["subject"] or "") and DR_REGION in alert["message"]
+    assert all("stackTrace" not in a["message"] for a in report["alerts"])
+    assert report["primary_clusters_unchanged"] is True
+
+
 def test_the_report_of_a_teardown_that_failed_names_what_still_exists(sandbox: Sandbox) -> None:
     from lambdas.core.executions import last_job
     from sandbox.stopped_scenarios import abort_when
