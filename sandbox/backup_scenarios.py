@@ -65,9 +65,15 @@ def create_backup(
     known = {c["ClusterId"] for c in sandbox.world.clusters(sandbox.config.region)}
     before = _hsms(sandbox, cluster_id) if cluster_id in known else {}
     seen = len(sandbox.messages())
-    execution = sandbox.deployment.run_state_machine(
-        on_demand_state_machine(sandbox), execution_input, timeout=timeout
-    )
+    try:
+        execution = sandbox.deployment.run_state_machine(
+            on_demand_state_machine(sandbox), execution_input, timeout=timeout
+        )
+    except TimeoutError as stopped:
+        # The sandbox aborted it and told the stack's stopped rule, which deleted what
+        # the execution made: report it as it ended, once those deletions are done.
+        execution = sandbox.deployment.await_execution(str(stopped).split(" ", 1)[0], 30)
+        sandbox.world.settle()
     after = _hsms(sandbox, cluster_id) if cluster_id in known else {}
     leaked, missing = leaks(before, after)
     new_clusters = sorted(
