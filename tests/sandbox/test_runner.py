@@ -171,13 +171,16 @@ def build_fixture_template() -> dict[str, Any]:
     )
     gov_only = ssm.StringParameter(stack, "GovOnlyParameter", string_value="gov")
     gov_only.node.default_child.cfn_options.condition = in_gov_cloud  # type: ignore[union-attr]
-    # Types the sandbox does not deploy: they must show up as skipped.
+    # A rule and the permission that lets it invoke its target: deployed, so the
+    # sandbox's deliveries go through the function's resource policy.
     events.Rule(
         stack,
         "NightlyRule",
         schedule=events.Schedule.rate(cdk.Duration.days(1)),
         targets=[events_targets.LambdaFunction(echo)],
     )
+    # A type the sandbox does not deploy: it must show up as skipped.
+    cloudwatch.Dashboard(stack, "Dashboard")
     return app.synth().get_stack_by_name(STACK).template  # type: ignore[no-any-return]
 
 
@@ -252,10 +255,11 @@ def test_given_unsupported_resource_types_when_deployed_then_they_are_recorded_a
     skipped_types = {skipped.resource_type for skipped in deployment.skipped.values()}
 
     assert skipped_types == {
-        "AWS::Events::Rule",
-        "AWS::Lambda::Permission",
+        "AWS::CloudWatch::Dashboard",
         "AWS::SSM::Parameter",  # GovOnlyParameter: its condition is false in us-east-1
     }
+    deployed_types = {resource.resource_type for resource in deployment.resources.values()}
+    assert {"AWS::Events::Rule", "AWS::Lambda::Permission"} <= deployed_types
     gov_only = next(s for s in deployment.skipped.values() if s.logical_id.startswith("GovOnly"))
     assert gov_only.reason == "condition InGovCloud is false"
     assert "AWS::StepFunctions::StateMachine" in {
