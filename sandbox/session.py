@@ -369,9 +369,9 @@ class Sandbox:
                 {"operation": d.operation, "principal": d.principal, "message": d.message}
                 for d in denied
             ],
-            "network_refusals": [] if self.permissions is None else list(
-                self.permissions.network_refusals
-            ),
+            "network_refusals": []
+            if self.permissions is None
+            else list(self.permissions.network_refusals),
         }
 
     def faults_fired(self) -> dict[str, Any]:
