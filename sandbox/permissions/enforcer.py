@@ -214,29 +214,20 @@ class PermissionEnforcer:
         context.update(extra or {})
         identity = self.facts.identity_policies(principal.arn) if principal.kind == "role" else []
         if key_policy is not None:
-            decision = evaluate(
-                principal,
-                action,
-                resource,
-                context,
-                identity_policies=identity,
-                resource_policy=key_policy,
-                key_policy=True,
-            )
+            resource_policy: Mapping[str, Any] | None = key_policy
+        elif resource != "*":
+            resource_policy = self.facts.resource_policy(prefix, resource, request.region)
         else:
-            resource_policy = (
-                self.facts.resource_policy(prefix, resource, request.region)
-                if resource != "*"
-                else None
-            )
-            decision = evaluate(
-                principal,
-                action,
-                resource,
-                context,
-                identity_policies=identity,
-                resource_policy=resource_policy,
-            )
+            resource_policy = None
+        decision = evaluate(
+            principal,
+            action,
+            resource,
+            context,
+            identity_policies=identity,
+            resource_policy=resource_policy,
+            key_policy=key_policy is not None,
+        )
         return (
             None
             if decision.allowed

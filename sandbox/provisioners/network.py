@@ -59,14 +59,7 @@ def _replace_egress(
     everything = {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
     ec2.revoke_security_group_egress(GroupId=group_id, IpPermissions=[everything])
     for rule in rules:
-        permission: dict[str, Any] = {"IpProtocol": str(rule["IpProtocol"])}
-        for port in ("FromPort", "ToPort"):
-            if port in rule:
-                permission[port] = int(rule[port])
-        if "CidrIp" in rule:
-            permission["IpRanges"] = [{"CidrIp": rule["CidrIp"]}]
-        if "DestinationSecurityGroupId" in rule:
-            permission["UserIdGroupPairs"] = [{"GroupId": rule["DestinationSecurityGroupId"]}]
+        permission = _permission(rule, rule.get("DestinationSecurityGroupId"))
         try:
             ec2.authorize_security_group_egress(GroupId=group_id, IpPermissions=[permission])
         except ClientError as error:
@@ -89,15 +82,8 @@ def _rule(
     ctx: ProvisionContext, logical_id: str, props: Properties, *, ingress: bool
 ) -> Provisioned:
     ec2 = ctx.client("ec2")
-    permission: dict[str, Any] = {"IpProtocol": str(props["IpProtocol"])}
-    for port in ("FromPort", "ToPort"):
-        if port in props:
-            permission[port] = int(props[port])
-    if "CidrIp" in props:
-        permission["IpRanges"] = [{"CidrIp": props["CidrIp"]}]
     peer = props.get("SourceSecurityGroupId" if ingress else "DestinationSecurityGroupId")
-    if peer:
-        permission["UserIdGroupPairs"] = [{"GroupId": peer}]
+    permission = _permission(props, peer)
     group_id = str(props["GroupId"])
     authorize = (
         ec2.authorize_security_group_ingress if ingress else ec2.authorize_security_group_egress
@@ -107,3 +93,16 @@ def _rule(
     except ClientError as error:
         ctx.note(logical_id, f"rule on {group_id} not applied: {error}")
     return Provisioned(f"{group_id}-{logical_id}")
+
+
+def _permission(rule: Properties, peer_group: str | None) -> dict[str, Any]:
+    """A template rule (protocol, ports, CIDR or peer group) as EC2's IpPermission."""
+    permission: dict[str, Any] = {"IpProtocol": str(rule["IpProtocol"])}
+    for port in ("FromPort", "ToPort"):
+        if port in rule:
+            permission[port] = int(rule[port])
+    if "CidrIp" in rule:
+        permission["IpRanges"] = [{"CidrIp": rule["CidrIp"]}]
+    if peer_group:
+        permission["UserIdGroupPairs"] = [{"GroupId": peer_group}]
+    return permission
