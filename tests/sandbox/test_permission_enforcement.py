@@ -259,3 +259,52 @@ def test_shipped_configs_deploy_and_run_their_jobs_with_nothing_refused(
         assert fired >= 3
         assert sandbox.permissions.denials == []
         assert sandbox.permissions.checked > 0
+
+
+def _workflow_on(sandbox: Sandbox, workflow: str) -> dict[str, Any]:
+    """Run one HSM-changing workflow of the config's first protected cluster."""
+    from sandbox.backup_scenarios import create_backup
+    from sandbox.replacement_scenarios import replace_after_failure
+    from sandbox.restore_scenarios import lose_cluster, run_restore, seed_trust_anchor, subnets
+
+    spec = sandbox.config.protected_clusters[0]
+    if workflow == "on-demand backup":
+        return create_backup(sandbox, cluster_id=spec.id)
+    if workflow == "hsm replacement":
+        sandbox.apply_faults([f"hsm-failure:{spec.id}"])
+        return replace_after_failure(sandbox, cluster_id=spec.id)
+    seed_trust_anchor(sandbox)
+    lose_cluster(sandbox, spec.id, spec.region)
+    return run_restore(
+        sandbox,
+        {
+            "source_cluster_id": spec.id,
+            "region": spec.region,
+            "subnet_ids": subnets(sandbox, spec.region),  # the config's are not in moto
+            "poll_seconds": 1,
+        },
+    )
+
+
+@pytest.mark.parametrize("workflow", ["on-demand backup", "hsm replacement", "restore"])
+@pytest.mark.parametrize("config_name", ["example.yaml", "all-options.yaml"])
+def test_shipped_configs_run_their_workflows_with_nothing_refused(
+    config_name: str, workflow: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import yaml
+
+    from stacks.config import load_config
+    from tests.conftest import REPO_ROOT
+
+    data = yaml.safe_load((REPO_ROOT / "config" / config_name).read_text(encoding="utf-8"))
+    # The health check starts the replacement with the config's poll interval (30-60 s of
+    # real waiting per poll here): shortened, as permissions do not depend on it.
+    data["hsm_replacement"]["poll_seconds"] = 10
+    path = tmp_path / config_name
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", load_config(path).account or "123456789012")
+    with Sandbox(path, profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        report = _workflow_on(sandbox, workflow)
+    assert report["status"] == "SUCCEEDED", (report.get("error"), report.get("cause"))
+    assert report["denied_calls"] == []
