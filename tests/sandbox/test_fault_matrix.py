@@ -51,12 +51,20 @@ COMBINATIONS = [
     ("replace-hsm", ["hsm-degraded", "hsm-degraded"]),
     ("create-backup", ["lambda-crash:on-demand-backup@validate"]),
     ("drill", ["hsm-degraded", "hsm-degraded"]),
+    ("create-backup", ["hsm-failure"]),
+    # A step's function crashing on every call, in the middle of each workflow
+    ("create-backup", ["lambda-crash:on-demand-backup@check_hsm"]),
+    ("replace-hsm", ["hsm-failure", "lambda-crash:replace-hsm@check_hsm"]),
+    ("restore", ["lambda-crash:restore-cluster@check_hsm"]),
+    ("drill", ["lambda-crash:dr-drill@check_hsm"]),
 ]
 # A teardown that crashes on every try: tests/sandbox/test_drill_faults.py (it retries
 # until its deadline, then names what is left).
 
 
-@pytest.mark.parametrize(("workflow", "faults"), COMBINATIONS)
+@pytest.mark.parametrize(
+    ("workflow", "faults"), COMBINATIONS, ids=[f"{w}:{'+'.join(f)}" for w, f in COMBINATIONS]
+)
 def test_workflow_under_combined_faults_ends_clean(
     workflow: str, faults: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
