@@ -119,26 +119,15 @@ class Alerting(Construct):
         self.notify_action = cw_actions.SnsAction(self.notify_topic)
         self.escalation_action = cw_actions.SnsAction(self.escalation_topic)
         self.escalations: dict[str, cloudwatch.Alarm] = {}  # page alarm path -> its escalation
-        self.undelivered_alarm = self.page_on(
-            cloudwatch.Alarm(
-                self,
-                "UndeliveredAlertsAlarm",
-                alarm_description=(
-                    "SNS could not deliver alert messages to a contact (email, SMS or "
-                    "webhook) after its retries: they wait in the dead-letter queue "
-                    f"{self.dead_letters.queue_name}. Read them there, and check the "
-                    "subscriptions: hsmdr alerts check --config <deployment config>. "
-                    "Runbook: the one each message names (e.g. "
-                    f"{runbooks.SINGLE_HSM_FAILURE})."
-                ),
-                metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                    period=ALARM_PERIOD, statistic="Maximum"
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+        self.undelivered_alarm = self.page_on_dead_letters(
+            self,
+            "UndeliveredAlertsAlarm",
+            self.dead_letters,
+            "SNS could not deliver alert messages to a contact (email, SMS or webhook) after "
+            f"its retries: they wait in the dead-letter queue {self.dead_letters.queue_name}. "
+            "Read them there, and check the subscriptions: hsmdr alerts check --config "
+            "<deployment config>. Runbook: the one each message names (e.g. "
+            f"{runbooks.SINGLE_HSM_FAILURE}).",
         )
         # What scheduled checks last sent, so a lasting problem is not sent on every run
         # (lambdas/core/alert_memory.py). Items expire on their own.
@@ -269,6 +258,26 @@ class Alerting(Construct):
         alarm.add_alarm_action(self.action)
         self.escalations[alarm.node.path] = self._escalation(alarm)
         return alarm
+
+    def page_on_dead_letters(
+        self, scope: Construct, construct_id: str, queue: sqs.IQueue, description: str
+    ) -> cloudwatch.Alarm:
+        """Page as soon as a dead-letter queue holds a message: something that had to be
+        delivered (an alert, an invocation, an event) was not."""
+        return self.page_on(
+            cloudwatch.Alarm(
+                scope,
+                construct_id,
+                alarm_description=description,
+                metric=queue.metric_approximate_number_of_messages_visible(
+                    period=ALARM_PERIOD, statistic="Maximum"
+                ),
+                threshold=1,
+                evaluation_periods=1,
+                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            )
+        )
 
     def notify_on(self, alarm: cloudwatch.Alarm) -> cloudwatch.Alarm:
         """Notify severity: the notify contacts read it in working hours."""

@@ -34,10 +34,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
-from aws_cdk import aws_events_targets as event_targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
@@ -59,7 +57,7 @@ from lambdas.core.drill_plan import DRILL_KEY, DRILL_TAG_KEYS
 from lambdas.core.drill_report import REPORT_PREFIX
 from lambdas.core.drill_settings import DrillEnv, DrillSettings
 from stacks.config import DeploymentConfig
-from stacks.constructs.alerting import ALARM_PERIOD, Alerting, rule_arn
+from stacks.constructs.alerting import Alerting
 from stacks.constructs.hsm_permissions import (
     CREATE_HSM_EC2_ACTIONS,
     DELETE_CLUSTER_EC2_ACTIONS,
@@ -70,6 +68,7 @@ from stacks.constructs.hsm_permissions import (
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import schedule_expression
 from stacks.constructs.state_machine import ObservedStateMachine
+from stacks.constructs.stopped_executions import stopped_events_rule
 from stacks.nag import acknowledge, rendered
 from stacks.names import DR_DRILL, dr_drill_report_parameter, dr_drill_state_machine_name
 from stacks.workflows import dr_drill
@@ -284,23 +283,13 @@ class DrDrill(Construct):
                 max_event_age=Duration.hours(1),
             ),
         )
-        alerting.page_on(
-            cloudwatch.Alarm(
-                self,
-                "ScheduleDeadLettersAlarm",
-                alarm_description=(
-                    "EventBridge Scheduler could not start the scheduled DR drill (the failed "
-                    "events are in its dead-letter queue). Start it by hand: hsmdr drill start "
-                    f"--follow --config <deployment config>. Runbook: {runbooks.DR_DRILL}"
-                ),
-                metric=dead_letters.metric_approximate_number_of_messages_visible(
-                    period=ALARM_PERIOD, statistic="Maximum"
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+        alerting.page_on_dead_letters(
+            self,
+            "ScheduleDeadLettersAlarm",
+            dead_letters,
+            "EventBridge Scheduler could not start the scheduled DR drill (the failed events "
+            "are in its dead-letter queue). Start it by hand: hsmdr drill start --follow "
+            f"--config <deployment config>. Runbook: {runbooks.DR_DRILL}",
         )
         return schedule
 
@@ -310,52 +299,21 @@ class DrDrill(Construct):
         """TIMED_OUT and ABORTED executions skip the teardown: the function pages with
         the drill clusters they left (found by their hsmdr:drill tag). An event it could
         not be given waits in a dead-letter queue, which pages."""
-        # Named, so the dead-letter key's policy can name the rule without depending on it.
-        name = f"{config.deployment_name}-drill-stopped"
-        alerting.allow_dead_letters_from("events.amazonaws.com", [rule_arn(self, name)])
-        self.stopped_dead_letters = alerting.dead_letter_queue(self, "StoppedRuleDeadLetters")
-        alerting.page_on(
-            cloudwatch.Alarm(
-                self,
-                "StoppedRuleDeadLettersAlarm",
-                alarm_description=(
-                    "A DR drill execution timed out or was aborted, and EventBridge could not "
-                    "hand it to the drill function that finds and reports the drill clusters "
-                    "it left (the events are in the rule's dead-letter queue). A drill cluster "
-                    "may be running (billed by the hour): hsmdr drill status --config "
-                    "<deployment config>; delete its HSMs, then the cluster. Runbook: "
-                    f"{runbooks.DR_DRILL}"
-                ),
-                metric=self.stopped_dead_letters.metric_approximate_number_of_messages_visible(
-                    period=ALARM_PERIOD, statistic="Maximum"
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-        )
-        return events.Rule(
+        return stopped_events_rule(
             self,
-            "StoppedRule",
-            rule_name=name,
+            name=f"{config.deployment_name}-drill-stopped",
+            state_machine=self.state_machine,
+            function=function,
             description="DR drill executions that timed out or were aborted",
-            event_pattern=events.EventPattern(
-                source=["aws.states"],
-                detail_type=["Step Functions Execution Status Change"],
-                detail={
-                    "stateMachineArn": [self.state_machine.state_machine_arn],
-                    "status": ["TIMED_OUT", "ABORTED"],
-                },
+            alerting=alerting,
+            undelivered=(
+                "A DR drill execution timed out or was aborted, and EventBridge could not "
+                "hand it to the drill function that finds and reports the drill clusters "
+                "it left (the events are in the rule's dead-letter queue). A drill cluster "
+                "may be running (billed by the hour): hsmdr drill status --config "
+                "<deployment config>; delete its HSMs, then the cluster. Runbook: "
+                f"{runbooks.DR_DRILL}"
             ),
-            targets=[
-                event_targets.LambdaFunction(
-                    function,
-                    dead_letter_queue=self.stopped_dead_letters,
-                    retry_attempts=2,
-                    max_event_age=Duration.hours(1),
-                )
-            ],
         )
 
     # -- cdk-nag -------------------------------------------------------------------------------

@@ -78,21 +78,10 @@ class ScheduledJob(Construct):
                 treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
             )
         )
-        self.dead_letter_alarm = alerting.page_on(
-            cloudwatch.Alarm(
-                self,
-                "DeadLettersAlarm",
-                alarm_description=(
-                    f"EventBridge Scheduler could not invoke the function ({description}); "
-                    f"the failed events are in the schedule's dead-letter queue. {next_step}. "
-                    f"Runbook: {runbook}"
-                ),
-                metric=self.dead_letters.metric_approximate_number_of_messages_visible(
-                    period=ALARM_PERIOD, statistic="Maximum"
-                ),
-                threshold=1,
-                evaluation_periods=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
+        self.dead_letter_alarm = alerting.page_on_dead_letters(
+            self,
+            "DeadLettersAlarm",
+            self.dead_letters,
+            f"EventBridge Scheduler could not invoke the function ({description}); the failed "
+            f"events are in the schedule's dead-letter queue. {next_step}. Runbook: {runbook}",
         )

@@ -9,7 +9,6 @@ function, which reads the execution's input and history to find what it created.
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as event_targets
 from aws_cdk import aws_iam as iam
@@ -17,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from stacks.constructs.alerting import ALARM_PERIOD, Alerting, rule_arn
+from stacks.constructs.alerting import Alerting, rule_arn
 from stacks.nag import acknowledge, rendered
 
 STOPPED_STATUSES = ["TIMED_OUT", "ABORTED"]
@@ -55,29 +54,38 @@ def stopped_rule(
         "Reads the input and history of its own workflow's executions (ids made at run "
         "time) to clean up after one that was stopped.",
     )
-    # Named, so the dead-letter key's policy can name the rule without depending on it.
-    name = f"{state_machine_name}-stopped"
+    return stopped_events_rule(
+        scope,
+        name=f"{state_machine_name}-stopped",
+        state_machine=state_machine,
+        function=function,
+        description=description,
+        alerting=alerting,
+        undelivered=(
+            f"An execution of {state_machine_name} timed out or was aborted, and "
+            "EventBridge could not hand it to the function that cleans up after it (the "
+            "events are in the rule's dead-letter queue): nothing it created was cleaned "
+            f"up. Read the execution's history and clean up by hand. Runbook: {runbook}"
+        ),
+    )
+
+
+def stopped_events_rule(
+    scope: Construct,
+    *,
+    name: str,
+    state_machine: sfn.IStateMachine,
+    function: lambda_.IFunction,
+    description: str,
+    alerting: Alerting,
+    undelivered: str,
+) -> events.Rule:
+    """The rule alone: stopped executions to `function`, retried, then into a
+    dead-letter queue that pages with `undelivered`. Named (`name`), so the dead-letter
+    key's policy can name the rule without depending on it."""
     alerting.allow_dead_letters_from("events.amazonaws.com", [rule_arn(scope, name)])
     dead_letters = alerting.dead_letter_queue(scope, "StoppedRuleDeadLetters")
-    alerting.page_on(
-        cloudwatch.Alarm(
-            scope,
-            "StoppedRuleDeadLettersAlarm",
-            alarm_description=(
-                f"An execution of {state_machine_name} timed out or was aborted, and "
-                "EventBridge could not hand it to the function that cleans up after it (the "
-                "events are in the rule's dead-letter queue): nothing it created was cleaned "
-                f"up. Read the execution's history and clean up by hand. Runbook: {runbook}"
-            ),
-            metric=dead_letters.metric_approximate_number_of_messages_visible(
-                period=ALARM_PERIOD, statistic="Maximum"
-            ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-    )
+    alerting.page_on_dead_letters(scope, "StoppedRuleDeadLettersAlarm", dead_letters, undelivered)
     return events.Rule(
         scope,
         "StoppedRule",
