@@ -19,7 +19,7 @@ import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar, copy_context
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
@@ -155,16 +155,19 @@ class PermissionEnforcer:
         request = describe(service, operation, params, region, self.account)
         with self._lock:
             self.checked += 1
-        for named in request.resources:
-            resource = self._canonical(prefix, named, region)
+        resources = [self._canonical(prefix, named, region) for named in request.resources]
+        label = f"{service}.{operation}"
+        for resource in resources:
             denial = self._authorize(principal, request.action, resource, request)
             if denial is not None:
-                return self._record(denial, service, operation), *_DENIED_CODES.get(
+                return self._record(denial, label), *_DENIED_CODES.get(
                     prefix, ("AccessDeniedException", 400)
                 )
-        for denial, codes in self._dependents(principal, prefix, operation, params, request):
+        for denial, codes in self._dependents(
+            principal, prefix, operation, params, request, resources=resources
+        ):
             if denial is not None:
-                return self._record(denial, service, operation), *codes
+                return self._record(denial, label), *codes
         return None
 
     def authorize_service(
@@ -182,10 +185,14 @@ class PermissionEnforcer:
                     denial = dependent
                     break
         if denial is not None:
-            self._record(denial, prefix, action.split(":")[1])
+            self._record(denial)
         return denial
 
-    def _record(self, denial: Denial, service: str, operation: str) -> Denial:
+    def _record(self, denial: Denial, operation: str | None = None) -> Denial:
+        """Keep the denial, named by the API operation refused (`service.Operation`)
+        when a call was refused, by the action when a service's delivery was."""
+        if operation is not None:
+            denial = replace(denial, operation=operation)
         with self._lock:
             self.denials.append(denial)
         return denial
@@ -288,7 +295,11 @@ class PermissionEnforcer:
         operation: str,
         params: Mapping[str, Any],
         request: AuthRequest,
+        *,
+        resources: list[str],
     ) -> Iterator[tuple[Denial | None, tuple[str, int]]]:
+        """What the call makes the service do as the caller, for the call's `resources`
+        (canonical ARNs)."""
         denied = _DENIED_CODES.get(prefix, ("AccessDeniedException", 400))
         if prefix == "cloudhsm":
             for dependent in catalog.dependent_actions(request.action):
@@ -322,8 +333,7 @@ class PermissionEnforcer:
                     ),
                     denied,
                 )
-        for named in request.resources:
-            resource = self._canonical(prefix, named, request.region)
+        for resource in resources:
             yield from self._kms_uses(
                 principal, prefix, operation, resource, request, params=params
             )
@@ -454,15 +464,6 @@ def _authorize_call(
     if refused is None:
         return None
     denial, code, status = refused
-    denial = Denial(
-        denial.principal,
-        f"{service}.{model.name}",
-        denial.action,
-        denial.resource,
-        denial.reason,
-        denial.region,
-    )
-    enforcer.denials[-1] = denial
     return _error_response(code, status, denial.message)
 
 
