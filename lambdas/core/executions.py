@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from lambdas.core.errors import InvalidInput
 from lambdas.core.health import ExecutionView, LockView
 
 _RECENT_PAGES = 3  # newest first, 100 a page: far more than a day of replacements
+
+
+def stopped_execution(event: Mapping[str, Any]) -> tuple[str, str]:
+    """(execution ARN, status) of the "Step Functions Execution Status Change" event a
+    workflow's stopped rule delivers; anything else is refused."""
+    detail = event.get("detail") or {}
+    execution, status = str(detail.get("executionArn") or ""), str(detail.get("status") or "")
+    if not execution.startswith("arn:"):
+        raise InvalidInput("detail.executionArn", "an execution status change event is expected")
+    return execution, status
 
 
 # What Step Functions answers for an execution that does not (or cannot) exist.

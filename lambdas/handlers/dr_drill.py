@@ -706,11 +706,10 @@ def stopped(event: Mapping[str, Any]) -> dict[str, Any]:
     have run. Page with the drill clusters it left (found by their hsmdr:drill tag)."""
     import boto3
 
+    from lambdas.core.executions import stopped_execution
+
     settings = DrillSettings.from_env()
-    detail = event.get("detail") or {}
-    execution, status = str(detail.get("executionArn") or ""), str(detail.get("status") or "")
-    if not execution.startswith("arn:"):
-        raise InvalidInput("detail.executionArn", "an execution status change event is expected")
+    execution, status = stopped_execution(event)
     left = [
         {"cluster_id": c.cluster_id, "region": region}
         for region in settings.regions

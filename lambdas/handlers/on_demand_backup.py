@@ -252,15 +252,12 @@ def stopped(event: dict[str, Any]) -> dict[str, Any]:
     from lambdas.core import runbooks
     from lambdas.core.alert_delivery import AlertTopics, publish
     from lambdas.core.alerts import Alert
-    from lambdas.core.executions import last_job
+    from lambdas.core.executions import last_job, stopped_execution
     from lambdas.core.locks import ClusterLock
     from lambdas.core.on_demand_cleanup import plan_after_stop
     from lambdas.core.workflow_alerts import stopped_alert
 
-    detail = event.get("detail") or {}
-    execution, status = str(detail.get("executionArn") or ""), str(detail.get("status") or "")
-    if not execution.startswith("arn:"):
-        raise InvalidInput("detail.executionArn", "an execution status change event is expected")
+    execution, status = stopped_execution(event)
     execution_input, job = last_job(boto3.client("stepfunctions"), execution)
     plan = (job or {}).get("plan") or {}
     cluster_id = str(plan.get("cluster_id") or execution_input.get("cluster_id") or "")

@@ -237,13 +237,10 @@ def stopped(event: dict[str, Any]) -> dict[str, Any]:
 
     from lambdas.core.alert_delivery import AlertTopics, publish
     from lambdas.core.alerts import Alert
-    from lambdas.core.executions import last_job
+    from lambdas.core.executions import last_job, stopped_execution
     from lambdas.core.locks import ClusterLock
 
-    detail = event.get("detail") or {}
-    execution, status = str(detail.get("executionArn") or ""), str(detail.get("status") or "")
-    if not execution.startswith("arn:"):
-        raise InvalidInput("detail.executionArn", "an execution status change event is expected")
+    execution, status = stopped_execution(event)
     execution_input, job = last_job(boto3.client("stepfunctions"), execution)
     plan = (job or {}).get("plan") or {}
     settings = VerificationSettings.from_env()

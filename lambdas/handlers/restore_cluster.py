@@ -339,12 +339,9 @@ def stopped(event: Mapping[str, Any]) -> dict[str, Any]:
     from lambdas.core.alert_delivery import AlertTopics
     from lambdas.core.alert_delivery import publish as publish_alert
     from lambdas.core.alerts import Alert
-    from lambdas.core.executions import last_job
+    from lambdas.core.executions import last_job, stopped_execution
 
-    detail = event.get("detail") or {}
-    execution, status = str(detail.get("executionArn") or ""), str(detail.get("status") or "")
-    if not execution.startswith("arn:"):
-        raise InvalidInput("detail.executionArn", "an execution status change event is expected")
+    execution, status = stopped_execution(event)
     execution_input, job = last_job(_client("stepfunctions", execution.split(":")[3]), execution)
     run = (job or {}).get("run") or {}
     discarded: list[str] = []
