@@ -77,3 +77,14 @@ def test_a_holder_that_cannot_be_read_keeps_its_lock(code: str, running: bool) -
 
     arn = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-restore-cluster:run"
     assert execution_running(_Described(code), arn) is running
+
+
+def test_a_stopped_rule_handler_reads_only_an_execution_status_change() -> None:
+    from lambdas.core.errors import InvalidInput
+    from lambdas.core.executions import stopped_execution
+
+    arn = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-restore-cluster:run"
+    event = {"detail": {"executionArn": arn, "status": "ABORTED"}}
+    assert stopped_execution(event) == (arn, "ABORTED")
+    with pytest.raises(InvalidInput, match=r"detail\.executionArn"):
+        stopped_execution({"detail": {"status": "ABORTED"}})
