@@ -96,8 +96,11 @@ class _RoutedLibrary:
         self._require_route(token_label)
         return self._library.get_token(token_label=token_label)
 
-    def get_slots(self, **kwargs: Any) -> Any:
-        return self._library.get_slots(**kwargs)
+    def get_slots(self, **kwargs: Any) -> list[Any]:
+        """Only the slots whose HSMs the function reaches: a client that reaches none
+        lists no token."""
+        slots = self._library.get_slots(**kwargs)
+        return [s for s in slots if not self._refused(s.get_token().label.strip())]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._library, name)
@@ -105,16 +108,22 @@ class _RoutedLibrary:
     def _require_route(self, cluster_id: str) -> None:
         import pkcs11
 
+        reason = self._refused(cluster_id)
+        if reason is not None:
+            raise pkcs11.exceptions.DeviceError(f"cannot reach an HSM of {cluster_id}: {reason}")
+
+    def _refused(self, cluster_id: str) -> str | None:
+        """Why the running function cannot reach the cluster's HSMs (recorded), or None."""
         from sandbox.lambda_dispatch import CURRENT_FUNCTION
         from sandbox.network_access import unreachable_reason
 
         function = CURRENT_FUNCTION.get()
         if function is None:  # the sandbox itself (seeding, checks): not in a VPC
-            return
+            return None
         try:
             cluster = self._sandbox.world.cluster(cluster_id)
         except KeyError:
-            return  # no such cluster: the token lookup fails on its own
+            return None  # no such cluster: the token lookup fails on its own
         hsms = cluster.get("Hsms", [])
         reason = (
             unreachable_reason(
@@ -133,7 +142,7 @@ class _RoutedLibrary:
             self._sandbox.permissions.network_refusals.append(
                 f"{function.function_name} -> {cluster_id}: {reason}"
             )
-            raise pkcs11.exceptions.DeviceError(f"cannot reach an HSM of {cluster_id}: {reason}")
+        return reason
 
 
 def softhsm_functions(template: Template, store: SoftHsmKeyStore) -> Template:
