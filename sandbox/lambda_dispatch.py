@@ -22,7 +22,7 @@ import time
 import traceback
 import uuid
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
@@ -359,10 +359,13 @@ def _function_environment(function: DeployedFunction) -> Iterator[None]:
         yield
     finally:
         for name, previous in saved.items():
-            if previous is None:
-                os.environ.pop(name, None)
-            else:
+            if previous is not None:
                 os.environ[name] = previous
+            else:
+                # Not os.environ.pop(name, None): that reads then deletes, and raises
+                # KeyError if anything else in the process removed the name in between.
+                with suppress(KeyError):
+                    del os.environ[name]
 
 
 def _error_payload(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -117,10 +117,11 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
         yield
     finally:
         for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
+            if value is not None:
                 os.environ[key] = value
+            else:
+                with suppress(KeyError):  # see lambda_dispatch._function_environment
+                    del os.environ[key]
 
 
 @contextmanager
