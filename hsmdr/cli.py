@@ -17,28 +17,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from hsmdr.outcome import Outcome, UsageError
+
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
 
 Command = Callable[[argparse.Namespace], "Outcome"]
-
-
-class Outcome:
-    """What a command produced: a JSON-able document and its human rendering."""
-
-    def __init__(self, document: dict[str, Any], text: str) -> None:
-        if document.get("status") not in ("SUCCEEDED", "FAILED", "STARTED"):
-            raise ValueError("every command result needs a status")
-        self.document = document
-        self.text = text
-
-    @property
-    def ok(self) -> bool:
-        return bool(self.document["status"] in ("SUCCEEDED", "STARTED"))
-
-
-class UsageError(Exception):
-    """Bad input from the operator: reported with the field, before any call."""
 
 
 class CommandLineError(Exception):
@@ -156,27 +140,6 @@ def _fail(as_json: bool, kind: str, message: str, code: int) -> int:
     else:
         print(f"hsmdr: {message}", file=sys.stderr)
     return code
-
-
-def hours(text: str) -> float:
-    """An argparse type: a finite number of hours, zero or more (nan, inf refused)."""
-    import math
-    from datetime import timedelta
-
-    try:
-        value = float(text)
-        timedelta(hours=value)  # one the sandbox clock can move by
-    except (ValueError, OverflowError):
-        value = math.nan
-    if not math.isfinite(value) or value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of hours, 0 or more")
-    return value
-
-
-def add_json_flag(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--json", action="store_true", help="print one JSON document instead of tables"
-    )
 
 
 if __name__ == "__main__":

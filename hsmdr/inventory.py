@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from hsmdr.drill_reports import report_bucket, report_objects, stored_report
 from hsmdr.render import duration, table
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.models import BACKUP_READY, Backup
@@ -159,7 +160,6 @@ def read_drills(
     SSM parameter names. Never raises for AWS errors: the section says what went wrong."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from hsmdr.commands.drill import report_bucket, report_objects, stored_report
     from stacks.names import dr_drill_report_parameter
 
     section: dict[str, Any] = {

@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hsmdr.cli import Outcome, add_json_flag
+from hsmdr.arguments import add_json_flag
+from hsmdr.outcome import Outcome
 
 SEND_TEST_HELP = "also publish one test message to every topic (nothing else changes)"
 

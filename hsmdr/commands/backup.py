@@ -5,8 +5,9 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.arguments import add_json_flag
 from hsmdr.commands import backup_create, copies
+from hsmdr.outcome import Outcome, UsageError
 
 
 def register(groups: Any) -> None:

@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.arguments import add_json_flag
+from hsmdr.outcome import Outcome, UsageError
 
 STRATEGY_HELP = (
     "add-temporary-hsm (default: add one HSM, wait for the backup, remove it) or "

@@ -11,7 +11,8 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag, hours
+from hsmdr.arguments import add_json_flag, hours
+from hsmdr.outcome import Outcome, UsageError
 from hsmdr.render_copies import backup_listing, copy_report, sandbox_copy_run
 
 

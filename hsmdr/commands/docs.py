@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.arguments import add_json_flag
+from hsmdr.outcome import Outcome, UsageError
 
 
 def register(groups: Any) -> None:

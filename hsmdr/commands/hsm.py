@@ -11,7 +11,8 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.arguments import add_json_flag
+from hsmdr.outcome import Outcome, UsageError
 
 
 def register(groups: Any) -> None:

@@ -11,7 +11,8 @@ import argparse
 import json
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.arguments import add_json_flag
+from hsmdr.outcome import Outcome, UsageError
 
 SANDBOX_PROFILE = "demo"  # emulator durations: HSMs take seconds, not minutes
 KEY_FAULTS_HELP = "; key faults (on the restored cluster): key-missing, key-corrupt, bad-pin"

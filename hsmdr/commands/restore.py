@@ -9,7 +9,8 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag
+from hsmdr.arguments import add_json_flag
+from hsmdr.outcome import Outcome, UsageError
 
 DESCRIPTION = (
     "Restores a lost cluster: finds the latest READY backup of --source-cluster in the "

@@ -6,8 +6,9 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from hsmdr.cli import Outcome, UsageError, add_json_flag, hours
+from hsmdr.arguments import add_json_flag, hours
 from hsmdr.commands import alerts, backup_create, copies, docs, drill, hsm, keys, restore
+from hsmdr.outcome import Outcome, UsageError
 
 FAULT_HELP = (
     "inject a fault by name, repeatable: throttle, internal-failure, hsm-degraded, "
