@@ -127,7 +127,7 @@ def send_tests(
 
 
 def render(document: Mapping[str, Any]) -> str:
-    from hsmdr.render import table
+    from presentation.render import table
 
     rows = [
         [

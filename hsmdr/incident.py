@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from hsmdr.render import condensed_steps, duration, table
-from hsmdr.timeline import timeline
+from presentation.render import condensed_steps, duration, table
+from presentation.timeline import timeline
 
 # Output keys that carry recovery measures, whichever workflow wrote them.
 RTO_KEYS = ("rto_seconds", "time_to_first_hsm_seconds", "recovery_time_seconds")

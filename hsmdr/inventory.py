@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from hsmdr.drill_reports import report_bucket, report_objects, stored_report
-from hsmdr.render import duration, table
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.models import BACKUP_READY, Backup
+from presentation.render import duration, table
 from stacks.config import DeploymentConfig
 
 RUNBOOKS = Path(__file__).resolve().parents[1] / "docs" / "runbooks"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from hsmdr.render import duration, table, when
+from presentation.render import duration, table, when
 
 
 def copy_report(report: dict[str, Any]) -> str:

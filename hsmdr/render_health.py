@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from hsmdr.render import condensed_steps, table, when
+from presentation.render import condensed_steps, table, when
 
 
 def health_report(document: dict[str, Any]) -> str:

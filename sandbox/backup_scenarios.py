@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from hsmdr.timeline import timeline
+from presentation.timeline import timeline
 from sandbox.scenarios import alerts
 from sandbox.session import Sandbox
 

@@ -14,7 +14,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
-from hsmdr.render import table, verification_report
+from presentation.render import table, verification_report
 from sandbox.scenarios import fire_verification
 from sandbox.session import Sandbox
 

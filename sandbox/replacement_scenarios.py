@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from hsmdr.timeline import timeline
+from presentation.timeline import timeline
 from sandbox.results import ExecutionResult
 from sandbox.scenarios import alerts
 from sandbox.session import Sandbox

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 
-from hsmdr.timeline import timeline
+from presentation.timeline import timeline
 from sandbox.scenarios import alerts
 from sandbox.session import FaultError, FaultSpec, Sandbox
 from stacks.names import restore_state_machine_name

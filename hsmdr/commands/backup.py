@@ -37,9 +37,9 @@ def register(groups: Any) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> Outcome:
-    from hsmdr.render import verification_report
     from lambdas.core.gateway import CloudHsmGateway
     from lambdas.core.verification_run import run_verification
+    from presentation.render import verification_report
     from stacks.config import load_config
 
     config = load_config(args.config)

@@ -107,8 +107,8 @@ def run_sandbox_create_backup(args: argparse.Namespace) -> Outcome:
 
 
 def _render(document: dict[str, Any]) -> str:
-    from hsmdr.render import condensed_steps, table
     from hsmdr.workflows import started_text
+    from presentation.render import condensed_steps, table
 
     if document["status"] == "STARTED":
         return started_text(document, "On-demand backup")

@@ -239,7 +239,7 @@ def run_sandbox_drill(args: argparse.Namespace) -> Outcome:
 
 
 def render_execution(document: dict[str, Any]) -> str:
-    from hsmdr.render import condensed_steps, duration, table
+    from presentation.render import condensed_steps, duration, table
 
     if document["status"] == "STARTED":
         from hsmdr.workflows import started_text
@@ -278,7 +278,7 @@ def render_execution(document: dict[str, Any]) -> str:
 
 
 def render_status(document: dict[str, Any]) -> str:
-    from hsmdr.render import table
+    from presentation.render import table
 
     rows = [
         [

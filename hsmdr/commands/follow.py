@@ -49,8 +49,8 @@ def not_found(error: Exception, execution_arn: str) -> UsageError | None:
 def run_follow(args: argparse.Namespace) -> Outcome:
     import boto3
 
-    from hsmdr.render import condensed_steps, table
     from hsmdr.workflows import follow
+    from presentation.render import condensed_steps, table
 
     client = boto3.client("stepfunctions", region_name=execution_region(args.execution_arn))
     try:

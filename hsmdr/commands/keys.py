@@ -102,7 +102,7 @@ def run_sandbox_verify_keys(args: argparse.Namespace) -> Outcome:
 
 
 def manifest_text(document: dict[str, Any]) -> str:
-    from hsmdr.render import table
+    from presentation.render import table
 
     rows = [
         [m["cluster_id"], m["keys"], m["users"], m["captured_at"], m["object_key"]]
@@ -115,7 +115,7 @@ def manifest_text(document: dict[str, Any]) -> str:
 
 
 def key_check_text(document: dict[str, Any]) -> str:
-    from hsmdr.render import table
+    from presentation.render import table
 
     if "findings" not in document:
         return f"Key check FAILED at {document.get('step')}: {document.get('errors')}"

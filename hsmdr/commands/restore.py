@@ -243,8 +243,8 @@ def run_sandbox_restore(args: argparse.Namespace) -> Outcome:
 
 
 def render(document: dict[str, Any]) -> str:
-    from hsmdr.render import condensed_steps, duration, table
     from hsmdr.workflows import started_text
+    from presentation.render import condensed_steps, duration, table
 
     if document["status"] == "STARTED":
         return started_text(document, f"Restore {document['restore_id']}")

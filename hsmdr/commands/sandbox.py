@@ -56,7 +56,7 @@ def register(groups: Any) -> None:
 
 
 def run_verify_backups(args: argparse.Namespace) -> Outcome:
-    from hsmdr.render import verification_report
+    from presentation.render import verification_report
     from sandbox.scenarios import verify_backups
     from sandbox.session import FaultError
 

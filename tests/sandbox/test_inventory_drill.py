@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from hsmdr.inventory import gather, markdown
-from hsmdr.render import duration
+from presentation.render import duration
 from sandbox.drill_scenarios import drill_sandbox, run_drill
 from tests.sandbox.drill_support import CLUSTER, drill_templates
 from tests.softhsm_support import require_softhsm
