@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, TypeVar
+from typing import Any, Final, TypeVar
 
-from sandbox import function_logs
+from sandbox import function_logs, service_delivery
 from sandbox.intrinsics import StackEnvironment
 from sandbox.lambda_dispatch import (
     DeployedFunction,
@@ -37,9 +37,7 @@ from sandbox.results import (
     ScheduleInfo,
     SkippedResource,
 )
-
-if TYPE_CHECKING:
-    from sandbox.service_delivery import Delivery
+from sandbox.service_delivery import Delivery
 
 _POLL_SECONDS: Final = 0.05
 _CDK_HASH_SUFFIX: Final = re.compile(r"[0-9A-F]{8}")
@@ -210,17 +208,13 @@ class Deployment:
         """Drive an alarm (name or logical id prefix) to `state` as `aws cloudwatch
         set-alarm-state` does; its actions and event go out through the permission
         checks (sandbox/service_delivery.py)."""
-        from sandbox.service_delivery import set_alarm_state
-
         names = {r.logical_id: r.physical_id for r in self._of_type("AWS::CloudWatch::Alarm")}
         name = alarm if alarm in names.values() else self.physical_id(alarm)
-        return set_alarm_state(self, name, state, reason)
+        return service_delivery.set_alarm_state(self, name, state, reason)
 
     def put_event(self, event: dict[str, Any]) -> list[Delivery]:
         """Send an event to the default bus: every matching rule of this stack delivers it."""
-        from sandbox.service_delivery import put_event
-
-        return put_event(self, event)
+        return service_delivery.put_event(self, event)
 
     # -- faults ----------------------------------------------------------------------
 

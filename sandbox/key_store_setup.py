@@ -24,22 +24,51 @@ import json
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lambdas.keycheck.settings import USERS_FROM_FILE, KeyEnv
 
 if TYPE_CHECKING:
-    from sandbox.session import Sandbox
+    from sandbox.deployment import Deployment
+    from sandbox.emulator import CloudHsmWorld
+    from sandbox.network import RegionNetwork
     from sandbox.softhsm_keystore import SoftHsmKeyStore
+    from stacks.config import DeploymentConfig
 
 Template = dict[str, Any]
 
 
+class RunningSandbox(Protocol):
+    """What this module uses of a running sandbox: sandbox/session.py's Sandbox, which
+    sets its key store up through here."""
+
+    key_store: Any  # the SoftHsmKeyStore once use_softhsm has run
+
+    @property
+    def config(self) -> DeploymentConfig: ...
+
+    @property
+    def world(self) -> CloudHsmWorld: ...
+
+    @property
+    def networks(self) -> Mapping[str, RegionNetwork]: ...
+
+    @property
+    def permissions(self) -> Any: ...
+
+    @property
+    def deployment(self) -> Deployment: ...
+
+
 def use_softhsm(
-    sandbox: Sandbox, stack: ExitStack, templates: Mapping[str, Template]
+    sandbox: RunningSandbox,
+    stack: ExitStack,
+    templates: Mapping[str, Template],
+    regions: Mapping[str, str],
 ) -> dict[str, Template]:
     """Enter a temporary SoftHSM2 key store for the sandbox's lifetime; returns the
-    templates with the key functions pointed at it."""
+    templates (by stack name; `regions` says where each deploys) with the key functions
+    pointed at it."""
     from sandbox.softhsm_keystore import SoftHsmKeyStore
 
     store = stack.enter_context(SoftHsmKeyStore.temporary())
@@ -48,9 +77,6 @@ def use_softhsm(
     sandbox.key_store = store
     _create_crypto_user_secret(sandbox)
     stack.enter_context(_tokens_behind_security_groups(sandbox))
-    from sandbox.session import stack_regions
-
-    regions = stack_regions(sandbox.config)
     return {
         name: _in_sandbox_subnets(softhsm_functions(t, store), sandbox.networks[regions[name]])
         for name, t in templates.items()
@@ -69,7 +95,7 @@ def _in_sandbox_subnets(template: Template, network: Any) -> Template:
 
 
 @contextmanager
-def _tokens_behind_security_groups(sandbox: Sandbox) -> Iterator[None]:
+def _tokens_behind_security_groups(sandbox: RunningSandbox) -> Iterator[None]:
     """A deployed function sees a cluster's token only if the network lets it through."""
     from lambdas.keycheck import hsm
 
@@ -88,7 +114,7 @@ def _tokens_behind_security_groups(sandbox: Sandbox) -> Iterator[None]:
 class _RoutedLibrary:
     """The PKCS#11 library as a function in its VPC sees it."""
 
-    def __init__(self, library: Any, sandbox: Sandbox) -> None:
+    def __init__(self, library: Any, sandbox: RunningSandbox) -> None:
         self._library = library
         self._sandbox = sandbox
 
@@ -163,7 +189,7 @@ def softhsm_functions(template: Template, store: SoftHsmKeyStore) -> Template:
     return patched
 
 
-def _create_crypto_user_secret(sandbox: Sandbox) -> None:
+def _create_crypto_user_secret(sandbox: RunningSandbox) -> None:
     import boto3
 
     from sandbox.softhsm_keystore import CRYPTO_PASSWORD, CRYPTO_USER
@@ -177,7 +203,7 @@ def _create_crypto_user_secret(sandbox: Sandbox) -> None:
     )
 
 
-def seed_manifest(sandbox: Sandbox, cluster_id: str, captured_at: datetime) -> str:
+def seed_manifest(sandbox: RunningSandbox, cluster_id: str, captured_at: datetime) -> str:
     """A key manifest of a seeded cluster, as the daily capture would have stored it at
     `captured_at` (pre-existing state, like the seeded backups): the capture function's
     own code, reading the cluster's SoftHSM2 token. Returns the object key."""

@@ -13,19 +13,32 @@ import json
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from sandbox.permissions import Denial, Principal, acting_as
 from sandbox.permissions.enforcer import active_enforcer
-
-if TYPE_CHECKING:
-    from sandbox.deployment import Deployment
+from sandbox.results import DeployedResource
 
 _ACTIONS_BY_STATE = {
     "ALARM": "AlarmActions",
     "OK": "OKActions",
     "INSUFFICIENT_DATA": "InsufficientDataActions",
 }
+
+
+class DeployedStack(Protocol):
+    """What a delivery needs of the stack it happens in: a Deployment
+    (sandbox/deployment.py), which sends its alarms and events through here."""
+
+    @property
+    def region(self) -> str: ...
+
+    @property
+    def account_id(self) -> str: ...
+
+    def client(self, service: str) -> Any: ...
+
+    def resources_of_type(self, resource_type: str) -> list[DeployedResource]: ...
 
 
 @dataclass(frozen=True)
@@ -43,7 +56,7 @@ class Delivery:
 
 
 def set_alarm_state(
-    deployment: Deployment, alarm_name: str, state: str = "ALARM", reason: str = "sandbox"
+    deployment: DeployedStack, alarm_name: str, state: str = "ALARM", reason: str = "sandbox"
 ) -> list[Delivery]:
     """`aws cloudwatch set-alarm-state`, then what CloudWatch does next: the actions of
     the new state, and the "CloudWatch Alarm State Change" event."""
@@ -90,7 +103,7 @@ def set_alarm_state(
     return deliveries
 
 
-def put_event(deployment: Deployment, event: dict[str, Any]) -> list[Delivery]:
+def put_event(deployment: DeployedStack, event: dict[str, Any]) -> list[Delivery]:
     """Deliver one event of the default bus to every enabled rule of the deployment
     whose pattern matches it."""
     from moto.events.models import EventPattern
@@ -132,7 +145,7 @@ def _authorized(principal: Principal, action: str, resource: str, region: str) -
 
 
 def _to_topic(
-    deployment: Deployment, principal: Principal, topic_arn: str, message: str, subject: str
+    deployment: DeployedStack, principal: Principal, topic_arn: str, message: str, subject: str
 ) -> Delivery:
     source = principal.source_arn or ""
     if topic_arn.split(":")[2] != "sns":  # e.g. an EC2 or Auto Scaling action
@@ -146,7 +159,7 @@ def _to_topic(
 
 
 def _to_rule_target(
-    deployment: Deployment, rule_arn: str, target: dict[str, Any], event: dict[str, Any]
+    deployment: DeployedStack, rule_arn: str, target: dict[str, Any], event: dict[str, Any]
 ) -> Delivery:
     arn = str(target["Arn"])
     payload = target.get("Input") or json.dumps(event)
@@ -180,7 +193,7 @@ def _to_rule_target(
     return Delivery(rule_arn, arn, delivered=False, dead_lettered=True, denials=(denial,))
 
 
-def _send(deployment: Deployment, service: str, arn: str, payload: str) -> Any:
+def _send(deployment: DeployedStack, service: str, arn: str, payload: str) -> Any:
     """The delivery itself, made by the service (not checked again)."""
     with acting_as(None):
         if service == "lambda":

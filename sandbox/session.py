@@ -224,7 +224,7 @@ class Sandbox:
             if self._key_store:
                 from sandbox.key_store_setup import use_softhsm
 
-                templates = use_softhsm(self, self._stack, templates)
+                templates = use_softhsm(self, self._stack, templates, regions)
             main_first = sorted(templates, key=lambda name: name != config.deployment_name)
             for stack_name in main_first:
                 deployment = TemplateDeployer(
