@@ -25,7 +25,7 @@ from typing import Any
 import boto3
 import yaml
 
-from hsmdr.timeline import timeline
+from presentation.timeline import timeline
 from sandbox.scenarios import alerts
 from sandbox.session import SANDBOX_CONFIG, SEEDED_BACKUP_AGES, Sandbox
 from stacks.names import DR_DRILL, dr_drill_state_machine_name
@@ -131,6 +131,7 @@ def run_drill(
         # report the execution as it ended, with what is left and the page it sent.
         arn = str(stopped).split(" ", 1)[0]
         execution = sandbox.deployment.await_execution(arn, timeout=30)
+    teardown_run_ = teardown_run(sandbox, execution.execution_arn, timeout)
     wall = round(time.monotonic() - started, 3)
     report = drill_report(sandbox, execution.execution_arn)
     return {
@@ -149,12 +150,38 @@ def run_drill(
         "report_key": ((report or {}).get("report") or {}).get("json_key"),
         "report_markdown_key": ((report or {}).get("report") or {}).get("markdown_key"),
         "report": report,
+        "teardown_run": teardown_run_,
         "leaked_resources": leaked(sandbox, before),
         **sandbox.permissions_report(),
         "primary_clusters_unchanged": primaries(sandbox) == primary_before,
         "metrics": metrics(sandbox, execution.execution_arn),
         "alerts": alerts(sandbox, seen),
         "wall_seconds": wall,
+    }
+
+
+def teardown_run(sandbox: Sandbox, stopped: str, timeout: float) -> dict[str, Any] | None:
+    """The teardown-only run the stack's stopped rule started for a stopped drill, run to
+    its end (aborted, as the drill was, if it does not end in time): None if none was
+    started."""
+    from lambdas.core.drill_stop import state_machine_of, teardown_run_name
+    from lambdas.core.executions import execution_arn_of
+
+    arn = execution_arn_of(state_machine_of(stopped), teardown_run_name(stopped))
+    sfn = boto3.client("stepfunctions", region_name=sandbox.config.region)
+    try:
+        sfn.describe_execution(executionArn=arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        return None
+    try:
+        execution = sandbox.deployment.await_execution(arn, timeout=timeout)
+    except TimeoutError:
+        execution = sandbox.deployment.await_execution(arn, timeout=30)
+    return {
+        "execution_arn": arn,
+        "status": execution.status,
+        "error": execution.error,
+        "timeline": timeline(execution.events),
     }
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from lambdas.core.drill_settings import drill_state_machine_name
+
 VERIFY_BACKUPS = "verify-backups"  # function service name and schedule job
 ON_DEMAND_BACKUP = "on-demand-backup"
 CHECK_HEALTH = "check-health"  # the HSM health check (schedule and HsmUnhealthy alarms)
@@ -53,9 +55,7 @@ def restore_state_machine_name(deployment_name: str) -> str:
     return f"{deployment_name}-{RESTORE_CLUSTER}"
 
 
-def dr_drill_state_machine_name(deployment_name: str) -> str:
-    """Fixed, so the CLI starts and lists drills from the deployment config alone."""
-    return f"{deployment_name}-{DR_DRILL}"
+dr_drill_state_machine_name = drill_state_machine_name  # the drill function names it too
 
 
 def dr_drill_report_parameter(deployment_name: str) -> str:

@@ -199,6 +199,8 @@ def build_report(
             "remaining": teardown.get("remaining") or [],
             "left": [*(teardown.get("still_there") or []), *(teardown.get("left") or [])],
             "kept_backups": teardown.get("kept") or [],
+            # The teardown-only run that tore down after this stopped execution, if any.
+            "run": run.get("teardown_run"),
         },
         "notes": list(plan.get("notes") or []),
         "report": {"bucket": bucket, "json_key": json_key, "markdown_key": markdown_key},
@@ -322,6 +324,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         lines.append("None: every key and user came back.")
     teardown = report["teardown"]
     lines += ["", "## Teardown", "", f"Status: **{teardown['status']}**", ""]
+    if teardown.get("run"):
+        lines += [f"The drill was stopped; a teardown-only run did this: {teardown['run']}", ""]
     lines += [f"- {a}" for a in teardown["actions"]] or ["- nothing to tear down"]
     lines += [f"- NOT DONE: {r}" for r in teardown["remaining"]]
     lines += [f"- left: {left}" for left in teardown["left"]]
@@ -372,6 +376,8 @@ def alert(report: Mapping[str, Any], console_url: str) -> dict[str, str]:
         f"HSM-hours: {measured['hsm_hours']:.4f} (about {measured['estimated_cost_usd']:.2f} USD)",
         f"Teardown: {report['teardown']['status']}",
     ]
+    if report["teardown"].get("run"):
+        summary.append(f"Teardown ran in: {report['teardown']['run']} (the drill was stopped)")
     if report["status"] == SUCCEEDED:
         subject = f"DR drill passed: {report['source_cluster_id']}"
         lines = [
@@ -419,11 +425,31 @@ def alert(report: Mapping[str, Any], console_url: str) -> dict[str, str]:
 
 
 def stopped_alert(
-    execution: str, status: str, clusters: Sequence[Mapping[str, str]]
+    execution: str,
+    status: str,
+    clusters: Sequence[Mapping[str, str]],
+    *,
+    teardown_run: str | None = None,
+    teardown_of: str | None = None,
 ) -> dict[str, str]:
-    """A drill execution TIMED_OUT or was ABORTED: its teardown may not have run."""
+    """A drill execution TIMED_OUT or was ABORTED: its teardown did not run. With
+    `teardown_run`, a teardown-only run was started for it; without, a person must.
+    `teardown_of`: the stopped execution was itself the teardown run of that drill."""
     name = execution_name(execution)
-    if clusters:
+    if teardown_of:
+        name = f"{name} (the teardown-only run for drill {execution_name(teardown_of)})"
+    if teardown_run:
+        lines = [
+            f"DR drill execution {name} {status} and skipped its teardown. A teardown-only "
+            f"run, {execution_name(teardown_run)}, was started to tear down what it left; "
+            "it pages again if it cannot. Follow it: hsmdr follow "
+            f"{teardown_run}",
+        ]
+        if clusters:
+            lines += ["", "Drill cluster(s) it left, which it deletes:"]
+            lines += [f"  {c['cluster_id']} in {c['region']}" for c in clusters]
+        subject = f"DR drill {status}: teardown run started"
+    elif clusters:
         lines = [
             f"DR drill execution {name} {status}; its drill cluster(s) still exist and cost "
             "money by the hour. Delete them by hand:",

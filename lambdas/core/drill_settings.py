@@ -22,6 +22,12 @@ class DrillEnv:
     PAGE_TOPIC_ARN = "HSMDR_DRILL_PAGE_TOPIC_ARN"
 
 
+def drill_state_machine_name(deployment_name: str) -> str:
+    """Fixed, so the CLI starts and lists drills from the deployment config alone, and
+    the drill function knows its own state machine without a reference to it."""
+    return f"{deployment_name}-dr-drill"
+
+
 @dataclass(frozen=True)
 class DrillSettings:
     deployment_name: str
@@ -48,6 +54,10 @@ class DrillSettings:
     report_bucket: str = ""
     verifier_security_group: str = ""
     page_topic_arn: str = ""
+
+    @property
+    def state_machine_name(self) -> str:
+        return drill_state_machine_name(self.deployment_name)
 
     @property
     def regions(self) -> tuple[str, ...]:

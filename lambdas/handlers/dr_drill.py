@@ -14,7 +14,8 @@ Safety rules, enforced here and not only in IAM:
   a production (protected) cluster is refused whatever its tags say.
 
 An EventBridge rule also sends this function the drill's TIMED_OUT and ABORTED
-executions (`stopped`): it pages with the drill clusters they left behind.
+executions (`stopped`): it starts a teardown-only run of the state machine for each
+(lambdas/core/drill_stop.py) and pages with the drill clusters they left behind.
 """
 
 from __future__ import annotations
@@ -69,6 +70,15 @@ from lambdas.core.drill_report import (
     to_json,
 )
 from lambdas.core.drill_settings import DrillSettings
+from lambdas.core.drill_stop import (
+    TEARDOWN_OF,
+    execution_to_tear_down,
+    is_teardown_run,
+    resumable_problem,
+    resumed_job,
+    state_machine_of,
+    teardown_run_name,
+)
 from lambdas.core.env import METRICS_NAMESPACE
 from lambdas.core.errors import (
     CloudHsmDrError,
@@ -477,12 +487,10 @@ def teardown(event: Mapping[str, Any]) -> Job:
         run["error"] = {"Error": name, "Message": message}
         run["last_step"] = run["step"]  # the last step that completed
     now = _now()
-    state = run["teardown"] or {
-        "deadline": deadline(now, plan_["teardown_timeout_minutes"]),
-        "actions": [],
-        "left": [],
-        "owned": [],
-    }
+    state = run["teardown"] or {}  # a teardown-only run brings what was already done
+    state.setdefault("deadline", deadline(now, plan_["teardown_timeout_minutes"]))
+    for key in ("actions", "left", "owned"):
+        state.setdefault(key, [])
     run["teardown"] = state
     _mark(run, "teardown_started", now)
     region, execution = plan_["region"], plan_["execution"]
@@ -702,26 +710,84 @@ def _store(settings: DrillSettings, document: Mapping[str, Any]) -> None:
 
 
 def stopped(event: Mapping[str, Any]) -> dict[str, Any]:
-    """EventBridge: a drill execution TIMED_OUT or was ABORTED, so its teardown may not
-    have run. Page with the drill clusters it left (found by their hsmdr:drill tag)."""
+    """EventBridge: a drill execution TIMED_OUT or was ABORTED, so its teardown did not
+    run. Start a teardown-only run of the state machine for it (unless it was one
+    itself: then a person takes over), and page with the drill clusters it left (found
+    by their hsmdr:drill tag) and the teardown run's name."""
     import boto3
 
-    from lambdas.core.executions import stopped_execution
+    from lambdas.core.executions import last_job, start_once, stopped_execution
 
     settings = DrillSettings.from_env()
     execution, status = stopped_execution(event)
+    if state_machine_of(execution).rsplit(":", 1)[-1] != settings.state_machine_name:
+        raise InvalidInput("detail.executionArn", f"{execution} is not a DR drill execution")
+    from botocore.exceptions import ClientError
+
+    sfn = boto3.client("stepfunctions", region_name=execution.split(":")[3])
+    try:
+        execution_input, job = last_job(sfn, execution)
+    except ClientError as error:  # no teardown run then: the page says what to delete
+        logger.warning("stopped drill history unreadable", extra={"error": str(error)})
+        execution_input, job = {}, None
+    # A stopped teardown run leaves what its drill made: tagged with the drill's id.
+    owner = str(execution_input.get(TEARDOWN_OF) or execution)
     left = [
         {"cluster_id": c.cluster_id, "region": region}
         for region in settings.regions
-        for c in _tagged(_gateway(region), execution)
+        for c in _tagged(_gateway(region), owner)
     ]
-    message = stopped_alert(execution, status, left)
+    teardown_run = None
+    if job is not None and not is_teardown_run(execution_input):
+        teardown_run, _ = start_once(
+            sfn,
+            state_machine_of(execution),
+            teardown_run_name(execution),
+            {TEARDOWN_OF: execution},
+        )
+    message = stopped_alert(
+        execution,
+        status,
+        left,
+        teardown_run=teardown_run,
+        teardown_of=owner if owner != execution else None,
+    )
     if settings.page_topic_arn:
         boto3.client("sns", region_name=settings.page_topic_arn.split(":")[3]).publish(
             TopicArn=settings.page_topic_arn, Subject=message["subject"], Message=message["body"]
         )
-    logger.warning("drill execution stopped", extra={"execution": execution, "left": left})
-    return {"status": "FAILED" if left else "SUCCEEDED", "execution": execution, "left": left}
+    logger.warning(
+        "drill execution stopped",
+        extra={"execution": execution, "left": left, "teardown_run": teardown_run},
+    )
+    return {
+        "status": "FAILED" if left else "SUCCEEDED",
+        "execution": execution,
+        "left": left,
+        "teardown_run": teardown_run,
+    }
+
+
+def resume_teardown(event: Mapping[str, Any]) -> Job:
+    """The first step of a teardown-only run: the stopped execution's job, as its
+    history last held it, set to tear down. Refuses before anything is deleted."""
+    import boto3
+
+    from lambdas.core.executions import last_job
+
+    this = str(event["execution"])
+    target = execution_to_tear_down(event.get("input") or {}, this)
+    sfn = boto3.client("stepfunctions", region_name=target.split(":")[3])
+    try:
+        status = str(sfn.describe_execution(executionArn=target)["status"])
+    except sfn.exceptions.ExecutionDoesNotExist as error:
+        raise InvalidInput(TEARDOWN_OF, f"no such execution: {target}") from error
+    _, job = last_job(sfn, target) if status != "RUNNING" else ({}, None)
+    problem = resumable_problem(status, job is not None)
+    if problem or job is None:
+        raise InvalidInput(TEARDOWN_OF, f"{target} cannot be torn down: {problem}")
+    logger.info("teardown of a stopped drill", extra={"stopped": target, "status": status})
+    return resumed_job(job, stopped_status=status, teardown_run=this)
 
 
 # Helpers -----------------------------------------------------------------------------------
@@ -785,6 +851,7 @@ STEPS = {
 }
 EVENT_STEPS = {
     "plan": plan,
+    "resume_teardown": resume_teardown,
     "record_keys": record_keys,
     "teardown": teardown,
     "report": report,

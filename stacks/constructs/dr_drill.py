@@ -68,7 +68,7 @@ from stacks.constructs.hsm_permissions import (
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import schedule_expression
 from stacks.constructs.state_machine import ObservedStateMachine
-from stacks.constructs.stopped_executions import stopped_events_rule
+from stacks.constructs.stopped_executions import grant_read_executions, stopped_events_rule
 from stacks.nag import acknowledge, rendered
 from stacks.names import DR_DRILL, dr_drill_report_parameter, dr_drill_state_machine_name
 from stacks.workflows import dr_drill
@@ -296,9 +296,29 @@ class DrDrill(Construct):
     def _stopped_rule(
         self, config: DeploymentConfig, alerting: Alerting, function: lambda_.IFunction
     ) -> events.Rule:
-        """TIMED_OUT and ABORTED executions skip the teardown: the function pages with
-        the drill clusters they left (found by their hsmdr:drill tag). An event it could
-        not be given waits in a dead-letter queue, which pages."""
+        """TIMED_OUT and ABORTED executions skip the teardown: the function starts a
+        teardown-only run of the state machine for each (it reads the stopped execution's
+        history, and may start this state machine only), and pages with the drill
+        clusters they left. An event it could not be given waits in a dead-letter queue,
+        which pages."""
+        name = dr_drill_state_machine_name(config.deployment_name)
+        grant_read_executions(self, function, name)
+        assert function.role is not None
+        # By name: an ARN reference would make the function depend on the state machine
+        # that invokes it.
+        function.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="states",
+                        resource="stateMachine",
+                        resource_name=name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
         return stopped_events_rule(
             self,
             name=f"{config.deployment_name}-drill-stopped",
@@ -308,8 +328,8 @@ class DrDrill(Construct):
             alerting=alerting,
             undelivered=(
                 "A DR drill execution timed out or was aborted, and EventBridge could not "
-                "hand it to the drill function that finds and reports the drill clusters "
-                "it left (the events are in the rule's dead-letter queue). A drill cluster "
+                "hand it to the drill function that starts its teardown (the events are in "
+                "the rule's dead-letter queue): nothing tore down what it left. A drill cluster "
                 "may be running (billed by the hour): hsmdr drill status --config "
                 "<deployment config>; delete its HSMs, then the cluster. Runbook: "
                 f"{runbooks.DR_DRILL}"

@@ -35,6 +35,28 @@ def stopped_rule(
     """Send the state machine's stopped executions to `function`, and let it read them.
     An event EventBridge could not hand to the function waits in a dead-letter queue,
     which pages: then nothing cleaned up after that execution."""
+    grant_read_executions(scope, function, state_machine_name)
+    return stopped_events_rule(
+        scope,
+        name=f"{state_machine_name}-stopped",
+        state_machine=state_machine,
+        function=function,
+        description=description,
+        alerting=alerting,
+        undelivered=(
+            f"An execution of {state_machine_name} timed out or was aborted, and "
+            "EventBridge could not hand it to the function that cleans up after it (the "
+            "events are in the rule's dead-letter queue): nothing it created was cleaned "
+            f"up. Read the execution's history and clean up by hand. Runbook: {runbook}"
+        ),
+    )
+
+
+def grant_read_executions(
+    scope: Construct, function: lambda_.IFunction, state_machine_name: str
+) -> None:
+    """DescribeExecution and GetExecutionHistory on the named state machine's executions
+    (by name, so the function needs no reference to the state machine that invokes it)."""
     executions = Stack.of(scope).format_arn(
         service="states",
         resource="execution",
@@ -53,20 +75,6 @@ def stopped_rule(
         f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(scope, executions)}]",
         "Reads the input and history of its own workflow's executions (ids made at run "
         "time) to clean up after one that was stopped.",
-    )
-    return stopped_events_rule(
-        scope,
-        name=f"{state_machine_name}-stopped",
-        state_machine=state_machine,
-        function=function,
-        description=description,
-        alerting=alerting,
-        undelivered=(
-            f"An execution of {state_machine_name} timed out or was aborted, and "
-            "EventBridge could not hand it to the function that cleans up after it (the "
-            "events are in the rule's dead-letter queue): nothing it created was cleaned "
-            f"up. Read the execution's history and clean up by hand. Runbook: {runbook}"
-        ),
     )
 
 

@@ -3,6 +3,11 @@
 Plan (creates nothing) -> restore the backup into an isolated cluster with one HSM ->
 let the key verifier in -> verify the keys -> teardown -> report -> notify.
 
+A drill that is ABORTED or TIMED_OUT runs no Catch: its stopped rule starts a
+teardown-only run of this same state machine (input `{"teardown_of": ARN}`), which
+resumes the stopped drill's job from its history and goes through teardown, report
+and page like any failed drill.
+
 Every step after Plan is caught: any failure goes to the same teardown loop, and the
 report and the page still follow. A teardown that keeps failing pages from Step
 Functions itself (SNS publish, no Lambda), so it goes out even if the function is
@@ -88,7 +93,7 @@ def build(
 
     keys = _keys(scope, function, verify_keys, guarded, teardown)
     create_cluster = _restore(scope, function, guarded, keys)
-    first, plan = _start(scope, function, page_topic)
+    first, plan = _start(scope, function, page_topic, teardown)
     plan.next(create_cluster)
     return first
 
@@ -372,9 +377,14 @@ def _restore(
 
 
 def _start(
-    scope: Construct, function: lambda_.IFunction, page_topic: sns.ITopic
+    scope: Construct,
+    function: lambda_.IFunction,
+    page_topic: sns.ITopic,
+    teardown: tasks.LambdaInvoke,
 ) -> tuple[sfn.Pass, tasks.LambdaInvoke]:
-    """Plan, or refuse before anything exists (a scheduled drill that cannot start pages)."""
+    """Plan, or refuse before anything exists (a scheduled drill that cannot start pages).
+    A teardown-only run (input `teardown_of`, started for a stopped drill) goes to the
+    teardown loop with that drill's job instead."""
     rejected = sfn.Fail(scope, "Rejected", error_path="$.error.Error", cause_path="$.error.Cause")
     notify_rejected = publish_text(
         scope,
@@ -398,5 +408,55 @@ def _start(
     )
     plan.add_catch(notify_rejected, errors=CATCH_ALL, result_path="$.error")
     first = start(scope)
-    first.next(plan)
+    first.next(
+        sfn.Choice(scope, "TeardownOnly?")
+        .when(
+            sfn.Condition.is_present("$.input.teardown_of"),
+            _resume_teardown(scope, function, page_topic, teardown),
+        )
+        .otherwise(plan)
+    )
     return first, plan
+
+
+def _resume_teardown(
+    scope: Construct,
+    function: lambda_.IFunction,
+    page_topic: sns.ITopic,
+    teardown: tasks.LambdaInvoke,
+) -> tasks.LambdaInvoke:
+    """The stopped drill's job from its history, then the usual teardown loop."""
+    not_resumed = sfn.Fail(
+        scope, "TeardownNotResumed", error_path="$.error.Error", cause_path="$.error.Cause"
+    )
+    notify_not_resumed = publish_text(
+        scope,
+        "NotifyTeardownNotResumed",
+        page_topic,
+        subject="DR drill teardown run refused: nothing was deleted",
+        text="The teardown-only run {} for the stopped DR drill execution {} refused to "
+        "start: {}. A drill cluster may be left running (billed by the hour): look "
+        "for clusters tagged hsmdr:drill with that execution (hsmdr drill status --config "
+        "<deployment config>) and delete their HSMs, then the cluster. Runbook: "
+        + runbooks.DR_DRILL,
+        values=[
+            at("$.execution"),
+            at("$.input.teardown_of"),
+            at("$.error.Cause"),
+        ],
+        comment="Page: the stopped drill could not be torn down automatically",
+        then=not_resumed,
+    )
+    resume = lambda_step(
+        scope,
+        "ResumeTeardown",
+        function,
+        "resume_teardown",
+        comment="The stopped drill's job, from its history; checks it may be torn down",
+        payload={"step": "resume_teardown", "input.$": "$.input", "execution.$": "$.execution"},
+    )
+    # The page carries the error type and a one-line message, never a stack trace.
+    shorten = one_line_cause(scope, "ShortenResumeError", "$.error", then=notify_not_resumed)
+    resume.add_catch(shorten, errors=CATCH_ALL, result_path="$.error")
+    resume.next(teardown)
+    return resume

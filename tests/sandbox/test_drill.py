@@ -115,7 +115,7 @@ def test_drill_restores_the_newest_dr_copy_verifies_keys_and_tears_down(
     assert measured["hsm_hours"] > 0
     assert measured["estimated_cost_usd"] == round(measured["hsm_hours"] * 1.85, 4)
     states_seen = states(report)
-    assert states_seen[:3] == ["Start", "Plan", "CreateCluster"]
+    assert states_seen[:4] == ["Start", "TeardownOnly?", "Plan", "CreateCluster"]
     assert "VerifyKeys" in states_seen and states_seen[-1] == "Succeeded"
     assert_report_in_s3(sandbox, report)
     assert_metrics_emitted(report)
@@ -260,10 +260,115 @@ def test_a_teardown_broken_for_good_keeps_retrying_and_a_stop_still_pages(
     # Then the stopped rule pages with the drill cluster that is left, and no message
     # carries a stack trace
     [left] = report["leaked_resources"]["clusters"]
-    alert = page(report)
-    assert left in (alert["subject"] or "") and DR_REGION in alert["message"]
+    # Then the stopped rule starts a teardown-only run, whose teardown crashes as well,
+    # so the sandbox aborts it too: a stopped teardown run starts no other
+    teardown_run = report["teardown_run"]
+    assert teardown_run["status"] == "ABORTED", teardown_run["error"]
+    assert "Teardown" in [s["state"] for s in teardown_run["timeline"]]
+    # and the pages say so: the first names the teardown run, the last the cluster left
+    started, last = [a for a in report["alerts"] if not a["topic"].startswith("AlertingNotify")]
+    assert "teardown run started" in (started["subject"] or "")
+    assert teardown_run["execution_arn"] in started["message"]
+    assert left in (last["subject"] or "") and DR_REGION in last["message"]
+    assert "delete-cluster" in last["message"]
     assert all("stackTrace" not in a["message"] for a in report["alerts"])
     assert report["primary_clusters_unchanged"] is True
+
+
+def _drill_hsm_active(sandbox: Sandbox) -> Any:
+    def ready() -> bool:
+        return any(
+            h["State"] == "ACTIVE"
+            for c in sandbox.world.clusters(DR_REGION)
+            if c["State"] != "DELETED" and c.get("TagList")
+            for h in c.get("Hsms", [])
+        )
+
+    return ready
+
+
+def test_an_aborted_drill_is_torn_down_by_a_teardown_only_run(sandbox: Sandbox) -> None:
+    from sandbox.drill_scenarios import drill_report, leaked, teardown_run
+    from sandbox.stopped_scenarios import abort_when, deliver_stopped
+
+    before = {r: {c["ClusterId"] for c in sandbox.world.clusters(r)} for r in (DR_REGION,)}
+    primary_before = primaries(sandbox)
+    # Given a drill aborted by a person with its cluster and HSM up (no teardown ran)
+    execution = abort_when(
+        sandbox,
+        dr_drill_state_machine_name(sandbox.config.deployment_name),
+        {"subnet_ids": drill_subnets(sandbox, DR_REGION), "poll_seconds": 1},
+        _drill_hsm_active(sandbox),
+    )
+    assert leaked(sandbox, before)["clusters"] != []
+    seen = len(sandbox.messages())
+    # When EventBridge delivers its status change, twice (it delivers at least once)
+    first, again = (deliver_stopped(sandbox.deployment, execution)[0] for _ in range(2))
+    # Then one teardown-only run is started for it (the second delivery finds it)
+    assert first.delivered and again.delivered
+    run_arn = first.result["teardown_run"]
+    assert again.result["teardown_run"] == run_arn
+    run = teardown_run(sandbox, execution, 120)
+    assert run is not None and run["execution_arn"] == run_arn
+    states_run = [s["state"] for s in run["timeline"]]
+    assert states_run[:3] == ["Start", "TeardownOnly?", "ResumeTeardown"]
+    assert "Plan" not in states_run and "CreateCluster" not in states_run
+    # and it tears down everything the aborted drill left, touching no production cluster
+    assert leaked(sandbox, before) == NOTHING_LEAKED
+    assert primaries(sandbox) == primary_before
+    # and writes the aborted drill's report: FAILED because it was aborted, torn down
+    report = drill_report(sandbox, execution)
+    assert report is not None
+    assert report["status"] == "FAILED" and report["error"] == "DrillAborted"
+    assert report["teardown"]["run"] == run_arn
+    assert report["teardown"]["status"] in ("COMPLETE", "COMPLETE_WITH_LEFTOVERS")
+    assert run["status"] == "FAILED"  # the drill failed: its run ends in Failed, after paging
+    # and the pages: "teardown run started" (once per delivery), then the drill's report
+    pages = [
+        m for m in sandbox.messages()[seen:] if not m.topic_logical_id.startswith("AlertingNotify")
+    ]
+    subjects = [m.subject or "" for m in pages]
+    assert subjects[:2] == ["DR drill ABORTED: teardown run started"] * 2
+    assert run_arn in pages[0].message
+    assert len(pages) == 3 and "DrillAborted" in pages[2].message
+
+
+@pytest.mark.parametrize(
+    ("target", "problem"),
+    [
+        ("succeeded", "ended SUCCEEDED, after its own teardown"),
+        ("other machine", "is not an execution of this state machine"),
+        ("garbage", "an execution ARN is expected"),
+    ],
+)
+def test_a_teardown_only_run_refuses_before_deleting_anything(
+    sandbox: Sandbox, target: str, problem: str
+) -> None:
+    # Given a drill that passed (its teardown ran), another state machine's execution,
+    # or no ARN at all
+    name = dr_drill_state_machine_name(sandbox.config.deployment_name)
+    if target == "succeeded":
+        done = run_drill(sandbox)
+        assert done["status"] == "SUCCEEDED", (done["error"], done["cause"])
+        teardown_of = done["execution_arn"]
+    elif target == "other machine":
+        machine = sandbox.deployment.state_machine_arn(name).replace(name, "someone-else")
+        teardown_of = machine.replace(":stateMachine:", ":execution:") + ":run-1"
+    else:
+        teardown_of = "cluster-sandboxprimary"
+    clusters_before = sandbox.world.clusters(DR_REGION) + sandbox.world.clusters("us-east-1")
+    seen = len(sandbox.messages())
+    # When a teardown-only run is started for it by hand
+    execution = sandbox.deployment.run_state_machine(name, {"teardown_of": teardown_of})
+    # Then it refuses, deletes nothing and pages with why
+    assert execution.status == "FAILED" and execution.error == "InvalidInput"
+    assert problem in (execution.cause or "")
+    assert sandbox.world.clusters(DR_REGION) + sandbox.world.clusters("us-east-1") == (
+        clusters_before
+    )
+    [refused] = sandbox.messages()[seen:]
+    assert refused.subject == "DR drill teardown run refused: nothing was deleted"
+    assert problem in refused.message
 
 
 def test_the_report_of_a_teardown_that_failed_names_what_still_exists(sandbox: Sandbox) -> None:
