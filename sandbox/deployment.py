@@ -37,9 +37,10 @@ from sandbox.results import (
     ScheduleInfo,
     SkippedResource,
 )
-from sandbox.service_delivery import Delivery
+from sandbox.service_delivery import Delivery, status_change_event
 
 _POLL_SECONDS: Final = 0.05
+_STOP_SETTLE_SECONDS: Final = 90  # longer than any retry wait of the stack's workflows
 _CDK_HASH_SUFFIX: Final = re.compile(r"[0-9A-F]{8}")
 _T = TypeVar("_T")
 
@@ -262,6 +263,32 @@ class Deployment:
             )["executionArn"]
         )
 
+    def stop_execution(
+        self,
+        execution_arn: str,
+        *,
+        error: str = "Sandbox.Abort",
+        cause: str = "",
+        announce: bool = True,
+    ) -> None:
+        """StopExecution, as a person would, then what AWS does next: the execution is
+        ABORTED, and (unless `announce` is false: the caller delivers it) its status
+        change is an event the stack's rules act on (clean-up).
+        moto's worker marks it ABORTED only at its next state transition (a retry wait
+        can delay that), so the event waits until it has: in AWS nothing could see the
+        execution still RUNNING after the stop."""
+        sfn = self._context.client("stepfunctions")
+        sfn.stop_execution(executionArn=execution_arn, error=error, cause=cause)
+        deadline = time.monotonic() + _STOP_SETTLE_SECONDS
+        while sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING":
+            if time.monotonic() > deadline:
+                raise SandboxError(
+                    f"{execution_arn} still RUNNING {_STOP_SETTLE_SECONDS}s after StopExecution"
+                )
+            time.sleep(_POLL_SECONDS)
+        if announce:
+            self.put_event(status_change_event(execution_arn, "ABORTED"))
+
     def await_execution(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
         """Wait until an execution (started by anyone) leaves RUNNING; stop it and raise
         TimeoutError if it has not after `timeout` seconds."""
@@ -270,11 +297,7 @@ class Deployment:
         described = sfn.describe_execution(executionArn=execution_arn)
         while described["status"] == "RUNNING":
             if time.monotonic() > deadline:
-                sfn.stop_execution(executionArn=execution_arn, error="Sandbox.Timeout")
-                # As in AWS, the stop is an event the stack's rules act on (clean-up).
-                from sandbox.stopped_scenarios import status_change_event
-
-                self.put_event(status_change_event(execution_arn, "ABORTED"))
+                self.stop_execution(execution_arn, error="Sandbox.Timeout")
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s")
             time.sleep(_POLL_SECONDS)
             described = sfn.describe_execution(executionArn=execution_arn)

@@ -210,3 +210,23 @@ def _send(deployment: DeployedStack, service: str, arn: str, payload: str) -> An
             return sqs.send_message(QueueUrl=url, MessageBody=payload)["MessageId"]
         sfn = deployment.client("stepfunctions")
         return sfn.start_execution(stateMachineArn=arn, input=payload)["executionArn"]
+
+
+def status_change_event(execution_arn: str, status: str) -> dict[str, Any]:
+    region, account = execution_arn.split(":")[3], execution_arn.split(":")[4]
+    state_machine = execution_arn.replace(":execution:", ":stateMachine:", 1).rsplit(":", 1)[0]
+    return {
+        "version": "0",
+        "id": "6b3f7a7e-0000-4000-8000-000000000000",
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": account,
+        "time": datetime.now(UTC).isoformat(),
+        "region": region,
+        "resources": [execution_arn],
+        "detail": {
+            "executionArn": execution_arn,
+            "stateMachineArn": state_machine,
+            "status": status,
+        },
+    }

@@ -7,32 +7,11 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from sandbox.deployment import Deployment
-from sandbox.service_delivery import Delivery
+from sandbox.service_delivery import Delivery, status_change_event
 from sandbox.session import Sandbox
-
-
-def status_change_event(execution_arn: str, status: str) -> dict[str, Any]:
-    region, account = execution_arn.split(":")[3], execution_arn.split(":")[4]
-    state_machine = execution_arn.replace(":execution:", ":stateMachine:", 1).rsplit(":", 1)[0]
-    return {
-        "version": "0",
-        "id": "6b3f7a7e-0000-4000-8000-000000000000",
-        "detail-type": "Step Functions Execution Status Change",
-        "source": "aws.states",
-        "account": account,
-        "time": datetime.now(UTC).isoformat(),
-        "region": region,
-        "resources": [execution_arn],
-        "detail": {
-            "executionArn": execution_arn,
-            "stateMachineArn": state_machine,
-            "status": status,
-        },
-    }
 
 
 def abort_when(
@@ -61,7 +40,7 @@ def abort_when(
         if time.monotonic() > deadline:
             raise TimeoutError(f"{arn} did not reach the point to abort it at in {timeout}s")
         time.sleep(0.2)
-    sfn.stop_execution(executionArn=arn, error="Sandbox.Abort", cause="aborted by the test")
+    sandbox.deployment.stop_execution(arn, cause="aborted by the test", announce=False)
     return arn
 
 
