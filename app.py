@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""CDK entry point: `npx aws-cdk synth -c config=PATH` (default config/example.yaml)."""
+"""CDK entry point: `npx cdk synth --all -c config=PATH` (default config/example.yaml)."""
 
 from __future__ import annotations
 
