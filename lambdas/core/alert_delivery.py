@@ -7,22 +7,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from lambdas.core.alert_memory import AlertMemory, Remembered, due
-from lambdas.core.alerts import NOTIFY, Alert, Severity
+from lambdas.core.alerts import Alert
+from lambdas.core.settings import AlertTopics
 
 if TYPE_CHECKING:
     from lambdas.core.settings import VerificationSettings
-
-
-@dataclass(frozen=True)
-class AlertTopics:
-    page: str | None = None
-    notify: str | None = None
-
-    def for_severity(self, severity: Severity) -> str | None:
-        # A stack without a notify topic still gets its notices read: on the page topic.
-        if severity == NOTIFY and self.notify:
-            return self.notify
-        return self.page
 
 
 def publish(alert: Alert, topics: AlertTopics, sns: Any = None) -> dict[str, str] | None:

@@ -48,12 +48,12 @@ from lambdas.core.copy_report import (
     step_failed,
 )
 from lambdas.core.errors import CloudHsmDrError
+from lambdas.core.findings import copy_findings
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.golden import GoldenAction, GoldenDecision, decide_golden
 from lambdas.core.models import BACKUP_DELETED, BACKUP_READY, Backup, Cluster
 from lambdas.core.protected import ProtectedCluster
 from lambdas.core.settings import BackupSettings, VerificationSettings
-from lambdas.core.verification import copy_findings
 
 GatewayFactory = Callable[[str], CloudHsmGateway]
 EventLog = Callable[[str, dict[str, Any]], None]

@@ -17,16 +17,10 @@ from lambdas.core.copies import (
     copy_freshness_limit,
     region_copy_status,
 )
+from lambdas.core.findings import FAILED, SUCCEEDED, Finding, copy_findings, copy_status_dict
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.protected import ProtectedCluster
 from lambdas.core.settings import BackupSettings, VerificationSettings
-from lambdas.core.verification import (
-    FAILED,
-    SUCCEEDED,
-    Finding,
-    copy_findings,
-    copy_status_dict,
-)
 
 
 @dataclass(frozen=True)

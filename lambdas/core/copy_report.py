@@ -12,9 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from lambdas.core.copies import CopyAction, CopyDecision, RegionCopyStatus, RetentionCheck
+from lambdas.core.findings import FAILED, SUCCEEDED, Finding, FindingCode, copy_status_dict
 from lambdas.core.models import Backup
 from lambdas.core.protected import ProtectedCluster
-from lambdas.core.verification import FAILED, SUCCEEDED, Finding, FindingCode, copy_status_dict
 
 # Replication results that leave a DR region without a usable customerCA.crt.
 TRUST_ANCHOR_PROBLEMS = ("MISSING", "FAILED")

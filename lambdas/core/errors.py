@@ -77,3 +77,11 @@ class HsmLoginFailed(CloudHsmDrError):
 
 class KeyManifestCaptureFailed(CloudHsmDrError):
     """At least one cluster's key manifest could not be captured (the others were)."""
+
+
+class ClusterBusy(Exception):  # the class name is the Step Functions error name
+    """Another on-demand backup or HSM replacement holds this cluster."""
+
+
+class NoQuotaHeadroom(Exception):  # the class name is the Step Functions error name
+    """Adding an HSM would exceed the account's HSM quota in the region."""

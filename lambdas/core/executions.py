@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from lambdas.core.errors import InvalidInput
-from lambdas.core.health import ExecutionView, LockView
 
 _RECENT_PAGES = 3  # newest first, 100 a page: far more than a day of replacements
 
@@ -136,3 +136,18 @@ def _json_object(text: Any) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+@dataclass(frozen=True)
+class LockView:
+    holder: str
+    purpose: str
+    acquired_at: datetime
+
+
+@dataclass(frozen=True)
+class ExecutionView:
+    name: str
+    execution_arn: str
+    status: str
+    start_date: datetime

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from lambdas.core.executions import ExecutionView, LockView
 from lambdas.core.models import HSM_ACTIVE, Cluster
 from lambdas.core.protected import ProtectedCluster
 from lambdas.core.replacement import REPAIRABLE_CLUSTER_STATES, Target, select_target
@@ -36,21 +37,6 @@ NAME_BUCKET = timedelta(minutes=15)
 # long: the alert asks a person, who may know why the zone keeps failing.
 FAILED_RETRY_AFTER = timedelta(hours=24)
 _UNSUCCESSFUL = ("FAILED", "TIMED_OUT", "ABORTED")
-
-
-@dataclass(frozen=True)
-class LockView:
-    holder: str
-    purpose: str
-    acquired_at: datetime
-
-
-@dataclass(frozen=True)
-class ExecutionView:
-    name: str
-    execution_arn: str
-    status: str
-    start_date: datetime
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from typing import Any
 from lambdas.core.alert_memory import Remembered, due, signature
 from lambdas.core.console import execution_url
 from lambdas.core.errors import CloudHsmDrError
+from lambdas.core.executions import ExecutionView, LockView
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.health import (
     ALERTING,
@@ -22,9 +23,7 @@ from lambdas.core.health import (
     REPLACEMENT_RUNNING,
     REPLACEMENT_STARTED,
     ClusterHealth,
-    ExecutionView,
     HealthDecision,
-    LockView,
     assess,
     decide,
     execution_input,

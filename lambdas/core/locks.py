@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from lambdas.core.on_demand import ClusterBusy
+from lambdas.core.errors import ClusterBusy
 
 HolderAlive = Callable[[str], bool]
 

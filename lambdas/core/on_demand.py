@@ -18,10 +18,10 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from lambdas.core.errors import InvalidInput
+from lambdas.core.errors import InvalidInput, NoQuotaHeadroom
 from lambdas.core.models import (
     BACKUP_CREATE_IN_PROGRESS,
     BACKUP_READY,
@@ -60,14 +60,6 @@ def lock_ttl_seconds(settings: BackupSettings) -> int:
         settings.hsm_timeout_minutes, settings.backup_timeout_minutes
     )
     return (timeout + LOCK_MARGIN_MINUTES) * 60
-
-
-class ClusterBusy(Exception):  # the class name is the Step Functions error name
-    """Another on-demand backup or HSM replacement holds this cluster."""
-
-
-class NoQuotaHeadroom(Exception):  # the class name is the Step Functions error name
-    """Adding an HSM would exceed the account's HSM quota in the region."""
 
 
 @dataclass(frozen=True)
@@ -240,14 +232,6 @@ def newest_backup_since(backups: Sequence[Backup], started_at: datetime) -> Back
         and b.state in (BACKUP_READY, BACKUP_CREATE_IN_PROGRESS)
     ]
     return max(fresh, key=lambda b: b.create_timestamp or started_at, default=None)
-
-
-def deadline(now: datetime, minutes: float) -> str:
-    return (now + timedelta(minutes=minutes)).isoformat()
-
-
-def passed(deadline_iso: str, now: datetime) -> bool:
-    return now >= datetime.fromisoformat(deadline_iso)
 
 
 def missing_hsms(cluster: Cluster, before: Mapping[str, int]) -> dict[str, int]:

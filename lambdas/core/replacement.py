@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from lambdas.core.errors import CloudHsmDrError, InvalidInput
+from lambdas.core.errors import CloudHsmDrError, InvalidInput, NoQuotaHeadroom
 from lambdas.core.models import (
     CLUSTER_ACTIVE,
     CLUSTER_DEGRADED,
@@ -29,7 +29,6 @@ from lambdas.core.models import (
     Cluster,
     Hsm,
 )
-from lambdas.core.on_demand import NoQuotaHeadroom
 from lambdas.core.protected import CLUSTER_ID_PATTERN, HSM_ID_PATTERN, ProtectedCluster
 from lambdas.core.replacement_settings import ReplacementSettings
 from lambdas.core.topology import TopologyCheck, check_topology

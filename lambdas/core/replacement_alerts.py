@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from lambdas.core import runbooks
-from lambdas.core.alerts import NOTIFY, PAGE, Alert, _fit_subject
+from lambdas.core.alerts import NOTIFY, PAGE, Alert, fit_subject
 from lambdas.core.console import execution_url
 from lambdas.core.health import NEEDS_ATTENTION, REPLACEMENT_STARTED
 from lambdas.core.models import Cluster
@@ -43,7 +43,7 @@ def health_alert(report: HealthReport, entries: Sequence[HealthEntry] | None = N
     lines.append(f"Runbook: {runbooks.SINGLE_HSM_FAILURE}")
     # A replacement the automation started reports its own end (and pages if it fails);
     # a cluster it will not fix needs a person now.
-    return Alert(_fit_subject(subject), "\n".join(lines), PAGE if attention else NOTIFY)
+    return Alert(fit_subject(subject), "\n".join(lines), PAGE if attention else NOTIFY)
 
 
 def _health_entry(entry: HealthEntry) -> list[str]:
@@ -133,7 +133,7 @@ def replacement_success_alert(result: Mapping[str, Any]) -> dict[str, str]:
         f"Execution: {execution_url(result['execution'])}",
     ]
     subject = f"CloudHSM HSM replaced on {label}: {summary.split(' with ')[-1]}"
-    return {"subject": _fit_subject(subject), "body": "\n".join(lines)}
+    return {"subject": fit_subject(subject), "body": "\n".join(lines)}
 
 
 _ADVICE = {
@@ -189,4 +189,4 @@ def replacement_failure_alert(
         f"Execution: {execution_url(plan['execution'])}",
     ]
     subject = f"CloudHSM HSM replacement FAILED on {plan['label']}: {name}"
-    return {"subject": _fit_subject(subject), "body": "\n".join(lines)}
+    return {"subject": fit_subject(subject), "body": "\n".join(lines)}

@@ -13,9 +13,9 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from lambdas.core.deadlines import deadline
 from lambdas.core.errors import NotOwnedByThisRun
 from lambdas.core.models import HSM_ACTIVE, HSM_DEGRADED, Cluster
-from lambdas.core.on_demand import deadline
 
 Job = dict[str, Any]
 

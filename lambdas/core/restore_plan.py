@@ -155,7 +155,7 @@ def quota_note(
 ) -> str | None:
     """Refuse a restore the account's quotas cannot hold at all; warn when they hold
     the cluster and its first HSM but not every HSM asked for."""
-    from lambdas.core.on_demand import NoQuotaHeadroom
+    from lambdas.core.errors import NoQuotaHeadroom
 
     live = [c for c in clusters if c.state not in ("DELETE_IN_PROGRESS", "DELETED")]
     if len(live) >= clusters_quota:

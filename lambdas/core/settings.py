@@ -10,7 +10,7 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from lambdas.core.alert_delivery import AlertTopics
+from lambdas.core.alerts import NOTIFY, Severity
 from lambdas.core.env import Env
 from lambdas.core.errors import InvalidInput
 from lambdas.core.protected import ProtectedCluster
@@ -166,3 +166,15 @@ def _parse_backup_settings(raw: str) -> BackupSettings:
         return BackupSettings(**data)
     except (KeyError, TypeError, ValueError) as error:
         raise SettingsError(f"{Env.BACKUP_SETTINGS} is missing or malformed: {error}") from error
+
+
+@dataclass(frozen=True)
+class AlertTopics:
+    page: str | None = None
+    notify: str | None = None
+
+    def for_severity(self, severity: Severity) -> str | None:
+        # A stack without a notify topic still gets its notices read: on the page topic.
+        if severity == NOTIFY and self.notify:
+            return self.notify
+        return self.page

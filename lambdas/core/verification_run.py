@@ -22,6 +22,7 @@ from lambdas.core.copies import (
     copy_freshness_limit,
     region_copy_status,
 )
+from lambdas.core.findings import copy_findings
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.models import BACKUP_CREATE_IN_PROGRESS, BACKUP_READY, Backup
 from lambdas.core.protected import ProtectedCluster
@@ -30,7 +31,6 @@ from lambdas.core.verification import (
     ClusterFacts,
     ClusterReport,
     VerificationReport,
-    copy_findings,
     verify_cluster,
 )
 

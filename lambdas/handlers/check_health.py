@@ -20,14 +20,9 @@ from lambdas.core.alert_delivery import alert_fields, memory_of, publish
 from lambdas.core.alert_memory import AlertMemory, Remembered
 from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.errors import InvalidInput
+from lambdas.core.executions import LockView
 from lambdas.core.gateway import CloudHsmGateway
-from lambdas.core.health import (
-    FAILED_RETRY_AFTER,
-    HEALTHY,
-    NEEDS_ATTENTION,
-    LockView,
-    cluster_of_alarm,
-)
+from lambdas.core.health import FAILED_RETRY_AFTER, HEALTHY, NEEDS_ATTENTION, cluster_of_alarm
 from lambdas.core.health_run import (
     HealthEntry,
     HealthReport,

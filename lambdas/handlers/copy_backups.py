@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.alert_delivery import publish
-from lambdas.core.alerts import copy_job_alert
+from lambdas.core.copy_alerts import copy_job_alert
 from lambdas.core.copy_job import run_copy_job
 from lambdas.core.copy_report import CopyJobReport
 from lambdas.core.env import METRICS_NAMESPACE
@@ -90,7 +90,7 @@ def replicate_trust_anchor(
     import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from lambdas.core.client_config import copy_trust_anchor
+    from lambdas.core.trust_anchor import copy_trust_anchor
 
     primary = os.environ["AWS_REGION"]  # the main stack's region holds the parameter
     results: dict[str, dict[str, Any]] = {}

@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.alert_delivery import Repeat, alert_fields, memory_of
 from lambdas.core.alert_memory import findings_signature
-from lambdas.core.alerts import copy_monitor_alert
+from lambdas.core.copy_alerts import copy_monitor_alert
 from lambdas.core.copy_monitor import CopyMonitorReport, monitor_copies
 from lambdas.core.env import METRICS_NAMESPACE
 from lambdas.core.errors import InvalidInput

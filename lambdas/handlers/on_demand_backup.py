@@ -16,6 +16,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.console import execution_url
+from lambdas.core.deadlines import deadline, passed
 from lambdas.core.env import Env
 from lambdas.core.errors import (
     CloudHsmDrError,
@@ -31,13 +32,11 @@ from lambdas.core.on_demand import (
     CYCLE_HSM,
     GONE,
     MAX_HSM_ATTEMPTS,
-    deadline,
     hsm_status,
     lock_ttl_seconds,
     make_plan,
     newest_backup_since,
     parse_request,
-    passed,
 )
 from lambdas.core.on_demand_cleanup import plan_cleanup
 from lambdas.core.settings import BackupSettings, VerificationSettings
@@ -250,11 +249,12 @@ def stopped(event: dict[str, Any]) -> dict[str, Any]:
     import boto3
 
     from lambdas.core import runbooks
-    from lambdas.core.alert_delivery import AlertTopics, publish
+    from lambdas.core.alert_delivery import publish
     from lambdas.core.alerts import Alert
     from lambdas.core.executions import last_job, stopped_execution
     from lambdas.core.locks import ClusterLock
     from lambdas.core.on_demand_cleanup import plan_after_stop
+    from lambdas.core.settings import AlertTopics
     from lambdas.core.workflow_alerts import stopped_alert
 
     execution, status = stopped_execution(event)

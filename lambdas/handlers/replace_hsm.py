@@ -18,6 +18,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.console import execution_url
+from lambdas.core.deadlines import deadline, passed
 from lambdas.core.env import Env
 from lambdas.core.errors import (
     CloudHsmDrError,
@@ -28,7 +29,6 @@ from lambdas.core.errors import (
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.models import HSM_ACTIVE, HSM_DEGRADED, Cluster
 from lambdas.core.observability import logger, tracer
-from lambdas.core.on_demand import deadline, passed
 from lambdas.core.replacement import (
     DELETE,
     GONE,
@@ -235,10 +235,11 @@ def stopped(event: dict[str, Any]) -> dict[str, Any]:
     rest: a replacement that is ACTIVE is capacity), release the lock, and page."""
     import boto3
 
-    from lambdas.core.alert_delivery import AlertTopics, publish
+    from lambdas.core.alert_delivery import publish
     from lambdas.core.alerts import Alert
     from lambdas.core.executions import last_job, stopped_execution
     from lambdas.core.locks import ClusterLock
+    from lambdas.core.settings import AlertTopics
 
     execution, status = stopped_execution(event)
     execution_input, job = last_job(boto3.client("stepfunctions"), execution)

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.client_config import publish_client_config
 from lambdas.core.console import execution_url
+from lambdas.core.deadlines import passed
 from lambdas.core.errors import (
     CloudHsmDrError,
     HsmTimeout,
@@ -32,7 +33,7 @@ from lambdas.core.errors import (
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.models import CLUSTER_ACTIVE, HSM_ACTIVE, HSM_DEGRADED, Cluster
 from lambdas.core.observability import logger, tracer
-from lambdas.core.on_demand import hsm_status, passed
+from lambdas.core.on_demand import hsm_status
 from lambdas.core.restore_claims import execution_running
 from lambdas.core.restore_identify import identify_restore, single_restore_cluster
 from lambdas.core.restore_job import (
@@ -336,10 +337,10 @@ def stopped(event: Mapping[str, Any]) -> dict[str, Any]:
     """EventBridge: a restore was ABORTED or TIMED_OUT, so its failure path never ran.
     Do what it does: delete the DEGRADED HSMs this execution recorded creating (they never
     recover) and nothing else, and page with what exists and how to resume."""
-    from lambdas.core.alert_delivery import AlertTopics
     from lambdas.core.alert_delivery import publish as publish_alert
     from lambdas.core.alerts import Alert
     from lambdas.core.executions import last_job, stopped_execution
+    from lambdas.core.settings import AlertTopics
 
     execution, status = stopped_execution(event)
     execution_input, job = last_job(_client("stepfunctions", execution.split(":")[3]), execution)

@@ -12,13 +12,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.core.alert_delivery import Repeat, memory_of
 from lambdas.core.alert_memory import findings_signature
-from lambdas.core.alerts import PAGE, finding_severity, verification_alert
+from lambdas.core.alerts import PAGE, finding_severity
 from lambdas.core.env import METRICS_NAMESPACE, Env
 from lambdas.core.errors import InvalidInput
+from lambdas.core.findings import Finding
 from lambdas.core.gateway import CloudHsmGateway
 from lambdas.core.observability import logger, metrics, tracer
 from lambdas.core.settings import BackupSettings, VerificationSettings
-from lambdas.core.verification import Finding, VerificationReport
+from lambdas.core.verification import VerificationReport
+from lambdas.core.verification_alerts import verification_alert
 from lambdas.core.verification_run import run_verification
 
 

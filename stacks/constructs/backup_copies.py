@@ -31,7 +31,6 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from lambdas.core import runbooks
-from lambdas.core.client_config import trust_anchor_copy_name
 from lambdas.core.copies import (
     DEPLOYMENT_KEY,
     GOLDEN_KEY,
@@ -39,6 +38,7 @@ from lambdas.core.copies import (
     MANAGED_BY_VALUE,
     TAG_KEYS,
 )
+from lambdas.core.trust_anchor import trust_anchor_copy_name
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.hsm_permissions import ec2_dependent_statement

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from lambdas.core import runbooks
-from lambdas.core.client_config import trust_anchor_copy_name
+from lambdas.core.trust_anchor import trust_anchor_copy_name
 from sandbox.copy_scenarios import (
     AccountSnapshot,
     copies_in,

@@ -12,22 +12,12 @@ import pytest
 from moto import mock_aws
 
 from lambdas.core import runbooks
-from lambdas.core.alert_delivery import AlertTopics, publish
-from lambdas.core.alerts import (
-    NOTIFY,
-    PAGE,
-    PAGING_FINDINGS,
-    Alert,
-    finding_severity,
-    verification_alert,
-)
-from lambdas.core.verification import (
-    ClusterFacts,
-    Finding,
-    FindingCode,
-    VerificationReport,
-    verify_cluster,
-)
+from lambdas.core.alert_delivery import publish
+from lambdas.core.alerts import NOTIFY, PAGE, PAGING_FINDINGS, Alert, finding_severity
+from lambdas.core.findings import Finding, FindingCode
+from lambdas.core.settings import AlertTopics
+from lambdas.core.verification import ClusterFacts, VerificationReport, verify_cluster
+from lambdas.core.verification_alerts import verification_alert
 from lambdas.core.workflow_alerts import on_demand_failure_alert
 from tests.alert_text import alert_problems
 from tests.conftest import REPO_ROOT

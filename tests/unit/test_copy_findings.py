@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import pytest
 
-from lambdas.core.alerts import SNS_SUBJECT_MAX, copy_job_alert
+from lambdas.core.alerts import SNS_SUBJECT_MAX
 from lambdas.core.copies import region_copy_status
+from lambdas.core.copy_alerts import copy_job_alert
 from lambdas.core.copy_report import ClusterResult, CopyJobReport
 from lambdas.core.errors import InvalidInput
+from lambdas.core.findings import FindingCode, copy_findings
 from lambdas.core.models import Backup
 from lambdas.core.settings import VerificationSettings
-from lambdas.core.verification import FindingCode, copy_findings
 from lambdas.handlers.copy_backups import parse_request
 from tests.unit.factories import CLUSTER_ID, NOW, spec
 

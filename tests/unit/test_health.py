@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from lambdas.core.errors import CloudHsmAccessDenied
+from lambdas.core.executions import ExecutionView, LockView
 from lambdas.core.health import (
     BUSY,
     CHANGING,
@@ -15,8 +16,6 @@ from lambdas.core.health import (
     NEEDS_ATTENTION,
     REPLACEMENT_RUNNING,
     REPLACEMENT_STARTED,
-    ExecutionView,
-    LockView,
     assess,
     cluster_of_alarm,
     decide,

@@ -6,9 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.core.errors import InvalidInput
+from lambdas.core.errors import ClusterBusy, InvalidInput
 from lambdas.core.locks import ClusterLock
-from lambdas.core.on_demand import ClusterBusy
 
 CLUSTER = "cluster-abcdefghijk"
 

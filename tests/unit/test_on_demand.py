@@ -7,10 +7,9 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.errors import InvalidInput
+from lambdas.core.errors import InvalidInput, NoQuotaHeadroom
 from lambdas.core.on_demand import (
     GONE,
-    NoQuotaHeadroom,
     OnDemandRequest,
     hsm_status,
     make_plan,

@@ -11,9 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.core.client_config import copy_trust_anchor, put_client_config, trust_anchor_copy_name
+from lambdas.core.client_config import put_client_config
 from lambdas.core.errors import NotOwnedByThisRun
 from lambdas.core.restore_claims import RestoreAlreadyRunning, RestoreClaims
+from lambdas.core.trust_anchor import copy_trust_anchor, trust_anchor_copy_name
 
 ME = "arn:aws:states:us-west-2:123456789012:execution:dep-restore-cluster:me"
 OTHER = "arn:aws:states:us-east-1:123456789012:execution:dep-restore-cluster:other"

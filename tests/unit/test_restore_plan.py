@@ -11,9 +11,9 @@ import pytest
 from lambdas.core.errors import (
     HsmCreationFailed,
     InvalidInput,
+    NoQuotaHeadroom,
 )
 from lambdas.core.models import Cluster, Hsm
-from lambdas.core.on_demand import NoQuotaHeadroom
 from lambdas.core.restore_plan import (
     CREATE,
     DISCARD,

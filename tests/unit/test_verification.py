@@ -2,13 +2,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from lambdas.core.alerts import SNS_SUBJECT_MAX, verification_alert
-from lambdas.core.verification import (
-    ClusterFacts,
-    FindingCode,
-    VerificationReport,
-    verify_cluster,
-)
+from lambdas.core.alerts import SNS_SUBJECT_MAX
+from lambdas.core.findings import FindingCode
+from lambdas.core.verification import ClusterFacts, VerificationReport, verify_cluster
+from lambdas.core.verification_alerts import verification_alert
 from tests.unit.factories import CLUSTER_ID, NOW, backup, cluster, hsm, spec
 
 RPO = timedelta(hours=24)
