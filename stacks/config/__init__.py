@@ -83,17 +83,36 @@ class _Strict(BaseModel):
 
 
 class ProtectedClusterConfig(_Strict):
-    id: str = Field(pattern=CLUSTER_ID_PATTERN, description="CloudHSM cluster id")
-    name: str = Field(default="", max_length=64, description="a label for people")
-    region: Region
+    id: str = Field(pattern=CLUSTER_ID_PATTERN, description="the CloudHSM cluster's id")
+    name: str = Field(default="", max_length=64, description="a label for people, used in alerts")
+    region: Region = Field(
+        description="the cluster's region", json_schema_extra={"shown_default": "`region`"}
+    )
     hsms_per_az: dict[
         Annotated[str, Field(pattern=ZONE_PATTERN)], Annotated[int, Field(ge=1, le=28)]
-    ] = Field(min_length=1, description="desired ACTIVE HSMs in each Availability Zone")
-    hsm_type: Literal["hsm1.medium", "hsm2m.medium"] | None = None
-    mode: Literal["FIPS", "NON_FIPS"] | None = None
-    rpo_hours: PositiveHours | None = None
+    ] = Field(
+        min_length=1,
+        description="desired ACTIVE HSMs in each Availability Zone, e.g. "
+        "`{us-east-1a: 1, us-east-1b: 1}`: the health check and the replacement keep to it",
+    )
+    hsm_type: Literal["hsm1.medium", "hsm2m.medium"] | None = Field(
+        default=None,
+        description="the expected HsmType: another is a `CLUSTER_DRIFT` finding",
+    )
+    mode: Literal["FIPS", "NON_FIPS"] | None = Field(
+        default=None, description="the expected Mode: another is a `CLUSTER_DRIFT` finding"
+    )
+    rpo_hours: PositiveHours | None = Field(
+        default=None,
+        description="this cluster's RPO, if tighter or looser than the deployment's",
+        json_schema_extra={"shown_default": "`rpo_hours`"},
+    )
     retention_days: int | None = Field(
-        default=None, ge=7, le=379, description="desired BackupRetentionPolicy in days"
+        default=None,
+        ge=7,
+        le=379,
+        description="desired BackupRetentionPolicy in days: drift is a `RETENTION_DRIFT` "
+        "finding, or corrected with `backups.enforce_retention`",
     )
 
     @model_validator(mode="after")
@@ -109,11 +128,23 @@ class ProtectedClusterConfig(_Strict):
 
 
 class Schedules(_Strict):
-    verify_backups: Schedule = "rate(1 hour)"
-    copy_backups: Schedule = "rate(1 day)"
-    health_check: Schedule = "rate(5 minutes)"
+    """When the scheduled jobs run (EventBridge Scheduler expressions)."""
+
+    verify_backups: Schedule = Field(
+        default="rate(1 hour)",
+        description="the backup verification; the DR regions' copy monitors use it too",
+    )
+    copy_backups: Schedule = Field(
+        default="rate(1 day)",
+        description="the copy job; its interval is part of the `COPY_MISSING` slack (a "
+        "`cron(...)` counts as one day)",
+    )
+    health_check: Schedule = Field(
+        default="rate(5 minutes)",
+        description="the HSM health check; also the period of the capacity alarm",
+    )
     timezone: Annotated[str, AfterValidator(check_time_zone)] = Field(
-        default="UTC", description="IANA zone for cron schedules"
+        default="UTC", description="IANA time zone of the `cron(...)` expressions"
     )
 
 
@@ -125,10 +156,16 @@ SEVERITIES = ("page", "notify")  # page wakes someone; notify is read in working
 class Contact(_Strict):
     """Someone (or a paging service) to reach, by any of email, SMS and an https webhook."""
 
-    name: ContactName
-    email: str | None = Field(default=None, pattern=EMAIL_PATTERN)
-    sms: str | None = Field(default=None, pattern=PHONE_PATTERN)
-    https: str | None = Field(default=None, pattern=HTTPS_PATTERN)
+    name: ContactName = Field(description="the name the severities use")
+    email: str | None = Field(
+        default=None, pattern=EMAIL_PATTERN, description="its owner confirms the subscription"
+    )
+    sms: str | None = Field(
+        default=None, pattern=PHONE_PATTERN, description="a phone number, E.164 (`+15555550100`)"
+    )
+    https: str | None = Field(
+        default=None, pattern=HTTPS_PATTERN, description="a paging service's SNS webhook URL"
+    )
 
     @model_validator(mode="after")
     def _reachable(self) -> Contact:
@@ -145,15 +182,29 @@ class Contact(_Strict):
 class PageRoute(_Strict):
     """Who is woken first, and who next if the condition lasts `escalate_after_minutes`."""
 
-    contacts: list[ContactName] = Field(min_length=1)
-    escalate_after_minutes: int = Field(ge=1, le=12 * 60)
-    escalate_to: list[ContactName] = Field(min_length=1)
+    contacts: list[ContactName] = Field(
+        min_length=1,
+        description="contact names woken first by page alarms and the workflows' messages",
+    )
+    escalate_after_minutes: int = Field(
+        ge=1,
+        le=12 * 60,
+        description="a page alarm still in ALARM this much later (rounded up to whole alarm "
+        "periods) also reaches `escalate_to`",
+    )
+    escalate_to: list[ContactName] = Field(
+        min_length=1, description="contact names a lasting page alarm reaches"
+    )
 
 
 class NotifyRoute(_Strict):
     """Who reads working-hours alerts; they do not escalate."""
 
-    contacts: list[ContactName] = Field(min_length=1)
+    contacts: list[ContactName] = Field(
+        min_length=1,
+        description="contact names that read working-hours alerts (function errors, a slow "
+        "drill); notify never escalates",
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -166,8 +217,10 @@ class NotifyRoute(_Strict):
 
 
 class Severities(_Strict):
-    page: PageRoute
-    notify: NotifyRoute
+    """Exactly two: page wakes someone, notify is read in working hours."""
+
+    page: PageRoute = Field(description="who page alerts wake, and who next")
+    notify: NotifyRoute = Field(description="who reads notify alerts")
 
     @model_validator(mode="before")
     @classmethod
@@ -186,8 +239,12 @@ class Escalation(_Strict):
     """The escalation matrix: contacts, and per severity who is reached (and, for page,
     after how long it escalates and to whom)."""
 
-    contacts: list[Contact] = Field(min_length=1)
-    severities: Severities
+    contacts: list[Contact] = Field(
+        min_length=1,
+        description="everyone who may be reached: a `name` and at least one of `email`, "
+        "`sms`, `https`",
+    )
+    severities: Severities = Field(description="who each severity reaches")
     repeat_after_minutes: int = Field(
         default=240,
         ge=15,
@@ -234,52 +291,154 @@ class Escalation(_Strict):
 class Drills(_Strict):
     """DR drills: how often one must succeed, and the recovery time it must meet."""
 
-    period_days: int = Field(default=92, ge=1, le=366)
-    rto_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    period_days: int = Field(
+        default=92, ge=1, le=366, description="no successful DR drill for this long pages"
+    )
+    rto_minutes: int = Field(
+        default=60,
+        ge=1,
+        le=7 * 24 * 60,
+        description="a drill slower than this recovery time objective notifies",
+    )
     # The drill workflow (stacks/constructs/dr_drill.py, docs/runbooks/dr-drill.md).
-    schedule: Schedule | None = "cron(0 9 1 1,4,7,10 ? *)"
-    cluster: Annotated[str, Field(pattern=CLUSTER_ID_PATTERN)] | None = None  # None: the first
+    schedule: Schedule | None = Field(
+        default="cron(0 9 1 1,4,7,10 ? *)",
+        description="when the drill runs (in `schedules.timezone`); `null`: only by hand",
+    )
+    cluster: Annotated[str, Field(pattern=CLUSTER_ID_PATTERN)] | None = Field(
+        default=None,  # None: the first
+        description="the protected cluster drilled",
+        json_schema_extra={"shown_default": "the first protected cluster"},
+    )
     # Unset: dr-copy when the config has dr_regions, else primary (set by DeploymentConfig).
-    source: Literal["dr-copy", "primary"] = "dr-copy"
-    subnets: dict[Region, list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]]] = {}
-    verifier_cidrs: list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]] = []
-    poll_seconds: int = Field(default=30, ge=1, le=3600)
-    cluster_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
-    hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
-    max_hsm_attempts: int = Field(default=3, ge=1, le=10)
-    teardown_timeout_minutes: int = Field(default=90, ge=5, le=24 * 60)
-    backup_wait_minutes: float = Field(default=30, ge=0, le=24 * 60)
-    delete_drill_backups: bool = False  # only the copy job deletes backups by default
+    source: Literal["dr-copy", "primary"] = Field(
+        default="dr-copy",
+        description="`dr-copy`: the newest READY copy in a DR region; `primary`: the "
+        "cluster's newest backup in its own region",
+        json_schema_extra={"shown_default": "`dr-copy` with `dr_regions`, else `primary`"},
+    )
+    subnets: dict[Region, list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]]] = Field(
+        default={},
+        description="isolated drill subnets per region, `{region: [subnet ids]}`, one "
+        "per AZ, in every region a drill restores into",
+    )
+    verifier_cidrs: list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]] = Field(
+        default=[],
+        description="the key verifier subnets' CIDRs, routed to DR-region drill subnets "
+        "(security groups cannot reference each other across regions)",
+    )
+    poll_seconds: int = Field(
+        default=30, ge=1, le=3600, description="the drill's wait between status checks"
+    )
+    cluster_timeout_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="the drill cluster must be ACTIVE within this"
+    )
+    hsm_timeout_minutes: int = Field(
+        default=45, ge=1, le=24 * 60, description="the drill HSM must be ACTIVE within this"
+    )
+    max_hsm_attempts: int = Field(
+        default=3, ge=1, le=10, description="DEGRADED HSMs in one zone before the drill fails"
+    )
+    teardown_timeout_minutes: int = Field(
+        default=90,
+        ge=5,
+        le=24 * 60,
+        description="teardown's deadline, well inside the state machine's timeout",
+    )
+    backup_wait_minutes: float = Field(
+        default=30,
+        ge=0,
+        le=24 * 60,
+        description="how long teardown waits for the drill cluster's own backup before "
+        "leaving it with a warning",
+    )
+    delete_drill_backups: bool = Field(
+        default=False,  # only the copy job deletes backups by default
+        description="also delete the backup CloudHSM makes of the drill cluster; off, the "
+        "report names it and only the copy job deletes backups",
+    )
     # Unset: true when key_verification is configured (set by DeploymentConfig).
-    require_key_verification: bool = True
-    hsm_hour_usd: float = Field(default=1.85, ge=0, le=1000)  # UNCONFIRMED list price
+    require_key_verification: bool = Field(
+        default=True,
+        description="a drill without a key check fails (`KEY_VERIFICATION_NOT_CONFIGURED`); "
+        "true without `key_verification` is refused",
+        json_schema_extra={"shown_default": "true with `key_verification`, else false"},
+    )
+    hsm_hour_usd: float = Field(
+        default=1.85,
+        ge=0,
+        le=1000,
+        description="the price of one HSM-hour, for the drill report's cost estimate "
+        "(UNCONFIRMED list price: it varies by region and HSM type)",
+    )
 
 
 class OnDemandBackups(_Strict):
-    default_strategy: Literal["add-temporary-hsm", "cycle-hsm"] = "add-temporary-hsm"
-    poll_seconds: int = Field(default=30, ge=1, le=3600)
-    hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
-    backup_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
+    """Forcing a backup (`hsmdr backup create`): CloudHSM has no backup API."""
+
+    default_strategy: Literal["add-temporary-hsm", "cycle-hsm"] = Field(
+        default="add-temporary-hsm",
+        description="add a temporary HSM, or cycle one when the HSM quota has no headroom",
+    )
+    poll_seconds: int = Field(
+        default=30, ge=1, le=3600, description="the workflow's wait between status checks"
+    )
+    hsm_timeout_minutes: int = Field(
+        default=45,
+        ge=1,
+        le=24 * 60,
+        description="an HSM creation or deletion that takes longer fails",
+    )
+    backup_timeout_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="the new backup must be READY within this"
+    )
 
 
 class CopyRetention(_Strict):
     """Copies have no retention policy of their own: this rule prunes them."""
 
-    keep_newest: int = Field(default=7, ge=1, le=1000)
-    keep_days: int = Field(default=35, ge=0, le=3650)
-    stuck_after_minutes: int = Field(default=240, ge=1, le=7 * 24 * 60)
+    keep_newest: int = Field(
+        default=7,
+        ge=1,
+        le=1000,
+        description="per cluster and DR region, the newest N READY copies are kept",
+    )
+    keep_days: int = Field(
+        default=35, ge=0, le=3650, description="and so is every copy younger than this"
+    )
+    stuck_after_minutes: int = Field(
+        default=240,
+        ge=1,
+        le=7 * 24 * 60,
+        description="a copy CREATE_IN_PROGRESS longer than this is `COPY_STUCK` (AWS "
+        "documents no duration)",
+    )
 
 
 class GoldenBackups(_Strict):
-    enabled: bool = False
-    period: Literal["weekly", "monthly", "quarterly"] = "monthly"
-    keep: int = Field(default=12, ge=1, le=1000)
+    """One backup per period kept NeverExpires, in the cluster's region and each DR region."""
+
+    enabled: bool = Field(default=False, description="mark golden backups")
+    period: Literal["weekly", "monthly", "quarterly"] = Field(
+        default="monthly",
+        description="the oldest READY backup of each period (CreateTimestamp, UTC) is golden",
+    )
+    keep: int = Field(
+        default=12,
+        ge=1,
+        le=1000,
+        description="golden backups of the newest N periods are kept; older ones are unmarked",
+    )
 
 
 class Backups(_Strict):
-    on_demand: OnDemandBackups = OnDemandBackups()
-    copies: CopyRetention = CopyRetention()
-    golden: GoldenBackups = GoldenBackups()
+    """On-demand backups, the copies in the DR regions, golden backups, retention."""
+
+    on_demand: OnDemandBackups = Field(default=OnDemandBackups(), description="forcing a backup")
+    copies: CopyRetention = Field(
+        default=CopyRetention(), description="pruning the copies in the DR regions"
+    )
+    golden: GoldenBackups = Field(default=GoldenBackups(), description="golden backups")
     enforce_retention: bool = Field(
         default=False, description="correct BackupRetentionPolicy drift with ModifyCluster"
     )
@@ -293,16 +452,33 @@ class Restore(_Strict):
 
     subnets: dict[Region, list[SubnetId]] = Field(
         default_factory=dict,
-        description="recovery subnets per region, one per AZ (DR region: regional disaster)",
+        description="recovery subnets per region, one per AZ (DR region: regional "
+        "disaster); `--subnet-ids` overrides",
     )
-    poll_seconds: int = Field(default=30, ge=1, le=3600)
-    cluster_timeout_minutes: int = Field(default=60, ge=1, le=24 * 60)
-    hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
-    max_hsm_attempts: int = Field(default=3, ge=1, le=10)
+    poll_seconds: int = Field(
+        default=30, ge=1, le=3600, description="the restore's wait between status checks"
+    )
+    cluster_timeout_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="the cluster must be ACTIVE within this"
+    )
+    hsm_timeout_minutes: int = Field(
+        default=45,
+        ge=1,
+        le=24 * 60,
+        description="each HSM must be ACTIVE (or gone) within this",
+    )
+    max_hsm_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="DEGRADED HSMs in a row in one AZ before the restore gives up",
+    )
     trust_anchor_parameter: str | None = Field(
         default=None,
         pattern=r"^/[A-Za-z0-9_./-]{1,1010}$",
-        description="SSM parameter (primary region) holding customerCA.crt",
+        description="SSM parameter (primary region) holding customerCA.crt; the copy job "
+        "replicates it to `/hsmdr/<deployment>/trust-anchor/customerCA.crt` in every DR "
+        "region, and a restore copies it to its target region",
     )
     trust_anchor_kms_key_arn: str | None = Field(
         default=None,
@@ -318,16 +494,25 @@ class HsmReplacement(_Strict):
     auto_replace: bool = Field(
         default=True, description="start the replacement when the health check finds a failed HSM"
     )
-    poll_seconds: int = Field(default=30, ge=1, le=3600)
-    hsm_timeout_minutes: int = Field(default=45, ge=1, le=24 * 60)
-    max_attempts: int = Field(default=3, ge=1, le=10)
+    poll_seconds: int = Field(
+        default=30, ge=1, le=3600, description="the replacement's wait between status checks"
+    )
+    hsm_timeout_minutes: int = Field(
+        default=45, ge=1, le=24 * 60, description="how long an HSM may stay in transit"
+    )
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="HSMs created (DEGRADED ones deleted) before it gives up",
+    )
 
 
 class Quotas(_Strict):
     """The account's CloudHSM quotas per region (AWS defaults; both are adjustable)."""
 
-    clusters_per_region: int = Field(default=4, ge=1)
-    hsms_per_region: int = Field(default=6, ge=1)
+    clusters_per_region: int = Field(default=4, ge=1, description="clusters per region")
+    hsms_per_region: int = Field(default=6, ge=1, description="HSMs per region")
 
 
 # CloudWatch Logs' retention periods, by the name CDK gives each.
@@ -344,10 +529,13 @@ class KeyVerification(_Strict):
 
     vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="the clusters' VPC")
     subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
-        min_length=1, max_length=16, description="private subnets with a route to AWS APIs"
+        min_length=1,
+        max_length=16,
+        description="private subnets with a route to Secrets Manager, S3 and the CloudHSM API",
     )
     hsm_security_group_id: str = Field(
-        pattern=r"^sg-[0-9a-f]{8,17}$", description="the cluster's security group"
+        pattern=r"^sg-[0-9a-f]{8,17}$",
+        description="the cluster's security group: the only HSM egress (TCP 2223-2225)",
     )
     crypto_user_secret_name: str = Field(
         pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
@@ -362,10 +550,21 @@ class KeyVerification(_Strict):
     clusters: list[Annotated[str, Field(pattern=CLUSTER_ID_PATTERN)]] = Field(
         default=[], description="clusters whose manifests are captured (default: all)"
     )
-    capture_schedule: Schedule = "rate(1 day)"
-    canary_key_label: str = Field(default="hsmdr-canary", min_length=1, max_length=127)
-    memory_mb: int = Field(default=512, ge=128, le=10240)
-    timeout_minutes: int = Field(default=5, ge=1, le=15)
+    capture_schedule: Schedule = Field(
+        default="rate(1 day)", description="when the key manifests are captured"
+    )
+    canary_key_label: str = Field(
+        default="hsmdr-canary",
+        min_length=1,
+        max_length=127,
+        description="the key used for a live crypto test on every check",
+    )
+    memory_mb: int = Field(
+        default=512, ge=128, le=10240, description="the two key functions' memory"
+    )
+    timeout_minutes: int = Field(
+        default=5, ge=1, le=15, description="the two key functions' timeout"
+    )
 
     @field_validator("subnet_ids")
     @classmethod
@@ -376,9 +575,17 @@ class KeyVerification(_Strict):
 
 
 class LambdaOptions(_Strict):
-    powertools_layer_version: int = Field(default=27, ge=1)
-    log_retention_days: int = 90
-    memory_mb: int = Field(default=256, ge=128, le=10240)
+    """Every Python function's settings (`lambda` in the file)."""
+
+    powertools_layer_version: int = Field(
+        default=27, ge=1, description="version of the Powertools for AWS Lambda v3 public layer"
+    )
+    log_retention_days: int = Field(
+        default=90,
+        description="retention of every function's log group in days, one of CloudWatch "
+        f"Logs' periods: {', '.join(map(str, LOG_RETENTION_NAMES))}",
+    )
+    memory_mb: int = Field(default=256, ge=128, le=10240, description="function memory")
 
     @field_validator("log_retention_days")
     @classmethod
@@ -390,22 +597,48 @@ class LambdaOptions(_Strict):
 
 
 class DeploymentConfig(_Strict):
-    deployment_name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,39}$")
-    region: Region
-    account: str | None = Field(default=None, pattern=r"^\d{12}$")
-    rpo_hours: PositiveHours = 24
-    backup_in_progress_max_minutes: int = Field(default=180, gt=0, le=7 * 24 * 60)
-    protected_clusters: list[ProtectedClusterConfig] = Field(min_length=1)
-    dr_regions: list[Region] = []
-    schedules: Schedules = Schedules()
-    backups: Backups = Backups()
-    restore: Restore = Restore()
-    hsm_replacement: HsmReplacement = HsmReplacement()
-    quotas: Quotas = Quotas()
-    escalation: Escalation
-    drills: Drills = Drills()
-    lambda_options: LambdaOptions = Field(default=LambdaOptions(), alias="lambda")
-    key_verification: KeyVerification | None = None
+    deployment_name: str = Field(
+        pattern=r"^[A-Za-z][A-Za-z0-9-]{0,39}$",
+        description="the stack name and the prefix of every resource name",
+    )
+    region: Region = Field(description="where the stack runs; protected clusters default to it")
+    account: str | None = Field(
+        default=None, pattern=r"^\d{12}$", description="pins the stacks to one account"
+    )
+    rpo_hours: PositiveHours = Field(
+        default=24, description="the maximum age of the newest READY backup (RPO)"
+    )
+    backup_in_progress_max_minutes: int = Field(
+        default=180,
+        gt=0,
+        le=7 * 24 * 60,
+        description="a backup CREATE_IN_PROGRESS longer than this is `BACKUP_STUCK` (AWS "
+        "documents no duration)",
+    )
+    protected_clusters: list[ProtectedClusterConfig] = Field(
+        min_length=1, description="the clusters this deployment protects"
+    )
+    dr_regions: list[Region] = Field(
+        default=[],
+        description="regions that hold backup copies (same partition, each once); each gets "
+        "a DR stack",
+    )
+    schedules: Schedules = Field(default=Schedules(), description="the scheduled jobs")
+    backups: Backups = Field(default=Backups(), description="backups and their copies")
+    restore: Restore = Field(default=Restore(), description="the restore workflow")
+    hsm_replacement: HsmReplacement = Field(
+        default=HsmReplacement(), description="the health check and the HSM replacement"
+    )
+    quotas: Quotas = Field(default=Quotas(), description="the account's CloudHSM quotas")
+    escalation: Escalation = Field(description="who is reached, and how alerts escalate")
+    drills: Drills = Field(default=Drills(), description="DR drills")
+    lambda_options: LambdaOptions = Field(
+        default=LambdaOptions(), alias="lambda", description="the Lambda functions"
+    )
+    key_verification: KeyVerification | None = Field(
+        default=None,
+        description="key-level checks over PKCS#11; unset deploys none of it",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
