@@ -63,10 +63,10 @@ def _import_seconds(statement: str) -> float:
 
 
 def cold_import() -> dict[str, Any]:
-    _import_seconds("import boto3, lambdas.handlers.verify_backups")  # warm the .pyc files
+    _import_seconds("import boto3, lambdas.verification.handler")  # warm the .pyc files
     boto3_s = _import_seconds("import boto3")
-    handler_s = _import_seconds("import lambdas.handlers.verify_backups")
-    both_s = _import_seconds("import lambdas.handlers.verify_backups; import boto3")
+    handler_s = _import_seconds("import lambdas.verification.handler")
+    both_s = _import_seconds("import lambdas.verification.handler; import boto3")
     return {
         "runs_per_median": RUNS,
         "boto3_import_s": round(boto3_s, 4),
@@ -78,10 +78,10 @@ def cold_import() -> dict[str, Any]:
 
 
 def verification_at_scale() -> dict[str, Any]:
-    from lambdas.core.gateway import CloudHsmGateway
-    from lambdas.core.protected import ProtectedCluster
-    from lambdas.core.settings import VerificationSettings
-    from lambdas.core.verification_run import run_verification
+    from lambdas.shared.gateway import CloudHsmGateway
+    from lambdas.shared.protected import ProtectedCluster
+    from lambdas.shared.settings import VerificationSettings
+    from lambdas.verification.run import run_verification
     from sandbox.emulator import PROFILES, CloudHsmWorld, Quotas
     from sandbox.network import create_network
     from sandbox.session import emulated_account

@@ -21,7 +21,7 @@ def report_bucket(ssm: Any, deployment_name: str) -> str:
 
 def report_objects(s3: Any, bucket: str) -> list[dict[str, Any]]:
     """Every drill report's Markdown object in the bucket, newest first."""
-    from lambdas.core.drill_report import REPORT_PREFIX
+    from lambdas.drill.report import REPORT_PREFIX
 
     pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=REPORT_PREFIX)
     objects = [o for page in pages for o in page.get("Contents", []) if o["Key"].endswith(".md")]
@@ -37,7 +37,7 @@ def stored_report(s3: Any, bucket: str, markdown_key: str) -> dict[str, Any]:
 
 def find_report(s3: Any, bucket: str, execution: str | None) -> str:
     """The Markdown report of `execution` (name or ARN), or the newest one."""
-    from lambdas.core.drill_report import REPORT_PREFIX
+    from lambdas.drill.report import REPORT_PREFIX
 
     objects = report_objects(s3, bucket)
     if execution:

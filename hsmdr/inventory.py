@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from hsmdr.drill_reports import report_bucket, report_objects, stored_report
-from lambdas.core.gateway import CloudHsmGateway
-from lambdas.core.models import BACKUP_READY, Backup
+from lambdas.shared.gateway import CloudHsmGateway
+from lambdas.shared.models import BACKUP_READY, Backup
 from presentation.render import duration, table
 from stacks.config import DeploymentConfig
 

@@ -61,11 +61,11 @@ def verify_keys(faults: Sequence[str] = (), profile: str = "demo") -> dict[str, 
 def _drill(world: Any, store: Any, cluster: Any, faults: list[str]) -> dict[str, Any]:
     import boto3
 
-    from lambdas.handlers.capture_key_manifest import capture_all
-    from lambdas.handlers.verify_keys import VerifyKeysRequest, verify
+    from lambdas.keycheck.capture_handler import capture_all
     from lambdas.keycheck.client_setup import read_crypto_user
     from lambdas.keycheck.manifest_store import ManifestStore
     from lambdas.keycheck.settings import KeyCheckSettings, KeyCluster
+    from lambdas.keycheck.verify_handler import VerifyKeysRequest, verify
     from sandbox.network import create_network
     from sandbox.softhsm_keystore import CRYPTO_PASSWORD, CRYPTO_USER
 

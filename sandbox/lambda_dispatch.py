@@ -279,9 +279,9 @@ def _as_execution_role(function: DeployedFunction) -> Iterator[None]:
 def _service_of(function: DeployedFunction) -> Iterator[None]:
     """Each Lambda function is a process of its own, where Powertools reads
     POWERTOOLS_SERVICE_NAME once. Here every function shares one process, so the shared
-    Logger and Metrics (lambdas/core/observability.py) get this function's service for
+    Logger and Metrics (lambdas/shared/observability.py) get this function's service for
     the invocation; otherwise the first function imported would name every metric."""
-    shared = sys.modules.get("lambdas.core.observability")
+    shared = sys.modules.get("lambdas.shared.observability")
     service = function.service_name
     if shared is None or not service:
         yield  # not imported yet: it reads the function's environment when it is

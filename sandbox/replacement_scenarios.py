@@ -49,7 +49,7 @@ def fire_health_check(sandbox: Sandbox) -> dict[str, Any]:
 
 def alarm_event(sandbox: Sandbox, cluster_id: str) -> dict[str, Any]:
     """The event EventBridge delivers when the cluster's HsmUnhealthy alarm goes off."""
-    from lambdas.core.health import unhealthy_alarm_name
+    from lambdas.replacement.health import unhealthy_alarm_name
 
     name = unhealthy_alarm_name(sandbox.config.deployment_name, cluster_id)
     region, account = sandbox.config.region, sandbox.config.account or "123456789012"

@@ -306,8 +306,8 @@ class Sandbox:
         return name
 
     def _seed_copies(self, cluster_id: str, home: str) -> None:
-        from lambdas.core.copies import copy_tags
-        from lambdas.core.models import Backup
+        from lambdas.shared.copies import copy_tags
+        from lambdas.shared.models import Backup
 
         backups = [b for b in self.world.backups(home) if b.get("ClusterId") == cluster_id]
         for region in self.config.dr_regions:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from lambdas.core.drill_settings import drill_state_machine_name
+from lambdas.drill.settings import drill_state_machine_name
 
 VERIFY_BACKUPS = "verify-backups"  # function service name and schedule job
 ON_DEMAND_BACKUP = "on-demand-backup"

@@ -37,8 +37,8 @@ def register(groups: Any) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> Outcome:
-    from lambdas.core.gateway import CloudHsmGateway
-    from lambdas.core.verification_run import run_verification
+    from lambdas.shared.gateway import CloudHsmGateway
+    from lambdas.verification.run import run_verification
     from presentation.render import verification_report
     from stacks.config import load_config
 

@@ -93,8 +93,8 @@ def _config_and_clusters(args: argparse.Namespace) -> tuple[Any, list[str] | Non
 
 
 def run_copy(args: argparse.Namespace) -> Outcome:
-    from lambdas.core.copy_job import run_copy_job
-    from lambdas.core.gateway import CloudHsmGateway
+    from lambdas.backups.copy_job import run_copy_job
+    from lambdas.shared.gateway import CloudHsmGateway
 
     config, clusters = _config_and_clusters(args)
     if not config.dr_regions:
@@ -110,7 +110,7 @@ def run_copy(args: argparse.Namespace) -> Outcome:
 
 
 def run_list(args: argparse.Namespace) -> Outcome:
-    from lambdas.core.gateway import CloudHsmGateway
+    from lambdas.shared.gateway import CloudHsmGateway
 
     config, clusters = _config_and_clusters(args)
     regions = list(config.dr_regions)
@@ -130,8 +130,8 @@ def list_backups(
     One listing per DR region (no SourceCluster filter exists); a copy whose source
     backup is gone from the cluster's region still shows, on a row of its own.
     """
-    from lambdas.core.copies import GOLDEN_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, newest_first
-    from lambdas.core.models import Backup
+    from lambdas.shared.copies import GOLDEN_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE, newest_first
+    from lambdas.shared.models import Backup
 
     copies_by_region: dict[str, list[Backup]] = {
         region: [b for b in gateway_for(region).iter_backups() if b.is_copy] for region in regions

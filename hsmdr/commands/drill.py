@@ -151,8 +151,8 @@ def run_status(args: argparse.Namespace) -> Outcome:
 
 def leftover_clusters(config: Any) -> list[dict[str, str]]:
     """Drill clusters of this deployment that still exist, in every drill region."""
-    from lambdas.core.drill_plan import DRILL_KEY
-    from lambdas.core.gateway import CloudHsmGateway
+    from lambdas.drill.plan import DRILL_KEY
+    from lambdas.shared.gateway import CloudHsmGateway
 
     regions = dict.fromkeys([config.region, *config.dr_regions, *config.drills.subnets])
     found = []

@@ -80,9 +80,9 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 
 def run_cluster_health(args: argparse.Namespace) -> Outcome:
     from hsmdr.render_health import health_report
-    from lambdas.core.gateway import CloudHsmGateway
-    from lambdas.core.health import health_dict
-    from lambdas.core.health_run import assess_all
+    from lambdas.replacement.health import health_dict
+    from lambdas.replacement.health_run import assess_all
+    from lambdas.shared.gateway import CloudHsmGateway
     from stacks.config import load_config
 
     config = load_config(args.config)

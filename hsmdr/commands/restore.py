@@ -82,8 +82,8 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 
 def execution_input(args: argparse.Namespace) -> dict[str, Any]:
     """The state machine's input from the flags, refusing bad values before any call."""
-    from lambdas.core.protected import BACKUP_ID_PATTERN, CLUSTER_ID_PATTERN
-    from lambdas.core.restore_request import RESTORE_ID_PATTERN, SUBNET_ID_PATTERN
+    from lambdas.restore.request import RESTORE_ID_PATTERN, SUBNET_ID_PATTERN
+    from lambdas.shared.protected import BACKUP_ID_PATTERN, CLUSTER_ID_PATTERN
 
     checks = (
         ("--source-cluster", args.source_cluster, CLUSTER_ID_PATTERN),
@@ -152,7 +152,7 @@ def run_restore(args: argparse.Namespace) -> Outcome:
 
 def check_hsm_count(hsm_count: int | None, hsms_per_region: int) -> None:
     """Refuse, before starting anything, a count the quotas cannot hold."""
-    from lambdas.core.restore_request import MAX_HSMS_PER_CLUSTER
+    from lambdas.restore.request import MAX_HSMS_PER_CLUSTER
 
     if hsm_count is None:
         return
@@ -270,7 +270,7 @@ def render(document: dict[str, Any]) -> str:
             f"Checks: {report['verification'].get('summary', '-')}; {report['key_verification']}",
         ]
     if document.get("error"):
-        from lambdas.core.workflow_alerts import error_summary
+        from lambdas.alerting.workflow_alerts import error_summary
 
         name, message = error_summary({"Error": document["error"], "Cause": document.get("cause")})
         lines.append(f"Error: {name}: {message}")

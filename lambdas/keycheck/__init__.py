@@ -6,7 +6,7 @@ cluster against the manifest of its time: every key present with the same
 attributes and key check value (KCV), every user present, and a live crypto
 operation with a designated canary key.
 
-Layout (pure logic apart from I/O, as in lambdas/core):
+Layout (pure logic apart from I/O, as in every package of lambdas/):
 
 - check_values.py   KCV definitions and the public key encoding they hash (pure)
 - manifest.py       the manifest model, its JSON and its S3 object keys (pure)

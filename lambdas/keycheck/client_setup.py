@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lambdas.core.errors import HsmUnreachable
+from lambdas.shared.errors import HsmUnreachable
 
 ETC_DIST = Path("/opt/cloudhsm/etc.dist")
 ETC_RUNTIME = Path("/tmp/cloudhsm/etc")  # noqa: S108 - Lambda's only writable place

@@ -16,7 +16,6 @@ from typing import Any
 import pkcs11
 from pkcs11 import Attribute, KeyType, Mechanism, ObjectClass
 
-from lambdas.core.errors import HsmLoginFailed, HsmUnreachable
 from lambdas.keycheck.check_values import (
     CURVE_BITS,
     ZERO_BLOCK_BYTES,
@@ -28,6 +27,7 @@ from lambdas.keycheck.check_values import (
 )
 from lambdas.keycheck.comparison import CanaryResult
 from lambdas.keycheck.manifest import PRIVATE_KEY, PUBLIC_KEY, SECRET_KEY, KeyRecord
+from lambdas.shared.errors import HsmLoginFailed, HsmUnreachable
 
 CLOUDHSM_LIBRARY = "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so"
 

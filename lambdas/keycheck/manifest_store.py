@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from lambdas.core.errors import KeyManifestNotFound
 from lambdas.keycheck.manifest import (
     KeyManifest,
     cluster_prefix,
     latest_object_key,
     newest_at_or_before,
 )
+from lambdas.shared.errors import KeyManifestNotFound
 
 
 class ManifestStore:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from lambdas.core.errors import HsmLoginFailed, HsmUnreachable
 from lambdas.keycheck.comparison import (
     KeyCheckReport,
     check_report,
@@ -20,6 +19,7 @@ from lambdas.keycheck.comparison import (
 from lambdas.keycheck.hsm import HsmConnection, logged_in_session, read_keys, run_canary
 from lambdas.keycheck.manifest import KeyManifest
 from lambdas.keycheck.users import UserLister, UserListError
+from lambdas.shared.errors import HsmLoginFailed, HsmUnreachable
 
 
 def capture_manifest(

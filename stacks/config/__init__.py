@@ -21,13 +21,13 @@ from pydantic import (
     model_validator,
 )
 
-from lambdas.core.protected import (
+from lambdas.shared.protected import (
     CLUSTER_ID_PATTERN,
     REGION_PATTERN,
     ZONE_PATTERN,
     ProtectedCluster,
 )
-from lambdas.core.settings import BackupSettings, VerificationSettings
+from lambdas.shared.settings import BackupSettings, VerificationSettings
 from stacks.config.aws_names import (
     check_region,
     check_time_zone,

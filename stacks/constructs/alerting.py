@@ -3,7 +3,7 @@ subscribed from the config's escalation matrix.
 
 - `topic` (construct id "Topic", unchanged): page severity. Alarms passed to
   `page_on` act on it, and workflow messages that need a person now (a recovery point
-  or a recovery at risk: see lambdas/core/alerts.py) go to it. Its subscribers are the
+  or a recovery at risk: see lambdas/alerting/alerts.py) go to it. Its subscribers are the
   page contacts.
 - `notify_topic`: notify severity (working hours), for alarms passed to `notify_on`
   and for messages about drift, one-off failures and what the automation fixed.
@@ -48,8 +48,8 @@ from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.settings import VerificationSettings
+from lambdas.shared import runbooks
+from lambdas.shared.settings import VerificationSettings
 from stacks.config import Contact, DeploymentConfig
 from stacks.constructs.tables import expiring_table
 from stacks.nag import acknowledge
@@ -130,7 +130,7 @@ class Alerting(Construct):
             f"{runbooks.SINGLE_HSM_FAILURE}).",
         )
         # What scheduled checks last sent, so a lasting problem is not sent on every run
-        # (lambdas/core/alert_memory.py). Items expire on their own.
+        # (lambdas/alerting/memory.py). Items expire on their own.
         self.memory = expiring_table(self, "Memory", "key")
 
     def _from_alarms(self) -> dict[str, dict[str, str]]:

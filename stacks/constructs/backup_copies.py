@@ -30,15 +30,15 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.copies import (
+from lambdas.shared import runbooks
+from lambdas.shared.copies import (
     DEPLOYMENT_KEY,
     GOLDEN_KEY,
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
     TAG_KEYS,
 )
-from lambdas.core.trust_anchor import trust_anchor_copy_name
+from lambdas.shared.trust_anchor import trust_anchor_copy_name
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.hsm_permissions import ec2_dependent_statement
@@ -70,7 +70,7 @@ class BackupCopies(Construct):
             "CopyBackups",
             config=config,
             service_name=COPY_BACKUPS,
-            handler="lambdas.handlers.copy_backups.handler",
+            handler="lambdas.backups.copy_handler.handler",
             description="Copies CloudHSM backups to the DR regions and prunes old copies",
             environment={**settings.to_env(), **config.backup_settings().to_env()},
             timeout=Duration.minutes(10),

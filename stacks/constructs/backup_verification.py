@@ -6,7 +6,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from lambdas.core import runbooks
+from lambdas.shared import runbooks
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.python_function import PythonFunction
@@ -34,7 +34,7 @@ class BackupVerification(Construct):
             "VerifyBackups",
             config=config,
             service_name=VERIFY_BACKUPS,
-            handler="lambdas.handlers.verify_backups.handler",
+            handler="lambdas.verification.handler.handler",
             description="Verifies the backups and HSMs of every protected CloudHSM cluster",
             # The backup settings carry the DR regions: verification checks their copies.
             environment={**settings.to_env(), **config.backup_settings().to_env()},

@@ -21,7 +21,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from lambdas.core.env import METRICS_NAMESPACE, Env
+from lambdas.shared.env import METRICS_NAMESPACE, Env
 from stacks.config import LOG_RETENTION_NAMES, DeploymentConfig
 from stacks.constructs.lambda_code import REPO_ROOT
 

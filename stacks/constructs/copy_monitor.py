@@ -8,8 +8,8 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.primary_watch import PrimaryWatch
+from lambdas.backups.primary_watch import PrimaryWatch
+from lambdas.shared import runbooks
 from stacks.config import DeploymentConfig, schedule_interval_minutes
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.python_function import PythonFunction
@@ -39,7 +39,7 @@ class CopyMonitor(Construct):
             "MonitorCopies",
             config=config,
             service_name=COPY_MONITOR,
-            handler="lambdas.handlers.monitor_copies.handler",
+            handler="lambdas.backups.copy_monitor_handler.handler",
             description=f"Checks that {region} holds fresh READY copies of every protected cluster",
             environment={
                 **settings.to_env(),

@@ -13,7 +13,7 @@ from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct
 
-from lambdas.core.drill_watch import DAYS_SINCE_SUCCESSFUL_DRILL
+from lambdas.drill.watch import DAYS_SINCE_SUCCESSFUL_DRILL
 from stacks.config import DeploymentConfig
 from stacks.constructs.project_metrics import (
     ALARM_RED,

@@ -6,7 +6,7 @@ the drill invokes when it is deployed):
 
     DrDrill(self, "DrDrill", config=config, alerting=alerting, key_verification=kv)
 
-IAM, the second line of defence behind the code's own checks (lambdas/core/drill_plan.py):
+IAM, the second line of defence behind the code's own checks (lambdas/drill/plan.py):
 - CreateCluster only with the request tags `hsmdr:drill` (any value), managed-by and this
   deployment, and only those tag keys (CloudHSM supports aws:RequestTag and aws:TagKeys
   on CreateCluster and TagResource). A TagList on CreateCluster is authorized as
@@ -45,17 +45,17 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.copies import (
+from lambdas.drill.plan import DRILL_KEY, DRILL_TAG_KEYS
+from lambdas.drill.report import REPORT_PREFIX
+from lambdas.drill.settings import DrillEnv, DrillSettings
+from lambdas.shared import runbooks
+from lambdas.shared.copies import (
     DEPLOYMENT_KEY,
     GOLDEN_KEY,
     MANAGED_BY_KEY,
     MANAGED_BY_VALUE,
     SOURCE_BACKUP_KEY,
 )
-from lambdas.core.drill_plan import DRILL_KEY, DRILL_TAG_KEYS
-from lambdas.core.drill_report import REPORT_PREFIX
-from lambdas.core.drill_settings import DrillEnv, DrillSettings
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.hsm_permissions import (
@@ -117,7 +117,7 @@ def work_minutes(config: DeploymentConfig) -> float:
     """The longest a drill can take before teardown starts, from the steps' deadlines."""
     drills = config.drills
     verify = config.key_verification.timeout_minutes if config.key_verification else 0
-    # max_hsm_attempts DEGRADED HSMs per zone (lambdas/core/hsm_attempts.py), in each
+    # max_hsm_attempts DEGRADED HSMs per zone (lambdas/shared/hsm_attempts.py), in each
     # zone of the largest drill subnet list.
     zones = max((len(s) for s in drills.subnets.values()), default=1)
     return (
@@ -166,7 +166,7 @@ class DrDrill(Construct):
             "Steps",
             config=config,
             service_name=DR_DRILL,
-            handler="lambdas.handlers.dr_drill.handler",
+            handler="lambdas.drill.handler.handler",
             description="Steps of the CloudHSM DR drill state machine",
             environment=environment,
             timeout=Duration.minutes(5),

@@ -12,9 +12,9 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.drill_watch import DrillWatchSettings
-from lambdas.core.env import METRICS_NAMESPACE
+from lambdas.drill.watch import DrillWatchSettings
+from lambdas.shared import runbooks
+from lambdas.shared.env import METRICS_NAMESPACE
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.python_function import PythonFunction
@@ -45,7 +45,7 @@ class DrillWatch(Construct):
             "WatchDrills",
             config=config,
             service_name=WATCH_DRILLS,
-            handler="lambdas.handlers.watch_drills.handler",
+            handler="lambdas.drill.watch_handler.handler",
             description="Days since the last successful DR drill, from the drill's own metric",
             environment=settings.to_env(),
             timeout=Duration.minutes(1),

@@ -28,9 +28,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.env import METRICS_NAMESPACE, Env
-from lambdas.core.health import unhealthy_alarm_name
+from lambdas.replacement.health import unhealthy_alarm_name
+from lambdas.shared import runbooks
+from lambdas.shared.env import METRICS_NAMESPACE, Env
 from stacks.config import DeploymentConfig, ProtectedClusterConfig, schedule_interval_minutes
 from stacks.constructs.alerting import ALARM_PERIOD, Alerting, rule_arn
 from stacks.constructs.cluster_locks import ClusterLocks
@@ -66,7 +66,7 @@ class HsmHealthCheck(Construct):
             "CheckHealth",
             config=config,
             service_name=CHECK_HEALTH,
-            handler="lambdas.handlers.check_health.handler",
+            handler="lambdas.replacement.health_check_handler.handler",
             description="Checks the HSMs of every protected cluster; starts replacements",
             environment={
                 **settings.to_env(),

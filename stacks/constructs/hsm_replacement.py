@@ -2,7 +2,7 @@
 
 CreateHsm is allowed on the protected clusters' ARNs only; DeleteHsm takes no resource
 in IAM, so it is allowed in their regions and the code deletes only DEGRADED HSMs its
-plan names (lambdas/core/replacement.py).
+plan names (lambdas/replacement/replace.py).
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.env import Env
-from lambdas.core.replacement_settings import ReplacementSettings
+from lambdas.replacement.settings import ReplacementSettings
+from lambdas.shared import runbooks
+from lambdas.shared.env import Env
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.cluster_locks import ClusterLocks
@@ -61,7 +61,7 @@ class HsmReplacementWorkflow(Construct):
             "Steps",
             config=config,
             service_name=REPLACE_HSM,
-            handler="lambdas.handlers.replace_hsm.handler",
+            handler="lambdas.replacement.handler.handler",
             description="Steps of the CloudHSM single-HSM replacement state machine",
             environment={
                 # The alert topics: it pages itself for an execution that was stopped.

@@ -31,9 +31,9 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from lambdas.core import runbooks
 from lambdas.keycheck.manifest import MANIFEST_PREFIX
 from lambdas.keycheck.settings import KeyCheckSettings, KeyCluster
+from lambdas.shared import runbooks
 from stacks.config import DeploymentConfig, KeyVerification
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.container_function import ContainerFunction
@@ -187,7 +187,8 @@ class KeyVerificationConstruct(Construct):
         settings: KeyCheckSettings,
         service: str,
     ) -> ContainerFunction:
-        handler = service.replace("-", "_")
+        # lambdas/keycheck/verify_handler.py, lambdas/keycheck/capture_handler.py
+        handler = {VERIFY_KEYS: "verify_handler"}.get(service, "capture_handler")
         return ContainerFunction(
             self,
             "".join(part.title() for part in service.split("-")),
@@ -195,7 +196,7 @@ class KeyVerificationConstruct(Construct):
             function_name=key_function_name(config.deployment_name, service),
             service_name=service,
             dockerfile=DOCKERFILE,
-            handler=f"lambdas.handlers.{handler}.handler",
+            handler=f"lambdas.keycheck.{handler}.handler",
             description=(
                 "Checks a CloudHSM cluster's keys against a key manifest over PKCS#11"
                 if service == VERIFY_KEYS

@@ -1,6 +1,6 @@
 """The Lambda code asset: the `lambdas/` package and nothing else from the repo.
 
-The asset root is the repository so that handlers import `lambdas.core...` exactly
+The asset root is the repository so that handlers import `lambdas.shared...` exactly
 as the tests and the CLI do; the glob keeps every other file out.
 """
 

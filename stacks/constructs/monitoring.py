@@ -35,9 +35,9 @@ from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from constructs import Construct, IConstruct
 
-from lambdas.core import runbooks
-from lambdas.core.drill_watch import DAYS_SINCE_SUCCESSFUL_DRILL
-from lambdas.core.env import METRICS_NAMESPACE
+from lambdas.drill.watch import DAYS_SINCE_SUCCESSFUL_DRILL
+from lambdas.shared import runbooks
+from lambdas.shared.env import METRICS_NAMESPACE
 from stacks.config import DeploymentConfig, ProtectedClusterConfig, schedule_interval_minutes
 from stacks.constructs.alerting import ALARM_PERIOD, Alerting
 from stacks.constructs.hsm_health import hsm_unhealthy_metric, hsm_unhealthy_query
@@ -239,7 +239,7 @@ class Monitoring(Construct):
             severity="page",
             description=(
                 "The backup verification reported findings that put a recovery point at "
-                "risk (the paging findings of lambdas/core/alerts.py; the others only "
+                "risk (the paging findings of lambdas/alerting/alerts.py; the others only "
                 "notify). Its SNS message names each finding and its next step; see them "
                 "again: hsmdr backup verify --config <deployment config>."
             ),

@@ -6,9 +6,9 @@ from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.env import Env
-from lambdas.core.on_demand import workflow_timeout_minutes
+from lambdas.backups.on_demand import workflow_timeout_minutes
+from lambdas.shared import runbooks
+from lambdas.shared.env import Env
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.cluster_locks import ClusterLocks
@@ -38,7 +38,7 @@ class OnDemandBackup(Construct):
             "Steps",
             config=config,
             service_name=ON_DEMAND_BACKUP,
-            handler="lambdas.handlers.on_demand_backup.handler",
+            handler="lambdas.backups.on_demand_handler.handler",
             description="Steps of the on-demand CloudHSM backup state machine",
             environment={
                 # The alert topics: it pages itself for an execution that was stopped.

@@ -14,8 +14,8 @@ from datetime import timedelta
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 
-from lambdas.core.copies import copy_freshness_limit
-from lambdas.core.env import METRICS_NAMESPACE
+from lambdas.shared.copies import copy_freshness_limit
+from lambdas.shared.env import METRICS_NAMESPACE
 from stacks.config import DeploymentConfig, ProtectedClusterConfig, schedule_interval_minutes
 from stacks.constructs.alerting import ALARM_PERIOD
 

@@ -23,10 +23,10 @@ from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
-from lambdas.core.restore_settings import RestoreSettings
-from lambdas.core.restore_tags import RESTORE_TAG_KEYS
+from lambdas.restore.settings import RestoreSettings
+from lambdas.restore.tags import RESTORE_TAG_KEYS
+from lambdas.shared import runbooks
+from lambdas.shared.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
 from stacks.constructs.backup_copies import backup_arns, cluster_arn
@@ -86,7 +86,7 @@ class RestoreCluster(Construct):
             "Steps",
             config=config,
             service_name=RESTORE_CLUSTER,
-            handler="lambdas.handlers.restore_cluster.handler",
+            handler="lambdas.restore.handler.handler",
             description="Steps of the CloudHSM full-cluster restore state machine",
             environment={
                 # The alert topics: it pages itself for an execution that was stopped.

@@ -15,7 +15,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import IConstruct, IValidation
 
-from lambdas.core.env import Env
+from lambdas.shared.env import Env
 
 WALKED_TYPES = ("AWS::Lambda::Function", "AWS::StepFunctions::StateMachine")
 

@@ -25,7 +25,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.core import runbooks
+from lambdas.shared import runbooks
 from stacks.workflows.steps import (
     as_json,
     at,

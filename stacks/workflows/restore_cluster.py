@@ -16,9 +16,9 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from lambdas.core import runbooks
-from lambdas.core.restore_plan import CREATE, DISCARD, IN_TRANSIT, WAIT
-from lambdas.core.restore_report import KEY_CHECK_NOT_RUN
+from lambdas.restore.plan import CREATE, DISCARD, IN_TRANSIT, WAIT
+from lambdas.restore.report import KEY_CHECK_NOT_RUN
+from lambdas.shared import runbooks
 from stacks.workflows.steps import at, lambda_step, poll_wait, publish_alert, publish_text
 
 CATCH_ALL = ["States.ALL"]

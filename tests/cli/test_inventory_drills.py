@@ -14,7 +14,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from hsmdr.inventory import drill_lines, gather, markdown, read_drills
-from lambdas.core.drill_report import build_report, render_markdown, to_json
+from lambdas.drill.report import build_report, render_markdown, to_json
 from stacks.config import load_config
 from stacks.names import dr_drill_report_parameter
 from tests.conftest import SANDBOX_CONFIG

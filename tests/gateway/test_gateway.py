@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from lambdas.core.errors import (
+from lambdas.shared.errors import (
     BackupNotFound,
     CloudHsmAccessDenied,
     CloudHsmDrError,
@@ -20,7 +20,7 @@ from lambdas.core.errors import (
     CloudHsmUnavailable,
     ClusterNotFound,
 )
-from lambdas.core.gateway import CloudHsmGateway
+from lambdas.shared.gateway import CloudHsmGateway
 from sandbox.emulator import PROFILES, CloudHsmWorld, Quotas
 from sandbox.network import RegionNetwork, create_network
 from sandbox.session import emulated_account

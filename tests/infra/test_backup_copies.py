@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lambdas.core.env import Env
+from lambdas.shared.env import Env
 from tests.conftest import Synthesized
 from tests.infra.test_stack import _text, function, only, resources
 
@@ -128,7 +128,7 @@ def test_copy_function_environment_carries_clusters_and_backup_settings(
 ) -> None:
     _, props = function(synthesized.template, "copy-backups")
     env = props["Environment"]["Variables"]
-    assert props["Handler"] == "lambdas.handlers.copy_backups.handler"
+    assert props["Handler"] == "lambdas.backups.copy_handler.handler"
     assert props["Timeout"] == 600
     backup_settings = json.loads(env[Env.BACKUP_SETTINGS])
     assert backup_settings["dr_regions"] == ["us-west-2"]

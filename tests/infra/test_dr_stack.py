@@ -8,7 +8,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from lambdas.core.env import Env
+from lambdas.shared.env import Env
 from stacks.app_builder import build_app
 from stacks.config import parse_config
 from tests.conftest import SANDBOX_CONFIG, Synthesized
@@ -65,7 +65,7 @@ def test_copy_monitor_runs_in_the_dr_region_and_alerts_there(synthesized: Synthe
     env = props["Environment"]["Variables"]
     topic_id, _ = only(template, "AWS::SNS::Topic", "AlertingTopic")  # page severity
     assert env[Env.ALERT_TOPIC_ARN] == {"Ref": topic_id}  # the DR topic, not the primary's
-    assert props["Handler"] == "lambdas.handlers.monitor_copies.handler"
+    assert props["Handler"] == "lambdas.backups.copy_monitor_handler.handler"
     assert props["Layers"] == [
         "arn:aws:lambda:us-west-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"
     ]

@@ -10,14 +10,14 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.drill_plan import DRILL_KEY, DRILL_TAG_KEYS
-from lambdas.core.drill_report import (
+from lambdas.drill.plan import DRILL_KEY, DRILL_TAG_KEYS
+from lambdas.drill.report import (
     DRILL_BACKUP_AGE,
     DRILL_HSM_HOURS,
     DRILL_RECOVERY_TIME,
     DRILL_SUCCEEDED,
 )
-from lambdas.core.drill_settings import DrillEnv
+from lambdas.drill.settings import DrillEnv
 from stacks.config import load_config
 from stacks.constructs.dr_drill import MARGIN_MINUTES, state_machine_timeout_minutes, work_minutes
 from stacks.names import DR_DRILL

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lambdas.core.env import Env
+from lambdas.shared.env import Env
 from stacks.config import parse_config
 from tests.conftest import SANDBOX_CONFIG, Synthesized
 from tests.infra.test_on_demand_stack import PROTECTED_ARN, actions, statements_of
@@ -175,9 +175,9 @@ def emitted_metrics(
 ) -> dict[str, dict[str, str]]:
     """What the health check's metric code prints (EMF), run with the function's own
     environment: metric name -> its dimensions."""
-    from lambdas.core.health import HEALTHY, HealthDecision, assess
-    from lambdas.core.health_run import HealthEntry, HealthReport
-    from lambdas.handlers.check_health import _emit_metrics
+    from lambdas.replacement.health import HEALTHY, HealthDecision, assess
+    from lambdas.replacement.health_check_handler import _emit_metrics
+    from lambdas.replacement.health_run import HealthEntry, HealthReport
     from tests.unit.factories import NOW, cluster, spec
 
     for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):

@@ -66,8 +66,8 @@ def key_function(template: dict[str, Any], service: str) -> tuple[str, dict[str,
 @pytest.mark.parametrize(
     ("service", "handler"),
     [
-        ("verify-keys", "lambdas.handlers.verify_keys.handler"),
-        ("capture-key-manifest", "lambdas.handlers.capture_key_manifest.handler"),
+        ("verify-keys", "lambdas.keycheck.verify_handler.handler"),
+        ("capture-key-manifest", "lambdas.keycheck.capture_handler.handler"),
     ],
 )
 def test_functions_are_arm64_container_images_in_the_vpc(
@@ -223,7 +223,7 @@ def test_synth_stages_one_image_context_of_lambdas_only_without_building(
     context = key_stack.assembly_dir / source["directory"]
     assert sorted(p.name for p in context.iterdir()) == ["lambdas"]
     assert (context / "lambdas/keycheck/Dockerfile").is_file()
-    assert (context / "lambdas/handlers/verify_keys.py").is_file()
+    assert (context / "lambdas/keycheck/verify_handler.py").is_file()
     assert not list(context.rglob("__pycache__"))
 
 

@@ -374,7 +374,7 @@ def test_metrics_are_alarmed_with_the_dimensions_powertools_emits() -> None:
     # Given a function whose service name is set, as the stack sets it
     script = (
         "from aws_lambda_powertools.metrics import MetricUnit, single_metric\n"
-        "from lambdas.core.observability import metrics\n"
+        "from lambdas.shared.observability import metrics\n"
         "with single_metric(name='BackupAgeSeconds', unit=MetricUnit.Seconds, value=1,"
         " namespace='CloudHsmDr') as m:\n"
         "    m.add_dimension('ClusterId', 'cluster-sandboxprimary')\n"

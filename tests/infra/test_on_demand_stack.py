@@ -128,8 +128,8 @@ def test_a_stopped_execution_goes_to_the_step_function_which_may_read_it_and_pag
 
 
 def test_the_lock_outlives_the_state_machine_timeout() -> None:
-    from lambdas.core.on_demand import lock_ttl_seconds, workflow_timeout_minutes
-    from lambdas.core.settings import BackupSettings
+    from lambdas.backups.on_demand import lock_ttl_seconds, workflow_timeout_minutes
+    from lambdas.shared.settings import BackupSettings
 
     for settings in (
         BackupSettings(),
@@ -142,7 +142,7 @@ def test_the_lock_outlives_the_state_machine_timeout() -> None:
 
 
 def test_the_state_machine_timeout_comes_from_the_same_function(synthesized: Synthesized) -> None:
-    from lambdas.core.on_demand import workflow_timeout_minutes
+    from lambdas.backups.on_demand import workflow_timeout_minutes
 
     machines = resources(synthesized.template, "AWS::StepFunctions::StateMachine")
     [machine] = [

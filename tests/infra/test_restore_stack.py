@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.env import Env
+from lambdas.shared.env import Env
 from tests.conftest import Synthesized
 from tests.infra.test_backup_copies import role_statements
 from tests.infra.test_stack import function, resources
@@ -166,7 +166,7 @@ def test_state_machine_is_named_logged_traced_and_uses_its_stacks_function(
     definition = definition_text(machine)
     function_id, function_props = function(template, SERVICE)
     assert function_id in definition
-    assert function_props["Handler"] == "lambdas.handlers.restore_cluster.handler"
+    assert function_props["Handler"] == "lambdas.restore.handler.handler"
     for state in (
         "IdentifyBackup",
         "CreateCluster",

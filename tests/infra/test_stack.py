@@ -7,7 +7,7 @@ from typing import Any
 
 from aws_cdk.assertions import Match, Template
 
-from lambdas.core.env import Env
+from lambdas.shared.env import Env
 from tests.conftest import Synthesized
 
 
@@ -36,7 +36,7 @@ def test_verification_function_runtime_tracing_logs_and_layer(synthesized: Synth
     _, props = function(synthesized.template, "verify-backups")
     assert props["Runtime"] == "python3.13"
     assert props["Architectures"] == ["arm64"]
-    assert props["Handler"] == "lambdas.handlers.verify_backups.handler"
+    assert props["Handler"] == "lambdas.verification.handler.handler"
     assert props["TracingConfig"] == {"Mode": "Active"}
     assert props["LoggingConfig"]["LogFormat"] == "JSON"
     assert "Ref" in props["LoggingConfig"]["LogGroup"]

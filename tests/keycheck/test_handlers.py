@@ -14,10 +14,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.core.errors import HsmUnreachable, InvalidInput, KeyManifestCaptureFailed
-from lambdas.handlers import capture_key_manifest, verify_keys
+from lambdas.keycheck import capture_handler as capture_key_manifest
+from lambdas.keycheck import verify_handler as verify_keys
 from lambdas.keycheck.client_setup import CryptoUser, configure_client, target_arguments
 from lambdas.keycheck.settings import KeyCheckSettings, KeyCluster
+from lambdas.shared.errors import HsmUnreachable, InvalidInput, KeyManifestCaptureFailed
 from sandbox.lambda_dispatch import LambdaContext
 from sandbox.softhsm_keystore import CRYPTO_PASSWORD, CRYPTO_USER, SoftHsmKeyStore
 

@@ -10,9 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.core.errors import KeyManifestNotFound
 from lambdas.keycheck.manifest import HsmUser, KeyManifest, KeyRecord
 from lambdas.keycheck.manifest_store import ManifestStore
+from lambdas.shared.errors import KeyManifestNotFound
 
 BUCKET = "manifests-test"
 CLUSTER = "cluster-sourceclustera"

@@ -214,7 +214,7 @@ def test_key_pair_kcv_is_sha1_of_the_exported_public_key(
 
 
 def test_capture_refuses_a_wrong_pin(key_store: SoftHsmKeyStore) -> None:
-    from lambdas.core.errors import HsmLoginFailed
+    from lambdas.shared.errors import HsmLoginFailed
 
     users = seeded(key_store)
     with pytest.raises(HsmLoginFailed):

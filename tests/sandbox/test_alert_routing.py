@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from lambdas.core import runbooks
-from lambdas.core.copies import copy_tags
-from lambdas.core.models import Backup
+from lambdas.shared import runbooks
+from lambdas.shared.copies import copy_tags
+from lambdas.shared.models import Backup
 from sandbox.backup_scenarios import create_backup
 from sandbox.copy_scenarios import fire_copy_job, fire_copy_monitor
 from sandbox.drill_scenarios import drill_sandbox, run_drill

@@ -17,8 +17,8 @@ import boto3
 import pytest
 import yaml
 
-from lambdas.core import runbooks
-from lambdas.core.trust_anchor import trust_anchor_copy_name
+from lambdas.shared import runbooks
+from lambdas.shared.trust_anchor import trust_anchor_copy_name
 from sandbox.copy_scenarios import (
     AccountSnapshot,
     copies_in,

@@ -15,7 +15,7 @@ from typing import Any
 import boto3
 import pytest
 
-from lambdas.core.drill_settings import DrillEnv
+from lambdas.drill.settings import DrillEnv
 from sandbox.drill_scenarios import drill_sandbox, primaries, run_drill
 from sandbox.drill_scenarios import subnets as drill_subnets
 from sandbox.session import Sandbox
@@ -372,7 +372,7 @@ def test_a_teardown_only_run_refuses_before_deleting_anything(
 
 
 def test_the_report_of_a_teardown_that_failed_names_what_still_exists(sandbox: Sandbox) -> None:
-    from lambdas.core.executions import last_job
+    from lambdas.shared.executions import last_job
     from sandbox.stopped_scenarios import abort_when
 
     # Given a drill stopped with its cluster and HSM up, whose teardown then failed
@@ -399,7 +399,7 @@ def test_the_report_of_a_teardown_that_failed_names_what_still_exists(sandbox: S
             {
                 "errorMessage": "teardown crashed",
                 "errorType": "SandboxInjectedCrash",
-                "stackTrace": ['  File "/var/task/lambdas/handlers/dr_drill.py", line 1'],
+                "stackTrace": ['  File "/var/task/lambdas/drill/handler.py", line 1'],
             }
         ),
     }

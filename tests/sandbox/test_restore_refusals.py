@@ -88,9 +88,9 @@ def test_the_config_subnets_are_used_when_the_input_has_none(
 ) -> None:
     # The sandbox's subnet ids exist only once it runs, so the config cannot name them:
     # the step reads settings whose restore.subnets are this sandbox's.
-    from lambdas.core.env import Env
-    from lambdas.core.restore_settings import RestoreSettings
-    from lambdas.handlers.restore_cluster import identify
+    from lambdas.restore.handler import identify
+    from lambdas.restore.settings import RestoreSettings
+    from lambdas.shared.env import Env
 
     function = sandbox.deployment.function("restore-cluster")
     for name, value in function.environment.items():

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from lambdas.core.models import Backup, Cluster, Hsm
-from lambdas.core.protected import ProtectedCluster
+from lambdas.shared.models import Backup, Cluster, Hsm
+from lambdas.shared.protected import ProtectedCluster
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 CLUSTER_ID = "cluster-abcdefghijk"

@@ -8,18 +8,18 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from lambdas.core.alert_delivery import Repeat
-from lambdas.core.alert_memory import (
+from lambdas.alerting.alerts import NOTIFY, PAGE, Alert
+from lambdas.alerting.delivery import Repeat
+from lambdas.alerting.memory import (
     AlertMemory,
     Remembered,
     due,
     findings_signature,
     signature,
 )
-from lambdas.core.alerts import NOTIFY, PAGE, Alert
-from lambdas.core.health_run import entry_signature, memory_key, split_due
-from lambdas.core.replacement_alerts import health_alert
-from lambdas.core.settings import AlertTopics
+from lambdas.replacement.alerts import health_alert
+from lambdas.replacement.health_run import entry_signature, memory_key, split_due
+from lambdas.shared.settings import AlertTopics
 from tests.unit.factories import CLUSTER_ID, NOW, cluster, hsm
 from tests.unit.test_health import degraded, run
 

@@ -11,14 +11,14 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.core import runbooks
-from lambdas.core.alert_delivery import publish
-from lambdas.core.alerts import NOTIFY, PAGE, PAGING_FINDINGS, Alert, finding_severity
-from lambdas.core.findings import Finding, FindingCode
-from lambdas.core.settings import AlertTopics
-from lambdas.core.verification import ClusterFacts, VerificationReport, verify_cluster
-from lambdas.core.verification_alerts import verification_alert
-from lambdas.core.workflow_alerts import on_demand_failure_alert
+from lambdas.alerting.alerts import NOTIFY, PAGE, PAGING_FINDINGS, Alert, finding_severity
+from lambdas.alerting.delivery import publish
+from lambdas.alerting.workflow_alerts import on_demand_failure_alert
+from lambdas.shared import runbooks
+from lambdas.shared.findings import Finding, FindingCode
+from lambdas.shared.settings import AlertTopics
+from lambdas.verification.alerts import verification_alert
+from lambdas.verification.checks import ClusterFacts, VerificationReport, verify_cluster
 from tests.alert_text import alert_problems
 from tests.conftest import REPO_ROOT
 from tests.unit.factories import CLUSTER_ID, NOW, backup, cluster, spec

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 
-from lambdas.core.backups import (
+from lambdas.shared.backups import (
     BackupClass,
     check_rpo,
     classify,

@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lambdas.core.settings import VerificationSettings
+from lambdas.shared.settings import VerificationSettings
 from stacks.config import ConfigError, load_config
 from tests.conftest import EXAMPLE_CONFIG, SANDBOX_CONFIG
 
@@ -103,7 +103,7 @@ def test_settings_round_trip_through_the_lambda_environment() -> None:
 
 
 def test_backup_settings_round_trip_through_the_lambda_environment() -> None:
-    from lambdas.core.settings import BackupSettings
+    from lambdas.shared.settings import BackupSettings
 
     settings = load_config(SANDBOX_CONFIG).backup_settings()
     assert settings.dr_regions == ("us-west-2",)

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.copies import (
+from lambdas.backups.golden import GoldenAction, decide_golden, period_key
+from lambdas.shared.copies import (
     GOLDEN_KEY,
     CopyAction,
     CopyState,
@@ -24,8 +25,7 @@ from lambdas.core.copies import (
     deletion_blocker,
     region_copy_status,
 )
-from lambdas.core.golden import GoldenAction, decide_golden, period_key
-from lambdas.core.models import Backup
+from lambdas.shared.models import Backup
 from tests.unit.factories import CLUSTER_ID, NOW, backup
 
 OTHER_CLUSTER = "cluster-otherclustr2"

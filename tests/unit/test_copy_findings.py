@@ -6,15 +6,15 @@ from datetime import timedelta
 
 import pytest
 
-from lambdas.core.alerts import SNS_SUBJECT_MAX
-from lambdas.core.copies import region_copy_status
-from lambdas.core.copy_alerts import copy_job_alert
-from lambdas.core.copy_report import ClusterResult, CopyJobReport
-from lambdas.core.errors import InvalidInput
-from lambdas.core.findings import FindingCode, copy_findings
-from lambdas.core.models import Backup
-from lambdas.core.settings import VerificationSettings
-from lambdas.handlers.copy_backups import parse_request
+from lambdas.alerting.alerts import SNS_SUBJECT_MAX
+from lambdas.backups.copy_alerts import copy_job_alert
+from lambdas.backups.copy_handler import parse_request
+from lambdas.backups.copy_report import ClusterResult, CopyJobReport
+from lambdas.shared.copies import region_copy_status
+from lambdas.shared.errors import InvalidInput
+from lambdas.shared.findings import FindingCode, copy_findings
+from lambdas.shared.models import Backup
+from lambdas.shared.settings import VerificationSettings
 from tests.unit.factories import CLUSTER_ID, NOW, spec
 
 STUCK_AFTER = timedelta(hours=4)

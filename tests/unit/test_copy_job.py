@@ -8,12 +8,12 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
-from lambdas.core.copies import copy_tags
-from lambdas.core.copy_job import run_copy_job
-from lambdas.core.errors import CloudHsmAccessDenied
-from lambdas.core.gateway import CloudHsmGateway
-from lambdas.core.models import Backup
-from lambdas.core.settings import BackupSettings, VerificationSettings
+from lambdas.backups.copy_job import run_copy_job
+from lambdas.shared.copies import copy_tags
+from lambdas.shared.errors import CloudHsmAccessDenied
+from lambdas.shared.gateway import CloudHsmGateway
+from lambdas.shared.models import Backup
+from lambdas.shared.settings import BackupSettings, VerificationSettings
 from tests.unit.factories import CLUSTER_ID, NOW, backup, cluster, spec
 
 DEPLOYMENT = "hsmdr-test"

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from lambdas.core import cross_region
-from lambdas.core.primary_watch import PrimaryWatch, last_report
+from lambdas.backups.primary_watch import PrimaryWatch, last_report
+from lambdas.shared import cross_region
 from tests.unit.factories import NOW
 
 
@@ -53,7 +53,7 @@ def test_the_dr_copy_monitor_reads_the_primary_region_with_such_a_client(
 def test_the_restore_looks_in_other_regions_with_such_a_client(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lambdas.handlers.restore_cluster import _lookup_gateway
+    from lambdas.restore.handler import _lookup_gateway
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from lambdas.core.drill_plan import (
+from lambdas.drill.plan import (
     DR_COPY,
     DRILL_KEY,
     PRIMARY,
@@ -34,8 +34,8 @@ from lambdas.core.drill_plan import (
     plan_teardown,
     zones_of,
 )
-from lambdas.core.drill_settings import DrillSettings
-from lambdas.core.errors import BackupNotFound, InvalidInput
+from lambdas.drill.settings import DrillSettings
+from lambdas.shared.errors import BackupNotFound, InvalidInput
 from stacks.config import ConfigError, parse_config
 from tests.conftest import SANDBOX_CONFIG
 from tests.unit.factories import CLUSTER_ID, NOW, backup, cluster, hsm, spec

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.drill_report import (
+from lambdas.drill.handler import SERVICE, record_keys
+from lambdas.drill.report import (
     DRILL_BACKUP_AGE,
     DRILL_HSM_HOURS,
     DRILL_RECOVERY_TIME,
@@ -21,8 +22,7 @@ from lambdas.core.drill_report import (
     report_keys,
     stopped_alert,
 )
-from lambdas.core.drill_watch import DRILL_SUCCEEDED as WATCHED_METRIC
-from lambdas.handlers.dr_drill import SERVICE, record_keys
+from lambdas.drill.watch import DRILL_SUCCEEDED as WATCHED_METRIC
 from stacks.names import DR_DRILL
 
 T0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)

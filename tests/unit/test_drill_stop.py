@@ -1,16 +1,16 @@
-"""The decisions behind a teardown-only run of a stopped drill (lambdas/core/drill_stop.py)."""
+"""The decisions behind a teardown-only run of a stopped drill (lambdas/drill/stop.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from lambdas.core.drill_stop import (
+from lambdas.drill.stop import (
     execution_to_tear_down,
     resumable_problem,
     resumed_job,
     teardown_run_name,
 )
-from lambdas.core.errors import InvalidInput
+from lambdas.shared.errors import InvalidInput
 
 MACHINE = "arn:aws:states:us-east-1:123456789012:execution:prod-dr-drill"
 THIS = f"{MACHINE}:teardown-run-1"

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.core.drill_watch import DrillWatchSettings, newest_success, watch
+from lambdas.drill.watch import DrillWatchSettings, newest_success, watch
 from sandbox.lambda_dispatch import LambdaContext
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -53,7 +53,7 @@ def test_settings_round_trip_through_the_lambda_environment() -> None:
 def test_handler_reads_drill_results_in_every_region_and_emits_the_age(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from lambdas.handlers import watch_drills
+    from lambdas.drill import watch_handler as watch_drills
 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "watch-drills")

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambdas.core.errors import InvalidInput
-from lambdas.handlers.verify_backups import parse_request
+from lambdas.shared.errors import InvalidInput
+from lambdas.verification.handler import parse_request
 from stacks.config import load_config
 from tests.conftest import SANDBOX_CONFIG
 

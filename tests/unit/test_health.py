@@ -7,9 +7,8 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.errors import CloudHsmAccessDenied
-from lambdas.core.executions import ExecutionView, LockView
-from lambdas.core.health import (
+from lambdas.replacement.alerts import health_alert
+from lambdas.replacement.health import (
     BUSY,
     CHANGING,
     HEALTHY,
@@ -22,10 +21,11 @@ from lambdas.core.health import (
     execution_name,
     unhealthy_alarm_name,
 )
-from lambdas.core.health_run import run_health_check
-from lambdas.core.models import Cluster
-from lambdas.core.replacement import Target
-from lambdas.core.replacement_alerts import health_alert
+from lambdas.replacement.health_run import run_health_check
+from lambdas.replacement.replace import Target
+from lambdas.shared.errors import CloudHsmAccessDenied
+from lambdas.shared.executions import ExecutionView, LockView
+from lambdas.shared.models import Cluster
 from tests.unit.factories import CLUSTER_ID, NOW, cluster, hsm, spec
 
 A, B = "us-east-1a", "us-east-1b"
@@ -233,10 +233,10 @@ def test_work_in_progress_is_not_alerted(status: str) -> None:
 
 
 def test_events_schedule_alarm_and_operator() -> None:
-    from lambdas.core.errors import InvalidInput
-    from lambdas.core.replacement_settings import ReplacementSettings
-    from lambdas.core.settings import VerificationSettings
-    from lambdas.handlers.check_health import parse_request
+    from lambdas.replacement.health_check_handler import parse_request
+    from lambdas.replacement.settings import ReplacementSettings
+    from lambdas.shared.errors import InvalidInput
+    from lambdas.shared.settings import VerificationSettings
 
     settings = VerificationSettings("prod", (spec(),), 24, 180)
     on, off = ReplacementSettings(auto_replace=True), ReplacementSettings(auto_replace=False)

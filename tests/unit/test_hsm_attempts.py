@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from lambdas.core.errors import HsmCreationFailed
-from lambdas.core.hsm_attempts import adoptable_hsm, check_attempts, degraded_in_zone
+from lambdas.shared.errors import HsmCreationFailed
+from lambdas.shared.hsm_attempts import adoptable_hsm, check_attempts, degraded_in_zone
 from tests.unit.factories import cluster, hsm
 
 

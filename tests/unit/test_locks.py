@@ -6,8 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.core.errors import ClusterBusy, InvalidInput
-from lambdas.core.locks import ClusterLock
+from lambdas.shared.errors import ClusterBusy, InvalidInput
+from lambdas.shared.locks import ClusterLock
 
 CLUSTER = "cluster-abcdefghijk"
 
@@ -72,15 +72,15 @@ class _Described:
     [("ExecutionDoesNotExist", False), ("InvalidArn", False), ("AccessDeniedException", True)],
 )
 def test_a_holder_that_cannot_be_read_keeps_its_lock(code: str, running: bool) -> None:
-    from lambdas.core.executions import execution_running
+    from lambdas.shared.executions import execution_running
 
     arn = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-restore-cluster:run"
     assert execution_running(_Described(code), arn) is running
 
 
 def test_a_stopped_rule_handler_reads_only_an_execution_status_change() -> None:
-    from lambdas.core.errors import InvalidInput
-    from lambdas.core.executions import stopped_execution
+    from lambdas.shared.errors import InvalidInput
+    from lambdas.shared.executions import stopped_execution
 
     arn = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-restore-cluster:run"
     event = {"detail": {"executionArn": arn, "status": "ABORTED"}}

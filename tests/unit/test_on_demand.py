@@ -7,8 +7,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.errors import InvalidInput, NoQuotaHeadroom
-from lambdas.core.on_demand import (
+from lambdas.backups.on_demand import (
     GONE,
     OnDemandRequest,
     hsm_status,
@@ -17,8 +16,9 @@ from lambdas.core.on_demand import (
     newest_backup_since,
     parse_request,
 )
-from lambdas.core.on_demand_cleanup import plan_after_stop, plan_cleanup
-from lambdas.core.settings import BackupSettings
+from lambdas.backups.on_demand_cleanup import plan_after_stop, plan_cleanup
+from lambdas.shared.errors import InvalidInput, NoQuotaHeadroom
+from lambdas.shared.settings import BackupSettings
 from tests.unit.factories import CLUSTER_ID, NOW, backup, cluster, hsm, spec
 
 SETTINGS = BackupSettings(hsms_per_region_quota=6)

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from lambdas.core.primary_watch import PrimaryWatch, last_report, reporting
+from lambdas.backups.primary_watch import PrimaryWatch, last_report, reporting
 from tests.unit.factories import NOW
 
 WATCH = PrimaryWatch("us-east-1", silent_after=timedelta(hours=2, minutes=10))

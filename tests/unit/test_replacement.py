@@ -6,9 +6,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.errors import InvalidInput
-from lambdas.core.models import Cluster
-from lambdas.core.replacement import (
+from lambdas.replacement.replace import (
     ALREADY_DELETING,
     ALREADY_GONE,
     DELETE,
@@ -24,7 +22,9 @@ from lambdas.core.replacement import (
     parse_request,
     sync_waits,
 )
-from lambdas.core.replacement_settings import ReplacementSettings
+from lambdas.replacement.settings import ReplacementSettings
+from lambdas.shared.errors import InvalidInput
+from lambdas.shared.models import Cluster
 from tests.unit.factories import CLUSTER_ID, NOW, cluster, hsm, spec
 
 SETTINGS = ReplacementSettings(max_attempts=3, hsms_per_region_quota=6)

@@ -11,10 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.core.client_config import put_client_config
-from lambdas.core.errors import NotOwnedByThisRun
-from lambdas.core.restore_claims import RestoreAlreadyRunning, RestoreClaims
-from lambdas.core.trust_anchor import copy_trust_anchor, trust_anchor_copy_name
+from lambdas.restore.claims import RestoreAlreadyRunning, RestoreClaims
+from lambdas.restore.client_config import put_client_config
+from lambdas.shared.errors import NotOwnedByThisRun
+from lambdas.shared.trust_anchor import copy_trust_anchor, trust_anchor_copy_name
 
 ME = "arn:aws:states:us-west-2:123456789012:execution:dep-restore-cluster:me"
 OTHER = "arn:aws:states:us-east-1:123456789012:execution:dep-restore-cluster:other"
@@ -132,7 +132,7 @@ def test_the_replica_in_the_target_region_is_read_first_and_the_primary_not_at_a
 def test_only_hsms_this_execution_created_are_ever_deleted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from lambdas.handlers import restore_cluster
+    from lambdas.restore import handler as restore_cluster
 
     def no_aws(*_args: Any, **_kwargs: Any) -> Any:
         raise AssertionError("no AWS call may happen before the ownership check")

@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.errors import BackupNotFound, InvalidInput
-from lambdas.core.models import Backup
-from lambdas.core.restore_backup import (
+from lambdas.restore.backup import (
     BackupNotInRegion,
     BackupNotRestorable,
     backup_age_seconds,
     choose_backup,
 )
-from lambdas.core.restore_request import RestoreRequest
+from lambdas.restore.request import RestoreRequest
+from lambdas.shared.errors import BackupNotFound, InvalidInput
+from lambdas.shared.models import Backup
 from tests.unit.factories import CLUSTER_ID, NOW, backup, spec
 
 SPECS = {CLUSTER_ID: spec()}

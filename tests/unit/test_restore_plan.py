@@ -8,13 +8,7 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.errors import (
-    HsmCreationFailed,
-    InvalidInput,
-    NoQuotaHeadroom,
-)
-from lambdas.core.models import Cluster, Hsm
-from lambdas.core.restore_plan import (
+from lambdas.restore.plan import (
     CREATE,
     DISCARD,
     DONE,
@@ -28,6 +22,12 @@ from lambdas.core.restore_plan import (
     quota_note,
     zones_of,
 )
+from lambdas.shared.errors import (
+    HsmCreationFailed,
+    InvalidInput,
+    NoQuotaHeadroom,
+)
+from lambdas.shared.models import Cluster, Hsm
 from tests.unit.factories import NOW, cluster, hsm
 
 ZONES = ("us-east-1a", "us-east-1b", "us-east-1c")

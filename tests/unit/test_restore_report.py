@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lambdas.core.restore_report import (
+from lambdas.restore.report import (
     KEY_CHECK_NOT_RUN,
     failure_alert,
     failure_report,

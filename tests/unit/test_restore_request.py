@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
-from lambdas.core.errors import InvalidInput
-from lambdas.core.restore_request import parse_request, subnets_for
-from lambdas.core.restore_settings import RestoreSettings
+from lambdas.restore.request import parse_request, subnets_for
+from lambdas.restore.settings import RestoreSettings
+from lambdas.shared.errors import InvalidInput
 
 SETTINGS = RestoreSettings(
     primary_region="us-east-1",

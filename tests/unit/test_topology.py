@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from lambdas.core.topology import check_topology
+from lambdas.shared.topology import check_topology
 from tests.unit.factories import cluster, hsm
 
 DESIRED = {"us-east-1a": 1, "us-east-1b": 1}

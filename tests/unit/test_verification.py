@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from lambdas.core.alerts import SNS_SUBJECT_MAX
-from lambdas.core.findings import FindingCode
-from lambdas.core.verification import ClusterFacts, VerificationReport, verify_cluster
-from lambdas.core.verification_alerts import verification_alert
+from lambdas.alerting.alerts import SNS_SUBJECT_MAX
+from lambdas.shared.findings import FindingCode
+from lambdas.verification.alerts import verification_alert
+from lambdas.verification.checks import ClusterFacts, VerificationReport, verify_cluster
 from tests.unit.factories import CLUSTER_ID, NOW, backup, cluster, hsm, spec
 
 RPO = timedelta(hours=24)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from lambdas.core.workflow_alerts import error_summary
+from lambdas.alerting.workflow_alerts import error_summary
 
 
 def test_a_lambda_error_keeps_its_type_and_first_line_and_drops_the_stack_trace() -> None:
@@ -13,7 +13,7 @@ def test_a_lambda_error_keeps_its_type_and_first_line_and_drops_the_stack_trace(
             "errorMessage": "teardown crashed\nwhile deleting",
             "errorType": "SandboxInjectedCrash",
             "requestId": "1",
-            "stackTrace": ['  File "/var/task/lambdas/handlers/dr_drill.py", line 9'],
+            "stackTrace": ['  File "/var/task/lambdas/drill/handler.py", line 9'],
         }
     )
     assert error_summary({"Error": "Lambda.Unknown", "Cause": cause}) == (

@@ -1,0 +1,152 @@
+"""What a check found, in the words every alert uses: the finding codes, and the
+findings about backup copies that the verification and the copy job both report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from lambdas.shared.copies import RegionCopyStatus, copy_is_missing, copy_started
+from lambdas.shared.models import Backup
+from lambdas.shared.protected import ProtectedCluster
+
+SUCCEEDED = "SUCCEEDED"
+
+FAILED = "FAILED"
+
+
+class FindingCode(StrEnum):
+    CLUSTER_NOT_FOUND = "CLUSTER_NOT_FOUND"
+    CLUSTER_NOT_ACTIVE = "CLUSTER_NOT_ACTIVE"
+    CLUSTER_DRIFT = "CLUSTER_DRIFT"
+    NO_READY_BACKUP = "NO_READY_BACKUP"
+    BACKUP_OLDER_THAN_RPO = "BACKUP_OLDER_THAN_RPO"
+    BACKUP_STUCK = "BACKUP_STUCK"
+    BACKUP_NOT_RESTORABLE = "BACKUP_NOT_RESTORABLE"
+    HSM_DEGRADED = "HSM_DEGRADED"
+    HSM_COUNT_BELOW_DESIRED = "HSM_COUNT_BELOW_DESIRED"
+    HSM_IN_UNPLANNED_AZ = "HSM_IN_UNPLANNED_AZ"
+    COPY_FAILED = "COPY_FAILED"
+    COPY_STUCK = "COPY_STUCK"
+    COPY_MISSING = "COPY_MISSING"
+    RETENTION_DRIFT = "RETENTION_DRIFT"
+    COPY_JOB_ERROR = "COPY_JOB_ERROR"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: FindingCode
+    cluster_id: str
+    message: str
+    next_step: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "code": self.code.value,
+            "cluster_id": self.cluster_id,
+            "message": self.message,
+            "next_step": self.next_step,
+        }
+
+
+def copy_findings(
+    spec: ProtectedCluster,
+    status: RegionCopyStatus,
+    now: datetime,
+    stuck_after: timedelta,
+    missing_after: timedelta | None,
+) -> list[Finding]:
+    """COPY_FAILED, COPY_STUCK and (unless `missing_after` is None) COPY_MISSING for one
+    cluster in one DR region."""
+    findings = [_copy_failed(spec, status.region, c) for c in status.failed]
+    findings += [_copy_stuck(spec, status.region, c, stuck_after) for c in status.stuck]
+    if missing_after is not None and copy_is_missing(status, now, missing_after):
+        findings.append(_copy_missing(spec, status, now, missing_after))
+    return findings
+
+
+def _copy_failed(spec: ProtectedCluster, region: str, copy: Backup) -> Finding:
+    return Finding(
+        FindingCode.COPY_FAILED,
+        spec.id,
+        f"The copy {copy.backup_id} of backup {copy.source_backup} of {spec.label} to "
+        f"{region} ended DELETED (started {_iso(copy_started(copy))}): that region holds "
+        "no READY copy of it.",
+        "Run the copy job again: hsmdr backup copy --config <deployment config> "
+        f"--cluster {spec.id}; if the copy fails again, open an AWS Support case with "
+        f"both backup ids. Check: aws cloudhsmv2 describe-backups --region {region} "
+        f"--filters sourceBackupIds={copy.source_backup}",
+    )
+
+
+def _copy_stuck(spec: ProtectedCluster, region: str, copy: Backup, limit: timedelta) -> Finding:
+    return Finding(
+        FindingCode.COPY_STUCK,
+        spec.id,
+        f"The copy {copy.backup_id} of backup {copy.source_backup} of {spec.label} to "
+        f"{region} has been CREATE_IN_PROGRESS since {_iso(copy_started(copy))}, longer "
+        f"than {_human(limit)}.",
+        "Open an AWS Support case with the copy's id; meanwhile the newest READY copy in "
+        f"that region is what a regional restore would use: hsmdr backup list --config "
+        f"<deployment config> --cluster {spec.id} --region {region}",
+    )
+
+
+def _copy_missing(
+    spec: ProtectedCluster, status: RegionCopyStatus, now: datetime, limit: timedelta
+) -> Finding:
+    newest, age = status.newest_ready, status.newest_age(now)
+    region = status.region
+    if newest is None or age is None:
+        what = f"{region} holds no READY copy of {spec.label}'s backups"
+    else:
+        what = (
+            f"The newest READY copy of {spec.label} in {region}, {newest.backup_id}, is "
+            f"{_human(age)} old"
+        )
+    return Finding(
+        FindingCode.COPY_MISSING,
+        spec.id,
+        f"{what}; copies may be at most {_human(limit)} old (RPO + one copy interval + "
+        "the time a copy may take): a regional disaster would lose more than the RPO.",
+        "Check that the copy job runs (its schedule, its errors alarm), then copy now: "
+        f"hsmdr backup copy --config <deployment config> --cluster {spec.id}",
+    )
+
+
+def copy_status_dict(status: RegionCopyStatus, now: datetime | None) -> dict[str, Any]:
+    newest = status.newest_ready
+    age = status.newest_age(now) if now is not None else None
+    return {
+        "region": status.region,
+        "newest_ready_copy": None
+        if newest is None
+        else {
+            "backup_id": newest.backup_id,
+            "source_backup": newest.source_backup,
+            "create_timestamp": _iso(newest.create_timestamp),
+            "copy_timestamp": _iso(newest.copy_timestamp),
+        },
+        "newest_ready_copy_age_seconds": _seconds(age),
+        "in_progress": [c.backup_id for c in status.in_progress],
+        "stuck": [c.backup_id for c in status.stuck],
+        "failed": [c.backup_id for c in status.failed],
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return round(value.total_seconds(), 3) if value is not None else None
+
+
+def _human(value: timedelta) -> str:
+    minutes = int(value.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m"]
+    return " ".join(p for p in parts if p and (p != "0m" or not (days or hours)))
