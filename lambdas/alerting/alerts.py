@@ -4,22 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 from lambdas.shared import runbooks
 from lambdas.shared.findings import Finding, FindingCode
+from lambdas.shared.severity import NOTIFY, PAGE, Severity
 
 if TYPE_CHECKING:
     pass
 
 SNS_SUBJECT_MAX = 100  # SNS rejects longer subjects
 
-# Which topic a message goes to: `page` wakes someone (the recovery point or the
-# recovery itself is at risk now); `notify` is read in working hours (something drifted
-# or failed once, and a later run or alarm pages if it turns into a real risk).
-Severity = Literal["page", "notify"]
-PAGE: Severity = "page"
-NOTIFY: Severity = "notify"
 
 PAGING_FINDINGS = frozenset(
     {

@@ -6,8 +6,9 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from lambdas.alerting.alerts import NOTIFY, PAGE, SNS_SUBJECT_MAX
+from lambdas.alerting.alerts import SNS_SUBJECT_MAX
 from lambdas.shared import runbooks
+from lambdas.shared.severity import NOTIFY, PAGE
 
 
 def error_summary(error: Mapping[str, Any]) -> tuple[str, str]:

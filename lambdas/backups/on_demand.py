@@ -39,8 +39,6 @@ CYCLE_HSM = "cycle-hsm"
 STRATEGIES = (ADD_TEMPORARY_HSM, CYCLE_HSM)
 MAX_HSM_ATTEMPTS = 3  # an HSM that ends DEGRADED is replaced at most this often
 
-# What `hsm_status` reports about an HSM this run is waiting on.
-GONE = "GONE"
 
 # The lock outlives the execution by this much, so the handler of a stopped execution
 # still finds it held by that execution and releases it itself.
@@ -212,14 +210,6 @@ def _zones_for_temporary_hsm(active: Sequence[Hsm]) -> tuple[str, ...]:
 def _hsm_to_cycle(active: Sequence[Hsm], per_az: Mapping[str, int]) -> Hsm:
     # From the most crowded zone, so the cluster keeps its spread while one is away.
     return sorted(active, key=lambda h: (-per_az[h.availability_zone], h.hsm_id))[0]
-
-
-def hsm_status(cluster: Cluster, hsm_id: str) -> str:
-    """State of one HSM of the cluster, or GONE once it is no longer listed."""
-    for hsm in cluster.hsms:
-        if hsm.hsm_id == hsm_id:
-            return hsm.state
-    return GONE
 
 
 def newest_backup_since(backups: Sequence[Backup], started_at: datetime) -> Backup | None:

@@ -18,9 +18,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from lambdas.alerting.workflow_alerts import on_demand_failure_alert
 from lambdas.backups.on_demand import (
     CYCLE_HSM,
-    GONE,
     MAX_HSM_ATTEMPTS,
-    hsm_status,
     lock_ttl_seconds,
     make_plan,
     newest_backup_since,
@@ -38,7 +36,7 @@ from lambdas.shared.errors import (
     NotOwnedByThisRun,
 )
 from lambdas.shared.gateway import CloudHsmGateway
-from lambdas.shared.models import BACKUP_READY, HSM_ACTIVE, HSM_DEGRADED
+from lambdas.shared.models import BACKUP_READY, GONE, HSM_ACTIVE, HSM_DEGRADED, hsm_status
 from lambdas.shared.observability import logger, tracer
 from lambdas.shared.settings import BackupSettings, VerificationSettings
 

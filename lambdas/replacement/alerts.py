@@ -9,12 +9,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from lambdas.alerting.alerts import NOTIFY, PAGE, Alert, fit_subject
+from lambdas.alerting.alerts import Alert, fit_subject
 from lambdas.alerting.workflow_alerts import error_summary
 from lambdas.replacement.health import NEEDS_ATTENTION, REPLACEMENT_STARTED
 from lambdas.shared import runbooks
 from lambdas.shared.console import execution_url
 from lambdas.shared.models import Cluster
+from lambdas.shared.severity import NOTIFY, PAGE
 
 if TYPE_CHECKING:
     from lambdas.replacement.health_run import HealthEntry, HealthReport

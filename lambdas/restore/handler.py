@@ -22,7 +22,6 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.backups.on_demand import hsm_status
 from lambdas.restore.claims import execution_running
 from lambdas.restore.client_config import publish_client_config
 from lambdas.restore.identify import identify_restore, single_restore_cluster
@@ -63,7 +62,7 @@ from lambdas.shared.errors import (
     InvalidInput,
 )
 from lambdas.shared.gateway import CloudHsmGateway
-from lambdas.shared.models import CLUSTER_ACTIVE, HSM_ACTIVE, HSM_DEGRADED, Cluster
+from lambdas.shared.models import CLUSTER_ACTIVE, HSM_ACTIVE, HSM_DEGRADED, Cluster, hsm_status
 from lambdas.shared.observability import logger, tracer
 from lambdas.shared.settings import VerificationSettings
 

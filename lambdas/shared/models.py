@@ -135,3 +135,15 @@ class Backup:
             source_cluster=raw.get("SourceCluster", ""),
             tags=_tags(raw.get("TagList")),
         )
+
+
+# What `hsm_status` reports about an HSM this run is waiting on.
+GONE = "GONE"
+
+
+def hsm_status(cluster: Cluster, hsm_id: str) -> str:
+    """State of one HSM of the cluster, or GONE once it is no longer listed."""
+    for hsm in cluster.hsms:
+        if hsm.hsm_id == hsm_id:
+            return hsm.state
+    return GONE

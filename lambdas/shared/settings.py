@@ -10,10 +10,10 @@ from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
-from lambdas.alerting.alerts import NOTIFY, Severity
 from lambdas.shared.env import Env
 from lambdas.shared.errors import InvalidInput
 from lambdas.shared.protected import ProtectedCluster
+from lambdas.shared.severity import NOTIFY, Severity
 
 
 class SettingsError(RuntimeError):

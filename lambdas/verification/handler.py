@@ -10,7 +10,7 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from lambdas.alerting.alerts import PAGE, finding_severity
+from lambdas.alerting.alerts import finding_severity
 from lambdas.alerting.delivery import Repeat, memory_of
 from lambdas.alerting.memory import findings_signature
 from lambdas.shared.env import METRICS_NAMESPACE, Env
@@ -19,6 +19,7 @@ from lambdas.shared.findings import Finding
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.observability import logger, metrics, tracer
 from lambdas.shared.settings import BackupSettings, VerificationSettings
+from lambdas.shared.severity import PAGE
 from lambdas.verification.alerts import verification_alert
 from lambdas.verification.checks import VerificationReport
 from lambdas.verification.run import run_verification

@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 from moto import mock_aws
 
-from lambdas.alerting.alerts import NOTIFY, PAGE, Alert
+from lambdas.alerting.alerts import Alert
 from lambdas.alerting.delivery import Repeat
 from lambdas.alerting.memory import (
     AlertMemory,
@@ -20,6 +20,7 @@ from lambdas.alerting.memory import (
 from lambdas.replacement.alerts import health_alert
 from lambdas.replacement.health_run import entry_signature, memory_key, split_due
 from lambdas.shared.settings import AlertTopics
+from lambdas.shared.severity import NOTIFY, PAGE
 from tests.unit.factories import CLUSTER_ID, NOW, cluster, hsm
 from tests.unit.test_health import degraded, run
 

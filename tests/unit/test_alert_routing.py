@@ -11,12 +11,13 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from lambdas.alerting.alerts import NOTIFY, PAGE, PAGING_FINDINGS, Alert, finding_severity
+from lambdas.alerting.alerts import PAGING_FINDINGS, Alert, finding_severity
 from lambdas.alerting.delivery import publish
 from lambdas.alerting.workflow_alerts import on_demand_failure_alert
 from lambdas.shared import runbooks
 from lambdas.shared.findings import Finding, FindingCode
 from lambdas.shared.settings import AlertTopics
+from lambdas.shared.severity import NOTIFY, PAGE
 from lambdas.verification.alerts import verification_alert
 from lambdas.verification.checks import ClusterFacts, VerificationReport, verify_cluster
 from tests.alert_text import alert_problems

@@ -8,9 +8,7 @@ from typing import Any
 import pytest
 
 from lambdas.backups.on_demand import (
-    GONE,
     OnDemandRequest,
-    hsm_status,
     make_plan,
     missing_hsms,
     newest_backup_since,
@@ -18,6 +16,7 @@ from lambdas.backups.on_demand import (
 )
 from lambdas.backups.on_demand_cleanup import plan_after_stop, plan_cleanup
 from lambdas.shared.errors import InvalidInput, NoQuotaHeadroom
+from lambdas.shared.models import GONE, hsm_status
 from lambdas.shared.settings import BackupSettings
 from tests.unit.factories import CLUSTER_ID, NOW, backup, cluster, hsm, spec
 
