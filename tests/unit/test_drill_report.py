@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from lambdas.drill.handler import SERVICE, record_keys
 from lambdas.drill.report import (
     DRILL_BACKUP_AGE,
     DRILL_HSM_HOURS,
@@ -22,6 +21,8 @@ from lambdas.drill.report import (
     report_keys,
     stopped_alert,
 )
+from lambdas.drill.restore_steps import record_keys
+from lambdas.drill.step_support import SERVICE
 from lambdas.drill.watch import DRILL_SUCCEEDED as WATCHED_METRIC
 from stacks.names import DR_DRILL
 

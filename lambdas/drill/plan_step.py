@@ -1,0 +1,172 @@
+"""Plan: check the input, choose the backup, check subnets and quotas. Creates nothing."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from lambdas.drill import step_support as support
+from lambdas.drill.network import Ec2
+from lambdas.drill.plan import (
+    DR_COPY,
+    DRILL_KEY,
+    DrillRequest,
+    check_quota,
+    choose_backup,
+    drill_subnets,
+    drill_tags,
+    parse_request,
+    zones_of,
+)
+from lambdas.drill.settings import DrillSettings
+from lambdas.drill.step_support import Job
+from lambdas.shared.errors import (
+    CloudHsmDrError,
+)
+from lambdas.shared.models import (
+    BACKUP_READY,
+    Backup,
+    Cluster,
+)
+from lambdas.shared.observability import logger
+from lambdas.shared.protected import ProtectedCluster
+
+# Plan: creates nothing ------------------------------------------------------------------
+
+
+def plan(event: Mapping[str, Any]) -> Job:
+    """Check the input, choose the backup, check subnets and quotas. Creates nothing."""
+    settings = DrillSettings.from_env()
+    specs = support.protected()
+    execution = str(event.get("execution") or "")
+    if not execution.startswith("arn:"):
+        execution = f"manual-{uuid.uuid4()}"  # a tag value no other run shares
+    request = parse_request(event.get("input") or {}, settings, specs)
+    spec = specs[request.cluster_id]
+    found = _backups(request, spec, settings)
+    choice = choose_backup(request, spec, found, settings.dr_regions)
+    region = choice.region
+    subnet_ids = drill_subnets(request, settings, region)
+    subnets = Ec2.for_region(region).subnets(subnet_ids)
+    zones = zones_of(subnet_ids, subnets, region)
+    clusters = support.gateway_in(region).describe_clusters()
+    _refuse_other_drills(clusters, settings.deployment_name, region)
+    check_quota(
+        clusters, region, settings.clusters_per_region_quota, settings.hsms_per_region_quota
+    )
+    now = support.utc_now()
+    notes = []
+    if request.source != choice.source:
+        notes.append(f"backup_id {choice.backup.backup_id} is a {choice.source} backup")
+    job: Job = {
+        "plan": {
+            "execution": execution,
+            "deployment": settings.deployment_name,
+            "trigger": request.trigger,
+            "started_at": now.isoformat(),
+            "source_cluster_id": spec.id,
+            "source_cluster_region": spec.region,
+            "source": choice.source,
+            "region": region,
+            "subnets": zones,
+            "zones": list(zones),
+            "subnet_cidrs": [s.cidr for s in subnets if s.subnet_id in subnet_ids],
+            "backup": _backup_record(choice.backup, region),
+            "hsm_type": choice.hsm_type,
+            "mode": choice.mode,
+            "tags": drill_tags(
+                settings.deployment_name, execution, choice.backup.backup_id, spec.id
+            ),
+            "poll_seconds": request.poll_seconds,
+            "cluster_timeout_minutes": settings.cluster_timeout_minutes,
+            "hsm_timeout_minutes": settings.hsm_timeout_minutes,
+            "max_hsm_attempts": settings.max_hsm_attempts,
+            "teardown_timeout_minutes": settings.teardown_timeout_minutes,
+            "key_verification": {
+                "configured": settings.key_verification,
+                "required": settings.require_key_verification,
+            },
+            "notes": notes,
+        },
+        "run": {
+            "step": "plan",
+            "cluster": None,
+            "cluster_wait": None,
+            "hsm": None,
+            "hsms": [],
+            "hsm_ips": [],
+            "attempts": 0,
+            "degraded_zones": [],
+            "network": {"status": "NOT_OPENED"},
+            "keys": None,
+            "findings": [],
+            "error": None,
+            "teardown": None,
+            "times": {"started": now.isoformat()},
+        },
+    }
+    logger.info("drill planned", extra={"plan": job["plan"]})
+    return job
+
+
+def _backups(
+    request: DrillRequest, spec: ProtectedCluster, settings: DrillSettings
+) -> dict[str, list[Backup]]:
+    if request.backup_id is not None:
+        regions = dict.fromkeys([spec.region, *settings.dr_regions])
+        return {
+            r: list(support.gateway_in(r).iter_backups(backup_ids=[request.backup_id]))
+            for r in regions
+        }
+    if request.source == DR_COPY:
+        # Copies carry no ClusterId: list the region's READY backups, match SourceCluster.
+        return {
+            r: list(support.gateway_in(r).iter_backups(state=BACKUP_READY))
+            for r in settings.dr_regions
+        }
+    newest = support.gateway_in(spec.region).iter_backups(
+        cluster_ids=[spec.id], state=BACKUP_READY, limit=1
+    )
+    return {spec.region: list(newest)}
+
+
+class DrillBusy(CloudHsmDrError):
+    """Another drill cluster of this deployment exists in the region."""
+
+
+def _refuse_other_drills(clusters: list[Cluster], deployment: str, region: str) -> None:
+    others = [
+        c
+        for c in clusters
+        if DRILL_KEY in c.tags
+        and c.tags.get("hsmdr:deployment") == deployment
+        and c.state not in support.LIVE
+    ]
+    if others:
+        other = others[0]
+        raise DrillBusy(
+            f"drill cluster {other.cluster_id} of execution {other.tags[DRILL_KEY]} still "
+            f"exists in {region}: wait for that drill to end; if it is no longer running, "
+            "delete the cluster by hand (docs/runbooks/dr-drill.md)"
+        )
+
+
+def _backup_record(backup: Backup, region: str) -> dict[str, Any]:
+    def iso(value: datetime | None) -> str | None:
+        return value.astimezone(UTC).isoformat() if value else None
+
+    return {
+        "backup_id": backup.backup_id,
+        "backup_arn": backup.backup_arn,
+        "region": region,
+        "state": backup.state,
+        "create_timestamp": iso(backup.create_timestamp),
+        "copy_timestamp": iso(backup.copy_timestamp),
+        "hsm_type": backup.hsm_type,
+        "mode": backup.mode,
+        "is_copy": backup.is_copy,
+        "source_backup": backup.source_backup or None,
+        "source_region": backup.source_region or None,
+    }
