@@ -18,6 +18,9 @@ delete backups. The restore state machine is here too (`RestoreCluster`, restori
 into this region only, from the copies): when the primary region is down, this is
 where the cluster comes back.
 
+It also holds the deployment's validated config (`StoredConfig`), so that `hsmdr
+--deployment NAME` reads it here when the primary region is down.
+
 The stack shares nothing with the main stack (no cross-region references), so it
 deploys and runs whatever state the primary region is in.
 """
@@ -34,6 +37,7 @@ from stacks.constructs.alerting import Alerting
 from stacks.constructs.copy_monitor import CopyMonitor
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.restore_cluster import RestoreCluster
+from stacks.constructs.stored_config import StoredConfig
 
 
 class DrRegionStack(Stack):
@@ -49,6 +53,7 @@ class DrRegionStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         Tags.of(self).add("managed-by", "cloudhsm-dr")
         Tags.of(self).add("hsmdr:deployment", config.deployment_name)
+        self.stored_config = StoredConfig(self, "StoredConfig", config=config)
         self.alerting = Alerting(self, "Alerting", config=config)
         self.copy_monitor = CopyMonitor(
             self, "CopyMonitor", config=config, alerting=self.alerting, region=dr_region

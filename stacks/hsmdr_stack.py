@@ -18,6 +18,7 @@ from stacks.constructs.hsm_replacement import HsmReplacementWorkflow
 from stacks.constructs.monitoring import Monitoring
 from stacks.constructs.on_demand_backup import OnDemandBackup
 from stacks.constructs.restore_cluster import RestoreCluster
+from stacks.constructs.stored_config import StoredConfig
 
 
 class CloudHsmDrStack(Stack):
@@ -27,6 +28,7 @@ class CloudHsmDrStack(Stack):
         super().__init__(scope, construct_id, **kwargs)
         Tags.of(self).add("managed-by", "cloudhsm-dr")
         Tags.of(self).add("hsmdr:deployment", config.deployment_name)
+        self.stored_config = StoredConfig(self, "StoredConfig", config=config)
         self.alerting = Alerting(self, "Alerting", config=config)
         self.backup_verification = BackupVerification(
             self, "BackupVerification", config=config, alerting=self.alerting

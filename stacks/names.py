@@ -70,3 +70,10 @@ def alert_topic_parameter(deployment_name: str, audience: str) -> str:
     """SSM parameter, in each stack's region, holding the ARN of one alert topic (so
     `hsmdr alerts check` finds the topics from the deployment config alone)."""
     return f"/hsmdr/{deployment_name}/alerts/{audience}-topic-arn"
+
+
+def config_parameter(deployment_name: str) -> str:
+    """SSM parameter, in the main stack's region and in every DR region, holding the
+    deployment's validated config (stacks/config/stored.py): `hsmdr --deployment NAME`
+    reads it instead of a local YAML."""
+    return f"/hsmdr/{deployment_name}/config"
