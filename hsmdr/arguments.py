@@ -24,3 +24,25 @@ def add_json_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--json", action="store_true", help="print one JSON document instead of tables"
     )
+
+
+DEPLOYMENT_ENV = "HSMDR_DEPLOYMENT"  # --deployment's default
+CONFIG_HELP = "the deployment config (YAML)"
+DEPLOYMENT_HELP = (
+    "the deployed config instead of a file: read from SSM parameter /hsmdr/NAME/config in "
+    f"your AWS region (default: ${DEPLOYMENT_ENV})"
+)
+
+
+def add_config_source(parser: argparse.ArgumentParser) -> None:
+    """--config PATH or --deployment NAME (one of them, or $HSMDR_DEPLOYMENT): which
+    deployment a command works on. hsmdr/deployment_config.py loads it."""
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--config", metavar="PATH", help=CONFIG_HELP)
+    source.add_argument("--deployment", metavar="NAME", help=DEPLOYMENT_HELP)
+
+
+def add_region(parser: argparse.ArgumentParser, what: str) -> None:
+    """--region means one thing in every command: the AWS region the command works in
+    (never where the config or the credentials come from); `what` says what it does there."""
+    parser.add_argument("--region", metavar="REGION", help=f"the AWS region to work in: {what}")

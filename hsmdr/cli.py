@@ -4,8 +4,10 @@ Every command takes --json and then prints exactly one JSON document with at lea
 `status`: SUCCEEDED, FAILED, or STARTED (a workflow started without --follow, still
 running). Usage errors print a JSON error object too.
 
-Exit codes: 0 succeeded (or started), 1 findings or a failed workflow, 2 usage or
-config error, 3 AWS could not be reached or refused access.
+Exit codes (docs/cli.md): 0 succeeded (or started), 1 findings or a failed workflow, 2
+usage or config error, 3 AWS could not be reached or refused access (no credentials, an
+expired SSO session or token, access denied): one line that says what to do, never a
+traceback (HSMDR_DEBUG=1 shows it). 130: interrupted (Ctrl-C).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn
 
+from hsmdr.arguments import DEPLOYMENT_ENV
 from hsmdr.outcome import Outcome, UsageError
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -40,12 +43,39 @@ class _Parser(argparse.ArgumentParser):
         raise CommandLineError(self, message)
 
 
+EXIT_CODES = (
+    "exit codes: 0 succeeded (or started), 1 findings or a failed workflow, 2 usage or "
+    "config error, 3 AWS not reachable or access refused (credentials, SSO, IAM)"
+)
+INTERRUPTED = 130
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from hsmdr.commands import alerts, backup, docs, drill, follow, hsm, keys, restore, sandbox
+    from hsmdr.commands import (
+        alerts,
+        backup,
+        config,
+        docs,
+        drill,
+        follow,
+        hsm,
+        keys,
+        restore,
+        sandbox,
+    )
 
     parser = _Parser(
         prog="hsmdr",
         description="CloudHSM backup verification and disaster recovery (cloudhsm-dr).",
+        epilog=EXIT_CODES,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument(
+        "--deployment",
+        dest="global_deployment",
+        metavar="NAME",
+        help="for every command that takes --config: use the deployed config of NAME, read "
+        f"from SSM /hsmdr/NAME/config in your AWS region (default: ${DEPLOYMENT_ENV})",
     )
     groups = parser.add_subparsers(
         dest="group", required=True, metavar="COMMAND", parser_class=_Parser
@@ -60,7 +90,17 @@ def build_parser() -> argparse.ArgumentParser:
     drill.register(groups)
     alerts.register(groups)
     follow.register(groups)
+    config.register(groups)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cloudhsm-dr")
+    except PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -77,11 +117,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = bool(getattr(args, "json", False))
     try:
         outcome: Outcome = args.run(args)
+    except KeyboardInterrupt:
+        return _fail(
+            as_json,
+            "interrupted",
+            "interrupted: a workflow already started keeps running (hsmdr follow ARN)",
+            code=INTERRUPTED,
+        )
     except Exception as error:  # the operator gets one clear line, not a traceback
-        kind, code = _classify(error)
+        kind, code, message = _classify(error)
         if os.environ.get("HSMDR_DEBUG") and code != 2:
             raise
-        message = f"AWS: {error}" if kind == "aws" else str(error)
         return _fail(as_json, kind, message, code=code)
     if as_json:
         print(json.dumps(outcome.document, indent=2, default=str))
@@ -90,31 +136,53 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if outcome.ok else 1
 
 
-def _classify(error: Exception) -> tuple[str, int]:
-    """The error's kind and exit code: 2 usage or config, 3 AWS unreachable or access
-    refused, 1 anything else."""
-    from botocore.exceptions import BotoCoreError, ClientError
-
+def _classify(error: Exception) -> tuple[str, int, str]:
+    """The error's kind, exit code and one-line message: 2 usage or config, 3 AWS
+    unreachable or access refused (hsmdr/aws_access.py), 1 anything else."""
+    from hsmdr.aws_access import aws_failure
     from stacks.config import ConfigError
 
     if isinstance(error, UsageError):
-        return "usage", 2
+        return "usage", 2, str(error)
     if isinstance(error, ConfigError):
-        return "config", 2
-    if isinstance(error, BotoCoreError) or _access_denied(error):
-        return "aws", 3
-    if isinstance(error, ClientError):
-        return "aws", 1
-    return type(error).__name__, 1
+        return "config", 2, str(error)
+    extra = _missing_extra(error)
+    if extra is not None:
+        return "install", 2, extra
+    aws = aws_failure(error)
+    if aws is not None:
+        code, message = aws
+        return "aws", code, message
+    return type(error).__name__, 1, str(error)
 
 
-def _access_denied(error: Exception) -> bool:
-    from botocore.exceptions import ClientError
+# Modules only an extra installs (pyproject.toml), by the extra that does.
+EXTRA_OF_MODULE = {
+    "aws_cdk": "cdk",
+    "constructs": "cdk",
+    "cdk_nag": "cdk",
+    "moto": "sandbox",
+    "aws_lambda_powertools": "sandbox",
+    "aws_xray_sdk": "sandbox",
+    "policy_sentry": "sandbox",
+    "pkcs11": "sandbox",
+}
 
-    if not isinstance(error, ClientError):
-        return False
-    code = str(error.response.get("Error", {}).get("Code", ""))
-    return "AccessDenied" in code or code in ("UnrecognizedClientException", "ExpiredToken")
+
+def _missing_extra(error: Exception) -> str | None:
+    """What to install when a command needs an extra the installation lacks."""
+    if not isinstance(error, ModuleNotFoundError) or not error.name:
+        return None
+    extra = EXTRA_OF_MODULE.get(error.name.split(".")[0])
+    if extra is None:
+        return None
+    # The sandbox and the CDK app read files of the repository (config/sandbox.yaml,
+    # app.py): they run from a checkout, installed editable.
+    return (
+        f"this command needs the [{extra}] extra ({error}): in a checkout of cloudhsm-dr, "
+        f"pip install -e '.[{extra}]' (with pipx: pipx install --force --editable "
+        f"'.[{extra}]')"
+    )
 
 
 def _faults_text(document: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hsmdr.arguments import add_json_flag
+from hsmdr.arguments import add_config_source, add_json_flag
 from hsmdr.outcome import Outcome
 
 SEND_TEST_HELP = "also publish one test message to every topic (nothing else changes)"
@@ -25,7 +25,7 @@ def register(groups: Any) -> None:
             "Fails while any is pending or missing."
         ),
     )
-    check.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(check)
     check.add_argument("--send-test", action="store_true", help=SEND_TEST_HELP)
     add_json_flag(check)
     check.set_defaults(run=run_check)
@@ -43,9 +43,9 @@ def register_sandbox(commands: Any) -> None:
 def run_check(args: argparse.Namespace) -> Outcome:
     import boto3
 
-    from stacks.config import load_config
+    from hsmdr.deployment_config import load
 
-    config = load_config(args.config)
+    config = load(args)
 
     def client_for(service: str, region: str) -> Any:
         return boto3.client(service, region_name=region)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hsmdr.arguments import add_json_flag
+from hsmdr.arguments import add_config_source, add_json_flag
 from hsmdr.commands import backup_create, copies
 from hsmdr.outcome import Outcome, UsageError
 
@@ -22,7 +22,7 @@ def register(groups: Any) -> None:
             "cloudhsm:DescribeClusters and cloudhsm:DescribeBackups."
         ),
     )
-    verify.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(verify)
     verify.add_argument(
         "--cluster",
         action="append",
@@ -37,16 +37,16 @@ def register(groups: Any) -> None:
 
 
 def run_verify(args: argparse.Namespace) -> Outcome:
+    from hsmdr.deployment_config import load, source
     from lambdas.shared.gateway import CloudHsmGateway
     from lambdas.verification.run import run_verification
     from presentation.render import verification_report
-    from stacks.config import load_config
 
-    config = load_config(args.config)
+    config = load(args)
     known = {c.id for c in config.protected_clusters}
     unknown = sorted(set(args.clusters or ()) - known)
     if unknown:
-        raise UsageError(f"--cluster: {unknown} not in {args.config}'s protected_clusters")
+        raise UsageError(f"--cluster: {unknown} not in {source(args)}'s protected_clusters")
     report = run_verification(
         config.verification_settings(),
         CloudHsmGateway.for_region,

@@ -6,7 +6,7 @@ import argparse
 import json
 from typing import Any
 
-from hsmdr.arguments import add_json_flag
+from hsmdr.arguments import add_config_source, add_json_flag
 from hsmdr.outcome import Outcome, UsageError
 
 STRATEGY_HELP = (
@@ -27,7 +27,7 @@ def register_backup(commands: Any) -> None:
             "cleans up and alerts."
         ),
     )
-    create.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(create)
     create.add_argument("--cluster", required=True, metavar="ID", help="protected cluster id")
     create.add_argument(
         "--strategy", choices=["add-temporary-hsm", "cycle-hsm"], help=STRATEGY_HELP
@@ -64,12 +64,12 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 def run_backup_create(args: argparse.Namespace) -> Outcome:
     import boto3
 
+    from hsmdr.deployment_config import load, source
     from hsmdr.workflows import follow, started_or_ended, state_machine_arn
-    from stacks.config import load_config
 
-    config = load_config(args.config)
+    config = load(args)
     if args.cluster not in {c.id for c in config.protected_clusters}:
-        raise UsageError(f"--cluster: {args.cluster} is not in {args.config}'s protected_clusters")
+        raise UsageError(f"--cluster: {args.cluster} is not in {source(args)}'s protected_clusters")
     client = boto3.client("stepfunctions", region_name=config.region)
     arn = state_machine_arn(client, f"{config.deployment_name}-on-demand-backup")
     execution_input: dict[str, Any] = {"cluster_id": args.cluster}

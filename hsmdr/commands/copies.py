@@ -11,7 +11,7 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from hsmdr.arguments import add_json_flag, hours
+from hsmdr.arguments import add_config_source, add_json_flag, add_region, hours
 from hsmdr.outcome import Outcome, UsageError
 from hsmdr.render_copies import backup_listing, copy_report, sandbox_copy_run
 
@@ -41,9 +41,7 @@ def register_backup(commands: Any) -> None:
         ),
     )
     _common(listing)
-    listing.add_argument(
-        "--region", metavar="R", help="show only the copies held in this DR region"
-    )
+    add_region(listing, "list only the copies held there (one of the config's dr_regions)")
     listing.set_defaults(run=run_list)
 
 
@@ -70,7 +68,7 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(parser)
     parser.add_argument(
         "--cluster",
         action="append",
@@ -82,23 +80,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def _config_and_clusters(args: argparse.Namespace) -> tuple[Any, list[str] | None]:
-    from stacks.config import load_config
+    from hsmdr.deployment_config import load, source
 
-    config = load_config(args.config)
+    config = load(args)
     known = {c.id for c in config.protected_clusters}
     unknown = sorted(set(args.clusters or ()) - known)
     if unknown:
-        raise UsageError(f"--cluster: {unknown} not in {args.config}'s protected_clusters")
+        raise UsageError(f"--cluster: {unknown} not in {source(args)}'s protected_clusters")
     return config, args.clusters
 
 
 def run_copy(args: argparse.Namespace) -> Outcome:
+    from hsmdr.deployment_config import source
     from lambdas.backups.copy_job import run_copy_job
     from lambdas.shared.gateway import CloudHsmGateway
 
     config, clusters = _config_and_clusters(args)
     if not config.dr_regions:
-        raise UsageError(f"{args.config} names no dr_regions: there is nowhere to copy to")
+        raise UsageError(f"{source(args)} names no dr_regions: there is nowhere to copy to")
     report = run_copy_job(
         config.verification_settings(),
         config.backup_settings(),

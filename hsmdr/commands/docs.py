@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from hsmdr.arguments import add_json_flag
+from hsmdr.arguments import add_config_source, add_json_flag
 from hsmdr.outcome import Outcome, UsageError
 
 
@@ -14,8 +14,17 @@ def register(groups: Any) -> None:
         "report",
         help="post-incident analysis of a workflow execution (timeline, gantt, RTO/RPO)",
     )
-    report.add_argument("execution_arn", metavar="EXECUTION_ARN")
-    report.add_argument("--format", choices=["md", "json"], default="md")
+    report.description = (
+        "Reads one execution of a deployment state machine (restore, backup, HSM "
+        "replacement, drill) and prints its timeline, a Gantt chart and the RPO and RTO "
+        "achieved, as Markdown (or --json). Needs states:DescribeExecution and "
+        "states:GetExecutionHistory in the execution's region (taken from the ARN)."
+    )
+    report.add_argument(
+        "execution_arn",
+        metavar="EXECUTION_ARN",
+        help="the execution's ARN (as `hsmdr restore`, `hsmdr backup create`, ... print it)",
+    )
     add_json_flag(report)
     report.set_defaults(run=run_report)
 
@@ -28,17 +37,17 @@ def register_docs(groups: Any) -> None:
         help="the recovery document from live data: clusters, HSMs, backups, copies, drills, "
         "contacts",
     )
-    inventory.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(inventory)
     inventory.add_argument("--output", metavar="FILE", help="also write the Markdown here")
     add_json_flag(inventory)
     inventory.set_defaults(run=run_inventory)
 
 
 def run_inventory(args: argparse.Namespace) -> Outcome:
+    from hsmdr.deployment_config import load
     from hsmdr.inventory import gather
-    from stacks.config import load_config
 
-    return _inventory_outcome(gather(load_config(args.config)), args.output)
+    return _inventory_outcome(gather(load(args)), args.output)
 
 
 def _inventory_outcome(inventory: dict[str, Any], output: str | None) -> Outcome:
@@ -73,7 +82,6 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
         help="which workflow to run (default: on-demand-backup)",
     )
     report.add_argument("--fault", action="append", default=[], metavar="NAME", help=fault_help)
-    report.add_argument("--format", choices=["md", "json"], default="md")
     add_json_flag(report)
     report.set_defaults(run=run_sandbox_report)
 
@@ -98,7 +106,7 @@ def report_for(execution_arn: str) -> dict[str, Any]:
 
 def run_report(args: argparse.Namespace) -> Outcome:
     report = report_for(args.execution_arn)
-    return _outcome(report, args)
+    return _outcome(report)
 
 
 def run_sandbox_inventory(args: argparse.Namespace) -> Outcome:
@@ -124,14 +132,12 @@ def run_sandbox_report(args: argparse.Namespace) -> Outcome:
         run = create_backup(sandbox)
         report = report_for(run["execution_arn"])
     report["alerts_captured"] = run["alerts"]
-    return _outcome(report, args)
+    return _outcome(report)
 
 
-def _outcome(report: dict[str, Any], args: argparse.Namespace) -> Outcome:
+def _outcome(report: dict[str, Any]) -> Outcome:
     from hsmdr.incident import markdown
 
-    if args.format == "json":
-        args.json = True
     # The report is the product here: it succeeded if it was produced.
     document = {
         **report,

@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from hsmdr.arguments import add_json_flag
+from hsmdr.arguments import add_config_source, add_json_flag
 from hsmdr.drill_reports import find_report, report_bucket, stored_report
 from hsmdr.outcome import Outcome, UsageError
 
@@ -38,7 +38,7 @@ def register(groups: Any) -> None:
             "deletes the drill cluster. The report goes to S3; a summary or a page to SNS."
         ),
     )
-    start.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(start)
     start.add_argument("--cluster", metavar="ID", help="protected cluster (drills.cluster)")
     start.add_argument("--backup-id", metavar="ID", help="drill this backup (default: the newest)")
     start.add_argument("--source", choices=SOURCES, help=SOURCE_HELP)
@@ -51,7 +51,7 @@ def register(groups: Any) -> None:
         "status",
         help="the latest drills and their results, and any drill cluster left running",
     )
-    status.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(status)
     status.add_argument("--limit", type=int, default=5, metavar="N", help="drills to list")
     add_json_flag(status)
     status.set_defaults(run=run_status)
@@ -60,7 +60,7 @@ def register(groups: Any) -> None:
         "report", help="print a drill's Markdown report from S3 (default: the latest)"
     )
     report.add_argument("execution", nargs="?", metavar="EXECUTION", help="name or ARN")
-    report.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(report)
     add_json_flag(report)
     report.set_defaults(run=run_report)
 
@@ -90,16 +90,16 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 def run_start(args: argparse.Namespace) -> Outcome:
     import boto3
 
+    from hsmdr.deployment_config import load, source
     from hsmdr.workflows import follow, started_or_ended, state_machine_arn
-    from stacks.config import load_config
     from stacks.names import dr_drill_state_machine_name
 
-    config = load_config(args.config)
+    config = load(args)
     execution_input: dict[str, Any] = {"trigger": "cli"}
     if args.cluster:
         if args.cluster not in {c.id for c in config.protected_clusters}:
             raise UsageError(
-                f"--cluster: {args.cluster} is not in {args.config}'s protected_clusters"
+                f"--cluster: {args.cluster} is not in {source(args)}'s protected_clusters"
             )
         execution_input["cluster"] = args.cluster
     if args.backup_id:
@@ -125,11 +125,11 @@ def run_start(args: argparse.Namespace) -> Outcome:
 def run_status(args: argparse.Namespace) -> Outcome:
     import boto3
 
+    from hsmdr.deployment_config import load
     from hsmdr.workflows import state_machine_arn
-    from stacks.config import load_config
     from stacks.names import dr_drill_state_machine_name
 
-    config = load_config(args.config)
+    config = load(args)
     if args.limit < 1:
         raise UsageError("--limit: must be 1 or more")
     client = boto3.client("stepfunctions", region_name=config.region)
@@ -177,9 +177,9 @@ def leftover_clusters(config: Any) -> list[dict[str, str]]:
 def run_report(args: argparse.Namespace) -> Outcome:
     import boto3
 
-    from stacks.config import load_config
+    from hsmdr.deployment_config import load
 
-    config = load_config(args.config)
+    config = load(args)
     bucket = report_bucket(boto3.client("ssm", region_name=config.region), config.deployment_name)
     s3 = boto3.client("s3", region_name=config.region)
     key = find_report(s3, bucket, args.execution)

@@ -18,7 +18,11 @@ def register(groups: Any) -> None:
         "--follow): each state as it starts, then the result. Exit 0 when it succeeded, "
         "1 when it failed.",
     )
-    follow.add_argument("execution_arn", metavar="EXECUTION_ARN")
+    follow.add_argument(
+        "execution_arn",
+        metavar="EXECUTION_ARN",
+        help="the execution's ARN (its region is taken from it)",
+    )
     add_json_flag(follow)
     follow.set_defaults(run=run_follow)
 

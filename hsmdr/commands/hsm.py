@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from hsmdr.arguments import add_json_flag
+from hsmdr.arguments import add_config_source, add_json_flag
 from hsmdr.outcome import Outcome, UsageError
 
 
@@ -27,7 +27,7 @@ def register(groups: Any) -> None:
             "Exit 1 when a zone is short of ACTIVE HSMs or an HSM is DEGRADED."
         ),
     )
-    health.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(health)
     health.add_argument(
         "--cluster", action="append", dest="clusters", metavar="ID", help="only this cluster"
     )
@@ -45,7 +45,7 @@ def register(groups: Any) -> None:
             "one. It never deletes an ACTIVE HSM and alerts when it ends."
         ),
     )
-    replace.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(replace)
     replace.add_argument("--cluster", required=True, metavar="ID", help="protected cluster id")
     replace.add_argument(
         "--hsm", metavar="ID", help="the DEGRADED HSM (default: the one found, or a missing zone)"
@@ -79,17 +79,17 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 
 
 def run_cluster_health(args: argparse.Namespace) -> Outcome:
+    from hsmdr.deployment_config import load, source
     from hsmdr.render_health import health_report
     from lambdas.replacement.health import health_dict
     from lambdas.replacement.health_run import assess_all
     from lambdas.shared.gateway import CloudHsmGateway
-    from stacks.config import load_config
 
-    config = load_config(args.config)
+    config = load(args)
     specs = config.verification_settings().clusters
     unknown = sorted(set(args.clusters or ()) - {c.id for c in specs})
     if unknown:
-        raise UsageError(f"--cluster: {unknown} not in {args.config}'s protected_clusters")
+        raise UsageError(f"--cluster: {unknown} not in {source(args)}'s protected_clusters")
     chosen = [c for c in specs if not args.clusters or c.id in args.clusters]
     healths, failed = assess_all(chosen, CloudHsmGateway.for_region)
     clusters = [health_dict(h) for h in healths]
@@ -107,14 +107,14 @@ def run_cluster_health(args: argparse.Namespace) -> Outcome:
 def run_hsm_replace(args: argparse.Namespace) -> Outcome:
     import boto3
 
+    from hsmdr.deployment_config import load, source
     from hsmdr.render_health import replacement
     from hsmdr.workflows import follow, started_or_ended, state_machine_arn
-    from stacks.config import load_config
     from stacks.names import replace_hsm_state_machine_name
 
-    config = load_config(args.config)
+    config = load(args)
     if args.cluster not in {c.id for c in config.protected_clusters}:
-        raise UsageError(f"--cluster: {args.cluster} is not in {args.config}'s protected_clusters")
+        raise UsageError(f"--cluster: {args.cluster} is not in {source(args)}'s protected_clusters")
     execution_input: dict[str, Any] = {"cluster_id": args.cluster, "trigger": "operator"}
     if args.hsm:
         execution_input["hsm_id"] = args.hsm

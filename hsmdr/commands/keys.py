@@ -11,7 +11,7 @@ import argparse
 import json
 from typing import Any
 
-from hsmdr.arguments import add_json_flag
+from hsmdr.arguments import add_config_source, add_json_flag
 from hsmdr.outcome import Outcome, UsageError
 
 SANDBOX_PROFILE = "demo"  # emulator durations: HSMs take seconds, not minutes
@@ -32,7 +32,7 @@ def register(groups: Any) -> None:
             "lambda:InvokeFunction."
         ),
     )
-    manifest.add_argument("--config", required=True, help="deployment config (YAML)")
+    add_config_source(manifest)
     manifest.add_argument("--cluster", required=True, metavar="ID", help="protected cluster id")
     add_json_flag(manifest)
     manifest.set_defaults(run=run_manifest)
@@ -58,18 +58,18 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
 def run_manifest(args: argparse.Namespace) -> Outcome:
     import boto3
 
-    from stacks.config import load_config
+    from hsmdr.deployment_config import load, source
     from stacks.names import CAPTURE_KEY_MANIFEST, key_function_name
 
-    config = load_config(args.config)
+    config = load(args)
     if config.key_verification is None:
         raise UsageError(
-            f"{args.config}: key_verification is not configured, so no capture function is "
+            f"{source(args)}: key_verification is not configured, so no capture function is "
             "deployed: add the key_verification section (see config/example.yaml) and deploy"
         )
     clusters = [c.id for c in config.key_clusters()]
     if args.cluster not in clusters:
-        raise UsageError(f"--cluster: {args.cluster} is not key-verified by {args.config}")
+        raise UsageError(f"--cluster: {args.cluster} is not key-verified by {source(args)}")
     function = key_function_name(config.deployment_name, CAPTURE_KEY_MANIFEST)
     response = boto3.client("lambda", region_name=config.region).invoke(
         FunctionName=function, Payload=json.dumps({"cluster_ids": [args.cluster]}).encode()

@@ -9,7 +9,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from hsmdr.arguments import add_json_flag
+from hsmdr.arguments import add_config_source, add_json_flag, add_region
 from hsmdr.outcome import Outcome, UsageError
 
 DESCRIPTION = (
@@ -32,9 +32,11 @@ def register(groups: Any) -> None:
         "--source-cluster", metavar="ID", help="restore its latest READY backup in the region"
     )
     source.add_argument("--backup-id", metavar="ID", help="restore this backup (or its copy)")
-    restore.add_argument("--config", required=True, help="deployment config (YAML)")
-    restore.add_argument(
-        "--region", metavar="R", help="where to restore (default: the config's region)"
+    add_config_source(restore)
+    add_region(
+        restore,
+        "restore into it (default: the config's region; in a DR region the restore starts "
+        "from the copies there, run by that region's stack)",
     )
     restore.add_argument(
         "--restore-id",
@@ -65,8 +67,10 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
         "restore",
         help="lose the seeded cluster (HSMs and cluster deleted, backups kept) and restore it",
     )
-    restore.add_argument(
-        "--region", metavar="R", help="restore there (us-west-2: from the copies, DR stack)"
+    add_region(
+        restore,
+        "restore into it (default: us-east-1; us-west-2 restores from the copies there, run "
+        "by the DR stack)",
     )
     restore.add_argument(
         "--fault",
@@ -116,11 +120,11 @@ def execution_input(args: argparse.Namespace) -> dict[str, Any]:
 def run_restore(args: argparse.Namespace) -> Outcome:
     import boto3
 
+    from hsmdr.deployment_config import load
     from hsmdr.workflows import follow, history, started_or_ended, state_machine_arn
-    from stacks.config import load_config
     from stacks.names import restore_state_machine_name
 
-    config = load_config(args.config)
+    config = load(args)
     data = execution_input(args)
     check_hsm_count(args.hsm_count, config.quotas.hsms_per_region)
     target = args.region or config.region

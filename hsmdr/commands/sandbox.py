@@ -53,6 +53,32 @@ def register(groups: Any) -> None:
     restore.register_sandbox(commands, FAULT_HELP)
     drill.register_sandbox(commands, FAULT_HELP)
     alerts.register_sandbox(commands)
+    for parser in commands.choices.values():
+        parser.set_defaults(run=_in_a_checkout(parser.get_default("run")))
+
+
+def _in_a_checkout(run: Any) -> Any:
+    """The sandbox deploys the repository's config/sandbox.yaml and CDK app, with the
+    [sandbox] extra: say so, before anything starts, where they are missing."""
+
+    def checked(args: argparse.Namespace) -> Outcome:
+        from importlib.util import find_spec
+
+        from sandbox.session import SANDBOX_CONFIG
+
+        if not SANDBOX_CONFIG.is_file():
+            raise UsageError(
+                "the sandbox runs from a checkout of cloudhsm-dr (it deploys the "
+                f"repository's {SANDBOX_CONFIG.parent.name}/{SANDBOX_CONFIG.name} and CDK "
+                "app), not from an installed wheel: in a checkout, pip install -e "
+                "'.[sandbox]' (with pipx: pipx install --force --editable '.[sandbox]')"
+            )
+        if find_spec("moto") is None:
+            raise ModuleNotFoundError("No module named 'moto'", name="moto")
+        result: Outcome = run(args)
+        return result
+
+    return checked
 
 
 def run_verify_backups(args: argparse.Namespace) -> Outcome:
