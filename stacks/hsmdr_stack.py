@@ -60,12 +60,14 @@ class CloudHsmDrStack(Stack):
             self.key_verification = KeyVerificationConstruct(
                 self, "KeyVerification", config=config, alerting=self.alerting
             )
+        kv = getattr(self, "key_verification", None)
         self.dr_drill = DrDrill(
             self,
             "DrDrill",
             config=config,
             alerting=self.alerting,
-            key_verification=getattr(self, "key_verification", None),
+            verify_keys=kv.verify.function if kv else None,
+            verifier_group=kv.security_group if kv else None,
         )
         # LAST: it alarms on every function and state machine added above.
         self.monitoring = Monitoring(self, "Monitoring", config=config, alerting=self.alerting)

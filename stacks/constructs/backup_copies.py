@@ -41,7 +41,7 @@ from lambdas.shared.copies import (
 from lambdas.shared.trust_anchor import trust_anchor_copy_name
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
-from stacks.constructs.hsm_permissions import ec2_dependent_statement
+from stacks.constructs.hsm_permissions import backup_arns, cluster_arn, ec2_dependent_statement
 from stacks.constructs.python_function import PythonFunction
 from stacks.constructs.scheduled_job import ScheduledJob
 from stacks.constructs.tables import parameter_arn, trust_anchor_read_statements
@@ -124,22 +124,10 @@ def backup_regions(config: DeploymentConfig) -> list[str]:
     return sorted({*(c.region for c in config.protected_clusters), *config.dr_regions})
 
 
-def backup_arns(scope: Construct, region: str) -> str:
-    return Stack.of(scope).format_arn(
-        service="cloudhsm", region=region, resource="backup", resource_name="*"
-    )
-
-
 def existing_backup_arns(scope: Construct, region: str) -> str:
     """Every backup that exists (an id), not a copy being created (no id yet)."""
     return Stack.of(scope).format_arn(
         service="cloudhsm", region=region, resource="backup", resource_name="backup-*"
-    )
-
-
-def cluster_arn(scope: Construct, region: str, cluster_id: str) -> str:
-    return Stack.of(scope).format_arn(
-        service="cloudhsm", region=region, resource="cluster", resource_name=cluster_id
     )
 
 

@@ -4,7 +4,8 @@ schedule, the report bucket, and what pages when a drill cannot clean up after i
 One line adds it to the main stack, after key verification (whose verify-keys function
 the drill invokes when it is deployed):
 
-    DrDrill(self, "DrDrill", config=config, alerting=alerting, key_verification=kv)
+    DrDrill(self, "DrDrill", config=config, alerting=alerting, verify_keys=kv.verify.function,
+            verifier_group=kv.security_group)
 
 IAM, the second line of defence behind the code's own checks (lambdas/drill/plan.py):
 - CreateCluster only with the request tags `hsmdr:drill` (any value), managed-by and this
@@ -30,8 +31,6 @@ IAM, the second line of defence behind the code's own checks (lambdas/drill/plan
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -72,9 +71,6 @@ from stacks.constructs.stopped_executions import grant_read_executions, stopped_
 from stacks.nag import acknowledge, rendered
 from stacks.names import DR_DRILL, dr_drill_report_parameter, dr_drill_state_machine_name
 from stacks.workflows import dr_drill
-
-if TYPE_CHECKING:
-    from stacks.constructs.key_verification import KeyVerificationConstruct
 
 EC2_DEPENDENT_ACTIONS = sorted(CREATE_HSM_EC2_ACTIONS + DELETE_CLUSTER_EC2_ACTIONS)
 READ_ACTIONS = [
@@ -143,16 +139,18 @@ class DrDrill(Construct):
         *,
         config: DeploymentConfig,
         alerting: Alerting,
-        key_verification: KeyVerificationConstruct | None = None,
+        verify_keys: lambda_.IFunction | None = None,
+        verifier_group: ec2.ISecurityGroup | None = None,
     ) -> None:
+        """`verify_keys` and `verifier_group`: the key verifier's function and security
+        group (stacks/constructs/keycheck), when key verification is configured."""
         super().__init__(scope, construct_id)
         # Access logs delivered under a bucket policy, not the legacy ACL.
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         settings = drill_settings(config)
         self.regions = list(settings.regions)
         self.bucket = self._report_bucket()
-        verify_function = key_verification.verify.function if key_verification else None
-        verifier_group = key_verification.security_group if key_verification else None
+        verify_function = verify_keys
         environment = {
             **config.verification_settings().to_env(),
             **settings.to_env(),

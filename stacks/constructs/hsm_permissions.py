@@ -169,3 +169,15 @@ def deny_protected_statements(
             )
         )
     return statements
+
+
+def backup_arns(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="cloudhsm", region=region, resource="backup", resource_name="*"
+    )
+
+
+def cluster_arn(scope: Construct, region: str, cluster_id: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="cloudhsm", region=region, resource="cluster", resource_name=cluster_id
+    )

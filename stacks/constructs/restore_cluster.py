@@ -29,9 +29,10 @@ from lambdas.shared import runbooks
 from lambdas.shared.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting import Alerting
-from stacks.constructs.backup_copies import backup_arns, cluster_arn
 from stacks.constructs.hsm_permissions import (
     CREATE_HSM_EC2_ACTIONS,
+    backup_arns,
+    cluster_arn,
     delete_hsm_statement,
     deny_protected_statements,
     ec2_dependent_statement,
