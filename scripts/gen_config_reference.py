@@ -43,8 +43,8 @@ stacks/config/. Do not edit by hand: change the model's descriptions and run
 `.venv/bin/python scripts/gen_config_reference.py`. -->
 
 One YAML file per deployment, validated with pydantic before anything is synthesized
-or called: `npx cdk synth --all -c config=PATH`, `make synth CONFIG=PATH` and every
-`hsmdr ... --config PATH` load it the same way. A wrong value stops with
+or called: `npx cdk synth --all -c config=PATH`, `make synth CONFIG=PATH` and the
+`--config PATH` of every `hsmdr` command load it the same way. A wrong value stops with
 `PATH: field.sub: what is wrong`, every problem at once (`hsmdr` exits 2). The
 commented [config/example.yaml](../config/example.yaml) is the template to copy;
 [config/all-options.yaml](../config/all-options.yaml) sets every setting below.
