@@ -33,11 +33,11 @@ from aws_cdk import Stack, Tags
 from constructs import Construct
 
 from stacks.config import DeploymentConfig
-from stacks.constructs.alerting import Alerting
-from stacks.constructs.copy_monitor import CopyMonitor
-from stacks.constructs.monitoring import Monitoring
-from stacks.constructs.restore_cluster import RestoreCluster
+from stacks.constructs.alerting.alerting import Alerting
+from stacks.constructs.backups.copy_monitor import CopyMonitor
+from stacks.constructs.restore.restore_cluster import RestoreCluster
 from stacks.constructs.stored_config import StoredConfig
+from stacks.monitoring import Monitoring
 
 
 class DrRegionStack(Stack):

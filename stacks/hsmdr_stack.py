@@ -8,17 +8,17 @@ from aws_cdk import Stack, Tags
 from constructs import Construct
 
 from stacks.config import DeploymentConfig
-from stacks.constructs.alerting import Alerting
-from stacks.constructs.backup_copies import BackupCopies
-from stacks.constructs.backup_verification import BackupVerification
-from stacks.constructs.cluster_locks import ClusterLocks
-from stacks.constructs.dr_drill import DrDrill
-from stacks.constructs.hsm_health import HsmHealthCheck
-from stacks.constructs.hsm_replacement import HsmReplacementWorkflow
-from stacks.constructs.monitoring import Monitoring
-from stacks.constructs.on_demand_backup import OnDemandBackup
-from stacks.constructs.restore_cluster import RestoreCluster
+from stacks.constructs.alerting.alerting import Alerting
+from stacks.constructs.backups.backup_copies import BackupCopies
+from stacks.constructs.backups.on_demand_backup import OnDemandBackup
+from stacks.constructs.drill.dr_drill import DrDrill
+from stacks.constructs.replacement.hsm_health import HsmHealthCheck
+from stacks.constructs.replacement.hsm_replacement import HsmReplacementWorkflow
+from stacks.constructs.restore.restore_cluster import RestoreCluster
+from stacks.constructs.shared.cluster_locks import ClusterLocks
 from stacks.constructs.stored_config import StoredConfig
+from stacks.constructs.verification.backup_verification import BackupVerification
+from stacks.monitoring import Monitoring
 
 
 class CloudHsmDrStack(Stack):
@@ -55,7 +55,7 @@ class CloudHsmDrStack(Stack):
             self, "RestoreCluster", config=config, alerting=self.alerting
         )
         if config.key_verification is not None:  # only where the config asks for it
-            from stacks.constructs.key_verification import KeyVerificationConstruct
+            from stacks.constructs.keycheck.key_verification import KeyVerificationConstruct
 
             self.key_verification = KeyVerificationConstruct(
                 self, "KeyVerification", config=config, alerting=self.alerting

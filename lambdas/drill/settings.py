@@ -1,6 +1,6 @@
 """What the DR drill function needs from the deployment config (its `drills:` section,
 the regions, the quotas, whether key verification is deployed), written into the
-function's environment by the stack (stacks/constructs/dr_drill.py) and read back here
+function's environment by the stack (stacks/constructs/drill/dr_drill.py) and read back here
 without pydantic, like the other settings.
 """
 

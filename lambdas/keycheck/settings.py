@@ -1,5 +1,5 @@
 """The key-verification functions' environment: written by the stack
-(stacks/constructs/key_verification.py), read back by the handlers."""
+(stacks/constructs/keycheck/key_verification.py), read back by the handlers."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """What the restore workflow needs from the deployment config (its `restore:` section,
 the regions and the quotas), written into the function's environment as one JSON value.
 
-The stack builds it from the validated config (stacks/constructs/restore_cluster.py);
+The stack builds it from the validated config (stacks/constructs/restore/restore_cluster.py);
 the function reads it back here without pydantic, like the other settings.
 """
 

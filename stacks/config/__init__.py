@@ -300,7 +300,7 @@ class Drills(_Strict):
         le=7 * 24 * 60,
         description="a drill slower than this recovery time objective notifies",
     )
-    # The drill workflow (stacks/constructs/dr_drill.py, docs/runbooks/dr-drill.md).
+    # The drill workflow (stacks/constructs/drill/dr_drill.py, docs/runbooks/dr-drill.md).
     schedule: Schedule | None = Field(
         default="cron(0 9 1 1,4,7,10 ? *)",
         description="when the drill runs (in `schedules.timezone`); `null`: only by hand",

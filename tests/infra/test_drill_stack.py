@@ -19,9 +19,13 @@ from lambdas.drill.report import (
 )
 from lambdas.drill.settings import DrillEnv
 from stacks.config import load_config
-from stacks.constructs.dr_drill import MARGIN_MINUTES, state_machine_timeout_minutes, work_minutes
+from stacks.constructs.drill.dr_drill import (
+    MARGIN_MINUTES,
+    state_machine_timeout_minutes,
+    work_minutes,
+)
+from stacks.constructs.drill.workflow import teardown_retry_attempts
 from stacks.names import DR_DRILL
-from stacks.workflows.dr_drill import teardown_retry_attempts
 from tests.conftest import SANDBOX_CONFIG, Synthesized
 from tests.infra.test_stack import resources
 from tests.sandbox.drill_support import drill_templates

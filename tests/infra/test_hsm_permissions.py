@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from stacks.constructs.hsm_permissions import CREATE_HSM_EC2_ACTIONS
+from stacks.constructs.shared.hsm_permissions import CREATE_HSM_EC2_ACTIONS
 from tests.conftest import Synthesized
 from tests.infra.test_hsm_replacement_stack import role_statements
 from tests.infra.test_on_demand_stack import actions

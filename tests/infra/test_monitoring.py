@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.constructs.hsm_health import hsm_unhealthy_query
+from stacks.constructs.replacement.hsm_health import hsm_unhealthy_query
 from tests.conftest import REPO_ROOT, SANDBOX_CONFIG, Synthesized
 from tests.infra.test_stack import function, only, resources
 
@@ -395,7 +395,7 @@ def test_metrics_are_alarmed_with_the_dimensions_powertools_emits() -> None:
         for metric in directive["Metrics"]:
             emitted[metric["Name"]] = {n: document[n] for n in names}
     # Then the dimensions are what project_metric (the alarms' metrics) names
-    from stacks.constructs.monitoring import project_metric
+    from stacks.monitoring import project_metric
 
     for name, dims in emitted.items():
         metric = project_metric("verify-backups", name, dimensions={"ClusterId": CLUSTER})
@@ -450,7 +450,7 @@ def test_escalation_that_cloudwatch_cannot_evaluate_stops_synthesis() -> None:
     from aws_cdk import aws_cloudwatch as cloudwatch
 
     from stacks.config import parse_config
-    from stacks.constructs.alerting import Alerting
+    from stacks.constructs.alerting.alerting import Alerting
 
     data = yaml.safe_load(SANDBOX_CONFIG.read_text())
     data["escalation"]["severities"]["page"]["escalate_after_minutes"] = 12 * 60
@@ -482,8 +482,8 @@ def test_a_function_added_after_monitoring_fails_synthesis() -> None:
     from aws_cdk import aws_lambda as lambda_
 
     from stacks.config import load_config
-    from stacks.constructs.alerting import Alerting
-    from stacks.constructs.monitoring import Monitoring
+    from stacks.constructs.alerting.alerting import Alerting
+    from stacks.monitoring import Monitoring
 
     config = load_config(SANDBOX_CONFIG)
     app = App()

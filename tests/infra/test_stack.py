@@ -179,7 +179,7 @@ def test_lambda_asset_holds_only_the_lambdas_package(synthesized: Synthesized) -
     assert top == ["lambdas"]
     files = [p for p in asset_dir.rglob("*") if p.is_file()]
     assert all(p.suffix == ".py" for p in files)
-    assert (asset_dir / "lambdas" / "handlers" / "verify_backups.py").exists()
+    assert (asset_dir / "lambdas" / "verification" / "handler.py").exists()
 
 
 def test_each_stack_keeps_its_alert_memory_encrypted_and_expiring(

@@ -1,0 +1,3 @@
+"""The on-demand backup workflow, the backup copy job and the DR-region copy monitor
+(lambdas/backups).
+"""

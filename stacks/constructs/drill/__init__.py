@@ -1,0 +1,1 @@
+"""The DR drill workflow and the drill watcher (lambdas/drill)."""

@@ -1,0 +1,533 @@
+"""Quarterly DR drills (runbook 9.3): the step function, the state machine, its
+schedule, the report bucket, and what pages when a drill cannot clean up after itself.
+
+One line adds it to the main stack, after key verification (whose verify-keys function
+the drill invokes when it is deployed):
+
+    DrDrill(self, "DrDrill", config=config, alerting=alerting, verify_keys=kv.verify.function,
+            verifier_group=kv.security_group)
+
+IAM, the second line of defence behind the code's own checks (lambdas/drill/plan.py):
+- CreateCluster only with the request tags `hsmdr:drill` (any value), managed-by and this
+  deployment, and only those tag keys (CloudHSM supports aws:RequestTag and aws:TagKeys
+  on CreateCluster and TagResource). A TagList on CreateCluster is authorized as
+  cloudhsm:TagResource too (Service Authorization Reference), and CloudHSM has no
+  condition key that tells a tag-on-create from a later TagResource: the TagResource
+  grant carries the same request-tag conditions, the role never gets UntagResource, and
+  an explicit Deny keeps every change (tags included) off the protected clusters;
+- CreateHsm and DeleteCluster only on clusters carrying an `hsmdr:drill` tag and this
+  deployment's tag; DeleteHsm takes no resource in IAM: "*" in the drill regions, and
+  teardown deletes only HSMs of clusters it re-read as its own;
+- the drill's backups (CloudHSM backs the drill cluster up when its HSM is removed, so
+  they cannot be tagged at creation): TagResource on backups with `hsmdr:drill` only,
+  DeleteBackup only on backups so tagged, never on this project's copies or golden
+  backups (explicit Deny on their tags);
+- EC2: the dependent actions CloudHSM performs while creating the cluster's security
+  group and the HSM's network interface are allowed only through CloudHSM
+  (aws:ViaAWSService); the drill's own ingress rule only on security groups tagged
+  `hsmdr:drill`, which it may tag with that key alone (CloudHSM makes the group: it
+  cannot be tagged at creation), never the protected clusters' known group (Deny);
+  egress only on the verifier's group.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_events as events
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as scheduler_targets
+from aws_cdk import aws_ssm as ssm
+from constructs import Construct
+
+from lambdas.drill.plan import DRILL_KEY, DRILL_TAG_KEYS
+from lambdas.drill.report import REPORT_PREFIX
+from lambdas.drill.settings import DrillEnv, DrillSettings
+from lambdas.shared import runbooks
+from lambdas.shared.copies import (
+    DEPLOYMENT_KEY,
+    GOLDEN_KEY,
+    MANAGED_BY_KEY,
+    MANAGED_BY_VALUE,
+    SOURCE_BACKUP_KEY,
+)
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting.alerting import Alerting
+from stacks.constructs.alerting.scheduled_job import schedule_expression
+from stacks.constructs.alerting.state_machine import ObservedStateMachine
+from stacks.constructs.alerting.stopped_executions import grant_read_executions, stopped_events_rule
+from stacks.constructs.drill import workflow as dr_drill
+from stacks.constructs.shared.hsm_permissions import (
+    CREATE_HSM_EC2_ACTIONS,
+    DELETE_CLUSTER_EC2_ACTIONS,
+    delete_hsm_statement,
+    deny_protected_statements,
+    ec2_dependent_statement,
+)
+from stacks.constructs.shared.python_function import PythonFunction
+from stacks.nag import acknowledge, rendered
+from stacks.names import DR_DRILL, dr_drill_report_parameter, dr_drill_state_machine_name
+
+EC2_DEPENDENT_ACTIONS = sorted(CREATE_HSM_EC2_ACTIONS + DELETE_CLUSTER_EC2_ACTIONS)
+READ_ACTIONS = [
+    "cloudhsm:DescribeClusters",
+    "cloudhsm:DescribeBackups",
+    "cloudhsm:ListTags",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeSecurityGroups",  # the report reads whether the verifier's rule is left
+]
+MARGIN_MINUTES = 60  # between the last deadline a step enforces and the state machine's
+
+
+def drill_settings(config: DeploymentConfig) -> DrillSettings:
+    drills = config.drills
+    return DrillSettings(
+        deployment_name=config.deployment_name,
+        primary_region=config.region,
+        dr_regions=tuple(config.dr_regions),
+        default_cluster=drills.cluster or config.protected_clusters[0].id,
+        default_source=drills.source,
+        subnets={region: tuple(ids) for region, ids in drills.subnets.items()},
+        verifier_cidrs=tuple(drills.verifier_cidrs),
+        poll_seconds=drills.poll_seconds,
+        cluster_timeout_minutes=drills.cluster_timeout_minutes,
+        hsm_timeout_minutes=drills.hsm_timeout_minutes,
+        max_hsm_attempts=drills.max_hsm_attempts,
+        teardown_timeout_minutes=drills.teardown_timeout_minutes,
+        backup_wait_minutes=drills.backup_wait_minutes,
+        delete_drill_backups=drills.delete_drill_backups,
+        key_verification=config.key_verification is not None,
+        require_key_verification=drills.require_key_verification,
+        rto_minutes=drills.rto_minutes,
+        hsm_hour_usd=drills.hsm_hour_usd,
+        clusters_per_region_quota=config.quotas.clusters_per_region,
+        hsms_per_region_quota=config.quotas.hsms_per_region,
+    )
+
+
+def work_minutes(config: DeploymentConfig) -> float:
+    """The longest a drill can take before teardown starts, from the steps' deadlines."""
+    drills = config.drills
+    verify = config.key_verification.timeout_minutes if config.key_verification else 0
+    # max_hsm_attempts DEGRADED HSMs per zone (lambdas/shared/hsm_attempts.py), in each
+    # zone of the largest drill subnet list.
+    zones = max((len(s) for s in drills.subnets.values()), default=1)
+    return (
+        drills.cluster_timeout_minutes
+        + zones * drills.max_hsm_attempts * 2 * drills.hsm_timeout_minutes  # create, discard
+        + verify
+        + 15  # the steps themselves and their retries
+    )
+
+
+def state_machine_timeout_minutes(config: DeploymentConfig) -> float:
+    """Teardown's own deadline, then one more teardown_timeout_minutes for the retries of
+    a round that fails (stacks/constructs/drill/workflow.py), end MARGIN_MINUTES before the
+    state machine's timeout."""
+    return work_minutes(config) + 2 * config.drills.teardown_timeout_minutes + MARGIN_MINUTES
+
+
+class DrDrill(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+        verify_keys: lambda_.IFunction | None = None,
+        verifier_group: ec2.ISecurityGroup | None = None,
+    ) -> None:
+        """`verify_keys` and `verifier_group`: the key verifier's function and security
+        group (stacks/constructs/keycheck), when key verification is configured."""
+        super().__init__(scope, construct_id)
+        # Access logs delivered under a bucket policy, not the legacy ACL.
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+        settings = drill_settings(config)
+        self.regions = list(settings.regions)
+        self.bucket = self._report_bucket()
+        verify_function = verify_keys
+        environment = {
+            **config.verification_settings().to_env(),
+            **settings.to_env(),
+            DrillEnv.REPORT_BUCKET: self.bucket.bucket_name,
+            DrillEnv.PAGE_TOPIC_ARN: alerting.topic.topic_arn,
+        }
+        if verifier_group is not None:
+            environment[DrillEnv.VERIFIER_SECURITY_GROUP] = verifier_group.security_group_id
+        self.lambda_ = PythonFunction(
+            self,
+            "Steps",
+            config=config,
+            service_name=DR_DRILL,
+            handler="lambdas.drill.handler.handler",
+            description="Steps of the CloudHSM DR drill state machine",
+            environment=environment,
+            timeout=Duration.minutes(5),
+        )
+        function = self.lambda_.function
+        self.statements = drill_statements(self, config, verifier_group)
+        for statement in self.statements:
+            self.lambda_.role.add_to_policy(statement)
+        self.bucket.grant_put(function, f"{REPORT_PREFIX}*")
+        alerting.topic.grant_publish(function)
+        self._acknowledge_function()
+
+        self.timeout_minutes = state_machine_timeout_minutes(config)
+        self.workflow = ObservedStateMachine(
+            self,
+            "Workflow",
+            config=config,
+            name=dr_drill_state_machine_name(config.deployment_name),
+            definition=dr_drill.build(
+                self,
+                function=function,
+                verify_keys=verify_function,
+                page_topic=alerting.topic,
+                notify_topic=alerting.notify_topic,
+                teardown_timeout_minutes=config.drills.teardown_timeout_minutes,
+            ),
+            timeout=Duration.minutes(self.timeout_minutes),
+            comment="DR drill: restore a backup into an isolated cluster, verify keys, tear down",
+            alerting=alerting,
+            invokes=[function, *([verify_function] if verify_function is not None else [])],
+            when_stopped=(
+                "A DR drill execution timed out or was aborted, so its teardown may not have "
+                "run: a drill cluster may be left running (billed by the hour). The page sent "
+                "by the drill function names it; otherwise look for clusters tagged "
+                "hsmdr:drill (hsmdr drill status --config <deployment config>) and delete "
+                "their HSMs, then the cluster."
+            ),
+            runbook=runbooks.DR_DRILL,
+        )
+        self.state_machine = self.workflow.state_machine
+        self.schedule = self._schedule(config, alerting) if config.drills.schedule else None
+        self.stopped_rule = self._stopped_rule(config, alerting, function)
+        ssm.StringParameter(
+            self,
+            "ReportBucketName",
+            parameter_name=dr_drill_report_parameter(config.deployment_name),
+            string_value=self.bucket.bucket_name,
+            description="Where DR drill reports are written (hsmdr drill report reads it)",
+        )
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.state_machine.state_machine_arn,
+            description="Start with: hsmdr drill start --config PATH --follow",
+        )
+        CfnOutput(self, "ReportBucket", value=self.bucket.bucket_name)
+
+    # -- resources ---------------------------------------------------------------------------
+
+    def _report_bucket(self) -> s3.Bucket:
+        self.key = kms.Key(
+            self,
+            "ReportKey",
+            description="cloudhsm-dr: encrypts DR drill reports at rest",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.access_logs = s3.Bucket(
+            self,
+            "ReportAccessLogs",
+            # Server access log delivery supports SSE-S3 only, not SSE-KMS.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        return s3.Bucket(
+            self,
+            "Reports",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            versioned=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="reports/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+
+    def _schedule(self, config: DeploymentConfig, alerting: Alerting) -> scheduler.Schedule:
+        expression = config.drills.schedule
+        assert expression is not None
+        dead_letters = alerting.dead_letter_queue(self, "ScheduleDeadLetters")
+        role = iam.Role(
+            self, "ScheduleRole", assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com")
+        )
+        alerting.grant_dead_letters_key(role)
+        schedule = scheduler.Schedule(
+            self,
+            "Schedule",
+            description=f"{config.deployment_name}: the quarterly DR drill",
+            schedule=schedule_expression(expression, config.schedules.timezone),
+            target=scheduler_targets.StepFunctionsStartExecution(
+                self.state_machine,
+                input=scheduler.ScheduleTargetInput.from_object({"trigger": "schedule"}),
+                dead_letter_queue=dead_letters,
+                role=role,
+                retry_attempts=2,
+                max_event_age=Duration.hours(1),
+            ),
+        )
+        alerting.page_on_dead_letters(
+            self,
+            "ScheduleDeadLettersAlarm",
+            dead_letters,
+            "EventBridge Scheduler could not start the scheduled DR drill (the failed events "
+            "are in its dead-letter queue). Start it by hand: hsmdr drill start --follow "
+            f"--config <deployment config>. Runbook: {runbooks.DR_DRILL}",
+        )
+        return schedule
+
+    def _stopped_rule(
+        self, config: DeploymentConfig, alerting: Alerting, function: lambda_.IFunction
+    ) -> events.Rule:
+        """TIMED_OUT and ABORTED executions skip the teardown: the function starts a
+        teardown-only run of the state machine for each (it reads the stopped execution's
+        history, and may start this state machine only), and pages with the drill
+        clusters they left. An event it could not be given waits in a dead-letter queue,
+        which pages."""
+        name = dr_drill_state_machine_name(config.deployment_name)
+        grant_read_executions(self, function, name)
+        assert function.role is not None
+        # By name: an ARN reference would make the function depend on the state machine
+        # that invokes it.
+        function.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["states:StartExecution"],
+                resources=[
+                    Stack.of(self).format_arn(
+                        service="states",
+                        resource="stateMachine",
+                        resource_name=name,
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                ],
+            )
+        )
+        return stopped_events_rule(
+            self,
+            name=f"{config.deployment_name}-drill-stopped",
+            state_machine=self.state_machine,
+            function=function,
+            description="DR drill executions that timed out or were aborted",
+            alerting=alerting,
+            undelivered=(
+                "A DR drill execution timed out or was aborted, and EventBridge could not "
+                "hand it to the drill function that starts its teardown (the events are in "
+                "the rule's dead-letter queue): nothing tore down what it left. A drill cluster "
+                "may be running (billed by the hour): hsmdr drill status --config "
+                "<deployment config>; delete its HSMs, then the cluster. Runbook: "
+                f"{runbooks.DR_DRILL}"
+            ),
+        )
+
+    # -- cdk-nag -------------------------------------------------------------------------------
+
+    def _acknowledge_function(self) -> None:
+        role = self.lambda_.role
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeClusters/DescribeBackups/ListTags, ec2:DescribeSubnets and X-Ray "
+            "trace writes support no resource-level permissions; the EC2 actions CloudHSM "
+            "performs on the caller's behalf act on a security group and an ENI whose ids "
+            "exist only once CloudHSM creates them: they are allowed only through CloudHSM "
+            "(aws:ViaAWSService) and in the drill regions.",
+        )
+        for region in self.regions:
+            for arn, reason in (
+                (
+                    _cluster_arn(self, region),
+                    "A drill cluster's id is made by CloudHSM at run time; HSM and cluster "
+                    "deletion are limited by condition to clusters tagged hsmdr:drill and "
+                    "this deployment, tags only this role's CreateCluster sets.",
+                ),
+                (
+                    _backup_arn(self, region),
+                    "A drill restores a backup chosen at run time; CreateCluster is limited "
+                    "by condition to this project's request tags, DeleteBackup to backups "
+                    "tagged hsmdr:drill (the drill cluster's own, tagged by this role).",
+                ),
+                (
+                    _security_group_arn(self, region),
+                    "The drill cluster's security group is made by CloudHSM at run time; the "
+                    "drill may tag it with hsmdr:drill only and add ingress only to groups "
+                    "so tagged.",
+                ),
+            ):
+                acknowledge(
+                    role,
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, arn)}]",
+                    reason,
+                )
+        reports = rendered(self, self.bucket.arn_for_objects(f"{REPORT_PREFIX}*"))
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{reports}]",
+            "Reports are written under reports/drills/ with the date and execution in the "
+            "name; nothing else in the bucket.",
+        )
+        for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*", "s3:Abort*"):
+            acknowledge(
+                role,
+                f"AwsSolutions::AwsSolutions-IAM5[Action::{action}]",
+                "CDK's put grant on the KMS-encrypted report bucket, scoped to its key and "
+                "its reports/drills/ prefix.",
+            )
+
+
+def _cluster_arn(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="cloudhsm", region=region, resource="cluster", resource_name="*"
+    )
+
+
+def _backup_arn(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="cloudhsm", region=region, resource="backup", resource_name="*"
+    )
+
+
+def _security_group_arn(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="ec2", region=region, resource="security-group", resource_name="*"
+    )
+
+
+def drill_statements(
+    scope: Construct, config: DeploymentConfig, verifier_group: ec2.ISecurityGroup | None
+) -> list[iam.PolicyStatement]:
+    stack = Stack.of(scope)
+    regions = list(drill_settings(config).regions)
+    drill_tag_present = {f"aws:ResourceTag/{DRILL_KEY}": "*"}
+    ours = {f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name}
+    request_tags = {
+        f"aws:RequestTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+        f"aws:RequestTag/{DEPLOYMENT_KEY}": config.deployment_name,
+    }
+    only_drill_keys = {"ForAllValues:StringEquals": {"aws:TagKeys": list(DRILL_TAG_KEYS)}}
+    only_the_drill_key = {"ForAllValues:StringEquals": {"aws:TagKeys": [DRILL_KEY]}}
+    clusters = [_cluster_arn(scope, r) for r in regions]
+    backups = [_backup_arn(scope, r) for r in regions]
+    groups = [_security_group_arn(scope, r) for r in regions]
+    statements = [
+        iam.PolicyStatement(actions=READ_ACTIONS, resources=["*"]),
+        # CreateCluster authorizes against the source backup and the request's tags.
+        iam.PolicyStatement(
+            sid="CreateDrillClusterOnlyTagged",
+            actions=["cloudhsm:CreateCluster"],
+            resources=backups,
+            conditions={
+                "StringEquals": request_tags,
+                "StringLike": {f"aws:RequestTag/{DRILL_KEY}": "*"},
+                **only_drill_keys,
+            },
+        ),
+        # CreateCluster with a TagList also needs TagResource on the new cluster.
+        iam.PolicyStatement(
+            sid="TagDrillClusterAtCreation",
+            actions=["cloudhsm:TagResource"],
+            resources=clusters,
+            conditions={
+                "StringEquals": request_tags,
+                "StringLike": {f"aws:RequestTag/{DRILL_KEY}": "*"},
+                **only_drill_keys,
+            },
+        ),
+        iam.PolicyStatement(
+            sid="ChangeOnlyDrillClusters",
+            actions=["cloudhsm:CreateHsm", "cloudhsm:DeleteCluster"],
+            resources=clusters,
+            conditions={"StringLike": drill_tag_present, "StringEquals": ours},
+        ),
+        # DeleteHsm takes no resource type and no condition key: "*" in the drill
+        # regions; teardown deletes only HSMs of clusters whose tags it re-reads first.
+        delete_hsm_statement(regions),
+        ec2_dependent_statement(EC2_DEPENDENT_ACTIONS, regions),
+        iam.PolicyStatement(
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name="aws-service-role/cloudhsm.amazonaws.com/AWSServiceRoleForCloudHSM",
+                )
+            ],
+            conditions={"StringEquals": {"iam:AWSServiceName": "cloudhsm.amazonaws.com"}},
+        ),
+    ]
+    if config.drills.delete_drill_backups:
+        statements += [
+            iam.PolicyStatement(
+                sid="TagDrillBackups",
+                actions=["cloudhsm:TagResource"],
+                resources=backups,
+                conditions={
+                    "StringLike": {f"aws:RequestTag/{DRILL_KEY}": "*"},
+                    **only_the_drill_key,
+                },
+            ),
+            iam.PolicyStatement(
+                sid="DeleteOnlyDrillBackups",
+                actions=["cloudhsm:DeleteBackup"],
+                resources=backups,
+                conditions={"StringLike": drill_tag_present},
+            ),
+            # A drill cluster's backups are made by CloudHSM, so they can only be tagged
+            # after the fact: never this project's copies or golden backups.
+            *(
+                iam.PolicyStatement(
+                    sid=f"NeverTagOrDelete{what}",
+                    effect=iam.Effect.DENY,
+                    actions=["cloudhsm:TagResource", "cloudhsm:DeleteBackup"],
+                    resources=backups,
+                    conditions={"Null": {f"aws:ResourceTag/{key}": "false"}},
+                )
+                for what, key in (("Copies", SOURCE_BACKUP_KEY), ("GoldenBackups", GOLDEN_KEY))
+            ),
+        ]
+    if verifier_group is not None:
+        statements += [
+            iam.PolicyStatement(
+                sid="TagDrillSecurityGroup",
+                actions=["ec2:CreateTags"],
+                resources=groups,
+                conditions={
+                    "StringLike": {f"aws:RequestTag/{DRILL_KEY}": "*"},
+                    **only_the_drill_key,
+                },
+            ),
+            iam.PolicyStatement(
+                sid="IngressOnlyToDrillGroups",
+                actions=["ec2:AuthorizeSecurityGroupIngress"],
+                resources=groups,
+                conditions={"StringLike": {f"ec2:ResourceTag/{DRILL_KEY}": "*"}},
+            ),
+            iam.PolicyStatement(
+                sid="EgressOnlyFromTheVerifier",
+                actions=["ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"],
+                resources=[
+                    stack.format_arn(
+                        service="ec2",
+                        resource="security-group",
+                        resource_name=verifier_group.security_group_id,
+                        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                    )
+                ],
+            ),
+        ]
+    return statements + deny_protected_statements(scope, config, regions)

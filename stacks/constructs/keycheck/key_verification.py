@@ -1,0 +1,264 @@
+"""Key-level verification: the manifest bucket, the verifier and the scheduled capture.
+
+Two functions run the same container image (lambdas/keycheck/Dockerfile: AWS's
+CloudHSM SDK 5 PKCS#11 library and CLI, python-pkcs11, Powertools) in the clusters'
+VPC, with a security group of their own:
+
+- capture-key-manifest, on a schedule (daily by default): the key manifest of each
+  production cluster, into the manifest bucket;
+- verify-keys, invoked by a drill (or by hand): a (restored) cluster against the
+  manifest of its backup's time.
+
+Network: egress TCP 2223-2225 to the configured HSM security group only, and HTTPS
+for Secrets Manager, S3 and CloudHSM's API (the subnets need a NAT gateway or VPC
+endpoints). A cluster's security group admits only its own members, so the stack also
+adds the matching ingress rule to that group: TCP 2223-2225 from the verifier's group.
+A restored cluster gets a security group of its own from CloudHSM: the drill that
+creates it must let this group in (ingress on the new group, and egress here to it)
+before it invokes verify-keys.
+
+The crypto user's secret is not made here: it holds an HSM password, created by
+the operator who creates the crypto user; the functions may only read it.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from lambdas.keycheck.manifest import MANIFEST_PREFIX
+from lambdas.keycheck.settings import KeyCheckSettings, KeyCluster
+from lambdas.shared import runbooks
+from stacks.config import DeploymentConfig, KeyVerification
+from stacks.constructs.alerting.alerting import Alerting
+from stacks.constructs.alerting.scheduled_job import ScheduledJob
+from stacks.constructs.shared.container_function import ContainerFunction
+from stacks.nag import acknowledge, rendered
+from stacks.names import CAPTURE_KEY_MANIFEST, VERIFY_KEYS, key_function_name
+
+DOCKERFILE = "lambdas/keycheck/Dockerfile"
+HSM_PORTS = (2223, 2225)  # CloudHSM client to HSM (facts page)
+
+
+class KeyVerificationConstruct(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # Access logs delivered under a bucket policy, not the legacy LogDeliveryWrite ACL
+        # (the flag applies to this construct's buckets only; it must precede them).
+        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+        keys = config.key_verification
+        if keys is None:
+            raise ValueError("key_verification is not configured")
+        self.key = kms.Key(
+            self,
+            "ManifestKey",
+            description=f"{config.deployment_name}: encrypts key manifests at rest",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.access_logs = self._access_log_bucket()
+        self.bucket = s3.Bucket(
+            self,
+            "Manifests",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            versioned=True,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="manifests/",
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        self.secret = secretsmanager.Secret.from_secret_name_v2(
+            self, "CryptoUser", keys.crypto_user_secret_name
+        )
+        self.secret_key_arn = keys.secret_kms_key_arn  # None: aws/secretsmanager
+        self.region = config.region
+        self.security_group = self._security_group(keys)
+        settings = KeyCheckSettings(
+            manifest_bucket=self.bucket.bucket_name,
+            crypto_user_secret=keys.crypto_user_secret_name,
+            clusters=tuple(KeyCluster(c.id, c.region) for c in config.key_clusters()),
+            canary_label=keys.canary_key_label,
+        )
+        self.verify = self._function(config, keys, settings, VERIFY_KEYS)
+        self.capture = self._function(config, keys, settings, CAPTURE_KEY_MANIFEST)
+        self._grant(self.verify, write=False)
+        self._grant(self.capture, write=True)
+        self.job = ScheduledJob(
+            self,
+            "Capture",
+            function=self.capture.function,
+            expression=keys.capture_schedule,
+            timezone=config.schedules.timezone,
+            description=f"{config.deployment_name}: capture the CloudHSM key manifests",
+            alerting=alerting,
+            what_fails=(
+                "The key manifest capture failed (an HSM unreachable, a refused login, a "
+                "crash or a timeout), so drills compare restores with an older manifest"
+            ),
+            next_step=(
+                f"Open its log group {self.capture.log_group.log_group_name} and capture "
+                "by hand: hsmdr keys manifest --cluster ID --config <deployment config>"
+            ),
+            runbook=runbooks.DR_DRILL,
+        )
+        CfnOutput(self, "ManifestBucket", value=self.bucket.bucket_name)
+        CfnOutput(self, "VerifyKeysFunction", value=self.verify.function.function_name)
+
+    def _access_log_bucket(self) -> s3.Bucket:
+        logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            # Server access log delivery supports SSE-S3 only, not SSE-KMS.
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # logs via policy, no ACL
+            versioned=True,
+            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        return logs
+
+    def _security_group(self, keys: KeyVerification) -> ec2.SecurityGroup:
+        vpc = self._vpc(keys)
+        group = ec2.SecurityGroup(
+            self,
+            "VerifierGroup",
+            vpc=vpc,
+            description="cloudhsm-dr key verifier: to the HSMs and AWS APIs only",
+            allow_all_outbound=False,
+        )
+        hsms = ec2.SecurityGroup.from_security_group_id(
+            self, "HsmGroup", keys.hsm_security_group_id, mutable=False
+        )
+        group.add_egress_rule(
+            ec2.Peer.security_group_id(hsms.security_group_id),
+            ec2.Port.tcp_range(*HSM_PORTS),
+            "CloudHSM client to the HSMs",
+        )
+        # The other half: CloudHSM makes the cluster's group admit only its members.
+        ec2.CfnSecurityGroupIngress(
+            self,
+            "HsmIngressFromVerifier",
+            group_id=keys.hsm_security_group_id,
+            ip_protocol="tcp",
+            from_port=HSM_PORTS[0],
+            to_port=HSM_PORTS[1],
+            source_security_group_id=group.security_group_id,
+            description="cloudhsm-dr key verifier to the HSMs",
+        )
+        group.add_egress_rule(
+            ec2.Peer.any_ipv4(),
+            ec2.Port.tcp(443),
+            "Secrets Manager, S3 and the CloudHSM API (NAT or VPC endpoints)",
+        )
+        return group
+
+    def _vpc(self, keys: KeyVerification) -> ec2.IVpc:
+        if not hasattr(self, "_imported_vpc"):
+            self._imported_vpc = ec2.Vpc.from_vpc_attributes(
+                self,
+                "Vpc",
+                vpc_id=keys.vpc_id,
+                availability_zones=Stack.of(self).availability_zones[:1],
+            )
+        return self._imported_vpc
+
+    def _function(
+        self,
+        config: DeploymentConfig,
+        keys: KeyVerification,
+        settings: KeyCheckSettings,
+        service: str,
+    ) -> ContainerFunction:
+        # lambdas/keycheck/verify_handler.py, lambdas/keycheck/capture_handler.py
+        handler = {VERIFY_KEYS: "verify_handler"}.get(service, "capture_handler")
+        return ContainerFunction(
+            self,
+            "".join(part.title() for part in service.split("-")),
+            config=config,
+            function_name=key_function_name(config.deployment_name, service),
+            service_name=service,
+            dockerfile=DOCKERFILE,
+            handler=f"lambdas.keycheck.{handler}.handler",
+            description=(
+                "Checks a CloudHSM cluster's keys against a key manifest over PKCS#11"
+                if service == VERIFY_KEYS
+                else "Captures the key manifests of the production CloudHSM clusters"
+            ),
+            environment=settings.to_env(),
+            timeout=Duration.minutes(keys.timeout_minutes),
+            memory_mb=keys.memory_mb,
+            vpc=self._vpc(keys),
+            subnets=[
+                ec2.Subnet.from_subnet_id(self, f"{service}-{subnet}", subnet)
+                for subnet in keys.subnet_ids
+            ],
+            security_group=self.security_group,
+        )
+
+    def _grant(self, function: ContainerFunction, *, write: bool) -> None:
+        role = function.role
+        manifests = self.bucket.arn_for_objects(f"{MANIFEST_PREFIX}*")
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject", *(["s3:PutObject"] if write else [])],
+                resources=[manifests],
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{MANIFEST_PREFIX}*"]}},
+            )
+        )
+        key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if write else [])]
+        role.add_to_policy(iam.PolicyStatement(actions=key_actions, resources=[self.key.key_arn]))
+        self.secret.grant_read(role)
+        if self.secret_key_arn is not None:
+            # A customer key of the secret: decrypt only as Secrets Manager reads it.
+            role.add_to_policy(
+                iam.PolicyStatement(
+                    actions=["kms:Decrypt"],
+                    resources=[self.secret_key_arn],
+                    conditions={
+                        "StringEquals": {
+                            "kms:ViaService": f"secretsmanager.{self.region}.amazonaws.com"
+                        }
+                    },
+                )
+            )
+        # configure-pkcs11 --cluster-id finds the HSMs; Describe* has no resource scope.
+        role.add_to_policy(
+            iam.PolicyStatement(actions=["cloudhsm:DescribeClusters"], resources=["*"])
+        )
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeClusters, X-Ray trace writes and the VPC network interface "
+            "actions support no resource-level permissions; every other statement names "
+            "its resource.",
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, manifests)}]",
+            "Manifests are written under manifests/{cluster_id}/ with a timestamp in the "
+            "name, so objects are named by that prefix; nothing else in the bucket.",
+        )

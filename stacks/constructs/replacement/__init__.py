@@ -1,0 +1,1 @@
+"""The scheduled health check and the HSM replacement workflow (lambdas/replacement)."""

@@ -1,0 +1,1 @@
+"""The full cluster restore workflow (lambdas/restore)."""

@@ -1,0 +1,272 @@
+"""The full-cluster restore: its step function, state machine and permissions.
+
+One line adds it to a stack: the main one, which may restore into any configured
+region, and each DR-region stack, which restores into its own region only (so it
+needs nothing from the primary region but, best effort, the trust anchor):
+
+    RestoreCluster(self, "RestoreCluster", config=config, alerting=self.alerting)
+    RestoreCluster(self, "RestoreCluster", config=config, alerting=..., region=dr_region)
+
+The restored cluster's id (so its ARN) is unknown at synth time, so CreateHsm is
+allowed on any cluster of the configured regions that carries this deployment's
+`managed-by`/`hsmdr:deployment` tags, set by this role's CreateCluster (aws:RequestTag).
+CloudHSM authorizes that TagList as cloudhsm:TagResource and has no condition key that
+tells a tag-on-create from a later TagResource, so the TagResource grant carries the
+same request-tag conditions, the role gets no UntagResource, and an explicit Deny keeps
+every change off the protected clusters. DeleteHsm takes no resource in IAM ("*" in the
+restore regions): the code deletes only HSMs its own execution created.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import aws_iam as iam
+from constructs import Construct
+
+from lambdas.restore.settings import RestoreSettings
+from lambdas.restore.tags import RESTORE_TAG_KEYS
+from lambdas.shared import runbooks
+from lambdas.shared.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting.alerting import Alerting
+from stacks.constructs.alerting.state_machine import ObservedStateMachine
+from stacks.constructs.alerting.stopped_executions import stopped_rule
+from stacks.constructs.restore import workflow as restore_cluster
+from stacks.constructs.shared.hsm_permissions import (
+    CREATE_HSM_EC2_ACTIONS,
+    backup_arns,
+    cluster_arn,
+    delete_hsm_statement,
+    deny_protected_statements,
+    ec2_dependent_statement,
+    in_regions,
+)
+from stacks.constructs.shared.python_function import PythonFunction
+from stacks.constructs.shared.tables import parameter_arn, trust_anchor_read_statements
+from stacks.nag import acknowledge, rendered
+from stacks.names import RESTORE_CLUSTER, restore_state_machine_name
+
+READ_ACTIONS = ["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"]
+
+
+def restore_settings(config: DeploymentConfig) -> RestoreSettings:
+    restore = config.restore
+    return RestoreSettings(
+        primary_region=config.region,
+        dr_regions=tuple(config.dr_regions),
+        subnets={region: tuple(ids) for region, ids in restore.subnets.items()},
+        poll_seconds=restore.poll_seconds,
+        cluster_timeout_minutes=restore.cluster_timeout_minutes,
+        hsm_timeout_minutes=restore.hsm_timeout_minutes,
+        max_hsm_attempts=restore.max_hsm_attempts,
+        trust_anchor_parameter=restore.trust_anchor_parameter,
+        clusters_per_region_quota=config.quotas.clusters_per_region,
+        hsms_per_region_quota=config.quotas.hsms_per_region,
+    )
+
+
+def restore_regions(config: DeploymentConfig) -> list[str]:
+    """Where a restore may go or find backups: every region the config names."""
+    return list(restore_settings(config).regions)
+
+
+class RestoreCluster(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+        region: str | None = None,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.regions = [region] if region else restore_regions(config)
+        self.lambda_ = PythonFunction(
+            self,
+            "Steps",
+            config=config,
+            service_name=RESTORE_CLUSTER,
+            handler="lambdas.restore.handler.handler",
+            description="Steps of the CloudHSM full-cluster restore state machine",
+            environment={
+                # The alert topics: it pages itself for an execution that was stopped.
+                **alerting.alert_settings(config).to_env(),
+                **restore_settings(config).to_env(),
+            },
+            timeout=Duration.minutes(2),
+        )
+        for statement in restore_statements(self, config, self.regions):
+            self.lambda_.role.add_to_policy(statement)
+        alerting.grant_alerts(self.lambda_.function)
+        self._acknowledge_function(config)
+
+        restore = config.restore
+        most_hsms = max(sum(c.hsms_per_az.values()) for c in config.protected_clusters) + 1
+        self.workflow = ObservedStateMachine(
+            self,
+            "Workflow",
+            config=config,
+            name=restore_state_machine_name(config.deployment_name),
+            definition=restore_cluster.build(
+                self, function=self.lambda_.function, topic=alerting.topic
+            ),
+            # A backstop: every wait has its own deadline in the steps.
+            timeout=Duration.minutes(
+                restore.cluster_timeout_minutes
+                + most_hsms * restore.max_hsm_attempts * 2 * restore.hsm_timeout_minutes
+                + 60
+            ),
+            comment="Restore a CloudHSM cluster from a backup (complete cluster failure)",
+            alerting=alerting,
+            invokes=[self.lambda_.function],
+            when_stopped=(
+                "A restore execution timed out or was aborted: the step function pages with "
+                "what exists (and deletes only DEGRADED HSMs it created). Without that page, look "
+                "for clusters tagged hsmdr:restore-id (aws cloudhsmv2 describe-clusters), "
+                "read the execution history, and resume with its restore id: hsmdr restore "
+                "--config <deployment config> --restore-id <restore id> --source-cluster "
+                "<cluster id> --follow."
+            ),
+            runbook=runbooks.COMPLETE_CLUSTER_FAILURE,
+        )
+        self.stopped_rule = stopped_rule(
+            self,
+            state_machine=self.workflow.state_machine,
+            state_machine_name=restore_state_machine_name(config.deployment_name),
+            function=self.lambda_.function,
+            description="Restores that timed out or were aborted: report what exists, page",
+            alerting=alerting,
+            runbook=runbooks.COMPLETE_CLUSTER_FAILURE,
+        )
+        CfnOutput(
+            self,
+            "StateMachineArn",
+            value=self.workflow.state_machine.state_machine_arn,
+            description="Start with: hsmdr restore --config PATH --source-cluster ID --follow",
+        )
+
+    def _acknowledge_function(self, config: DeploymentConfig) -> None:
+        role = self.lambda_.role
+        acknowledge(
+            role,
+            "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
+            "cloudhsm:DescribeClusters/DescribeBackups, ec2:DescribeSubnets and X-Ray trace "
+            "writes support no resource-level permissions; the EC2 actions CloudHSM performs "
+            "with the caller's permissions act on a security group and ENIs whose ids exist "
+            "only once CloudHSM creates them, and are limited to the configured regions.",
+        )
+        for region in self.regions:
+            for arn, reason in (
+                (
+                    cluster_arn(self, region, "*"),
+                    "A restored cluster's id is made by CloudHSM at run time; HSM changes "
+                    "are limited by condition to clusters tagged managed-by=cloudhsm-dr and "
+                    "this deployment, tags only this role's CreateCluster sets.",
+                ),
+                (
+                    backup_arns(self, region),
+                    "A restore may start from any backup or copy of the region, chosen at "
+                    "run time; CreateCluster is limited by condition to this project's tags.",
+                ),
+                (
+                    _ssm_path(self, region, config.deployment_name),
+                    "Client configuration and restore claims live under this deployment's "
+                    "own /hsmdr/<deployment>/ parameter path, named per restore at run time.",
+                ),
+            ):
+                acknowledge(
+                    role,
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, arn)}]",
+                    reason,
+                )
+        executions = rendered(self, _executions(self, config))
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{executions}]",
+            "DescribeExecution on this deployment's restore executions (any region), to tell "
+            "a live holder of a restore id from one that stopped.",
+        )
+
+
+def restore_statements(
+    scope: Construct, config: DeploymentConfig, regions: list[str]
+) -> list[iam.PolicyStatement]:
+    """Reads anywhere; creates, tags, deletes HSMs and writes parameters in `regions`."""
+    stack = Stack.of(scope)
+    ours = {
+        f"aws:ResourceTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+        f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name,
+    }
+    request_tags = {
+        f"aws:RequestTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+        f"aws:RequestTag/{DEPLOYMENT_KEY}": config.deployment_name,
+    }
+    only_our_keys = {"ForAllValues:StringEquals": {"aws:TagKeys": list(RESTORE_TAG_KEYS)}}
+    statements = [
+        iam.PolicyStatement(actions=READ_ACTIONS, resources=["*"]),
+        # CreateCluster authorizes against the source backup and the request's tags.
+        iam.PolicyStatement(
+            actions=["cloudhsm:CreateCluster"],
+            resources=[backup_arns(scope, r) for r in regions],
+            conditions={"StringEquals": request_tags, **only_our_keys},
+        ),
+        # CreateCluster with a TagList also needs TagResource on the new cluster.
+        iam.PolicyStatement(
+            actions=["cloudhsm:TagResource"],
+            resources=[cluster_arn(scope, r, "*") for r in regions],
+            conditions={"StringEquals": request_tags, **only_our_keys},
+        ),
+        iam.PolicyStatement(
+            actions=["cloudhsm:CreateHsm"],
+            resources=[cluster_arn(scope, r, "*") for r in regions],
+            conditions={"StringEquals": ours},
+        ),
+        # No resource type, no condition key: the code deletes only HSMs it created.
+        delete_hsm_statement(regions),
+        ec2_dependent_statement(CREATE_HSM_EC2_ACTIONS, regions),
+        # The function's own EC2 call: the zones of the recovery subnets.
+        iam.PolicyStatement(
+            actions=["ec2:DescribeSubnets"],
+            resources=["*"],
+            conditions={"StringEquals": in_regions(regions)},
+        ),
+        iam.PolicyStatement(
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name="aws-service-role/cloudhsm.amazonaws.com/AWSServiceRoleForCloudHSM",
+                )
+            ],
+            conditions={"StringEquals": {"iam:AWSServiceName": "cloudhsm.amazonaws.com"}},
+        ),
+        iam.PolicyStatement(
+            actions=["ssm:PutParameter", "ssm:GetParameter", "ssm:GetParametersByPath"],
+            resources=[_ssm_path(scope, r, config.deployment_name) for r in regions],
+        ),
+        iam.PolicyStatement(
+            actions=["states:DescribeExecution"], resources=[_executions(scope, config)]
+        ),
+    ]
+    return (
+        statements
+        + trust_anchor_read_statements(scope, config)
+        + deny_protected_statements(scope, config, regions)
+    )
+
+
+def _ssm_path(scope: Construct, region: str, deployment: str) -> str:
+    return parameter_arn(scope, region, f"hsmdr/{deployment}/*")
+
+
+def _executions(scope: Construct, config: DeploymentConfig) -> str:
+    return Stack.of(scope).format_arn(
+        service="states",
+        region="*",
+        resource="execution",
+        resource_name=f"{restore_state_machine_name(config.deployment_name)}:*",
+        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+    )

@@ -1,0 +1,1 @@
+"""The scheduled backup verification (lambdas/verification)."""
