@@ -1,7 +1,7 @@
 """The deployment config a command works on: `--config PATH` (a local YAML), or
 `--deployment NAME` (also before the command, or $HSMDR_DEPLOYMENT): the validated
 config the deployed stacks store in the SSM parameter /hsmdr/NAME/config
-(stacks/constructs/stored_config.py), read with ssm:GetParameter in the region of your
+(stacks/constructs/shared/stored_config.py), read with ssm:GetParameter in the region of your
 AWS environment (AWS_REGION, AWS_DEFAULT_REGION, or the profile's region). Each
 DR-region stack holds a copy, so with AWS_REGION set to a DR region it is read there
 when the primary region is down.

@@ -36,7 +36,7 @@ from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.backups.copy_monitor import CopyMonitor
 from stacks.constructs.restore.restore_cluster import RestoreCluster
-from stacks.constructs.stored_config import StoredConfig
+from stacks.constructs.shared.stored_config import StoredConfig
 from stacks.monitoring import Monitoring
 
 

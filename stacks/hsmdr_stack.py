@@ -16,7 +16,7 @@ from stacks.constructs.replacement.hsm_health import HsmHealthCheck
 from stacks.constructs.replacement.hsm_replacement import HsmReplacementWorkflow
 from stacks.constructs.restore.restore_cluster import RestoreCluster
 from stacks.constructs.shared.cluster_locks import ClusterLocks
-from stacks.constructs.stored_config import StoredConfig
+from stacks.constructs.shared.stored_config import StoredConfig
 from stacks.constructs.verification.backup_verification import BackupVerification
 from stacks.monitoring import Monitoring
 

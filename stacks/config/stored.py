@@ -1,7 +1,7 @@
 """The validated deployment config as the stacks store it in SSM, and back.
 
 The main stack and every DR-region stack write it to the String parameter
-`config_parameter(deployment_name)` (stacks/constructs/stored_config.py), so that
+`config_parameter(deployment_name)` (stacks/constructs/shared/stored_config.py), so that
 `hsmdr --deployment NAME` works with no local YAML, in the primary region or, when
 that region is down, in a DR region.
 
