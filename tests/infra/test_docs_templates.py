@@ -6,22 +6,22 @@ what the example deploys."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from tests.alert_text import command_problem, runbooks_in
 from tests.conftest import REPO_ROOT
+from tests.docs.test_readme import paged_rows, section, subject_row, table_rows
 from tests.infra.conftest import GateSynthesis
 from tests.infra.template_arns import StackTemplate
 
 pytestmark = pytest.mark.slow
 
 ARCHITECTURE = REPO_ROOT / "docs" / "architecture.md"
-README = REPO_ROOT / "README.md"
 COSTS = REPO_ROOT / "docs" / "costs.md"
 RUNBOOKS = REPO_ROOT / "docs" / "runbooks"
 # The resources the diagram names one by one, by their logical id family.
@@ -49,19 +49,10 @@ def rendered(value: Any) -> str:
     return "TOKEN"
 
 
-def section(text: str, heading: str) -> str:
-    return text.partition(heading)[2].split("\n## ")[0]
-
-
 def mermaid(text: str) -> str:
     match = re.search(r"```mermaid\n(.*?)```", text, re.DOTALL)
     assert match, "docs/architecture.md has no mermaid diagram"
     return match.group(1)
-
-
-def table_rows(text: str) -> list[list[str]]:
-    rows = [line for line in text.splitlines() if line.startswith("| ")]
-    return [[cell.strip() for cell in row.strip("|").split(" | ")] for row in rows[2:]]
 
 
 def alarm_fragments() -> list[str]:
@@ -109,30 +100,6 @@ def test_every_alarm_belongs_to_a_documented_family_in_the_diagram(
     assert sorted(set(fragments) - words) == [], "the diagram must show every alarm family"
     stale = [f for f in fragments if not any(f in lid for _, lid, _ in found)]
     assert stale == [], "docs/architecture.md names alarm families no template has"
-
-
-@dataclass(frozen=True)
-class PagedRow:
-    fragments: list[str]
-    findings: list[str]
-    runbooks: set[str]
-    commands: list[str]
-
-
-def paged_rows() -> list[PagedRow]:
-    table = section(README.read_text(), "## Paged? start here")
-    rows = []
-    for got, where, run in table_rows(table):
-        codes = re.findall(r"`([A-Za-z_]+)`", got)
-        rows.append(
-            PagedRow(
-                fragments=[c for c in codes if not c.isupper()],
-                findings=[c for c in codes if c.isupper()],
-                runbooks=set(re.findall(r"\((docs/runbooks/[a-z-]+\.md)", where)),
-                commands=re.findall(r"`(hsmdr [^`]+)`", run),
-            )
-        )
-    return rows
 
 
 def test_the_paged_table_covers_every_alarm_with_its_runbook(
@@ -200,3 +167,37 @@ def test_the_costs_page_counts_what_the_example_deploys(
     assert len(stated) >= 8
     actual = {kind: counts[kind] for kind in stated}
     assert stated == actual, "update the counts in docs/costs.md (and the totals)"
+
+
+def worded_subjects(stacks: list[StackTemplate]) -> set[tuple[str, str]]:
+    """(state, subject with {} for each value) of the messages state machines word
+    themselves (a literal Subject or States.Format); others come from a function."""
+    found = set()
+    for stack in stacks:
+        for _, resource in stack.of_type("AWS::StepFunctions::StateMachine"):
+            machine = json.loads(definition_text(resource))
+            for name, state in machine["States"].items():
+                parameters = state.get("Parameters") or {}
+                subject = parameters.get("Subject") or parameters.get("Subject.$") or ""
+                literal = re.match(r"States\.Format\('((?:[^'\\]|\\.)*)'", subject)
+                if literal:
+                    found.add((name, literal.group(1)))
+                elif subject and not subject.startswith("$"):
+                    found.add((name, subject))
+    return found
+
+
+def definition_text(resource: dict[str, Any]) -> str:
+    raw = resource["Properties"]["DefinitionString"]
+    if isinstance(raw, dict):
+        return "".join(p if isinstance(p, str) else "ARN" for p in raw["Fn::Join"][1])
+    return str(raw)
+
+
+def test_the_paged_table_has_a_row_for_every_subject_a_state_machine_words(
+    stacks: list[StackTemplate],
+) -> None:
+    subjects = worded_subjects(stacks)
+    assert len(subjects) >= 6
+    rows = paged_rows()
+    assert sorted(f"{n}: {s}" for n, s in subjects if subject_row(s, rows) is None) == []
