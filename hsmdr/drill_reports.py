@@ -48,3 +48,10 @@ def find_report(s3: Any, bucket: str, execution: str | None) -> str:
     if not objects:
         raise UsageError(f"no drill report in s3://{bucket}/{REPORT_PREFIX} yet")
     return str(objects[0]["Key"])
+
+
+def past_reports(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """The newest drills' JSON reports, for the HTML report's trend."""
+    from lambdas.drill.report_html import TREND_LIMIT
+
+    return [stored_report(s3, bucket, o["Key"]) for o in report_objects(s3, bucket)[:TREND_LIMIT]]

@@ -3,7 +3,9 @@
 Works for any of this deployment's state machines (on-demand backup, restore, HSM
 replacement, drill): a timeline with step durations and a mermaid gantt chart, the
 failure and its cause, the achieved RTO and RPO when the output carries them, the
-alerts the execution sent, and a section for the people doing the analysis.
+alerts the execution sent, and a section for the people doing the analysis. `html`
+renders the same as one self-contained page (lambdas/shared/html_report.py), with the
+restore's or the drill's own phases and HSMs when the output is their report.
 """
 
 from __future__ import annotations
@@ -178,3 +180,84 @@ def _seconds(start: Any, end: Any) -> float | None:
 
 def _mermaid_time(iso: str) -> str:
     return datetime.fromisoformat(iso).strftime("%Y-%m-%dT%H:%M:%S")
+
+
+def html(
+    report: Mapping[str, Any],
+    *,
+    rto_minutes: float | None = None,
+    rpo_hours: float | None = None,
+) -> str:
+    """The post-incident report as one HTML page: the workflow's phases (a restore's or a
+    drill's, DEGRADED HSMs discarded and retried shown) above its states, RTO and RPO
+    against the objectives given (a drill's report carries its own RTO)."""
+    from lambdas.drill import report_html as drill_html
+    from lambdas.restore import report_html as restore_html
+    from lambdas.shared.html_report import FAILED, OK, RUNNING, WAIT, Bar, Measure, Page, render
+
+    output = report["output"] if isinstance(report["output"], dict) else {}
+    bars: list[Bar] = []
+    if "hsm_timeline" in output and "steps" in output:
+        bars += restore_html.bars(output)
+    elif isinstance(output.get("measurements"), dict) and isinstance(output.get("timeline"), dict):
+        bars += drill_html.bars(output)
+        rto_minutes = rto_minutes or output["measurements"].get("rto_minutes")
+    for step in report["timeline"]:
+        if step.get("type") not in ("Task", "Wait", "Map", "Parallel") or not step.get("start"):
+            continue
+        kind = FAILED if step.get("failed") else (WAIT if step["type"] == "Wait" else OK)
+        if not step.get("end") and not step.get("failed"):
+            kind = RUNNING
+        bars.append(Bar(str(step["state"]), step["start"], step.get("end"), kind, "states"))
+    failure = report["failure"]
+    findings = (
+        [("error", str(failure["error"]), f"in state {failure['state']}: {failure['message']}")]
+        if failure
+        else []
+    )
+    page = Page(
+        title=f"Post-incident report: {report['state_machine']}",
+        status=str(report["execution_status"]),
+        facts=[
+            ("execution", str(report["execution_arn"])),
+            ("started", str(report["started"])),
+            ("ended", str(report["stopped"] or "still running")),
+            ("duration", duration(report["duration_seconds"])),
+        ],
+        bars=bars,
+        measures=[
+            Measure(
+                "RTO: time to restored service",
+                report["rto_seconds"],
+                None if rto_minutes is None else float(rto_minutes) * 60,
+            ),
+            Measure(
+                "RPO: age of the backup used",
+                report["rpo_seconds"],
+                None if rpo_hours is None else float(rpo_hours) * 3600,
+            ),
+        ]
+        if report["rto_seconds"] is not None or report["rpo_seconds"] is not None
+        else [],
+        findings=findings,
+        sections=[
+            (
+                "Alerts sent",
+                [f"{a['at']}: {a['subject'] or '(no subject)'}" for a in report["alerts"]]
+                or ["none"],
+            ),
+            (
+                "Analysis (for the people on the incident)",
+                [
+                    "Impact (who or what could not use keys, and for how long):",
+                    "Root cause:",
+                    "Contributing factors:",
+                    "Detection (how we found out, and how fast):",
+                    "What went well:",
+                    "What went badly:",
+                    "Action items (owner, due date):",
+                ],
+            ),
+        ],
+    )
+    return render(page, generated_at=report["stopped"])

@@ -25,8 +25,27 @@ def register(groups: Any) -> None:
         metavar="EXECUTION_ARN",
         help="the execution's ARN (as `hsmdr restore`, `hsmdr backup create`, ... print it)",
     )
+    add_html_options(report)
     add_json_flag(report)
     report.set_defaults(run=run_report)
+
+
+def add_html_options(parser: Any) -> None:
+    parser.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write the report as one self-contained HTML page (Gantt chart by phase, "
+        "RTO and RPO against the objectives) to FILE",
+    )
+    parser.add_argument(
+        "--rto-minutes",
+        type=float,
+        metavar="M",
+        help="the RTO to hold the execution to (default: a drill's own; else none)",
+    )
+    parser.add_argument(
+        "--rpo-hours", type=float, metavar="H", help="the RPO to hold the backup's age to"
+    )
 
 
 def register_docs(groups: Any) -> None:
@@ -77,11 +96,13 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
     )
     report.add_argument(
         "--workflow",
-        choices=["on-demand-backup"],
+        choices=list(SANDBOX_WORKFLOWS),
         default="on-demand-backup",
-        help="which workflow to run (default: on-demand-backup)",
+        help="which workflow to run (default: on-demand-backup; restore loses the protected "
+        "cluster first, replacement fails one of its HSMs, drill deploys key verification)",
     )
     report.add_argument("--fault", action="append", default=[], metavar="NAME", help=fault_help)
+    add_html_options(report)
     add_json_flag(report)
     report.set_defaults(run=run_sandbox_report)
 
@@ -106,7 +127,7 @@ def report_for(execution_arn: str) -> dict[str, Any]:
 
 def run_report(args: argparse.Namespace) -> Outcome:
     report = report_for(args.execution_arn)
-    return _outcome(report)
+    return _outcome(report, args)
 
 
 def run_sandbox_inventory(args: argparse.Namespace) -> Outcome:
@@ -119,24 +140,81 @@ def run_sandbox_inventory(args: argparse.Namespace) -> Outcome:
     return _inventory_outcome(inventory, args.output)
 
 
+SANDBOX_WORKFLOWS = ("on-demand-backup", "restore", "replacement", "drill")
+
+
 def run_sandbox_report(args: argparse.Namespace) -> Outcome:
-    from sandbox.backup_scenarios import create_backup
-    from sandbox.session import FaultError, Sandbox
+    from sandbox.session import FaultError
+
+    try:
+        if args.workflow == "drill":
+            report = _sandbox_drill_report(args.fault)
+        else:
+            report = _sandbox_report(args.workflow, args.fault)
+    except FaultError as error:
+        raise UsageError(str(error)) from error
+    return _outcome(report, args)
+
+
+def _sandbox_report(workflow: str, faults: list[str]) -> dict[str, Any]:
+    from sandbox.session import Sandbox
 
     with Sandbox() as sandbox:
         sandbox.seed_protected_clusters()
-        try:
-            sandbox.apply_faults(args.fault)
-        except FaultError as error:
-            raise UsageError(str(error)) from error
-        run = create_backup(sandbox)
+        if workflow == "on-demand-backup":
+            from sandbox.backup_scenarios import create_backup
+
+            sandbox.apply_faults(faults)
+            run = create_backup(sandbox)
+        elif workflow == "restore":
+            from sandbox.restore_scenarios import (
+                lose_cluster,
+                run_restore,
+                seed_trust_anchor,
+                subnets,
+            )
+
+            spec = sandbox.config.protected_clusters[0]
+            seed_trust_anchor(sandbox)
+            lose_cluster(sandbox, spec.id, spec.region)
+            sandbox.apply_faults(faults, region=spec.region)
+            source = {"source_cluster_id": spec.id, "region": spec.region}
+            run = run_restore(
+                sandbox, {**source, "subnet_ids": subnets(sandbox, spec.region), "poll_seconds": 1}
+            )
+        else:
+            from sandbox.replacement_scenarios import replace_after_failure
+
+            wanted = list(faults)
+            if not any(f.partition(":")[0] == "hsm-failure" for f in wanted):
+                wanted.append("hsm-failure")
+            sandbox.apply_faults(wanted)
+            run = replace_after_failure(sandbox)
+            if not run.get("execution_arn"):
+                raise UsageError(f"no replacement started: {run.get('cause')}")
         report = report_for(run["execution_arn"])
     report["alerts_captured"] = run["alerts"]
-    return _outcome(report)
+    return report
 
 
-def _outcome(report: dict[str, Any]) -> Outcome:
-    from hsmdr.incident import markdown
+def _sandbox_drill_report(faults: list[str]) -> dict[str, Any]:
+    from sandbox.drill_scenarios import drill_region, drill_sandbox, run_drill
+    from sandbox.softhsm import INSTALL_COMMAND, softhsm_available
+
+    if not softhsm_available():
+        raise UsageError(f"SoftHSM2 is missing: {INSTALL_COMMAND}")
+    with drill_sandbox() as sandbox:
+        sandbox.apply_faults(faults, region=drill_region(sandbox, {}))
+        run = run_drill(sandbox, {})
+        report = report_for(run["execution_arn"])
+    report["alerts_captured"] = run["alerts"]
+    return report
+
+
+def _outcome(report: dict[str, Any], args: argparse.Namespace) -> Outcome:
+    from pathlib import Path
+
+    from hsmdr.incident import html, markdown
 
     # The report is the product here: it succeeded if it was produced.
     document = {
@@ -144,4 +222,10 @@ def _outcome(report: dict[str, Any]) -> Outcome:
         "status": "SUCCEEDED",
         "execution_succeeded": report["status"] == "SUCCEEDED",
     }
-    return Outcome(document, markdown(report))
+    text = markdown(report)
+    if args.html:
+        page = html(report, rto_minutes=args.rto_minutes, rpo_hours=args.rpo_hours)
+        Path(args.html).write_text(page, encoding="utf-8")
+        document["html_written_to"] = args.html
+        text += f"\nHTML report written to {args.html}\n"
+    return Outcome(document, text)

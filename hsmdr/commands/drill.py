@@ -60,6 +60,12 @@ def register(groups: Any) -> None:
         "report", help="print a drill's Markdown report from S3 (default: the latest)"
     )
     report.add_argument("execution", nargs="?", metavar="EXECUTION", help="name or ARN")
+    report.add_argument(
+        "--html",
+        metavar="FILE",
+        help="also write it as one self-contained HTML page (Gantt chart, RTO, the trend "
+        "across past drills) to FILE",
+    )
     add_config_source(report)
     add_json_flag(report)
     report.set_defaults(run=run_report)
@@ -193,6 +199,16 @@ def run_report(args: argparse.Namespace) -> Outcome:
         "report": stored,
         "markdown": markdown,
     }
+    if args.html:
+        from pathlib import Path
+
+        from hsmdr.drill_reports import past_reports
+        from lambdas.drill.report_html import render_html
+
+        page = render_html(stored, past_reports(s3, bucket))
+        Path(args.html).write_text(page, encoding="utf-8")
+        document["html_written_to"] = args.html
+        markdown += f"\nHTML report written to {args.html}\n"
     return Outcome(document, markdown)
 
 

@@ -203,7 +203,12 @@ def build_report(
             "run": run.get("teardown_run"),
         },
         "notes": list(plan.get("notes") or []),
-        "report": {"bucket": bucket, "json_key": json_key, "markdown_key": markdown_key},
+        "report": {
+            "bucket": bucket,
+            "json_key": json_key,
+            "markdown_key": markdown_key,
+            "html_key": json_key.removesuffix(".json") + ".html",
+        },
         "started_at": plan["started_at"],
         "finished_at": now.isoformat(),
     }

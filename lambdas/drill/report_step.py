@@ -1,5 +1,6 @@
-"""The drill's report: measured, written to S3 (JSON and Markdown), emitted as metrics,
-and worded for the page or the notify message."""
+"""The drill's report: measured, written to S3 (JSON, Markdown and an HTML page with
+the trend across past drills), emitted as metrics, and worded for the page or the notify
+message."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from lambdas.alerting.workflow_alerts import error_summary
 from lambdas.drill import step_support as support
 from lambdas.drill.network import Ec2
 from lambdas.drill.report import (
+    REPORT_PREFIX,
     alert,
     build_report,
     emf_document,
     render_markdown,
     to_json,
 )
+from lambdas.drill.report_html import TREND_LIMIT, render_html
 from lambdas.drill.settings import DrillSettings
 from lambdas.drill.step_support import SERVICE, Job
 from lambdas.shared.console import execution_url
@@ -30,7 +33,7 @@ from lambdas.shared.observability import logger
 
 
 def report(event: Mapping[str, Any]) -> dict[str, Any]:
-    """Measure, write the report (JSON and Markdown) to S3, emit the metrics, and
+    """Measure, write the report (JSON, Markdown and HTML) to S3, emit the metrics, and
     prepare the notification. Runs after teardown, whatever happened before."""
     job: Job = json.loads(json.dumps(event["job"]))
     settings = DrillSettings.from_env()
@@ -115,3 +118,22 @@ def _store(settings: DrillSettings, document: Mapping[str, Any]) -> None:
         Body=render_markdown(document).encode(),
         ContentType="text/markdown; charset=utf-8",
     )
+    s3.put_object(
+        Bucket=settings.report_bucket,
+        Key=keys["html_key"],
+        Body=render_html(document, past_reports(s3, settings.report_bucket)).encode(),
+        ContentType="text/html; charset=utf-8",
+    )
+
+
+def past_reports(s3: Any, bucket: str) -> list[dict[str, Any]]:
+    """The last drills' JSON reports (their keys start with the date), for the trend.
+    A read that fails leaves the trend short, never the report unwritten."""
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=REPORT_PREFIX)
+        listed = [o["Key"] for page in pages for o in page.get("Contents", [])]
+        keys = sorted(key for key in listed if key.endswith(".json"))[-TREND_LIMIT:]
+        return [json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read()) for key in keys]
+    except Exception as error:  # the report must still be written
+        logger.warning("past drill reports unreadable", extra={"error": type(error).__name__})
+        return []

@@ -174,6 +174,21 @@ class DrDrill(Construct):
         for statement in self.statements:
             self.lambda_.role.add_to_policy(statement)
         self.bucket.grant_put(function, f"{REPORT_PREFIX}*")
+        # The HTML report's trend across past drills: list the reports, read their JSON.
+        self.lambda_.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:ListBucket"],
+                resources=[self.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{REPORT_PREFIX}*"]}},
+            )
+        )
+        self.lambda_.role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:GetObject"],
+                resources=[self.bucket.arn_for_objects(f"{REPORT_PREFIX}*.json")],
+            )
+        )
+        self.key.grant_decrypt(function)
         alerting.topic.grant_publish(function)
         self._acknowledge_function()
 
@@ -379,6 +394,13 @@ class DrDrill(Construct):
             f"AwsSolutions::AwsSolutions-IAM5[Resource::{reports}]",
             "Reports are written under reports/drills/ with the date and execution in the "
             "name; nothing else in the bucket.",
+        )
+        past = rendered(self, self.bucket.arn_for_objects(f"{REPORT_PREFIX}*.json"))
+        acknowledge(
+            role,
+            f"AwsSolutions::AwsSolutions-IAM5[Resource::{past}]",
+            "The HTML report reads past drills' JSON reports (their names carry the date and "
+            "execution) for its trend; nothing else in the bucket.",
         )
         for action in ("kms:GenerateDataKey*", "kms:ReEncrypt*", "s3:Abort*"):
             acknowledge(
