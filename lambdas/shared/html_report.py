@@ -120,7 +120,7 @@ body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem;color
 max-width:72rem}
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem;border-bottom:1px solid #ddd}
 table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #ddd;padding:.25rem .5rem;
-text-align:left;vertical-align:top}th{background:#f5f5f5}
+text-align:left;vertical-align:top}th{background:#f5f5f5}td.n{white-space:nowrap}
 .status{display:inline-block;padding:.1rem .5rem;border-radius:.25rem;color:#fff}
 .SUCCEEDED,.met{background:#2e7d32}.FAILED,.EXCEEDED,.error{background:#c62828}
 .warning{background:#f9a825}.unknown,.RUNNING{background:#757575}
@@ -172,12 +172,14 @@ def _measures(measures: Sequence[Measure]) -> str:
     rows = []
     for m in measures:
         met = m.met
-        verdict = "not measured" if met is None else ("met" if met else "EXCEEDED")
+        verdict = "met" if met else "EXCEEDED"
+        if met is None:
+            verdict = "not measured" if m.seconds is None else "no objective"
         css = "unknown" if met is None else ("met" if met else "EXCEEDED")
         objective = "none set" if m.objective_seconds is None else duration(m.objective_seconds)
         rows.append(
-            f"<tr><td>{_e(m.name)}</td><td>{_e(duration(m.seconds))}</td>"
-            f"<td>{_e(objective)}</td>"
+            f'<tr><td>{_e(m.name)}</td><td class="n">{_e(duration(m.seconds))}</td>'
+            f'<td class="n">{_e(objective)}</td>'
             f'<td><span class="status {css}">{_e(verdict)}</span></td>'
             f"<td>{_measure_bar(m)}</td><td>{_e(m.note)}</td></tr>"
         )
@@ -287,7 +289,7 @@ def trend_chart(page: Page) -> str:
     points = list(page.trend)
     values = [p.seconds for p in points if p.seconds is not None]
     top_value = max([*values, page.trend_objective_seconds or 0.0]) * 1.15 or 1.0
-    column, gap, height, base = 36, 12, 160, 180
+    column, gap, height, base = 40, 36, 160, 180
     width = max(len(points) * (column + gap) + 80, 240)
     parts = [
         f'<svg class="trend" width="{width}" height="{base + 40}" role="img" '
@@ -307,7 +309,7 @@ def trend_chart(page: Page) -> str:
             )
         parts.append(
             f'<text x="{x + column / 2}" y="{base + 14}" text-anchor="middle">'
-            f"{_e(_clip(point.label, 10))}</text>"
+            f"{_e(point.label[:10])}</text>"
         )
     if page.trend_objective_seconds is not None:
         y = base - height * page.trend_objective_seconds / top_value

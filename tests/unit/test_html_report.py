@@ -154,9 +154,9 @@ def test_a_degraded_hsm_is_discarded_and_its_phase_shows_the_retry() -> None:
 
 def test_rto_and_rpo_against_the_objectives() -> None:
     met = restore_html(restore_report(), rto_minutes=30, rpo_hours=24)
-    assert _verdicts(met) == ["met", "met", "not measured"]
+    assert _verdicts(met) == ["met", "met", "no objective"]
     exceeded = restore_html(restore_report(), rto_minutes=20, rpo_hours=1)
-    assert _verdicts(exceeded) == ["EXCEEDED", "EXCEEDED", "not measured"]
+    assert _verdicts(exceeded) == ["EXCEEDED", "EXCEEDED", "no objective"]
     assert "25 min 0 s" in exceeded and "20 min 0 s" in exceeded
     none_set = restore_html(restore_report())
     assert "none set" in none_set
