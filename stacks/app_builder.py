@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import App, Environment
+from aws_cdk import App, Aspects, Environment
 
 from stacks.config import DeploymentConfig
+from stacks.constructs.alerting.reader_texts import ReaderTexts
 from stacks.dr_region_stack import DrRegionStack
 from stacks.hsmdr_stack import CloudHsmDrStack
 from stacks.nag import check_app
@@ -31,5 +32,7 @@ def build_app(config: DeploymentConfig, app: App | None = None) -> tuple[App, Cl
             env=Environment(account=config.account, region=region),
             description=f"cloudhsm-dr: what must run in DR region {region} (copy monitor, alerts)",
         )
+    # Every alarm description and workflow message: runbook links, `--deployment NAME`.
+    Aspects.of(app).add(ReaderTexts(docs_url=config.docs_url, deployment=config.deployment_name))
     check_app(app)
     return app, stack

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from lambdas.alerting.alerts import Alert
 from lambdas.alerting.memory import AlertMemory, Remembered, due
+from lambdas.shared import runbooks
 from lambdas.shared.settings import AlertTopics
 
 if TYPE_CHECKING:
@@ -23,7 +24,8 @@ def publish(alert: Alert, topics: AlertTopics, sns: Any = None) -> dict[str, str
         import boto3
 
         sns = boto3.client("sns", region_name=topic_arn.split(":")[3])
-    response = sns.publish(TopicArn=topic_arn, Subject=alert.subject, Message=alert.body)
+    body = runbooks.from_environment(alert.body)  # links, --deployment NAME
+    response = sns.publish(TopicArn=topic_arn, Subject=alert.subject, Message=body)
     return {
         "message_id": str(response["MessageId"]),
         "severity": alert.severity,

@@ -74,7 +74,7 @@ def on_demand_failure_alert(
     # Put back as it was: whoever started it is following it. Left changed: page.
     return {
         "subject": subject[:SNS_SUBJECT_MAX],
-        "body": "\n".join(lines),
+        "body": runbooks.from_environment("\n".join(lines)),
         "severity": PAGE if remaining else NOTIFY,
     }
 
@@ -111,4 +111,8 @@ def stopped_alert(
         f"Execution: {console_url}",
     ]
     subject = f"{workflow[:1].upper()}{workflow[1:]} {status} on {cluster}"
-    return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines), "severity": PAGE}
+    return {
+        "subject": subject[:SNS_SUBJECT_MAX],
+        "body": runbooks.from_environment("\n".join(lines)),
+        "severity": PAGE,
+    }

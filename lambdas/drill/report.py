@@ -426,7 +426,8 @@ def alert(report: Mapping[str, Any], console_url: str) -> dict[str, str]:
             f"Runbook: {runbooks.DR_DRILL} (When it fails)",
             f"Execution: {console_url}",
         ]
-    return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
+    body = runbooks.from_environment("\n".join(lines))
+    return {"subject": subject[:SNS_SUBJECT_MAX], "body": body}
 
 
 def stopped_alert(
@@ -484,7 +485,8 @@ def stopped_alert(
         f"Execution: {execution}",
         f"Runbook: {runbooks.DR_DRILL} (A drill cluster left behind)",
     ]
-    return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
+    body = runbooks.from_environment("\n".join(lines))
+    return {"subject": subject[:SNS_SUBJECT_MAX], "body": body}
 
 
 def to_json(report: Mapping[str, Any]) -> str:

@@ -134,7 +134,7 @@ def replacement_success_alert(result: Mapping[str, Any]) -> dict[str, str]:
         f"Execution: {execution_url(result['execution'])}",
     ]
     subject = f"CloudHSM HSM replaced on {label}: {summary.split(' with ')[-1]}"
-    return {"subject": fit_subject(subject), "body": "\n".join(lines)}
+    return {"subject": fit_subject(subject), "body": runbooks.from_environment("\n".join(lines))}
 
 
 _ADVICE = {
@@ -190,4 +190,4 @@ def replacement_failure_alert(
         f"Execution: {execution_url(plan['execution'])}",
     ]
     subject = f"CloudHSM HSM replacement FAILED on {plan['label']}: {name}"
-    return {"subject": fit_subject(subject), "body": "\n".join(lines)}
+    return {"subject": fit_subject(subject), "body": runbooks.from_environment("\n".join(lines))}

@@ -1,7 +1,18 @@
 """Where each alert sends a person: the runbooks under docs/runbooks/, and which one
-covers each verification finding. Alarm descriptions (stacks/) use the same paths."""
+covers each verification finding. Alarm descriptions (stacks/) use the same paths.
+
+Texts are written with relative runbook paths and `--config <deployment config>`;
+`for_reader` turns them into what the person paged can use as is: links under the
+config's `docs_url` (when set) and `--deployment NAME`. The stacks apply it to alarm
+descriptions and state machine definitions at synth; the functions, to what they
+word, with the values the stack put in their environment (`from_environment`)."""
 
 from __future__ import annotations
+
+import os
+import re
+
+from lambdas.shared.env import Env
 
 COMPLETE_CLUSTER_FAILURE = "docs/runbooks/complete-cluster-failure.md"
 SINGLE_HSM_FAILURE = "docs/runbooks/single-hsm-failure.md"
@@ -34,3 +45,30 @@ FINDING_RUNBOOKS = {
 
 def for_finding(code: str) -> str:
     return FINDING_RUNBOOKS[code]
+
+
+# A runbook reference: a relative path, with an anchor or not.
+RELATIVE_REFERENCE = re.compile(r"(?<![\w/.:-])docs/runbooks/[a-z0-9-]+\.md(?:#[a-z0-9-]+)?")
+# The ways texts stand for the deployment's config file.
+CONFIG_PLACEHOLDER = re.compile(r"--config (?:<deployment\s+config>|<config>|PATH)")
+
+
+def for_reader(text: str, *, docs_url: str | None, deployment: str | None) -> str:
+    """`text` with each relative runbook reference made a link under `docs_url` and each
+    `--config <deployment config>` made `--deployment <deployment>` (unchanged where the
+    value is None or empty)."""
+    if docs_url:
+        base = docs_url.rstrip("/")
+        text = RELATIVE_REFERENCE.sub(lambda found: f"{base}/{found.group(0)}", text)
+    if deployment:
+        text = CONFIG_PLACEHOLDER.sub(f"--deployment {deployment}", text)
+    return text
+
+
+def from_environment(text: str) -> str:
+    """`for_reader` with the docs URL and the deployment name the stack gave this function."""
+    return for_reader(
+        text,
+        docs_url=os.environ.get(Env.DOCS_URL),
+        deployment=os.environ.get(Env.DEPLOYMENT_NAME),
+    )

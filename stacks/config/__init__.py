@@ -602,6 +602,15 @@ class DeploymentConfig(_Strict):
         description="the stack name and the prefix of every resource name",
     )
     region: Region = Field(description="where the stack runs; protected clusters default to it")
+    docs_url: str | None = Field(
+        default=None,
+        pattern=r"^https://[A-Za-z0-9.-]+(?::[0-9]{1,5})?(?:/[A-Za-z0-9._~%+/-]*)?$",
+        max_length=200,
+        description="where this repository's docs are published (the directory that holds "
+        "docs/, e.g. https://github.com/ORG/cloudhsm-dr/blob/main): alerts and alarm "
+        "descriptions then link to `<docs_url>/docs/runbooks/...`; unset, they name the "
+        "relative path",
+    )
     account: str | None = Field(
         default=None, pattern=r"^\d{12}$", description="pins the stacks to one account"
     )

@@ -164,4 +164,4 @@ def test_copy_schedule_runs_daily_with_dead_letters_and_alarms(synthesized: Synt
     ]
     assert all(a["AlarmActions"] == [{"Ref": topic_id}] for a in alarms)
     errors = next(a for a in alarms if a["MetricName"] == "Errors")
-    assert "hsmdr backup copy --config" in _text(errors["AlarmDescription"])
+    assert "hsmdr backup copy --deployment" in _text(errors["AlarmDescription"])

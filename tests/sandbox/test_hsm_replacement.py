@@ -89,7 +89,7 @@ def failure_alert(report: dict[str, Any]) -> str:
     [alert] = [a for a in report["alerts"] if "replacement FAILED" in a["subject"]]
     message = str(alert["message"])
     assert "What exists now (cluster ACTIVE)" in message
-    assert f"hsmdr hsm replace --config <deployment config> --cluster {CLUSTER}" in message
+    assert f"hsmdr hsm replace --deployment hsmdr-sandbox --cluster {CLUSTER}" in message
     assert report["execution_arn"] in message
     return message
 

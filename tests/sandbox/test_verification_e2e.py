@@ -59,7 +59,7 @@ def test_hsm_failure_pages_with_the_hsm_and_the_command_to_run(sandbox: Sandbox)
     degraded = next(h for h in result["clusters"][0]["hsms"] if h["state"] == "DEGRADED")
     assert degraded["hsm_id"] in alert["message"]
     assert (
-        "hsmdr hsm replace --config <deployment config> --cluster cluster-sandboxprimary "
+        "hsmdr hsm replace --deployment hsmdr-sandbox --cluster cluster-sandboxprimary "
         f"--hsm {degraded['hsm_id']} --follow"
     ) in alert["message"]
 

@@ -57,6 +57,9 @@ class PythonFunction(Construct):
             Env.SERVICE_NAME: service_name,
             Env.METRICS_NAMESPACE: METRICS_NAMESPACE,
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # What the messages a function words name (runbooks.from_environment).
+            Env.DEPLOYMENT_NAME: config.deployment_name,
+            **({Env.DOCS_URL: config.docs_url} if config.docs_url else {}),
             **environment,
         }
         _check_env_size(service_name, env)
