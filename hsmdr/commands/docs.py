@@ -161,40 +161,42 @@ def _sandbox_report(workflow: str, faults: list[str]) -> dict[str, Any]:
 
     with Sandbox() as sandbox:
         sandbox.seed_protected_clusters()
-        if workflow == "on-demand-backup":
-            from sandbox.backup_scenarios import create_backup
-
-            sandbox.apply_faults(faults)
-            run = create_backup(sandbox)
-        elif workflow == "restore":
-            from sandbox.restore_scenarios import (
-                lose_cluster,
-                run_restore,
-                seed_trust_anchor,
-                subnets,
-            )
-
-            spec = sandbox.config.protected_clusters[0]
-            seed_trust_anchor(sandbox)
-            lose_cluster(sandbox, spec.id, spec.region)
-            sandbox.apply_faults(faults, region=spec.region)
-            source = {"source_cluster_id": spec.id, "region": spec.region}
-            run = run_restore(
-                sandbox, {**source, "subnet_ids": subnets(sandbox, spec.region), "poll_seconds": 1}
-            )
-        else:
-            from sandbox.replacement_scenarios import replace_after_failure
-
-            wanted = list(faults)
-            if not any(f.partition(":")[0] == "hsm-failure" for f in wanted):
-                wanted.append("hsm-failure")
-            sandbox.apply_faults(wanted)
-            run = replace_after_failure(sandbox)
-            if not run.get("execution_arn"):
-                raise UsageError(f"no replacement started: {run.get('cause')}")
+        run = run_workflow(sandbox, workflow, faults)
         report = report_for(run["execution_arn"])
     report["alerts_captured"] = run["alerts"]
     return report
+
+
+def run_workflow(sandbox: Any, workflow: str, faults: list[str]) -> dict[str, Any]:
+    """Run `workflow` (not the drill: it needs a sandbox of its own) in a seeded sandbox,
+    with the faults; restore loses the protected cluster first, replacement fails one of
+    its HSMs unless a fault names one."""
+    if workflow == "on-demand-backup":
+        from sandbox.backup_scenarios import create_backup
+
+        sandbox.apply_faults(faults)
+        return create_backup(sandbox)
+    if workflow == "restore":
+        from sandbox.restore_scenarios import lose_cluster, run_restore, seed_trust_anchor, subnets
+
+        spec = sandbox.config.protected_clusters[0]
+        seed_trust_anchor(sandbox)
+        lose_cluster(sandbox, spec.id, spec.region)
+        sandbox.apply_faults(faults, region=spec.region)
+        source = {"source_cluster_id": spec.id, "region": spec.region}
+        return run_restore(
+            sandbox, {**source, "subnet_ids": subnets(sandbox, spec.region), "poll_seconds": 1}
+        )
+    from sandbox.replacement_scenarios import replace_after_failure
+
+    wanted = list(faults)
+    if not any(f.partition(":")[0] == "hsm-failure" for f in wanted):
+        wanted.append("hsm-failure")
+    sandbox.apply_faults(wanted)
+    run = replace_after_failure(sandbox)
+    if not run.get("execution_arn"):
+        raise UsageError(f"no replacement started: {run.get('cause')}")
+    return run
 
 
 def _sandbox_drill_report(faults: list[str]) -> dict[str, Any]:
