@@ -196,12 +196,18 @@ def html(
     from lambdas.shared.html_report import FAILED, OK, RUNNING, WAIT, Bar, Measure, Page, render
 
     output = report["output"] if isinstance(report["output"], dict) else {}
+    rto_seconds, rpo_seconds = report["rto_seconds"], report["rpo_seconds"]
     bars: list[Bar] = []
     if "hsm_timeline" in output and "steps" in output:
         bars += restore_html.bars(output)
     elif isinstance(output.get("measurements"), dict) and isinstance(output.get("timeline"), dict):
         bars += drill_html.bars(output)
-        rto_minutes = rto_minutes or output["measurements"].get("rto_minutes")
+        measured = output["measurements"]
+        rto_minutes = rto_minutes or measured.get("rto_minutes")
+        if rto_seconds is None:
+            rto_seconds = measured.get("recovery_time_seconds")
+        if rpo_seconds is None:
+            rpo_seconds = measured.get("backup_age_seconds")
     for step in report["timeline"]:
         if step.get("type") not in ("Task", "Wait", "Map", "Parallel") or not step.get("start"):
             continue
@@ -228,16 +234,16 @@ def html(
         measures=[
             Measure(
                 "RTO: time to restored service",
-                report["rto_seconds"],
+                rto_seconds,
                 None if rto_minutes is None else float(rto_minutes) * 60,
             ),
             Measure(
                 "RPO: age of the backup used",
-                report["rpo_seconds"],
+                rpo_seconds,
                 None if rpo_hours is None else float(rpo_hours) * 3600,
             ),
         ]
-        if report["rto_seconds"] is not None or report["rpo_seconds"] is not None
+        if rto_seconds is not None or rpo_seconds is not None
         else [],
         findings=findings,
         sections=[

@@ -329,3 +329,26 @@ def test_the_post_incident_page_draws_the_states_and_the_restore_phases() -> Non
     assert "identify backup" in page and "WaitHsm" in page and "Choose" not in page
     assert 'class="bar failed"' in page and 'class="bar discarded"' in page
     assert _verdicts(page) == ["met", "EXCEEDED"]
+
+
+def test_the_post_incident_page_of_a_drill_holds_it_to_its_own_rto() -> None:
+    output = drill_report(rto_minutes=20)
+    report = {
+        "status": "SUCCEEDED",
+        "execution_status": "SUCCEEDED",
+        "execution_arn": output["execution"],
+        "state_machine": "prod-dr-drill",
+        "started": at(-10),
+        "stopped": at(2100),
+        "duration_seconds": 2110.0,
+        "output": output,
+        "failure": None,
+        "rto_seconds": None,  # the drill's measures are under "measurements"
+        "rpo_seconds": None,
+        "alerts": [],
+        "timeline": [],
+    }
+    page = incident_html(report, rpo_hours=24)
+    parsed(page)
+    assert 'class="bar discarded"' in page and "teardown" in page
+    assert _verdicts(page) == ["EXCEEDED", "met"]  # 26 min against 20; 1 h against 24 h
