@@ -168,7 +168,7 @@ class Timeline:
 
 
 def copy_backups(
-    faults: Sequence[str] = (), advance: timedelta = timedelta(0), profile: str = "demo"
+    faults: Sequence[str] = (), advance: timedelta = timedelta(0), profile: str | None = None
 ) -> dict[str, Any]:
     """Seed the clusters without copies, fire the copy schedule, let the copies finish,
     fire it again (it tracks them and copies nothing new), then look for leftovers."""

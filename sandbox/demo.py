@@ -21,7 +21,7 @@ from sandbox.session import Sandbox
 STALE_AFTER = timedelta(hours=36)
 
 
-def run_demo(profile: str = "demo") -> tuple[dict[str, Any], str]:
+def run_demo(profile: str | None = None) -> tuple[dict[str, Any], str]:
     text: list[str] = []
     with Sandbox(profile=profile) as sandbox:
         config = sandbox.config

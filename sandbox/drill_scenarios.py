@@ -63,7 +63,7 @@ def drill_config(base: Path = SANDBOX_CONFIG) -> Path:
 
 @contextmanager
 def drill_sandbox(
-    *, profile: str = "demo", templates: dict[str, dict[str, Any]] | None = None
+    *, profile: str | None = None, templates: dict[str, dict[str, Any]] | None = None
 ) -> Iterator[Sandbox]:
     """A sandbox with key verification deployed, SoftHSM2 tokens, seeded clusters (and
     their DR copies) and a key manifest older than every seeded backup."""
@@ -263,7 +263,7 @@ def metrics(sandbox: Sandbox, execution_arn: str) -> list[dict[str, Any]]:
 def drill(
     faults: Sequence[str] = (),
     *,
-    profile: str = "demo",
+    profile: str | None = None,
     execution_input: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """`hsmdr sandbox drill`: seed, break what the faults say, run the drill."""

@@ -21,14 +21,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sandbox.session import SANDBOX_CONFIG, FaultError, FaultSpec, _environment, emulated_account
+from sandbox.session import (
+    SANDBOX_CONFIG,
+    FaultError,
+    FaultSpec,
+    _environment,
+    emulated_account,
+    opened_world,
+    resolve_profile,
+)
 
 MANIFEST_BUCKET = "hsmdr-sandbox-key-manifests"
 CRYPTO_USER_SECRET = "hsmdr-sandbox/key-verifier"  # noqa: S105 - a secret's name
 
 
-def verify_keys(faults: Sequence[str] = (), profile: str = "demo") -> dict[str, Any]:
-    from sandbox.emulator import FAULT_NAMES, PROFILES, CloudHsmWorld
+def verify_keys(faults: Sequence[str] = (), profile: str | None = None) -> dict[str, Any]:
+    from sandbox.emulator import FAULT_NAMES, CloudHsmWorld
     from sandbox.emulator.faults import KEY_FAULTS
     from sandbox.softhsm_keystore import SoftHsmKeyStore
     from stacks.config import load_config
@@ -52,7 +60,7 @@ def verify_keys(faults: Sequence[str] = (), profile: str = "demo") -> dict[str, 
         SoftHsmKeyStore.temporary() as store,
         _environment({"AWS_DEFAULT_REGION": cluster.region, "MOTO_EC2_LOAD_DEFAULT_AMIS": "false"}),
     ):
-        world = CloudHsmWorld(profile=PROFILES[profile])
+        world = opened_world(CloudHsmWorld(profile=resolve_profile(profile)))
         world.key_store = store
         with emulated_account(world), store.environment():
             return _drill(world, store, cluster, [s.name for s in specs])

@@ -185,7 +185,7 @@ def _rto(detected: str | None, restored: str | None) -> float | None:
 
 
 def replace_hsm_drill(
-    faults: Sequence[str] = (), profile: str = "demo", timeout: float = 300
+    faults: Sequence[str] = (), profile: str | None = None, timeout: float = 300
 ) -> dict[str, Any]:
     """Seed, fail an HSM (`hsm-failure` unless the faults name one), let the automation
     replace it, report."""

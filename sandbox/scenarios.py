@@ -51,7 +51,7 @@ def fire_verification(sandbox: Sandbox) -> dict[str, Any]:
 
 
 def verify_backups(
-    faults: Sequence[str] = (), advance: timedelta = timedelta(0), profile: str = "demo"
+    faults: Sequence[str] = (), advance: timedelta = timedelta(0), profile: str | None = None
 ) -> dict[str, Any]:
     """Seed the protected clusters, inject faults, let time pass, fire the schedule."""
     with Sandbox(profile=profile) as sandbox:

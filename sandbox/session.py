@@ -16,7 +16,8 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from types import TracebackType
@@ -27,7 +28,7 @@ from stacks.config import DeploymentConfig, load_config
 from stacks.names import dr_stack_name
 
 if TYPE_CHECKING:
-    from sandbox.emulator import CloudHsmWorld
+    from sandbox.emulator import CloudHsmWorld, DurationProfile
     from sandbox.runner import Deployment
 
 Template = dict[str, Any]
@@ -50,6 +51,56 @@ _FAKE_CREDENTIALS = {
     "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon in the sandbox
     "POWERTOOLS_DEV": "false",
 }
+
+
+@dataclass
+class Clock:
+    """How fast the sandboxes opened under `speed(...)` run, and those sandboxes' worlds
+    (their emulated durations stay readable after the sandbox closed)."""
+
+    speed: str
+    worlds: list[CloudHsmWorld] = field(default_factory=list)
+
+
+_CLOCK: ContextVar[Clock | None] = ContextVar("sandbox_clock", default=None)
+
+
+@contextmanager
+def speed(name: str) -> Iterator[Clock]:
+    """Every sandbox opened inside, without a profile of its own, runs at `name`: "demo"
+    (seconds) or "realistic" (AWS's durations on a clock 120x faster than the wall)."""
+    from sandbox.emulator import SPEEDS
+
+    if name not in SPEEDS:
+        raise ValueError(f"speed: {name!r} is not one of {sorted(SPEEDS)}")
+    clock = Clock(name)
+    token = _CLOCK.set(clock)
+    try:
+        yield clock
+    finally:
+        _CLOCK.reset(token)
+
+
+def resolve_profile(name: str | None) -> DurationProfile:
+    """A profile by name (emulator.PROFILES or a speed); None: the current speed's."""
+    from sandbox.emulator import PROFILES, SPEEDS
+
+    if name is None:
+        clock = _CLOCK.get()
+        return SPEEDS[clock.speed if clock else "demo"]
+    if name in PROFILES:
+        return PROFILES[name]
+    if name in SPEEDS:
+        return SPEEDS[name]
+    raise ValueError(f"profile: {name!r} is not one of {sorted({*PROFILES, *SPEEDS})}")
+
+
+def opened_world(world: CloudHsmWorld) -> CloudHsmWorld:
+    """Note a world in the current `speed(...)` clock, if any, for its report."""
+    clock = _CLOCK.get()
+    if clock is not None:
+        clock.worlds.append(world)
+    return world
 
 
 class FaultError(ValueError):
@@ -156,26 +207,24 @@ class Sandbox:
         self,
         config_path: Path = SANDBOX_CONFIG,
         *,
-        profile: str = "demo",
+        profile: str | None = None,
         template: Template | None = None,
         templates: Mapping[str, Template] | None = None,
         key_store: bool = False,
         enforce_permissions: bool = True,
     ) -> None:
-        """`templates` (by stack name) are deployed as given; `template` alone is the main
-        stack's and deploys nothing else; with neither, the app is synthesized.
+        """`profile`: the emulator's durations by name (None: the current `speed`'s,
+        demo outside one). `templates` (by stack name) are deployed as given;
+        `template` alone is the main stack's and deploys nothing else; with neither,
+        the app is synthesized.
         `key_store`: back every cluster with a SoftHSM2 token and point the deployed
         key-verification functions at them (sandbox/key_store_setup.py).
         `enforce_permissions`: authorize every call of a deployed function, state
         machine, schedule, alarm or rule as AWS would (sandbox/permissions); off only to
         compare with what the stack would do if IAM allowed everything."""
-        from sandbox.emulator import PROFILES
-
-        if profile not in PROFILES:
-            raise ValueError(f"profile: {profile!r} is not one of {sorted(PROFILES)}")
         self.config_path = config_path
         self.config: DeploymentConfig = load_config(config_path)
-        self.profile = PROFILES[profile]
+        self.profile = resolve_profile(profile)
         self._templates: dict[str, Template] | None = None
         if templates is not None:
             self._templates = dict(templates)
@@ -206,7 +255,7 @@ class Sandbox:
         try:
             self._stack.enter_context(_environment({"AWS_DEFAULT_REGION": config.region}))
             self._stack.enter_context(_quiet_interpreter())
-            self.world = CloudHsmWorld(profile=self.profile, account_id=account)
+            self.world = opened_world(CloudHsmWorld(profile=self.profile, account_id=account))
             self._stack.enter_context(emulated_account(self.world))
             from sandbox.permissions import PermissionEnforcer, enforcing
 

@@ -14,7 +14,7 @@ from typing import Any
 from hsmdr.arguments import add_config_source, add_json_flag
 from hsmdr.outcome import Outcome, UsageError
 
-SANDBOX_PROFILE = "demo"  # emulator durations: HSMs take seconds, not minutes
+SANDBOX_PROFILE: str | None = None  # None: the --speed given (demo: HSMs take seconds)
 KEY_FAULTS_HELP = "; key faults (on the restored cluster): key-missing, key-corrupt, bad-pin"
 
 

@@ -54,6 +54,14 @@ def register(groups: Any) -> None:
     drill.register_sandbox(commands, FAULT_HELP)
     alerts.register_sandbox(commands)
     for parser in commands.choices.values():
+        parser.add_argument(
+            "--speed",
+            choices=["demo", "realistic"],
+            default="demo",
+            help="demo (default): the emulated HSMs, clusters and backups take seconds; "
+            "realistic: AWS's durations (an HSM 10-25 minutes) on a clock 120x faster, "
+            "the report's measurements also given in emulated time",
+        )
         parser.set_defaults(run=_in_a_checkout(parser.get_default("run")))
 
 
@@ -75,8 +83,11 @@ def _in_a_checkout(run: Any) -> Any:
             )
         if find_spec("moto") is None:
             raise ModuleNotFoundError("No module named 'moto'", name="moto")
-        result: Outcome = run(args)
-        return result
+        from sandbox.session import speed
+
+        with speed(getattr(args, "speed", "demo")) as clock:
+            result: Outcome = run(args)
+        return _on_the_clock(result, clock)
 
     return checked
 
@@ -111,3 +122,71 @@ def _alerts_text(alerts: list[dict[str, Any]]) -> str:
     for alert in alerts:
         parts += ["", f"Subject: {alert['subject']}", "", alert["message"]]
     return "\n".join(parts)
+
+
+# Durations a report measured on the wall clock during the run (at the top level, or in
+# its `measurements` or `result`); seeded ages (rpo_seconds, backup ages) are not scaled.
+MEASURED_DURING_THE_RUN = (
+    "rto_seconds",
+    "time_to_full_ha_seconds",
+    "time_to_restore_seconds",
+    "time_to_verified_keys_seconds",
+    "recovery_time_seconds",
+    "wall_seconds",
+    "hsm_hours",
+    "estimated_cost_usd",
+)
+
+
+def _on_the_clock(outcome: Outcome, clock: Any) -> Outcome:
+    """On a compressed clock, add `clock` to the report: the speed, the emulated
+    duration of every emulated step, and the run's measurements in emulated time."""
+    if not clock.worlds or clock.worlds[-1].profile.time_scale == 1.0:
+        return outcome
+    world = clock.worlds[-1]
+    scale = world.profile.time_scale
+    steps: dict[str, list[float]] = {}
+    for step, duration in world.emulated_durations():
+        steps.setdefault(step, []).append(round(duration.total_seconds(), 3))
+    document = outcome.document
+    emulated: dict[str, float] = {}
+    for source in (document, document.get("measurements"), document.get("result")):
+        if not isinstance(source, dict):
+            continue
+        for key in MEASURED_DURING_THE_RUN:
+            value = source.get(key)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                name = "run_seconds" if key == "wall_seconds" else key
+                emulated.setdefault(name, round(value * scale, 3))
+    document["clock"] = {
+        "speed": clock.speed,
+        "profile": world.profile.name,
+        "time_scale": scale,
+        "emulated_step_seconds": steps,
+        "emulated": emulated,
+    }
+    return Outcome(document, outcome.text + _clock_text(clock.speed, scale, emulated, steps))
+
+
+def _clock_text(
+    speed: str, scale: float, emulated: dict[str, float], steps: dict[str, list[float]]
+) -> str:
+    lines = ["", "", f"Clock: {speed} durations, {scale:g}x faster than the wall clock."]
+    if emulated:
+        lines.append(
+            f"In emulated time (the wall-clock figures above times {scale:g}, the sandbox's "
+            "own processing included):"
+        )
+        lines += [f"  {key}: {_span(value, key)}" for key, value in emulated.items()]
+    if steps:
+        lines.append("Emulated steps (each as AWS would take it):")
+        for step, seconds in steps.items():
+            lines.append(f"  {step}: " + ", ".join(_span(s, "seconds") for s in seconds))
+    return "\n".join(lines)
+
+
+def _span(value: float, key: str) -> str:
+    if not key.endswith("seconds"):
+        return f"{value:g}"
+    minutes, seconds = divmod(round(value), 60)
+    return f"{minutes}m {seconds:02d}s" if minutes else f"{seconds}s"

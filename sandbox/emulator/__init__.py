@@ -13,6 +13,8 @@ the API reference leave open (UNCONFIRMED ones are settings in settings.WorldSet
   in due-time order. time_travel shifts stored timestamps and due times into the past.
 - Durations (profile.py): realistic HSM create 15 min / delete 12 min (facts page);
   cluster create 5 min, initialize 3 min, backup 5 min, copy 10 min are guesses.
+  `compressed(profile, N)` runs a profile's durations N times faster than the wall
+  (SPEEDS["realistic"]: 120x); world.emulated_durations() lists each one drawn.
 - Activation happens outside the API (CloudHSM CLI). With settings.auto_activate (default)
   a cluster goes INITIALIZED -> ACTIVE profile.cluster_activate after initialization
   once it has an ACTIVE HSM (InitializeCluster itself needs one: the CSR comes from the
@@ -59,17 +61,19 @@ the API reference leave open (UNCONFIRMED ones are settings in settings.WorldSet
 
 from sandbox.emulator.faults import FAULT_NAMES, FaultBoard
 from sandbox.emulator.moto_plugin import install
-from sandbox.emulator.profile import PROFILES, DurationProfile
+from sandbox.emulator.profile import PROFILES, SPEEDS, DurationProfile, compressed
 from sandbox.emulator.settings import Quotas, WorldSettings
 from sandbox.emulator.world import CloudHsmWorld
 
 __all__ = [
     "FAULT_NAMES",
     "PROFILES",
+    "SPEEDS",
     "CloudHsmWorld",
     "DurationProfile",
     "FaultBoard",
     "Quotas",
     "WorldSettings",
+    "compressed",
     "install",
 ]

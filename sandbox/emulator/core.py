@@ -54,13 +54,19 @@ class WorldCore:
         self.regions: defaultdict[str, RegionState] = defaultdict(RegionState)
         self.policies: dict[str, str] = {}  # resource ARN -> policy document
         self.key_store: KeyStore = NoKeyStore()  # where keys live, if emulated (keystore.py)
+        # (step, emulated duration) of every transition scheduled, in order
+        self.durations_drawn: list[tuple[str, timedelta]] = []
 
-    def duration(self, base: timedelta) -> timedelta:
-        """A profile duration with the profile's jitter applied."""
-        if self.profile.jitter == 0.0:
-            return base
-        spread = self.rng.uniform(-self.profile.jitter, self.profile.jitter)
-        return base * (1.0 + spread)
+    def duration(self, step: str) -> timedelta:
+        """The profile's duration of `step` (a DurationProfile field) with its jitter
+        applied; every one drawn is recorded in `durations_drawn`, in emulated time."""
+        base: timedelta = getattr(self.profile, step)
+        drawn = base
+        if self.profile.jitter != 0.0:
+            spread = self.rng.uniform(-self.profile.jitter, self.profile.jitter)
+            drawn = base * (1.0 + spread)
+        self.durations_drawn.append((step, self.profile.emulated(drawn)))
+        return drawn
 
     # -- lookups raising the service's errors ----------------------------------------------
     def cluster(self, region: str, cluster_id: str) -> Cluster:

@@ -65,7 +65,7 @@ def start_backup(core: WorldCore, region: str, cluster: Cluster, at: datetime) -
     core.key_store.backup_taken(cluster.cluster_id, backup.backup_id)
     if not core.faults.flag("backup-stuck"):
         core.scheduler.at(
-            at + core.duration(core.profile.backup_create),
+            at + core.duration("backup_create"),
             f"backup {backup.backup_id} ready",
             lambda due: _backup_ready(backup, due),
         )
@@ -188,7 +188,7 @@ def schedule_activation(core: WorldCore, region: str, cluster: Cluster, at: date
             activate(core, region, cluster, due)
 
     core.scheduler.at(
-        at + core.duration(core.profile.cluster_activate),
+        at + core.duration("cluster_activate"),
         f"activate {cluster.cluster_id}",
         activate_when_due,
     )

@@ -177,9 +177,7 @@ def copy_backup_to_region(core: WorldCore, region: str, params: dict[str, Any]) 
             copy.state = BackupState.READY
             copy.ready_at = due
 
-    core.scheduler.at(
-        now + core.duration(core.profile.backup_copy), f"copy {copy.backup_id} done", finish
-    )
+    core.scheduler.at(now + core.duration("backup_copy"), f"copy {copy.backup_id} done", finish)
     destination_backup: dict[str, Any] = {
         "CreateTimestamp": source.create_timestamp,
         "SourceRegion": region,

@@ -131,7 +131,7 @@ def create_cluster(core: WorldCore, region: str, params: dict[str, Any]) -> dict
     )
     target = ClusterState.ACTIVE if source is not None else ClusterState.UNINITIALIZED
     core.scheduler.at(
-        cluster.create_timestamp + core.duration(core.profile.cluster_create),
+        cluster.create_timestamp + core.duration("cluster_create"),
         f"cluster {cluster.cluster_id} created",
         lambda due: _finish_create(core, region, cluster, target, due),
     )
@@ -219,7 +219,7 @@ def delete_cluster(core: WorldCore, region: str, params: dict[str, Any]) -> dict
         core.ec2.delete_security_group(region, cluster.security_group)
 
     core.scheduler.at(
-        core.now() + core.duration(core.profile.cluster_delete),
+        core.now() + core.duration("cluster_delete"),
         f"cluster {cluster.cluster_id} deleted",
         finish,
     )
@@ -312,7 +312,7 @@ def _start_type_change(core: WorldCore, cluster: Cluster, new_type: str) -> None
         cluster.set_state(ClusterState.ACTIVE)
 
     core.scheduler.at(
-        now + core.duration(core.profile.cluster_modify),
+        now + core.duration("cluster_modify"),
         f"cluster {cluster.cluster_id} type change",
         finish,
     )
@@ -345,7 +345,7 @@ def initialize_cluster(core: WorldCore, region: str, params: dict[str, Any]) -> 
             lifecycle.schedule_activation(core, region, cluster, due)
 
     core.scheduler.at(
-        core.now() + core.duration(core.profile.cluster_initialize),
+        core.now() + core.duration("cluster_initialize"),
         f"cluster {cluster.cluster_id} initialized",
         finish,
     )

@@ -45,7 +45,7 @@ def create_hsm(core: WorldCore, region: str, params: dict[str, Any]) -> dict[str
     # shows once creation "finishes".
     degraded = core.faults.az_unsupported(zone) or core.faults.take_hsm_degraded(cluster.cluster_id)
     core.scheduler.at(
-        now + core.duration(core.profile.hsm_create),
+        now + core.duration("hsm_create"),
         f"hsm {hsm.hsm_id} created",
         lambda due: lifecycle.finish_hsm_create(
             core, region, cluster, hsm, degraded=degraded, due=due
@@ -182,7 +182,7 @@ def delete_hsm(core: WorldCore, region: str, params: dict[str, Any]) -> dict[str
     hsm.state = HsmState.DELETE_IN_PROGRESS
     hsm.state_message = HSM_MESSAGES[HsmState.DELETE_IN_PROGRESS]
     core.scheduler.at(
-        core.now() + core.duration(core.profile.hsm_delete),
+        core.now() + core.duration("hsm_delete"),
         f"hsm {hsm.hsm_id} deleted",
         lambda _due: lifecycle.finish_hsm_delete(core, region, cluster, hsm),
     )

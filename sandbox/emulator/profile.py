@@ -7,7 +7,7 @@ Every field can be overridden with ``dataclasses.replace(PROFILES["demo"], ...)`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 
@@ -30,10 +30,47 @@ class DurationProfile:
     backup_create: timedelta  # CREATE_IN_PROGRESS -> READY
     backup_copy: timedelta  # copy CREATE_IN_PROGRESS -> READY | DELETED
     jitter: float = 0.0
+    # Emulated seconds per wall-clock second: 1 but for a compressed profile, whose
+    # durations are another profile's divided by it (see `compressed`).
+    time_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.jitter < 1.0:
             raise ValueError("jitter must be in [0, 1)")
+        if self.time_scale < 1.0:
+            raise ValueError("time_scale must be 1 or more")
+
+    def emulated(self, wall: timedelta) -> timedelta:
+        """A span of wall-clock time as emulated time (the same but when compressed)."""
+        return wall * self.time_scale
+
+
+STEPS = (
+    "cluster_create",
+    "cluster_initialize",
+    "cluster_activate",
+    "cluster_modify",
+    "cluster_delete",
+    "hsm_create",
+    "hsm_delete",
+    "backup_create",
+    "backup_copy",
+)
+
+
+def compressed(profile: DurationProfile, speedup: float) -> DurationProfile:
+    """`profile`'s durations on a clock running `speedup` times faster than the wall:
+    each lasts profile-duration / speedup of wall time, and `emulated` turns a measured
+    wall span back into emulated time (a 15-minute HSM creation at 120x takes 7.5 s)."""
+    if speedup < 1.0:
+        raise ValueError("speedup must be 1 or more")
+    durations = {step: getattr(profile, step) / speedup for step in STEPS}
+    return replace(
+        profile,
+        name=f"{profile.name}-x{speedup:g}",
+        time_scale=profile.time_scale * speedup,
+        **durations,
+    )
 
 
 def _s(seconds: float) -> timedelta:
@@ -90,3 +127,11 @@ PROFILES: dict[str, DurationProfile] = {
 }
 # "fast" is the name used in early design notes; it is the test profile.
 PROFILES["fast"] = PROFILES["test"]
+
+# `hsmdr sandbox ... --speed realistic`: AWS's durations on a clock 120x faster, so a
+# restore whose RTO is 20-40 minutes ends in 10-20 s; reports give emulated seconds.
+REALISTIC_SPEEDUP = 120.0
+SPEEDS: dict[str, DurationProfile] = {
+    "demo": PROFILES["demo"],
+    "realistic": compressed(PROFILES["realistic"], REALISTIC_SPEEDUP),
+}

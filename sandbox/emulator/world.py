@@ -82,6 +82,13 @@ class CloudHsmWorld:
         with self._core.lock:
             self._core.profile = profile
 
+    def emulated_durations(self) -> list[tuple[str, timedelta]]:
+        """(profile step, emulated duration) of every transition scheduled so far, in
+        order: the profile's durations, jitter drawn from the seeded generator, whatever
+        the compression (so a test asserts on them, never on wall time)."""
+        with self._core.lock:
+            return list(self._core.durations_drawn)
+
     @property
     def settings(self) -> WorldSettings:
         return self._core.settings
