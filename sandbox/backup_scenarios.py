@@ -4,6 +4,7 @@ the cluster against how it started (nothing leaked, nothing lost)."""
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 from typing import Any
 
 from presentation.timeline import timeline
@@ -48,6 +49,20 @@ def leaks(
     return leaked, missing
 
 
+# The workflow's default wait for the backup is an hour: in the sandbox a backup that
+# never becomes READY (the backup-stuck fault) must fail the run in seconds, not hit
+# the run's own timeout. Ten times the longest the profile lets a backup take, and at
+# least this long, so a loaded machine's slow polls never miss a backup that is READY.
+MIN_BACKUP_DEADLINE = timedelta(seconds=45)
+
+
+def backup_deadline_minutes(sandbox: Sandbox) -> float:
+    """The on-demand workflow's backup deadline for the sandbox's profile (wall minutes)."""
+    profile = sandbox.profile
+    longest = profile.backup_create * (1.0 + profile.jitter)
+    return round(max(10 * longest, MIN_BACKUP_DEADLINE).total_seconds() / 60, 3)
+
+
 def create_backup(
     sandbox: Sandbox,
     *,
@@ -58,7 +73,11 @@ def create_backup(
     timeout: float = 300,
 ) -> dict[str, Any]:
     cluster_id = cluster_id or sandbox.config.protected_clusters[0].id
-    execution_input: dict[str, Any] = {"cluster_id": cluster_id, "poll_seconds": poll_seconds}
+    execution_input: dict[str, Any] = {
+        "cluster_id": cluster_id,
+        "poll_seconds": poll_seconds,
+        "backup_timeout_minutes": backup_deadline_minutes(sandbox),
+    }
     if strategy:
         execution_input["strategy"] = strategy
     execution_input.update(extra_input or {})
