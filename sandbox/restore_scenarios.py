@@ -30,11 +30,14 @@ def seed_trust_anchor(sandbox: Sandbox) -> str | None:
 
 
 def lose_cluster(sandbox: Sandbox, cluster_id: str, region: str) -> None:
-    """The disaster: every HSM and then the cluster deleted; its backups remain."""
+    """The disaster: every HSM, one after the other, and then the cluster deleted; its
+    backups remain. Each HSM's removal makes a backup, and the next removal waits until
+    the previous HSM is gone, so those backups are an HSM deletion apart: the newest is
+    one backup at any timestamp precision, what the restore (and a test) must pick."""
     client = boto3.client("cloudhsmv2", region_name=region)
     for hsm in sandbox.world.hsms(cluster_id):
         client.delete_hsm(ClusterId=cluster_id, HsmId=hsm["HsmId"])
-    sandbox.world.settle()
+        sandbox.world.settle()
     client.delete_cluster(ClusterId=cluster_id)
     sandbox.world.settle()
 

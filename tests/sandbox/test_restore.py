@@ -59,20 +59,27 @@ def assert_restored(report: dict[str, Any], zones: list[str]) -> None:
     assert len(existing["hsms"]) == len(zones)
 
 
+def source_backups(sandbox: Sandbox) -> dict[str, dict[str, Any]]:
+    """The lost cluster's backups in its region, by id."""
+    return {b["BackupId"]: b for b in sandbox.world.backups(EAST) if b.get("ClusterId") == SOURCE}
+
+
 def subjects(report: dict[str, Any]) -> list[str]:
     return [a["subject"] for a in report["alerts"]]
 
 
 def test_restore_brings_back_two_hsms_in_two_azs_and_tells_clients(sandbox: Sandbox) -> None:
-    # Given the lost cluster's backups in us-east-1, When it is restored there
+    # Given the lost cluster's backups in us-east-1, settled (nothing of the lost cluster
+    # changes any more), the newest READY one known before the restore starts
+    before = source_backups(sandbox)
+    newest = before[newest_original(sandbox)]
+    assert newest["BackupState"] == "READY"
+    # When it is restored there
     report = restore(sandbox)
-    # Then a new cluster from the newest READY backup has 2 ACTIVE HSMs in 2 AZs
+    # Then a new cluster from that backup has 2 ACTIVE HSMs in 2 AZs
     assert_restored(report, ["us-east-1a", "us-east-1b"])
+    assert source_backups(sandbox) == before  # no backup of the lost cluster appeared
     result = report["result"]
-    newest = max(
-        (b for b in sandbox.world.backups(EAST) if b.get("ClusterId") == SOURCE),
-        key=lambda b: b["CreateTimestamp"],
-    )
     assert result["backup"]["backup_id"] == newest["BackupId"]
     assert report["existing"][0]["source_backup_id"] == newest["BackupId"]
     assert report["existing"][0]["tags"] == {
