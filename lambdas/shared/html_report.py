@@ -96,6 +96,8 @@ def _e(value: object) -> str:
 def duration(seconds: float | None) -> str:
     if seconds is None:
         return "not measured"
+    if seconds < 0:  # clocks that disagree
+        return "-" + duration(-seconds)
     whole = round(seconds)
     minutes, secs = divmod(whole, 60)
     hours, minutes = divmod(minutes, 60)
@@ -196,7 +198,7 @@ def _measure_bar(m: Measure) -> str:
         return ""
     width, height = 200, 14
     scale = max(m.seconds, m.objective_seconds or 0.0) * 1.1 or 1.0
-    achieved = width * m.seconds / scale
+    achieved = max(width * m.seconds / scale, 0.0)  # a negative time (clock skew): none
     colour = KINDS[FAILED][0] if m.met is False else KINDS[OK][0]
     parts = [
         f'<svg width="{width}" height="{height}" role="img" '
@@ -300,7 +302,7 @@ def trend_chart(page: Page) -> str:
         if point.seconds is None:
             parts.append(f'<text x="{x}" y="{base - 4}">n/a</text>')
         else:
-            h = height * point.seconds / top_value
+            h = max(height * point.seconds / top_value, 0.0)
             colour = KINDS[FAILED][0] if point.ok is False else KINDS[OK][0]
             parts.append(
                 f"<g><title>{_e(point.label)}: {_e(duration(point.seconds))}</title>"

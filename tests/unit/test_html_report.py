@@ -352,3 +352,20 @@ def test_the_post_incident_page_of_a_drill_holds_it_to_its_own_rto() -> None:
     parsed(page)
     assert 'class="bar discarded"' in page and "teardown" in page
     assert _verdicts(page) == ["EXCEEDED", "met"]  # 26 min against 20; 1 h against 24 h
+
+
+def test_odd_values_still_draw_valid_svg() -> None:
+    """Clocks that disagree (an end before its start, a negative measure), no phase at
+    all, a trend with nothing measured: no negative width or height reaches the SVG."""
+    page = Page(
+        title="odd",
+        status="FAILED",
+        bars=[Bar("backwards", at(10), at(0)), Bar("open", at(5), None, RUNNING)],
+        measures=[Measure("negative", -5, 10), Measure("zero", 0, None)],
+        trend=[TrendPoint("a", None), TrendPoint("b", -3, False)],
+    )
+    text = render(page)
+    parsed(text)
+    assert not re.search(r'(width|height)="-', text)
+    assert "-5.0 s" in text
+    assert "No timed phase was recorded." in render(Page(title="empty", status="RUNNING"))
