@@ -4,17 +4,21 @@ run the synthesized restore state machine, and check what exists afterwards."""
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import boto3
+import yaml
 
 from presentation.timeline import timeline
 from sandbox.scenarios import alerts
-from sandbox.session import FaultError, FaultSpec, Sandbox
+from sandbox.session import SANDBOX_CONFIG, SEEDED_BACKUP_AGES, FaultError, FaultSpec, Sandbox
 from stacks.names import restore_state_machine_name
 
 if TYPE_CHECKING:
@@ -182,23 +186,42 @@ def parameters(region: str, path: str) -> dict[str, str]:
 
 
 def restore_after_disaster(
-    faults: Sequence[str] = (), *, region: str | None = None, profile: str = "demo"
+    faults: Sequence[str] = (),
+    *,
+    region: str | None = None,
+    profile: str = "demo",
+    key_verification: bool | None = None,
 ) -> dict[str, Any]:
-    """`hsmdr sandbox restore`: seed, lose the protected cluster, restore it."""
+    """`hsmdr sandbox restore`: seed, lose the protected cluster, restore it.
+
+    `key_verification` (default: on when a key fault is given): deploy the sandbox
+    config with `key_verification`, back the clusters with SoftHSM2 tokens and seed
+    the key manifest, so the restore's VerifyKeys checks the restored token for real."""
+    from sandbox.emulator.faults import KEY_FAULTS
+
     mid_restore = list(faults).count(HSM_FAILURE_MID_RESTORE)
     if mid_restore > 1:
         raise FaultError(
             f"--fault {HSM_FAILURE_MID_RESTORE} is given {mid_restore} times: it fails the "
             "restored cluster's first HSM once"
         )
-    with Sandbox(profile=profile) as sandbox:
+    key_faults = sorted({FaultSpec.parse(f).name for f in faults} & set(KEY_FAULTS))
+    if key_verification is None:
+        key_verification = bool(key_faults)
+    elif key_faults and not key_verification:
+        raise FaultError(
+            f"--fault {key_faults[0]} damages keys, which only a restore with key "
+            "verification checks: leave --no-key-verification out"
+        )
+    with _restore_sandbox(profile, key_verification=key_verification) as sandbox:
         spec = sandbox.config.protected_clusters[0]
         target = region or spec.region
         if target not in sandbox.networks:
             raise ValueError(
                 f"region: the sandbox deploys to {sorted(sandbox.networks)}, not {target}"
             )
-        sandbox.seed_protected_clusters()
+        if not key_verification:
+            sandbox.seed_protected_clusters()
         seed_trust_anchor(sandbox)
         lose_cluster(sandbox, spec.id, spec.region)
         sandbox.apply_faults([f for f in faults if f != HSM_FAILURE_MID_RESTORE], region=target)
@@ -217,3 +240,49 @@ def restore_after_disaster(
         report.update(sandbox.faults_fired())
         report["client_config"] = parameters(target, f"/hsmdr/{sandbox.config.deployment_name}/")
         return report
+
+
+@contextmanager
+def _restore_sandbox(profile: str, *, key_verification: bool) -> Iterator[Sandbox]:
+    if not key_verification:
+        with Sandbox(profile=profile) as sandbox:
+            yield sandbox
+        return
+    with key_verification_sandbox(profile=profile) as sandbox:
+        yield sandbox
+
+
+# Placeholders: the config needs them, the sandbox network has its own ids.
+KEY_VERIFICATION = {
+    "vpc_id": "vpc-0d0d0d0d0d0d0d0d0",
+    "subnet_ids": ["subnet-0d0d0d0d0d0d0d0d0"],
+    "hsm_security_group_id": "sg-0d0d0d0d0d0d0d0d0",
+    "crypto_user_secret_name": "hsmdr-sandbox/key-verifier",
+}
+MANIFEST_LEAD = timedelta(hours=1)  # the seeded manifest predates the oldest backup by this
+
+
+def key_verification_config(base: Path = SANDBOX_CONFIG) -> Path:
+    """The sandbox deployment config plus `key_verification`, in a temporary file."""
+    data: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
+    data["key_verification"] = dict(KEY_VERIFICATION)
+    path = Path(tempfile.gettempdir()) / "hsmdr-sandbox-restore-keys.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+@contextmanager
+def key_verification_sandbox(
+    *, profile: str = "demo", templates: dict[str, dict[str, Any]] | None = None
+) -> Iterator[Sandbox]:
+    """Key verification deployed, every cluster backed by a SoftHSM2 token, the
+    protected clusters seeded with a key manifest older than every seeded backup."""
+    from sandbox.key_store_setup import seed_manifest
+
+    path = key_verification_config()
+    with Sandbox(path, profile=profile, templates=templates, key_store=True) as sandbox:
+        sandbox.seed_protected_clusters()
+        captured = datetime.now(UTC) - max(SEEDED_BACKUP_AGES) - MANIFEST_LEAD
+        for spec in sandbox.config.protected_clusters:
+            seed_manifest(sandbox, spec.id, captured)
+        yield sandbox

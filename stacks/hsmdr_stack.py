@@ -51,9 +51,6 @@ class CloudHsmDrStack(Stack):
             locks=self.locks,
             replace_hsm=self.hsm_replacement.state_machine,
         )
-        self.restore_cluster = RestoreCluster(
-            self, "RestoreCluster", config=config, alerting=self.alerting
-        )
         if config.key_verification is not None:  # only where the config asks for it
             from stacks.constructs.keycheck.key_verification import KeyVerificationConstruct
 
@@ -61,6 +58,14 @@ class CloudHsmDrStack(Stack):
                 self, "KeyVerification", config=config, alerting=self.alerting
             )
         kv = getattr(self, "key_verification", None)
+        self.restore_cluster = RestoreCluster(
+            self,
+            "RestoreCluster",
+            config=config,
+            alerting=self.alerting,
+            verify_keys=kv.verify.function if kv else None,
+            verifier_group=kv.security_group if kv else None,
+        )
         self.dr_drill = DrDrill(
             self,
             "DrDrill",

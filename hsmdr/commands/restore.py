@@ -78,7 +78,15 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
         default=[],
         metavar="NAME",
         help=fault_help + "; hsm-failure without :CLUSTER hits the restored cluster's first "
-        "HSM once the next one is being created",
+        "HSM once the next one is being created; key faults (on the restored cluster): "
+        "key-missing, key-corrupt, bad-pin",
+    )
+    restore.add_argument(
+        "--key-verification",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="deploy key_verification (SoftHSM2 tokens, a seeded key manifest) so the "
+        "restore checks every key (default: on with a key fault, otherwise off)",
     )
     add_json_flag(restore)
     restore.set_defaults(run=run_sandbox_restore)
@@ -240,7 +248,9 @@ def run_sandbox_restore(args: argparse.Namespace) -> Outcome:
             f"{', '.join(regions)}, not {args.region}"
         )
     try:
-        report = restore_after_disaster(args.fault, region=args.region)
+        report = restore_after_disaster(
+            args.fault, region=args.region, key_verification=args.key_verification
+        )
     except FaultError as error:
         raise UsageError(str(error)) from error
     return Outcome(report, render(report))

@@ -36,6 +36,12 @@ from lambdas.restore.job import (
     require_created,
     waiting_on,
 )
+from lambdas.restore.keys import (
+    hsm_permission,
+    keys_result,
+    not_run,
+    other_region,
+)
 from lambdas.restore.plan import (
     DISCARD,
     DONE,
@@ -45,7 +51,6 @@ from lambdas.restore.plan import (
     settled,
 )
 from lambdas.restore.report import (
-    KEY_CHECK_NOT_RUN,
     failure_alert,
     failure_report,
     final_report,
@@ -56,6 +61,7 @@ from lambdas.restore.settings import RestoreSettings
 from lambdas.restore.tags import RESTORE_ID_KEY, cluster_tags, restore_clusters
 from lambdas.shared.console import execution_url
 from lambdas.shared.deadlines import passed
+from lambdas.shared.env import Env
 from lambdas.shared.errors import (
     CloudHsmDrError,
     HsmTimeout,
@@ -270,7 +276,7 @@ def publish(job: Job) -> Job:
 
 def verify(job: Job) -> Job:
     """What the API can show about the restored cluster. The keys themselves are
-    checked by the VerifyKeys state (PKCS#11, the DR-drill work)."""
+    checked by the VerifyKeys state (PKCS#11), when key verification is configured."""
     plan, run = job["plan"], job["run"]
     cluster = _cluster(job)
     source = plan["backup"]
@@ -287,7 +293,6 @@ def verify(job: Job) -> Job:
     run["verification"] = {
         "checks": checks,
         "summary": "API checks passed" if not failed else f"failed: {', '.join(failed)}",
-        "key_verification": KEY_CHECK_NOT_RUN,
     }
     if failed:
         raise RecoveryVerificationFailed(
@@ -297,6 +302,64 @@ def verify(job: Job) -> Job:
         )
     mark(run, "verified", _now())
     return done(job, "verify")
+
+
+def open_key_network(job: Job) -> Job:
+    """Let the key verifier reach the restored cluster's HSMs (TCP 2223-2225), or record
+    why the check cannot run (lambdas/restore/keys.py)."""
+    plan, run = job["plan"], job["run"]
+    settings = RestoreSettings.from_env()
+    verifier_group = os.environ.get(Env.RESTORE_VERIFIER_SECURITY_GROUP, "")
+    if plan["region"] != settings.primary_region:
+        run["key_network"] = {"status": "UNREACHABLE"}
+        run["key_verification"] = other_region(plan["region"], settings.primary_region)
+        return done(job, "open_key_network")
+    if not verifier_group:
+        run["key_network"] = {"status": "UNREACHABLE"}
+        run["key_verification"] = not_run("the verifier's security group is not configured")
+        return done(job, "open_key_network")
+    cluster = _cluster(job)
+    group = cluster.security_group
+    ec2 = _client("ec2", plan["region"])
+    ec2.create_tags(Resources=[group], Tags=[{"Key": RESTORE_ID_KEY, "Value": plan["restore_id"]}])
+    _idempotent(
+        lambda: ec2.authorize_security_group_ingress(
+            GroupId=group, IpPermissions=[hsm_permission(verifier_group, plan["restore_id"])]
+        )
+    )
+    _idempotent(
+        lambda: ec2.authorize_security_group_egress(
+            GroupId=verifier_group, IpPermissions=[hsm_permission(group, plan["restore_id"])]
+        )
+    )
+    run["key_network"] = {
+        "status": "OPEN",
+        "cluster_security_group": group,
+        "verifier_security_group": verifier_group,
+        "hsm_ips": active_ips(cluster),
+    }
+    return done(job, "open_key_network")
+
+
+def record_keys(event: Mapping[str, Any]) -> Job:
+    """What the verify-keys function found (or why it could not say)."""
+    job: Job = json.loads(json.dumps(event["job"]))
+    run = job["run"]
+    run["key_verification"] = keys_result(event.get("keys"), event.get("keys_error"))
+    if run["key_verification"]["status"] == "SUCCEEDED":
+        mark(run, "keys_verified", _now())
+    logger.info("keys checked", extra={"key_verification": run["key_verification"]})
+    return done(job, "record_keys")
+
+
+def _idempotent(call: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "InvalidPermission.Duplicate":
+            raise
 
 
 def report(job: Job) -> dict[str, Any]:
@@ -399,6 +462,7 @@ STEPS = {
     "discard_hsm": discard_hsm,
     "publish": publish,
     "verify": verify,
+    "open_key_network": open_key_network,
     "report": report,
 }
 
@@ -415,6 +479,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> Any:
         return plan_hsm(event)
     if step == "failure":
         return failure(event)
+    if step == "record_keys":
+        return record_keys(event)
     if step not in STEPS:
         raise InvalidInput("step", f"{step!r} is not a step of the restore")
     return STEPS[step](json.loads(json.dumps(event["job"])))

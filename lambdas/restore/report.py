@@ -12,11 +12,12 @@ from typing import Any
 
 from lambdas.alerting.alerts import SNS_SUBJECT_MAX
 from lambdas.alerting.workflow_alerts import error_summary
+from lambdas.restore.keys import KEYS_FAILED, finding_lines
 from lambdas.shared import runbooks
 from lambdas.shared.console import execution_url
 from lambdas.shared.models import Cluster
 
-KEY_CHECK_NOT_RUN = "key verification: not run (API checks only)"
+KEY_CHECK_NOT_RUN = "key verification: not run (API checks only)"  # no record of it at all
 # Phases of a restore, in order: (name in the report, start milestone, end milestone).
 PHASES = (
     ("identify backup", "started", "identified"),
@@ -144,6 +145,7 @@ def final_report(job: Mapping[str, Any], cluster: Cluster, now: datetime) -> dic
         "client_config": run.get("published") or {},
         "verification": run.get("verification") or {},
         "key_verification": (run.get("key_verification") or {}).get("summary", KEY_CHECK_NOT_RUN),
+        "key_verification_report": run.get("key_verification") or {},
         "notes": [*plan["notes"], *run["notes"]],
         "started_at": times["started"],
         "finished_at": times["finished"],
@@ -173,14 +175,22 @@ def success_alert(
             "HSM IPs CHANGED since the service-restored message (an HSM was replaced): "
             "re-point clients again with the IPs above."
         )
+    keys = report.get("key_verification_report") or {}
+    verified = keys.get("status") == "SUCCEEDED"
+    lines += finding_lines(keys)  # warnings only: an error fails the restore
     if report["notes"]:
         lines += ["", "Notes:", *[f"  - {n}" for n in report["notes"]]]
     lines += [
         "",
         "Next steps:",
         *client_steps(report["cluster_id"], report["region"], ips, report["security_group"], job),
-        "Verify the keys with PKCS#11 before retiring the old cluster's configuration, and "
-        "update protected_clusters in the deployment config to the new cluster id.",
+        (
+            "Update protected_clusters in the deployment config to the new cluster id."
+            if verified
+            else "Verify the keys with PKCS#11 before retiring the old cluster's "
+            "configuration, and update protected_clusters in the deployment config to the "
+            "new cluster id."
+        ),
         f"Post-incident report (timeline, RTO, RPO): hsmdr report {report['execution']}",
         f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE}",
         f"Execution: {console_url}",
@@ -229,6 +239,8 @@ def failure_report(
         "created_hsm_ids": run.get("created_hsm_ids", []),
         "removed_hsm_ids": run.get("removed_hsm_ids", []),
         "client_config": run.get("published") or {},
+        "cluster_id": run.get("cluster_id"),
+        "key_verification": run.get("key_verification") or {},
         "rto_seconds": seconds(times.get("started"), times.get("first_hsm_active")),
         "started_at": times.get("started"),
         "failed_at": now.isoformat(),
@@ -263,6 +275,17 @@ def failure_alert(
         lines.append(f"What exists now could not be read: {report['lookup_problem']}")
     else:
         lines.append("Nothing was created by this execution.")
+    keys = report.get("key_verification") or {}
+    if report["error"] == KEYS_FAILED and report.get("cluster_id"):
+        lines += [
+            "",
+            f"The restored cluster {report['cluster_id']} is KEPT (nothing was deleted) but "
+            "its keys do not match the key manifest: do not point clients at it until an "
+            "engineer has explained every finding below.",
+        ]
+    if keys.get("summary"):
+        lines.append(str(keys["summary"]))
+    lines += finding_lines(keys)
     if report["removed_hsm_ids"]:
         lines.append(
             "Deleted by this execution (DEGRADED HSMs it had created): "

@@ -29,6 +29,7 @@ class RestoreSettings:
     trust_anchor_parameter: str | None = None
     clusters_per_region_quota: int = 4
     hsms_per_region_quota: int = 6
+    key_verification: bool = False  # is the verify-keys function invoked by this restore?
 
     @property
     def regions(self) -> tuple[str, ...]:

@@ -174,7 +174,7 @@ def test_state_machine_is_named_logged_traced_and_uses_its_stacks_function(
         "PublishClientConfig",
         "NotifyServiceRestored",
         "VerifyRecovery",
-        "VerifyKeys",
+        "KeyVerificationNotRun",
         "AddNextHsm",
         "FinalReport",
         "ReportFailure",
@@ -191,3 +191,81 @@ def test_function_environment_carries_the_restore_settings(synthesized: Synthesi
     assert settings["dr_regions"] == ["us-west-2"]
     assert settings["trust_anchor_parameter"] == "/hsmdr-sandbox/customerCA.crt"
     assert (settings["clusters_per_region_quota"], settings["hsms_per_region_quota"]) == (4, 6)
+
+
+# Key verification ----------------------------------------------------------------------
+
+
+def _restore_machine(template: dict[str, Any]) -> dict[str, Any]:
+    [machine] = [
+        r
+        for r in resources(template, "AWS::StepFunctions::StateMachine").values()
+        if r["Properties"]["StateMachineName"].endswith("-restore-cluster")
+    ]
+    return machine
+
+
+def _machine_invokes(template: dict[str, Any], machine: dict[str, Any]) -> list[Any]:
+    role_id = machine["Properties"]["RoleArn"]["Fn::GetAtt"][0]
+    return [
+        s["Resource"]
+        for policy in resources(template, "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in policy["Properties"]["Roles"]
+        for s in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "lambda:InvokeFunction" in actions(s)
+    ]
+
+
+def test_with_key_verification_the_restore_invokes_the_verifier_and_opens_only_its_path() -> None:
+    from tests.sandbox.restore_support import key_templates
+
+    template = key_templates()["hsmdr-sandbox"]
+    machine = _restore_machine(template)
+    definition = json.dumps(machine["Properties"])
+    # The state machine may invoke its own function and the verify-keys function: no other
+    invoked = json.dumps(_machine_invokes(template, machine))
+    assert "KeyVerificationVerifyKeysFunction" in invoked
+    assert "RestoreClusterSteps" in invoked
+    functions = {
+        name
+        for name in resources(template, "AWS::Lambda::Function")
+        if name in invoked and not name.startswith(("KeyVerificationVerifyKeys", "RestoreCluster"))
+    }
+    assert functions == set()
+    for state in ("OpenKeyNetwork", "VerifyKeys", "RecordKeys", "KeysFailed"):
+        assert f'\\"{state}\\"' in definition or state in definition
+    # The function: tag a group with the restore id only, ingress only to groups so
+    # tagged, egress on the verifier's group only, no revoke
+    # (not the EC2 calls CloudHSM makes on the role's behalf: aws:ViaAWSService)
+    statements = [s for s in allows(template) if "Bool" not in s.get("Condition", {})]
+    [tags] = [s for s in statements if "ec2:CreateTags" in actions(s)]
+    assert tags["Condition"]["ForAllValues:StringEquals"]["aws:TagKeys"] == ["hsmdr:restore-id"]
+    assert tags["Resource"] == arn("ec2:us-east-1:123456789012:security-group/*")
+    [ingress] = [s for s in statements if "ec2:AuthorizeSecurityGroupIngress" in actions(s)]
+    assert actions(ingress) == {"ec2:AuthorizeSecurityGroupIngress"}
+    assert ingress["Condition"] == {"StringLike": {"ec2:ResourceTag/hsmdr:restore-id": "*"}}
+    [egress] = [s for s in statements if "ec2:AuthorizeSecurityGroupEgress" in actions(s)]
+    assert actions(egress) == {"ec2:AuthorizeSecurityGroupEgress"}
+    assert "VerifierGroup" in json.dumps(egress["Resource"]) and "Condition" not in egress
+    assert not any(a.startswith("ec2:Revoke") for s in statements for a in actions(s))
+    # The protected clusters' groups stay denied
+    denies = [s for s in role_statements(template, SERVICE) if s["Effect"] == "Deny"]
+    assert any(
+        "ec2:AuthorizeSecurityGroupIngress" in actions(s) and "security-group/sg-" in json.dumps(s)
+        for s in denies
+    )
+    # And the verifier's group reaches the function through its environment
+    _, props = function(template, SERVICE)
+    assert Env.RESTORE_VERIFIER_SECURITY_GROUP in props["Environment"]["Variables"]
+
+
+def test_without_key_verification_the_restore_says_so_and_invokes_nothing_else(
+    synthesized: Synthesized,
+) -> None:
+    machine = _restore_machine(synthesized.template)
+    definition = json.dumps(machine["Properties"])
+    assert "KeyVerificationNotRun" in definition and "OpenKeyNetwork" not in definition
+    assert "not configured" in definition
+    invoked = json.dumps(_machine_invokes(synthesized.template, machine))
+    assert "VerifyKeys" not in invoked
+    assert not any(a.startswith("ec2:CreateTags") for a in granted(synthesized.template))

@@ -4,10 +4,17 @@ and a restore run with the sandbox's subnets."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import cache
 from typing import Any
 
-from sandbox.restore_scenarios import lose_cluster, run_restore, seed_trust_anchor, subnets
-from sandbox.session import Sandbox
+from sandbox.restore_scenarios import (
+    key_verification_config,
+    lose_cluster,
+    run_restore,
+    seed_trust_anchor,
+    subnets,
+)
+from sandbox.session import Sandbox, synthesize
 from tests.conftest import Synthesized
 
 SOURCE = "cluster-sandboxprimary"
@@ -15,6 +22,13 @@ EAST, WEST = "us-east-1", "us-west-2"
 RESTORED = "/hsmdr/hsmdr-sandbox/restored/cluster-sandboxprimary/"
 
 Setup = Callable[[Sandbox], object]
+
+
+@cache
+def key_templates() -> dict[str, dict[str, Any]]:
+    """The stacks of the sandbox config plus key_verification, synthesized once a test
+    process."""
+    return synthesize(key_verification_config())
 
 
 def disaster(synthesized: Synthesized, before_loss: Setup | None = None) -> Sandbox:

@@ -17,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
+from lambdas.restore.keys import NOT_CONFIGURED
 from sandbox.restore_scenarios import lose_cluster, parameters, run_restore, subnets
 from sandbox.session import TRUST_ANCHOR, Sandbox
 from stacks.names import restore_state_machine_name
@@ -95,7 +96,10 @@ def test_restore_brings_back_two_hsms_in_two_azs_and_tells_clients(sandbox: Sand
     assert 0 <= report["rpo_seconds"] < 60
     assert 0 < report["rto_seconds"] < report["time_to_full_ha_seconds"]
     assert result["steps"][0]["step"] == "identify backup"
-    assert result["key_verification"] == "key verification: not run (API checks only)"
+    # And without key_verification in the config, the report says so plainly
+    assert result["key_verification"] == NOT_CONFIGURED
+    assert NOT_CONFIGURED in report["alerts"][-1]["message"]
+    assert "KeyVerificationNotRun" in [s["state"] for s in report["timeline"]]
     assert result["verification"]["summary"] == "API checks passed"
     # And clients find the new cluster in SSM
     published = parameters(EAST, RESTORED)

@@ -4,8 +4,18 @@ One line adds it to a stack: the main one, which may restore into any configured
 region, and each DR-region stack, which restores into its own region only (so it
 needs nothing from the primary region but, best effort, the trust anchor):
 
-    RestoreCluster(self, "RestoreCluster", config=config, alerting=self.alerting)
+    RestoreCluster(self, "RestoreCluster", config=config, alerting=self.alerting,
+                   verify_keys=kv.verify.function, verifier_group=kv.security_group)
     RestoreCluster(self, "RestoreCluster", config=config, alerting=..., region=dr_region)
+
+With key verification (the main stack, when the config has `key_verification`), the
+state machine invokes the verify-keys function (lambda:InvokeFunction on it alone) once
+the first HSM is ACTIVE. Before that the function tags the restored cluster's security
+group (made by CloudHSM) with `hsmdr:restore-id` and nothing else, may add ingress only
+to groups so tagged, and egress to the verifier's group alone; the rules reference the
+two groups on TCP 2223-2225 and stay (the restored cluster is the one the manifest
+capture reads from now on), so the role has no revoke. A DR-region stack has no
+verifier: its report says so.
 
 The restored cluster's id (so its ARN) is unknown at synth time, so CreateHsm is
 allowed on any cluster of the configured regions that carries this deployment's
@@ -20,13 +30,17 @@ restore regions): the code deletes only HSMs its own execution created.
 from __future__ import annotations
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
+from lambdas.restore.keys import NOT_CONFIGURED, not_run
 from lambdas.restore.settings import RestoreSettings
-from lambdas.restore.tags import RESTORE_TAG_KEYS
+from lambdas.restore.tags import RESTORE_ID_KEY, RESTORE_TAG_KEYS
 from lambdas.shared import runbooks
 from lambdas.shared.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
+from lambdas.shared.env import Env
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.alerting.state_machine import ObservedStateMachine
@@ -49,7 +63,9 @@ from stacks.names import RESTORE_CLUSTER, restore_state_machine_name
 READ_ACTIONS = ["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"]
 
 
-def restore_settings(config: DeploymentConfig) -> RestoreSettings:
+def restore_settings(
+    config: DeploymentConfig, *, key_verification: bool = False
+) -> RestoreSettings:
     restore = config.restore
     return RestoreSettings(
         primary_region=config.region,
@@ -62,6 +78,7 @@ def restore_settings(config: DeploymentConfig) -> RestoreSettings:
         trust_anchor_parameter=restore.trust_anchor_parameter,
         clusters_per_region_quota=config.quotas.clusters_per_region,
         hsms_per_region_quota=config.quotas.hsms_per_region,
+        key_verification=key_verification,
     )
 
 
@@ -79,9 +96,22 @@ class RestoreCluster(Construct):
         config: DeploymentConfig,
         alerting: Alerting,
         region: str | None = None,
+        verify_keys: lambda_.IFunction | None = None,
+        verifier_group: ec2.ISecurityGroup | None = None,
     ) -> None:
+        """`verify_keys`, `verifier_group`: the key verifier's function and security
+        group (stacks/constructs/keycheck), in the main stack when key verification is
+        configured; both or neither."""
         super().__init__(scope, construct_id)
+        if (verify_keys is None) != (verifier_group is None):
+            raise ValueError("verify_keys and verifier_group go together")
         self.regions = [region] if region else restore_regions(config)
+        keys = verifier_group is not None
+        verifier_env = (
+            {Env.RESTORE_VERIFIER_SECURITY_GROUP: verifier_group.security_group_id}
+            if verifier_group is not None
+            else {}
+        )
         self.lambda_ = PythonFunction(
             self,
             "Steps",
@@ -92,14 +122,18 @@ class RestoreCluster(Construct):
             environment={
                 # The alert topics: it pages itself for an execution that was stopped.
                 **alerting.alert_settings(config).to_env(),
-                **restore_settings(config).to_env(),
+                **restore_settings(config, key_verification=keys).to_env(),
+                **verifier_env,
             },
             timeout=Duration.minutes(2),
         )
         for statement in restore_statements(self, config, self.regions):
             self.lambda_.role.add_to_policy(statement)
+        if verifier_group is not None:
+            for statement in key_network_statements(self, config, verifier_group):
+                self.lambda_.role.add_to_policy(statement)
         alerting.grant_alerts(self.lambda_.function)
-        self._acknowledge_function(config)
+        self._acknowledge_function(config, keys=keys)
 
         restore = config.restore
         most_hsms = max(sum(c.hsms_per_az.values()) for c in config.protected_clusters) + 1
@@ -109,7 +143,11 @@ class RestoreCluster(Construct):
             config=config,
             name=restore_state_machine_name(config.deployment_name),
             definition=restore_cluster.build(
-                self, function=self.lambda_.function, topic=alerting.topic
+                self,
+                function=self.lambda_.function,
+                topic=alerting.topic,
+                verify_keys=verify_keys,
+                keys_absent=_keys_absent(config),
             ),
             # A backstop: every wait has its own deadline in the steps.
             timeout=Duration.minutes(
@@ -119,7 +157,7 @@ class RestoreCluster(Construct):
             ),
             comment="Restore a CloudHSM cluster from a backup (complete cluster failure)",
             alerting=alerting,
-            invokes=[self.lambda_.function],
+            invokes=[self.lambda_.function, *([verify_keys] if verify_keys else [])],
             when_stopped=(
                 "A restore execution timed out or was aborted: the step function pages with "
                 "what exists (and deletes only DEGRADED HSMs it created). Without that page, look "
@@ -146,8 +184,17 @@ class RestoreCluster(Construct):
             description="Start with: hsmdr restore --config PATH --source-cluster ID --follow",
         )
 
-    def _acknowledge_function(self, config: DeploymentConfig) -> None:
+    def _acknowledge_function(self, config: DeploymentConfig, *, keys: bool) -> None:
         role = self.lambda_.role
+        if keys:
+            groups = rendered(self, _security_groups(self, config.region))
+            acknowledge(
+                role,
+                f"AwsSolutions::AwsSolutions-IAM5[Resource::{groups}]",
+                "The restored cluster's security group is made by CloudHSM at run time: the "
+                f"role may tag a group with {RESTORE_ID_KEY} only, and add ingress only to "
+                "groups so tagged, in the verifier's region.",
+            )
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -270,3 +317,58 @@ def _executions(scope: Construct, config: DeploymentConfig) -> str:
         resource_name=f"{restore_state_machine_name(config.deployment_name)}:*",
         arn_format=ArnFormat.COLON_RESOURCE_NAME,
     )
+
+
+def _keys_absent(config: DeploymentConfig) -> str:
+    if config.key_verification is None:
+        return NOT_CONFIGURED
+    return str(
+        not_run(
+            f"the key verifier is deployed in the main stack ({config.region}), not in this "
+            "region's: check the keys by invoking it with the restored cluster's id"
+        )["summary"]
+    )
+
+
+def _security_groups(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="ec2", region=region, resource="security-group", resource_name="*"
+    )
+
+
+def key_network_statements(
+    scope: Construct, config: DeploymentConfig, verifier_group: ec2.ISecurityGroup
+) -> list[iam.PolicyStatement]:
+    """Let the verifier (in the main region) reach a restored cluster there: tag its
+    group with the restore id, ingress only to groups so tagged, egress from the
+    verifier's group only. No revoke: the rules stay (module docstring)."""
+    groups = _security_groups(scope, config.region)
+    return [
+        iam.PolicyStatement(
+            sid="TagRestoredSecurityGroup",
+            actions=["ec2:CreateTags"],
+            resources=[groups],
+            conditions={
+                "StringLike": {f"aws:RequestTag/{RESTORE_ID_KEY}": "*"},
+                "ForAllValues:StringEquals": {"aws:TagKeys": [RESTORE_ID_KEY]},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="IngressOnlyToRestoredGroups",
+            actions=["ec2:AuthorizeSecurityGroupIngress"],
+            resources=[groups],
+            conditions={"StringLike": {f"ec2:ResourceTag/{RESTORE_ID_KEY}": "*"}},
+        ),
+        iam.PolicyStatement(
+            sid="EgressOnlyFromTheVerifier",
+            actions=["ec2:AuthorizeSecurityGroupEgress"],
+            resources=[
+                Stack.of(scope).format_arn(
+                    service="ec2",
+                    resource="security-group",
+                    resource_name=verifier_group.security_group_id,
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            ],
+        ),
+    ]

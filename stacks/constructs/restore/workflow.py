@@ -2,7 +2,9 @@
 
 Identify the backup -> create the cluster from it (ACTIVE with no InitializeCluster)
 -> first HSM -> publish the client configuration and announce the service restored
--> verify -> the remaining HSMs, one at a time -> report. Every HSM phase is one
+-> verify (API) -> verify the keys (when key verification is deployed: let the
+verifier in, invoke it, a finding fails the restore) -> the remaining HSMs, one at a
+time -> report. Every HSM phase is one
 plan/act/wait loop: the plan step decides to create, wait, discard a DEGRADED HSM this
 execution created, or move on. Any failure reports what exists, alerts and stops:
 nothing is deleted, an engineer decides.
@@ -10,25 +12,41 @@ nothing is deleted, an engineer decides.
 
 from __future__ import annotations
 
+from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
+from lambdas.restore.keys import KEYS_FAILED, NOT_CONFIGURED
 from lambdas.restore.plan import CREATE, DISCARD, IN_TRANSIT, WAIT
-from lambdas.restore.report import KEY_CHECK_NOT_RUN
 from lambdas.shared import runbooks
 from stacks.constructs.shared.steps import at, lambda_step, poll_wait, publish_alert, publish_text
 
 CATCH_ALL = ["States.ALL"]
+LAMBDA_TRANSIENT = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
 
 
 def _is(path: str, value: str) -> sfn.Condition:
     return sfn.Condition.string_equals(path, value)
 
 
-def build(scope: Construct, *, function: lambda_.IFunction, topic: sns.ITopic) -> sfn.IChainable:
+def build(
+    scope: Construct,
+    *,
+    function: lambda_.IFunction,
+    topic: sns.ITopic,
+    verify_keys: lambda_.IFunction | None = None,
+    keys_absent: str = NOT_CONFIGURED,
+) -> sfn.IChainable:
+    """`verify_keys`: the key verifier's function when this stack has it; otherwise
+    `keys_absent` is what the report says instead of the keys' check."""
     # Failure path: report what exists, alert, fail with the original error.
     failed = sfn.Fail(scope, "Failed", error_path="$.error.Error", cause_path="$.error.Cause")
     notify_failure = publish_alert(
@@ -128,17 +146,12 @@ def build(scope: Construct, *, function: lambda_.IFunction, topic: sns.ITopic) -
     final.add_catch(report_failure, errors=CATCH_ALL, result_path="$.error")
     final.next(notify_success)
 
-    verify_keys = sfn.Pass(
-        scope,
-        "VerifyKeys",
-        result=sfn.Result.from_object({"status": "NOT_RUN", "summary": KEY_CHECK_NOT_RUN}),
-        result_path="$.job.run.key_verification",
-        comment="Key-level check (PKCS#11): filled by the DR-drill work; until then the "
-        "report says it did not run",
+    next_hsms = hsm_phase("NextHsm", "AddNextHsm", "next", final)
+    keys = _keys(
+        scope, function, verify_keys, keys_absent=keys_absent, failed=report_failure, then=next_hsms
     )
-    verify_keys.next(hsm_phase("NextHsm", "AddNextHsm", "next", final))
     verify = step("VerifyRecovery", "verify", "API checks: cluster, source backup, type, mode, HSM")
-    verify.next(verify_keys)
+    verify.next(keys)
     notify_restored = publish_alert(
         scope,
         "NotifyServiceRestored",
@@ -204,3 +217,96 @@ def build(scope: Construct, *, function: lambda_.IFunction, topic: sns.ITopic) -
         .when(sfn.Condition.is_null("$.job.run.cluster_id"), create_cluster)
         .otherwise(check_cluster)
     )
+
+
+def _keys(
+    scope: Construct,
+    function: lambda_.IFunction,
+    verify_keys: lambda_.IFunction | None,
+    *,
+    keys_absent: str,
+    failed: sfn.IChainable,
+    then: sfn.IChainable,
+) -> sfn.IChainable:
+    """The key check once the first HSM is ACTIVE; any error finding fails the restore
+    (the cluster is kept and named in the page), nothing found wrong goes on to `then`."""
+    if verify_keys is None:
+        absent = sfn.Pass(
+            scope,
+            "KeyVerificationNotRun",
+            result=sfn.Result.from_object({"status": "NOT_RUN", "summary": keys_absent}),
+            result_path="$.job.run.key_verification",
+            comment="No key verifier in this stack: the report says why the keys were not checked",
+        )
+        absent.next(then)
+        return absent
+    keys_failed = sfn.Pass(
+        scope,
+        "KeysFailed",
+        parameters={"Error": KEYS_FAILED, "Cause.$": "$.job.run.key_verification.summary"},
+        result_path="$.error",
+        comment="The keys do not match the manifest: fail, keep the cluster, page the findings",
+    )
+    keys_failed.next(failed)
+    record_keys = lambda_step(
+        scope,
+        "RecordKeys",
+        function,
+        "record_keys",
+        comment="Keep the key check's findings for the report and the page",
+        payload={"step": "record_keys", "job.$": "$.job", "keys.$": "$.keys"},
+    )
+    record_keys_error = lambda_step(
+        scope,
+        "RecordKeysError",
+        function,
+        "record_keys",
+        comment="The key check could not run: a finding",
+        payload={"step": "record_keys", "job.$": "$.job", "keys_error.$": "$.keysError"},
+    )
+    for task in (record_keys, record_keys_error):
+        task.add_catch(failed, errors=CATCH_ALL, result_path="$.error")
+    verified = (
+        sfn.Choice(scope, "KeysVerified?")
+        .when(_is("$.job.run.key_verification.status", "FAILED"), keys_failed)
+        .otherwise(then)
+    )
+    record_keys.next(verified)
+    record_keys_error.next(verified)
+    verify = tasks.LambdaInvoke(
+        scope,
+        "VerifyKeys",
+        lambda_function=verify_keys,
+        payload=sfn.TaskInput.from_object(
+            {
+                "cluster_id.$": "$.job.run.cluster_id",
+                "manifest_cluster_id.$": "$.job.plan.source_cluster_id",
+                "at.$": "$.job.plan.backup.create_timestamp",
+                "hsm_ips.$": "$.job.run.key_network.hsm_ips",
+                "region.$": "$.job.plan.region",
+            }
+        ),
+        payload_response_only=True,
+        result_path="$.keys",
+        comment="The verify-keys function: the restored cluster against the manifest "
+        "captured at or before the backup's time",
+    )
+    verify.add_retry(
+        errors=LAMBDA_TRANSIENT, interval=Duration.seconds(2), backoff_rate=2, max_attempts=3
+    )
+    verify.add_catch(record_keys_error, errors=CATCH_ALL, result_path="$.keysError")
+    verify.next(record_keys)
+    open_network = lambda_step(
+        scope,
+        "OpenKeyNetwork",
+        function,
+        "open_key_network",
+        comment="Let the key verifier reach the restored HSMs (TCP 2223-2225, kept after)",
+    )
+    open_network.add_catch(record_keys_error, errors=CATCH_ALL, result_path="$.keysError")
+    open_network.next(
+        sfn.Choice(scope, "VerifierReachable?")
+        .when(_is("$.job.run.key_network.status", "OPEN"), verify)
+        .otherwise(then)
+    )
+    return open_network
