@@ -64,6 +64,7 @@ def test_fault_ends_the_run_by_itself(
     assert "still RUNNING" not in json.dumps(report)
     assert report["faults_not_fired"] == [], report["faults_fired"]
     if status == "FAILED":
-        reason = json.dumps([report.get("error"), report.get("cause"), report.get("alerts")])
+        # the cause: the execution's error and cause, or the job's findings
+        reason = json.dumps([report.get(k) for k in ("error", "cause", "findings")])
         assert named in reason, reason
         assert report["alerts"], "a failed run must page"
