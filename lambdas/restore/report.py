@@ -283,7 +283,7 @@ def failure_alert(
             "its keys do not match the key manifest: do not point clients at it until an "
             "engineer has explained every finding below.",
         ]
-    if keys.get("summary"):
+    if keys.get("summary") and not keys.get("findings"):
         lines.append(str(keys["summary"]))
     lines += finding_lines(keys)
     if report["removed_hsm_ids"]:
@@ -294,7 +294,12 @@ def failure_alert(
     if report["rto_seconds"] is not None:
         lines.append(
             f"Service was restored after {_duration(report['rto_seconds'])}: clients may "
-            "already use the cluster above."
+            "already use the cluster above"
+            + (
+                ", so move them off it until the key findings are explained."
+                if report["error"] == KEYS_FAILED
+                else "."
+            )
         )
     lines += ["", "Next steps:"]
     if restore_id and report["existing"]:

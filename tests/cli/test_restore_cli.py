@@ -62,6 +62,26 @@ def test_sandbox_restore_failure_exits_one_and_lists_what_exists(
     assert "Alert sent: Restore FAILED: cluster-sandboxprimary: SandboxInjectedCrash" in out
 
 
+@pytest.mark.slow
+def test_sandbox_restore_with_a_key_fault_fails_with_the_finding_and_keeps_the_cluster(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.sandbox.restore_support import key_templates
+    from tests.softhsm_support import require_softhsm
+
+    require_softhsm()
+    monkeypatch.setattr("sandbox.session.synthesize", lambda _path: key_templates())
+    code = main(["sandbox", "restore", "--fault", "key-corrupt", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1, document
+    assert document["status"] == "FAILED" and document["error"] == "KeyVerificationFailed"
+    [kept] = document["existing"]
+    page = document["alerts"][-1]
+    assert f"The restored cluster {kept['cluster_id']} is KEPT" in page["message"]
+    assert "KCV_MISMATCH" in page["message"]
+    assert document["faults_fired"] == {"key-corrupt": 1}
+
+
 def test_sandbox_restore_refuses_an_unknown_fault(
     reuse_synthesis: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
