@@ -189,7 +189,7 @@ def restore_after_disaster(
     faults: Sequence[str] = (),
     *,
     region: str | None = None,
-    profile: str = "demo",
+    profile: str | None = None,
     key_verification: bool | None = None,
 ) -> dict[str, Any]:
     """`hsmdr sandbox restore`: seed, lose the protected cluster, restore it.
@@ -243,7 +243,7 @@ def restore_after_disaster(
 
 
 @contextmanager
-def _restore_sandbox(profile: str, *, key_verification: bool) -> Iterator[Sandbox]:
+def _restore_sandbox(profile: str | None, *, key_verification: bool) -> Iterator[Sandbox]:
     if not key_verification:
         with Sandbox(profile=profile) as sandbox:
             yield sandbox
@@ -273,7 +273,7 @@ def key_verification_config(base: Path = SANDBOX_CONFIG) -> Path:
 
 @contextmanager
 def key_verification_sandbox(
-    *, profile: str = "demo", templates: dict[str, dict[str, Any]] | None = None
+    *, profile: str | None = None, templates: dict[str, dict[str, Any]] | None = None
 ) -> Iterator[Sandbox]:
     """Key verification deployed, every cluster backed by a SoftHSM2 token, the
     protected clusters seeded with a key manifest older than every seeded backup."""
