@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
+
+from tests.speedups import shared_sandbox_caches
+from tests.synthesis import Synthesized, share_between_workers, synthesis, synthesize_path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JSII_SILENCE_WARNING_DEPRECATED_NODE_VERSION", "1")
@@ -17,32 +22,73 @@ SANDBOX_CONFIG = REPO_ROOT / "config" / "sandbox.yaml"
 EXAMPLE_CONFIG = REPO_ROOT / "config" / "example.yaml"
 
 
-@dataclass(frozen=True)
-class Synthesized:
-    """One synthesis of the app with the sandbox config, shared by the session."""
+# What a test needs that makes it slow: a synthesis of the app (10-20 s the first time
+# in a run), or the sandbox running the synthesized stack.
+_SLOW_FIXTURES = frozenset({"synthesized", "gate_synthesis"})
+_SLOW_DIRECTORIES = (REPO_ROOT / "tests" / "sandbox", REPO_ROOT / "tests" / "infra")
 
-    template: dict[str, Any]  # the main stack's
-    stack_name: str
-    assembly_dir: Path
-    templates: dict[str, dict[str, Any]]  # every stack's, by stack name (main + DR regions)
-    regions: dict[str, str]  # stack name -> the region it deploys to
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`slow` also goes on every test that asks for a synthesis or lives in tests/sandbox
+    or tests/infra, so `-m "not slow"` (make unit) selects the fast tests by itself."""
+    for item in items:
+        path = Path(str(item.path))
+        if _SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())) or any(
+            path.is_relative_to(directory) for directory in _SLOW_DIRECTORIES
+        ):
+            item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _run_scoped_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Files a test run writes stay in its own base temporary directory: each xdist
+    worker gets its own temporary directory (the sandbox writes fixed names there, such
+    as the drill config), and the run's syntheses are shared by its workers."""
+    base = tmp_path_factory.getbasetemp()
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    share_between_workers((base.parent if worker else base) / "synthesis")
+    own = base / "tmp"
+    own.mkdir(exist_ok=True)
+    saved = tempfile.tempdir, os.environ.get("TMPDIR")
+    tempfile.tempdir = str(own)
+    os.environ["TMPDIR"] = str(own)
+    yield
+    tempfile.tempdir = saved[0]
+    if saved[1] is None:
+        os.environ.pop("TMPDIR", None)
+    else:
+        os.environ["TMPDIR"] = saved[1]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sandbox_caches() -> Iterator[None]:
+    """Loads every sandbox repeats for nothing, done once per process (tests/speedups.py)."""
+    with shared_sandbox_caches():
+        yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _one_synthesis_per_config() -> Iterator[None]:
+    """The sandbox commands synthesize their config on every run; in the tests they
+    share one synthesis per config (tests/synthesis.py)."""
+    import sandbox.session
+
+    original = sandbox.session.synthesize
+    sandbox.session.synthesize = synthesize_path
+    yield
+    sandbox.session.synthesize = original
+
+
+def config_data(path: Path = SANDBOX_CONFIG) -> dict[str, Any]:
+    """A config file's data, to change and hand to `synthesis`."""
+    data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
+    return data
 
 
 @pytest.fixture(scope="session")
 def synthesized() -> Synthesized:
-    from stacks.app_builder import build_app
-    from stacks.config import load_config
-
-    app, stack = build_app(load_config(SANDBOX_CONFIG))
-    assembly = app.synth()
-    artifact = assembly.get_stack_by_name(stack.stack_name)
-    return Synthesized(
-        template=artifact.template,
-        stack_name=stack.stack_name,
-        assembly_dir=Path(assembly.directory),
-        templates={s.stack_name: s.template for s in assembly.stacks},
-        regions={s.stack_name: s.environment.region for s in assembly.stacks},
-    )
+    """The app synthesized with the sandbox config (one synthesis for the run)."""
+    return synthesis(config_data())
 
 
 @pytest.fixture(autouse=True)

@@ -1,14 +1,14 @@
-"""The static gates' synthesis: each gate config synthesized once per test session."""
+"""The static gates' synthesis: each gate config synthesized once per test run."""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from tests.conftest import REPO_ROOT, config_data
 from tests.infra.template_arns import PLACEHOLDER_ACCOUNT, StackTemplate
+from tests.synthesis import synthesis
 
 # The configs every gate runs on: the shipped example, and one with every optional
 # section turned on (so each construct an option adds is synthesized and checked).
@@ -34,21 +34,19 @@ class GateSynthesis:
 
 
 def _synthesize(config: str) -> list[StackTemplate]:
-    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from stacks.app_builder import build_app
     from stacks.config import load_config
 
     loaded = load_config(GATE_CONFIGS[config])
-    app, _ = build_app(loaded)
+    app = synthesis(config_data(GATE_CONFIGS[config]))
     return [
         StackTemplate(
             config=config,
-            stack=artifact.stack_name,
-            region=artifact.environment.region,
+            stack=name,
+            region=app.regions[name],
             account=loaded.account or PLACEHOLDER_ACCOUNT,
-            template=artifact.template,
+            template=template,
         )
-        for artifact in app.synth().stacks
+        for name, template in app.templates.items()
     ]
 
 

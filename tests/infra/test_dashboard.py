@@ -8,14 +8,11 @@ import json
 from typing import Any
 
 import pytest
-import yaml
-from aws_cdk.cx_api import CloudAssembly
 
-from stacks.app_builder import build_app
-from stacks.config import parse_config
 from stacks.names import dr_stack_name
-from tests.conftest import SANDBOX_CONFIG
+from tests.conftest import config_data
 from tests.infra.test_stack import resources
+from tests.synthesis import Synthesized, synthesis
 
 DR_REGIONS = ["us-west-2", "eu-west-1"]
 OUTCOMES = {
@@ -27,11 +24,10 @@ OUTCOMES = {
 }
 
 
-def synth(dr_regions: list[str]) -> tuple[CloudAssembly, str]:
-    data = yaml.safe_load(SANDBOX_CONFIG.read_text())
+def synth(dr_regions: list[str]) -> Synthesized:
+    data = config_data()
     data["dr_regions"] = dr_regions
-    app, main = build_app(parse_config(data))
-    return app.synth(), main.stack_name
+    return synthesis(data)
 
 
 def widgets(template: dict[str, Any]) -> list[dict[str, Any]]:
@@ -51,27 +47,26 @@ def restore_widgets(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def two_dr_regions() -> tuple[CloudAssembly, str]:
+def two_dr_regions() -> Synthesized:
     return synth(DR_REGIONS)
 
 
 def test_each_dr_regions_restore_executions_are_on_the_dashboard(
-    two_dr_regions: tuple[CloudAssembly, str],
+    two_dr_regions: Synthesized,
 ) -> None:
-    assembly, main_name = two_dr_regions
-    main = assembly.get_stack_by_name(main_name)
-    found = restore_widgets(main.template)
+    app = two_dr_regions
+    found = restore_widgets(app.template)
     assert set(found) == {f"Restore executions in {r} (DR)" for r in DR_REGIONS}
     for region in DR_REGIONS:
-        dr = assembly.get_stack_by_name(dr_stack_name("hsmdr-sandbox", region))
-        assert dr.environment.region == region
+        dr = dr_stack_name("hsmdr-sandbox", region)
+        assert app.regions[dr] == region
         # The DR stack's restore state machine, by its fixed name.
         [name] = [
             m["Properties"]["StateMachineName"]
-            for m in resources(dr.template, "AWS::StepFunctions::StateMachine").values()
+            for m in resources(app.templates[dr], "AWS::StepFunctions::StateMachine").values()
             if m["Properties"].get("StateMachineName", "").endswith("-restore-cluster")
         ]
-        expected_arn = f"arn:aws:states:{region}:{dr.environment.account}:stateMachine:{name}"
+        expected_arn = f"arn:aws:states:{region}:{app.accounts[dr]}:stateMachine:{name}"
         metrics = found[f"Restore executions in {region} (DR)"]["metrics"]
         assert {m[1] for m in metrics} == OUTCOMES
         for metric in metrics:
@@ -80,17 +75,15 @@ def test_each_dr_regions_restore_executions_are_on_the_dashboard(
             assert options["region"] == region
             assert options["stat"] == "Sum"
     # The main stack takes nothing from the DR stacks: no cross-stack reference.
-    assert "Fn::ImportValue" not in json.dumps(main.template)
+    assert "Fn::ImportValue" not in json.dumps(app.template)
 
 
 def test_main_regions_workflows_stay_in_the_main_region(
-    two_dr_regions: tuple[CloudAssembly, str],
+    two_dr_regions: Synthesized,
 ) -> None:
-    assembly, main_name = two_dr_regions
-    main = assembly.get_stack_by_name(main_name)
     main_restore = [
         w
-        for w in widgets(main.template)
+        for w in widgets(two_dr_regions.template)
         if w.get("title") == "Executions: hsmdr-sandbox-restore-cluster"
     ]
     assert main_restore
@@ -99,5 +92,4 @@ def test_main_regions_workflows_stay_in_the_main_region(
 
 
 def test_no_dr_regions_no_dr_restore_widget() -> None:
-    assembly, main_name = synth([])
-    assert restore_widgets(assembly.get_stack_by_name(main_name).template) == {}
+    assert restore_widgets(synth([]).template) == {}

@@ -9,9 +9,7 @@ from typing import Any
 from aws_cdk.assertions import Match, Template
 
 from lambdas.shared.env import Env
-from stacks.app_builder import build_app
-from stacks.config import parse_config
-from tests.conftest import SANDBOX_CONFIG, Synthesized
+from tests.conftest import Synthesized, config_data
 from tests.infra.test_backup_copies import cloudhsm_statements
 from tests.infra.test_stack import function, only, resources
 
@@ -23,18 +21,17 @@ def dr(synthesized: Synthesized) -> dict[str, Any]:
 
 
 def test_one_stack_per_dr_region_each_in_its_region() -> None:
-    import yaml
+    from tests.synthesis import synthesis
 
-    data = yaml.safe_load(SANDBOX_CONFIG.read_text())
+    data = config_data()
     data["dr_regions"] = ["us-west-2", "eu-west-1"]
-    app, main = build_app(parse_config(data))
-    stacks = {s.stack_name: s.environment.region for s in app.synth().stacks}
-    assert stacks == {
+    app = synthesis(data)
+    assert app.regions == {
         "hsmdr-sandbox": "us-east-1",
         "hsmdr-sandbox-dr-us-west-2": "us-west-2",
         "hsmdr-sandbox-dr-eu-west-1": "eu-west-1",
     }
-    assert main.stack_name == "hsmdr-sandbox"
+    assert app.stack_name == "hsmdr-sandbox"
 
 
 def test_dr_stack_has_its_own_encrypted_tls_only_alert_topic(synthesized: Synthesized) -> None:

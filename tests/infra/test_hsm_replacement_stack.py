@@ -6,11 +6,9 @@ import json
 from typing import Any
 
 import pytest
-import yaml
 
 from lambdas.shared.env import Env
-from stacks.config import parse_config
-from tests.conftest import SANDBOX_CONFIG, Synthesized
+from tests.conftest import Synthesized, config_data
 from tests.infra.test_on_demand_stack import PROTECTED_ARN, actions, statements_of
 from tests.infra.test_stack import function, only, resources
 
@@ -222,16 +220,14 @@ def test_capacity_alarm_watches_the_metrics_the_check_emits(
 @pytest.fixture(scope="module")
 def remote_cluster_template() -> dict[str, Any]:
     """A second cluster in another region, automatic replacement off."""
-    from stacks.app_builder import build_app
+    from tests.synthesis import synthesis
 
-    data = yaml.safe_load(SANDBOX_CONFIG.read_text())
+    data = config_data()
     data["protected_clusters"].append(
         {"id": "cluster-remoteclusterx", "region": "eu-west-1", "hsms_per_az": {"eu-west-1a": 1}}
     )
     data["hsm_replacement"] = {"auto_replace": False}
-    app, stack = build_app(parse_config(data))
-    template: dict[str, Any] = app.synth().get_stack_by_name(stack.stack_name).template
-    return template
+    return synthesis(data).template
 
 
 def test_clusters_in_other_regions_get_no_cloudhsm_alarm_but_a_capacity_alarm(

@@ -4,14 +4,13 @@ with that key, only through Secrets Manager; without the setting nobody gets it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
-from tests.conftest import SANDBOX_CONFIG
+from tests.conftest import config_data
 from tests.infra.test_stack import resources
+from tests.synthesis import synthesis
 
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 KEY_VERIFICATION = {
@@ -23,18 +22,11 @@ KEY_VERIFICATION = {
 READERS = ("verify-keys", "capture-key-manifest")
 
 
-def synthesize(tmp_path: Path, **extra: Any) -> dict[str, Any]:
-    from aws_cdk import App
-
-    from stacks.app_builder import build_app
-    from stacks.config import parse_config
-
-    data = yaml.safe_load(SANDBOX_CONFIG.read_text())
+def synthesize(**extra: Any) -> dict[str, Any]:
+    data = config_data()
     data["key_verification"] = {**KEY_VERIFICATION, **extra}
     data["drills"]["verifier_cidrs"] = ["10.0.0.0/16"]
-    app, stack = build_app(parse_config(data), App(outdir=str(tmp_path)))
-    template: dict[str, Any] = app.synth().get_stack_by_name(stack.stack_name).template
-    return template
+    return synthesis(data).template
 
 
 def statements_of(template: dict[str, Any], service: str) -> list[dict[str, Any]]:
@@ -54,8 +46,8 @@ def statements_of(template: dict[str, Any], service: str) -> list[dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def with_key(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    return synthesize(tmp_path_factory.mktemp("secret-key"), secret_kms_key_arn=KEY)
+def with_key() -> dict[str, Any]:
+    return synthesize(secret_kms_key_arn=KEY)
 
 
 @pytest.mark.parametrize("service", READERS)
@@ -77,10 +69,8 @@ def test_secret_readers_decrypt_with_the_customer_key_through_secrets_manager_on
     ]
 
 
-def test_without_the_setting_no_role_names_a_customer_key_for_the_secret(
-    tmp_path: Path,
-) -> None:
-    template = synthesize(tmp_path)
+def test_without_the_setting_no_role_names_a_customer_key_for_the_secret() -> None:
+    template = synthesize()
     for service in READERS:
         assert not [
             s

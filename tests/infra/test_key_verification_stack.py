@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from lambdas.keycheck.settings import KeyEnv
-from tests.conftest import REPO_ROOT, SANDBOX_CONFIG, Synthesized
+from tests.conftest import REPO_ROOT, Synthesized, config_data
 from tests.infra.test_stack import resources
 
 HSM_GROUP = "sg-0123456789abcdef0"
@@ -36,21 +35,16 @@ class KeyStack:
 
 
 @pytest.fixture(scope="module")
-def key_stack(tmp_path_factory: pytest.TempPathFactory) -> KeyStack:
-    from aws_cdk import App
+def key_stack() -> KeyStack:
+    from tests.synthesis import synthesis
 
-    from stacks.app_builder import build_app
-    from stacks.config import parse_config
-
-    data = yaml.safe_load(SANDBOX_CONFIG.read_text())
+    data = config_data()
     data["key_verification"] = KEY_VERIFICATION
-    out = tmp_path_factory.mktemp("key-cdk-out")
-    app, stack = build_app(parse_config(data), App(outdir=str(out)))
-    assembly = app.synth()
+    app = synthesis(data)
     return KeyStack(
-        template=assembly.get_stack_by_name(stack.stack_name).template,
-        assembly_dir=out,
-        report=json.loads((out / "validation-report.json").read_text()),
+        template=app.template,
+        assembly_dir=app.assembly_dir,
+        report=json.loads((app.assembly_dir / "validation-report.json").read_text()),
     )
 
 

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from stacks.constructs.replacement.hsm_health import hsm_unhealthy_query
-from tests.conftest import REPO_ROOT, SANDBOX_CONFIG, Synthesized
+from tests.conftest import REPO_ROOT, SANDBOX_CONFIG, Synthesized, config_data
 from tests.infra.test_stack import function, only, resources
 
 CLUSTER = "cluster-sandboxprimary"
@@ -181,23 +181,18 @@ def test_subscriptions_follow_the_escalation_matrix_in_every_stack(
 
 
 @pytest.fixture(scope="module")
-def webhook_template(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+def webhook_template() -> dict[str, Any]:
     """The sandbox config with a paging service's webhook as a contact for everything."""
-    from aws_cdk import App
+    from tests.synthesis import synthesis
 
-    from stacks.app_builder import build_app
-    from stacks.config import parse_config
-
-    data = yaml.safe_load(SANDBOX_CONFIG.read_text())
+    data = config_data()
     matrix = data["escalation"]
     matrix["contacts"].append({"name": "pager", "https": "https://events.example.com/sns/KEY"})
     matrix["contacts"][0]["https"] = "https://events.example.com/sns/ONCALL"
     for route in ("page", "notify"):
         matrix["severities"][route]["contacts"].append("pager")
     matrix["severities"]["page"]["escalate_to"] = ["lead", "pager"]
-    out = tmp_path_factory.mktemp("webhook-cdk-out")
-    app, stack = build_app(parse_config(data), App(outdir=str(out)))
-    return app.synth().get_stack_by_name(stack.stack_name).template
+    return synthesis(data).template
 
 
 def test_https_contacts_subscribe_their_webhook_once_per_topic(

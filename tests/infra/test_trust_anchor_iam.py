@@ -7,21 +7,19 @@ from typing import Any
 import pytest
 import yaml
 
-from stacks.app_builder import build_app
 from stacks.config import ConfigError, parse_config
-from tests.conftest import SANDBOX_CONFIG
+from tests.conftest import SANDBOX_CONFIG, config_data
 from tests.infra.test_hsm_replacement_stack import role_statements
 from tests.infra.test_on_demand_stack import actions
+from tests.synthesis import synthesis
 
 KEY = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 
 def main_template(**restore: Any) -> dict[str, Any]:
-    data = yaml.safe_load(SANDBOX_CONFIG.read_text())
+    data = config_data()
     data["restore"].update(restore)
-    app, main = build_app(parse_config(data))
-    template: dict[str, Any] = app.synth().get_stack_by_name(main.stack_name).template
-    return template
+    return synthesis(data).template
 
 
 def decrypts(template: dict[str, Any], service: str) -> list[dict[str, Any]]:

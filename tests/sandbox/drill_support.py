@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from sandbox.drill_scenarios import drill_config
-from sandbox.session import synthesize
+from tests.synthesis import synthesize_path
 
 CLUSTER = "cluster-sandboxprimary"
 DR_REGION = "us-west-2"
@@ -16,8 +16,8 @@ NOTHING_LEAKED = {"clusters": [], "hsms": [], "rules": []}
 
 @cache
 def drill_templates() -> dict[str, dict[str, Any]]:
-    """Every stack's template for the drill sandbox config, synthesized once."""
-    return synthesize(drill_config())
+    """Every stack's template for the drill sandbox config, synthesized once a run."""
+    return synthesize_path(drill_config())
 
 
 def states(report: dict[str, Any]) -> list[str]:
