@@ -33,11 +33,21 @@ softhsm:
 		exit 1; \
 	fi
 
-## test: lint, type-check and run the whole test suite (static gates included)
-test: $(STAMP) check gate-tools
-	$(BIN)/python -m pytest
+## test: lint, type-check and run the whole test suite (static gates included), on
+## every core (pytest-xdist; PYTEST_WORKERS=N to choose, 0 for one process)
+PYTEST_WORKERS ?= auto
+PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist worksteal
+test: $(STAMP) lint typecheck gate-tools
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
-check: lint typecheck
+## check: the inner loop: lint, type-check and the fast tests (make unit)
+check: lint typecheck unit
+
+## unit: the tests that synthesize nothing and run no sandbox (not marked slow;
+## tests/conftest.py marks every test that asks for a synthesis or runs the sandbox)
+FAST_TESTS := tests/unit tests/docs tests/permissions tests/emulator tests/gateway tests/keycheck
+unit: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not slow" $(FAST_TESTS)
 
 ## gate-tools: what the static gates of the tests run: asl-validator (npm ci, pinned in
 ## package-lock.json) and checkov, in its own virtualenv since it pins an older boto3
