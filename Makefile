@@ -45,7 +45,7 @@ check: lint typecheck unit
 
 ## unit: the tests that synthesize nothing and run no sandbox (not marked slow;
 ## tests/conftest.py marks every test that asks for a synthesis or runs the sandbox)
-FAST_TESTS := tests/unit tests/docs tests/permissions tests/emulator tests/gateway tests/keycheck
+FAST_TESTS := tests/lambdas tests/config tests/project tests/docs tests/permissions tests/emulator
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not slow" $(FAST_TESTS)
 

@@ -176,7 +176,7 @@ def emitted_metrics(
     from lambdas.replacement.health import HEALTHY, HealthDecision, assess
     from lambdas.replacement.health_check_handler import _emit_metrics
     from lambdas.replacement.health_run import HealthEntry, HealthReport
-    from tests.unit.factories import NOW, cluster, spec
+    from tests.lambdas.factories import NOW, cluster, spec
 
     for name in ("POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE"):
         monkeypatch.setenv(name, function_env[name])

@@ -16,9 +16,9 @@ from hsmdr.commands.docs import run_workflow
 from sandbox.drill_scenarios import drill_sandbox, run_drill
 from sandbox.session import Sandbox
 from tests.conftest import Synthesized
+from tests.lambdas.shared.test_html_report import parsed
 from tests.sandbox.drill_support import drill_templates
 from tests.softhsm_support import require_softhsm
-from tests.unit.test_html_report import parsed
 
 pytestmark = pytest.mark.slow
 

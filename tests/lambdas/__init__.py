@@ -1,0 +1,1 @@
+"""Tests of lambdas/, one package per capability as there."""
