@@ -17,6 +17,7 @@ import pytest
 
 from sandbox.session import Sandbox
 from tests.conftest import Synthesized
+from tests.softhsm_support import require_softhsm
 
 pytestmark = pytest.mark.slow
 
@@ -261,6 +262,17 @@ def test_shipped_configs_deploy_and_run_their_jobs_with_nothing_refused(
         assert sandbox.permissions.checked > 0
 
 
+def _seed_manifests(sandbox: Sandbox) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from sandbox.key_store_setup import seed_manifest
+    from sandbox.session import SEEDED_BACKUP_AGES
+
+    captured = datetime.now(UTC) - max(SEEDED_BACKUP_AGES) - timedelta(hours=1)
+    for spec in sandbox.config.protected_clusters:
+        seed_manifest(sandbox, spec.id, captured)
+
+
 def _workflow_on(sandbox: Sandbox, workflow: str) -> dict[str, Any]:
     """Run one HSM-changing workflow of the config's first protected cluster."""
     from sandbox.backup_scenarios import create_backup
@@ -302,9 +314,17 @@ def test_shipped_configs_run_their_workflows_with_nothing_refused(
     data["hsm_replacement"]["poll_seconds"] = 10
     path = tmp_path / config_name
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    monkeypatch.setenv("MOTO_ACCOUNT_ID", load_config(path).account or "123456789012")
-    with Sandbox(path, profile="test") as sandbox:
+    config = load_config(path)
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", config.account or "123456789012")
+    # A restore with key_verification configured checks the keys: SoftHSM2 tokens and
+    # a key manifest older than every seeded backup, as the daily capture would leave.
+    keys = workflow == "restore" and config.key_verification is not None
+    if keys:
+        require_softhsm()
+    with Sandbox(path, profile="test", key_store=keys) as sandbox:
         sandbox.seed_protected_clusters()
+        if keys:
+            _seed_manifests(sandbox)
         report = _workflow_on(sandbox, workflow)
     assert report["status"] == "SUCCEEDED", (report.get("error"), report.get("cause"))
     assert report["denied_calls"] == []
