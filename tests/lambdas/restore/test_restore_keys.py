@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from lambdas.restore.keys import KEYS_FAILED, hsm_permission, keys_result, other_region
 from lambdas.restore.report import failure_alert, failure_report, final_report, success_alert
 from tests.lambdas.factories import NOW, cluster, hsm
@@ -89,3 +91,20 @@ def test_a_clean_check_is_in_the_final_report_and_its_message() -> None:
     body = success_alert(report, done, "https://console/x")["body"]
     assert keys["summary"] in body
     assert "Verify the keys with PKCS#11" not in body
+
+
+def test_a_restore_in_another_region_than_the_verifiers_skips_the_check(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from lambdas.restore import handler
+    from lambdas.restore.settings import RestoreSettings
+    from lambdas.shared.env import Env
+
+    settings = RestoreSettings("us-east-1").to_env()[Env.RESTORE_SETTINGS]
+    monkeypatch.setenv(Env.RESTORE_SETTINGS, settings)
+    monkeypatch.setenv(Env.RESTORE_VERIFIER_SECURITY_GROUP, "sg-0123456789abcdef0")
+    monkeypatch.setattr(handler, "_client", lambda *_: pytest.fail("no EC2 call"))
+    done = handler.open_key_network(job(cluster_id="cluster-newnewnewnew"))
+    assert done["run"]["key_network"] == {"status": "UNREACHABLE"}
+    assert done["run"]["key_verification"]["status"] == "NOT_RUN"
+    assert "runs in us-east-1" in done["run"]["key_verification"]["summary"]
