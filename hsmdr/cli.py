@@ -117,13 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     as_json = bool(getattr(args, "json", False))
     try:
         outcome: Outcome = args.run(args)
-    except KeyboardInterrupt:
-        return _fail(
-            as_json,
-            "interrupted",
-            "interrupted: a workflow already started keeps running (hsmdr follow ARN)",
-            code=INTERRUPTED,
+    except KeyboardInterrupt as interrupted:
+        # Following a run (hsmdr/workflows.py Detached) names the command to re-attach.
+        message = str(interrupted) or (
+            "interrupted: a workflow already started keeps running (hsmdr follow ARN)"
         )
+        return _fail(as_json, "interrupted", message, code=INTERRUPTED)
     except Exception as error:  # the operator gets one clear line, not a traceback
         kind, code, message = _classify(error)
         if os.environ.get("HSMDR_DEBUG") and code != 2:
