@@ -56,8 +56,7 @@ def failure_alert(report: dict[str, Any]) -> dict[str, Any]:
     assert CLUSTER in alert["subject"] and "FAILED" in alert["subject"]
     assert "What the automation already did:" in alert["message"]
     assert (
-        f"hsmdr backup create --deployment hsmdr-sandbox --cluster {CLUSTER}"
-        in (alert["message"])
+        f"hsmdr backup create --deployment hsmdr-sandbox --cluster {CLUSTER}" in (alert["message"])
     )
     assert report["execution_arn"] in alert["message"]
     return alert
