@@ -16,6 +16,7 @@ from stacks.constructs.replacement.hsm_health import HsmHealthCheck
 from stacks.constructs.replacement.hsm_replacement import HsmReplacementWorkflow
 from stacks.constructs.restore.restore_cluster import RestoreCluster
 from stacks.constructs.shared.cluster_locks import ClusterLocks
+from stacks.constructs.shared.operator_policy import OperatorPolicy
 from stacks.constructs.shared.stored_config import StoredConfig
 from stacks.constructs.verification.backup_verification import BackupVerification
 from stacks.monitoring import Monitoring
@@ -73,6 +74,17 @@ class CloudHsmDrStack(Stack):
             alerting=self.alerting,
             verify_keys=kv.verify.function if kv else None,
             verifier_group=kv.security_group if kv else None,
+        )
+        self.operator_policy = OperatorPolicy(
+            self,
+            "Operator",
+            config=config,
+            alert_topics=[
+                self.alerting.topic,
+                self.alerting.notify_topic,
+                self.alerting.escalation_topic,
+            ],
+            report_bucket=self.dr_drill.bucket,
         )
         # LAST: it alarms on every function and state machine added above.
         self.monitoring = Monitoring(self, "Monitoring", config=config, alerting=self.alerting)
