@@ -21,6 +21,10 @@ where the cluster comes back.
 It also holds the deployment's validated config (`StoredConfig`), so that `hsmdr
 --deployment NAME` reads it here when the primary region is down.
 
+With a protected cluster whose `dr_posture` here is `pilot-light`, a standby
+refresher on the verification schedule keeps one standby cluster (no HSM) per such
+cluster, restored from the newest READY copy here (stacks/constructs/standby/).
+
 The stack shares nothing with the main stack (no cross-region references), so it
 deploys and runs whatever state the primary region is in.
 """
@@ -37,6 +41,7 @@ from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.backups.copy_monitor import CopyMonitor
 from stacks.constructs.restore.restore_cluster import RestoreCluster
 from stacks.constructs.shared.stored_config import StoredConfig
+from stacks.constructs.standby.standby_refresher import StandbyRefresher
 from stacks.monitoring import Monitoring
 
 
@@ -60,6 +65,14 @@ class DrRegionStack(Stack):
         )
         self.restore_cluster = RestoreCluster(
             self, "RestoreCluster", config=config, alerting=self.alerting, region=dr_region
+        )
+        # Only where a protected cluster's dr_posture here is pilot-light.
+        self.standby_refresher = (
+            StandbyRefresher(
+                self, "StandbyRefresher", config=config, alerting=self.alerting, region=dr_region
+            )
+            if config.pilot_light(dr_region)
+            else None
         )
         # LAST: it alarms on every function and state machine added above.
         self.monitoring = Monitoring(

@@ -19,6 +19,8 @@ RESTORE_CLUSTER = "restore-cluster"  # steps of the full restore; also its state
 
 COPY_BACKUPS = "copy-backups"  # the copy job: copies to DR regions, pruning, golden backups
 COPY_MONITOR = "copy-monitor"  # runs in each DR region, watches the copies held there
+# Runs in each DR region with a pilot-light posture: keeps its standby clusters current.
+STANDBY_REFRESHER = "standby-refresher"
 # The DR drill's service name: it emits DrillSucceeded, DrillRecoveryTimeSeconds,
 # DrillBackupAgeSeconds and DrillHsmHours with the dimension service=dr-drill only
 # (Powertools adds it), which the drill watcher, the alarms and the dashboard read.

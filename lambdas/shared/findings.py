@@ -3,6 +3,7 @@ findings about backup copies that the verification and the copy job both report.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -11,6 +12,7 @@ from typing import Any
 from lambdas.shared.copies import RegionCopyStatus, copy_is_missing, copy_started
 from lambdas.shared.models import Backup
 from lambdas.shared.protected import ProtectedCluster
+from lambdas.shared.standby import StandbyProblem
 
 SUCCEEDED = "SUCCEEDED"
 
@@ -33,6 +35,9 @@ class FindingCode(StrEnum):
     COPY_MISSING = "COPY_MISSING"
     RETENTION_DRIFT = "RETENTION_DRIFT"
     COPY_JOB_ERROR = "COPY_JOB_ERROR"
+    STANDBY_MISSING = "STANDBY_MISSING"
+    STANDBY_STALE = "STANDBY_STALE"
+    STANDBY_HOLDS_HSM = "STANDBY_HOLDS_HSM"
 
 
 @dataclass(frozen=True)
@@ -150,3 +155,42 @@ def _human(value: timedelta) -> str:
     hours, minutes = divmod(minutes, 60)
     parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m"]
     return " ".join(p for p in parts if p and (p != "0m" or not (days or hours)))
+
+
+def standby_findings(spec: ProtectedCluster, problems: Sequence[StandbyProblem]) -> list[Finding]:
+    """STANDBY_MISSING, STANDBY_STALE and STANDBY_HOLDS_HSM for a pilot-light cluster."""
+    return [_standby_finding(spec, p) for p in problems]
+
+
+def _standby_finding(spec: ProtectedCluster, problem: StandbyProblem) -> Finding:
+    region, look = problem.region, f"aws cloudhsmv2 describe-clusters --region {problem.region}"
+    if problem.kind == "holds-hsm":
+        return Finding(
+            FindingCode.STANDBY_HOLDS_HSM,
+            spec.id,
+            f"The pilot-light standby {problem.standby_id} of {spec.label} in {region} holds "
+            f"{problem.detail}: a standby is kept with no HSM, and each HSM is charged by "
+            "the hour.",
+            "If no restore is using it, delete the HSM(s): aws cloudhsmv2 delete-hsm "
+            f"--region {region} --cluster-id {problem.standby_id} --hsm-id <hsm id>",
+        )
+    if problem.kind == "stale":
+        return Finding(
+            FindingCode.STANDBY_STALE,
+            spec.id,
+            f"The pilot-light standby {problem.standby_id} of {spec.label} in {region} was "
+            f"restored from a backup older than the RPO ({problem.detail}): a restore "
+            "there would fall back to a cold restore.",
+            f"Check the standby refresher in {region} (its errors alarm, its log) and that "
+            f"a fresh READY copy is there: hsmdr backup list --config <deployment config> "
+            f"--cluster {spec.id} --region {region}",
+        )
+    return Finding(
+        FindingCode.STANDBY_MISSING,
+        spec.id,
+        f"{spec.label} has a pilot-light posture in {region} and no ACTIVE standby cluster "
+        f"there (standbys: {problem.detail}): a restore there would fall back to a cold "
+        "restore.",
+        f"Check the standby refresher in {region} (its errors alarm, its log, the clusters "
+        f"quota) and list the clusters: {look}",
+    )

@@ -9,7 +9,7 @@ import and model-building cost on every cold start.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 CLUSTER_ID_PATTERN = r"^cluster-[2-7a-zA-Z]{11,16}$"
@@ -17,6 +17,11 @@ BACKUP_ID_PATTERN = r"^backup-[2-7a-zA-Z]{11,16}$"
 HSM_ID_PATTERN = r"^hsm-[2-7a-zA-Z]{11,16}$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 ZONE_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$"
+# DR postures (docs/configuration.md): cold restores from a copy; pilot-light keeps a
+# standby cluster (no HSM) restored from the newest copy, so a restore only adds HSMs.
+POSTURE_COLD = "cold"
+POSTURE_PILOT_LIGHT = "pilot-light"
+POSTURES = (POSTURE_COLD, POSTURE_PILOT_LIGHT)
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,8 @@ class ProtectedCluster:
     mode: str | None = None  # expected Mode, if the config pins it
     rpo_hours: float | None = None  # overrides the deployment's RPO
     retention_days: int | None = None  # desired BackupRetentionPolicy, if the config sets it
+    # {DR region: "cold" | "pilot-light"}; a region not named is cold.
+    dr_posture: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -38,11 +45,19 @@ class ProtectedCluster:
     def desired_hsm_count(self) -> int:
         return sum(self.hsms_per_az.values())
 
+    def posture(self, region: str) -> str:
+        """The DR posture in `region`: `cold` unless the config says otherwise."""
+        return self.dr_posture.get(region, POSTURE_COLD)
+
+    def pilot_light_regions(self) -> tuple[str, ...]:
+        return tuple(sorted(r for r, p in self.dr_posture.items() if p == POSTURE_PILOT_LIGHT))
+
     def to_dict(self) -> dict[str, Any]:
         """Compact form for the environment: defaults left out."""
         data = asdict(self)
         data["hsms_per_az"] = dict(self.hsms_per_az)
-        return {k: v for k, v in data.items() if v not in (None, "")}
+        data["dr_posture"] = dict(self.dr_posture)
+        return {k: v for k, v in data.items() if v not in (None, "", {})}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ProtectedCluster:
@@ -57,4 +72,5 @@ class ProtectedCluster:
             retention_days=None
             if data.get("retention_days") is None
             else int(data["retention_days"]),
+            dr_posture={str(r): str(p) for r, p in dict(data.get("dr_posture") or {}).items()},
         )

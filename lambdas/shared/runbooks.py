@@ -19,8 +19,16 @@ SINGLE_HSM_FAILURE = "docs/runbooks/single-hsm-failure.md"
 DR_DRILL = "docs/runbooks/dr-drill.md"
 ON_DEMAND_BACKUP = "docs/runbooks/on-demand-backup.md"
 COPY_FAILURE = "docs/runbooks/copy-failure.md"
+STANDBY = "docs/runbooks/standby.md"
 
-ALL = (COMPLETE_CLUSTER_FAILURE, SINGLE_HSM_FAILURE, DR_DRILL, ON_DEMAND_BACKUP, COPY_FAILURE)
+ALL = (
+    COMPLETE_CLUSTER_FAILURE,
+    SINGLE_HSM_FAILURE,
+    DR_DRILL,
+    ON_DEMAND_BACKUP,
+    COPY_FAILURE,
+    STANDBY,
+)
 
 # Finding code -> the runbook whose table explains it. Keyed by the code's string so
 # this module stays free of the verification model (no import cycle).
@@ -40,6 +48,9 @@ FINDING_RUNBOOKS = {
     "COPY_MISSING": COPY_FAILURE,
     "RETENTION_DRIFT": COPY_FAILURE,
     "COPY_JOB_ERROR": COPY_FAILURE,
+    "STANDBY_MISSING": STANDBY,
+    "STANDBY_STALE": STANDBY,
+    "STANDBY_HOLDS_HSM": STANDBY,
 }
 
 

@@ -7,7 +7,8 @@ DescribeBackups per cluster for its newest READY backup (sorted, one item).
 Per DR region, when the deployment has any: every backup of the region listed once
 (DescribeBackups has no SourceCluster filter), ceil(backups / 50) pages, then grouped
 by SourceCluster. The copy pruning rule keeps that list short: about keep_newest +
-keep_days copies per cluster.
+keep_days copies per cluster. Per DR region where a cluster keeps a pilot light: one
+DescribeClusters, for its standbys (STANDBY_MISSING, STANDBY_STALE, STANDBY_HOLDS_HSM).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from lambdas.shared.copies import (
     copy_freshness_limit,
     region_copy_status,
 )
-from lambdas.shared.findings import copy_findings
+from lambdas.shared.findings import copy_findings, standby_findings
 from lambdas.shared.gateway import CloudHsmGateway
-from lambdas.shared.models import BACKUP_CREATE_IN_PROGRESS, BACKUP_READY, Backup
+from lambdas.shared.models import BACKUP_CREATE_IN_PROGRESS, BACKUP_READY, Backup, Cluster
 from lambdas.shared.protected import ProtectedCluster
 from lambdas.shared.settings import BackupSettings, VerificationSettings
+from lambdas.shared.standby import standby_problems
 from lambdas.verification.checks import (
     ClusterFacts,
     ClusterReport,
@@ -72,6 +74,9 @@ def run_verification(
     }
     dr_regions = backups.dr_regions if backups else ()
     copies = {region: list(gateway_for(region).iter_backups()) for region in dr_regions}
+    # One DescribeClusters per DR region where a checked cluster keeps a pilot light.
+    standby_regions = sorted({r for s in specs for r in s.pilot_light_regions() if r in dr_regions})
+    region_clusters = {r: gateway_for(r).describe_clusters() for r in standby_regions}
     # Read the clock after the API calls, so a backup finished meanwhile is not "future".
     checked_at = now or datetime.now(UTC)
     in_progress_max = timedelta(minutes=settings.backup_in_progress_max_minutes)
@@ -86,6 +91,8 @@ def run_verification(
     )
     if backups is not None and copies:
         reports = tuple(_with_copies(r, copies, backups, settings, checked_at) for r in reports)
+    if region_clusters:
+        reports = tuple(_with_standbys(r, region_clusters, settings, checked_at) for r in reports)
     return VerificationReport(settings.deployment_name, checked_at, reports)
 
 
@@ -116,6 +123,33 @@ def _with_copies(
         copies=tuple(statuses),
         checked_at=now,
     )
+
+
+def _with_standbys(
+    report: ClusterReport,
+    region_clusters: dict[str, list[Cluster]],
+    settings: VerificationSettings,
+    now: datetime,
+) -> ClusterReport:
+    """The cluster's report plus its pilot-light standby findings in every DR region."""
+    spec = report.spec
+    rpo = timedelta(hours=settings.rpo_hours_for(spec))
+    problems = [
+        p
+        for region in spec.pilot_light_regions()
+        if region in region_clusters
+        for p in standby_problems(
+            deployment=settings.deployment_name,
+            cluster_id=spec.id,
+            region=region,
+            clusters=region_clusters[region],
+            now=now,
+            rpo=rpo,
+        )
+    ]
+    if not problems:
+        return report
+    return replace(report, findings=report.findings + tuple(standby_findings(spec, problems)))
 
 
 def _copies_of(cluster_id: str, listed: Iterable[Backup]) -> list[Backup]:

@@ -114,6 +114,14 @@ class ProtectedClusterConfig(_Strict):
         description="desired BackupRetentionPolicy in days: drift is a `RETENTION_DRIFT` "
         "finding, or corrected with `backups.enforce_retention`",
     )
+    dr_posture: dict[Region, Literal["cold", "pilot-light"]] = Field(
+        default={},
+        description="per DR region, `cold` (restore from the newest copy) or `pilot-light` "
+        "(the DR stack keeps a standby cluster restored from the newest READY copy, with no "
+        "HSM and so no HSM charge; a restore adopts it and only creates HSMs); needs "
+        "`restore.subnets` for the region. Warm standby is not available yet",
+        json_schema_extra={"shown_default": "`cold` in every DR region"},
+    )
 
     @model_validator(mode="after")
     def _zones_in_region(self) -> ProtectedClusterConfig:
@@ -707,6 +715,7 @@ class DeploymentConfig(_Strict):
             problems += self._key_verification_problems(self.key_verification)
         problems += self._drill_problems(ids)
         problems += self._restore_problems()
+        problems += self._posture_problems()
         problems += [p for budget in self.poll_budgets() if (p := budget.problem())]
         if problems:
             raise ValueError("\n".join(problems))
@@ -825,6 +834,28 @@ class DeploymentConfig(_Strict):
             if problem:
                 problems.append(f"restore.trust_anchor_kms_key_arn: {problem}")
         return problems
+
+    def _posture_problems(self) -> list[str]:
+        problems = []
+        for index, cluster in enumerate(self.protected_clusters):
+            for region, posture in cluster.dr_posture.items():
+                field = f"protected_clusters.{index}.dr_posture.{region}"
+                if region not in self.dr_regions:
+                    problems.append(
+                        f"{field}: {region} is not one of dr_regions "
+                        f"({', '.join(self.dr_regions) or 'none'}): a posture is kept only "
+                        "in a DR region"
+                    )
+                elif posture == "pilot-light" and region not in self.restore.subnets:
+                    problems.append(
+                        f"{field}: pilot-light creates its standby cluster in "
+                        f"restore.subnets.{region}, which is not set (one subnet per AZ)"
+                    )
+        return problems
+
+    def pilot_light(self, region: str) -> list[ProtectedClusterConfig]:
+        """The protected clusters kept as a pilot light in `region`."""
+        return [c for c in self.protected_clusters if c.dr_posture.get(region) == "pilot-light"]
 
     def poll_budgets(self) -> list[PollBudget]:
         """Each workflow's poll interval against the time its loops may poll."""

@@ -1,0 +1,1 @@
+"""Pilot-light standby clusters (lambdas/standby/)."""
