@@ -86,7 +86,7 @@ def test_start_follows_the_drill_to_its_refusal(
     assert code == 1
     assert document["execution_status"] == "FAILED" and document["error"] == "InvalidInput"
     assert "drills.subnets" in document["cause"]
-    assert "] Plan" in captured.err and "] Rejected" in captured.err
+    assert "] planning" in captured.err and "creating the drill HSM" not in captured.err
     assert deployed.world.api_calls["CreateCluster"] == 0
 
 

@@ -72,7 +72,8 @@ def test_hsm_replace_starts_and_follows_the_deployed_state_machine(
     assert document["execution_status"] == "SUCCEEDED"
     assert document["output"]["deleted_hsm_ids"] == [failed]
     assert document["output"]["trigger"] == "operator"
-    assert "] DeleteFailedHsm" in captured.err and "] Succeeded" in captured.err
+    assert "] deleting the failed HSM" in captured.err  # one line per phase
+    assert "] reporting and releasing the lock" in captured.err
 
 
 def test_hsm_replace_of_an_active_hsm_fails_with_the_refusal(
