@@ -87,6 +87,7 @@ def service_restored_alert(
         f"CloudHSM service restored for {plan['source_label']} in {plan['region']}: cluster "
         f"{cluster_id} has an ACTIVE HSM at {', '.join(ips)}.",
         f"Time to restore service: {_duration(rto)} (from the start of the restore).",
+        posture_line(plan),
         f"Backup used: {plan['backup']['backup_id']}, taken {plan['backup']['create_timestamp']}.",
         "",
         *client_steps(cluster_id, plan["region"], ips, security_group, job),
@@ -104,7 +105,23 @@ def service_restored_alert(
         f"Execution: {execution_url(plan['execution'])}",
     ]
     subject = f"CloudHSM service restored: {plan['source_cluster_id']} -> {cluster_id}"
-    return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
+    body = runbooks.from_environment("\n".join(lines))  # links, --deployment NAME
+    return {"subject": subject[:SNS_SUBJECT_MAX], "body": body}
+
+
+def posture_fields(plan: Mapping[str, Any]) -> dict[str, Any]:
+    """Which DR posture the restore used, and why (lambdas/shared/standby.py)."""
+    return {
+        "posture": plan.get("posture", "cold"),
+        "posture_reason": plan.get("posture_reason", ""),
+        "standby_cluster_id": plan.get("standby_cluster_id"),
+    }
+
+
+def posture_line(values: Mapping[str, Any]) -> str:
+    fields = posture_fields(values)
+    reason = f": {fields['posture_reason']}" if fields["posture_reason"] else ""
+    return f"Posture: {fields['posture']}{reason}."
 
 
 def final_report(job: Mapping[str, Any], cluster: Cluster, now: datetime) -> dict[str, Any]:
@@ -136,6 +153,7 @@ def final_report(job: Mapping[str, Any], cluster: Cluster, now: datetime) -> dic
         "mode": cluster.mode,
         "security_group": cluster.security_group,
         "adopted_cluster": plan["adopted"],
+        **posture_fields(plan),
         "hsm_count": plan["hsm_count"],
         "hsms": hsms,
         "created_hsm_ids": run["created_hsm_ids"],
@@ -167,6 +185,7 @@ def success_alert(
         f"{_duration(report['rpo_seconds'])}.",
         f"Service restored (RTO): {_duration(report['rto_seconds'])}; full HA: "
         f"{_duration(report['time_to_full_ha_seconds'])}.",
+        posture_line(report),
         "Steps: " + "; ".join(f"{s['step']} {_duration(s['seconds'])}" for s in report["steps"]),
         f"Checks: {report['verification'].get('summary', '-')}; {report['key_verification']}.",
     ]
@@ -196,7 +215,8 @@ def success_alert(
         f"Execution: {console_url}",
     ]
     subject = f"Restore SUCCEEDED: {report['source_cluster_id']} -> {report['cluster_id']}"
-    return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
+    body = runbooks.from_environment("\n".join(lines))  # links, --deployment NAME
+    return {"subject": subject[:SNS_SUBJECT_MAX], "body": body}
 
 
 def failure_report(
@@ -219,6 +239,7 @@ def failure_report(
         "region": plan.get("region"),
         "source_cluster_id": plan.get("source_cluster_id"),
         "backup_id": (plan.get("backup") or {}).get("backup_id"),
+        **posture_fields(plan),
         "existing": [
             {
                 "cluster_id": c.cluster_id,
@@ -275,6 +296,8 @@ def failure_alert(
         lines.append(f"What exists now could not be read: {report['lookup_problem']}")
     else:
         lines.append("Nothing was created by this execution.")
+    if report.get("posture_reason"):
+        lines.append(posture_line(report))
     keys = report.get("key_verification") or {}
     if report["error"] == KEYS_FAILED and report.get("cluster_id"):
         lines += [
@@ -320,7 +343,8 @@ def failure_alert(
     lines.append(f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE} (When it fails)")
     lines.append(f"Execution: {console_url}")
     subject = f"Restore FAILED: {what}: {report['error']}"
-    return {"subject": subject[:SNS_SUBJECT_MAX], "body": "\n".join(lines)}
+    body = runbooks.from_environment("\n".join(lines))  # links, --deployment NAME
+    return {"subject": subject[:SNS_SUBJECT_MAX], "body": body}
 
 
 def _source_flag(report: Mapping[str, Any], execution_input: Mapping[str, Any]) -> str:

@@ -258,6 +258,8 @@ def test_restore_that_fails_pages(lost: Sandbox) -> None:
     assert routed(report, PAGE) == [alert]
     assert alert_problems(alert["message"], runbook=runbooks.COMPLETE_CLUSTER_FAILURE) == []
     assert report["execution_arn"] in alert["message"]
+    # every command names this deployment, none a config file
+    assert "--deployment hsmdr-sandbox" in alert["message"] and "--config" not in alert["message"]
 
 
 def test_restore_that_succeeds_pages(lost: Sandbox) -> None:
