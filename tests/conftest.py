@@ -30,13 +30,21 @@ _SLOW_DIRECTORIES = (REPO_ROOT / "tests" / "sandbox", REPO_ROOT / "tests" / "inf
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """`slow` also goes on every test that asks for a synthesis or lives in tests/sandbox
-    or tests/infra, so `-m "not slow"` (make unit) selects the fast tests by itself."""
+    or tests/infra, so `-m "not slow"` (make unit) selects the fast tests by itself.
+
+    Modules with a slow test run first, each kept whole (its module fixtures are made
+    once): under pytest-xdist the long runs start at once, and the workers that finish
+    early share the many short tests left at the end instead of waiting on one long one."""
+    slow_modules = set()
     for item in items:
         path = Path(str(item.path))
-        if _SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ())) or any(
-            path.is_relative_to(directory) for directory in _SLOW_DIRECTORIES
+        if item.get_closest_marker("slow") or (
+            _SLOW_FIXTURES.intersection(getattr(item, "fixturenames", ()))
+            or any(path.is_relative_to(directory) for directory in _SLOW_DIRECTORIES)
         ):
             item.add_marker(pytest.mark.slow)
+            slow_modules.add(path)
+    items.sort(key=lambda item: Path(str(item.path)) not in slow_modules)
 
 
 @pytest.fixture(scope="session", autouse=True)
