@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import yaml
 
+from lambdas.shared.protected import POSTURE_COLD, POSTURE_PILOT_LIGHT
 from presentation.timeline import timeline
 from sandbox.scenarios import alerts
 from sandbox.session import SANDBOX_CONFIG, SEEDED_BACKUP_AGES, FaultError, FaultSpec, Sandbox
+from stacks.config import load_config
 from stacks.names import restore_state_machine_name
 
 if TYPE_CHECKING:
@@ -191,12 +193,18 @@ def restore_after_disaster(
     region: str | None = None,
     profile: str | None = None,
     key_verification: bool | None = None,
+    posture: str = POSTURE_COLD,
 ) -> dict[str, Any]:
     """`hsmdr sandbox restore`: seed, lose the protected cluster, restore it.
 
     `key_verification` (default: on when a key fault is given): deploy the sandbox
     config with `key_verification`, back the clusters with SoftHSM2 tokens and seed
-    the key manifest, so the restore's VerifyKeys checks the restored token for real."""
+    the key manifest, so the restore's VerifyKeys checks the restored token for real.
+
+    `posture` pilot-light: the first protected cluster keeps a pilot light in the
+    target region (default: the first DR region); the DR stack's standby refresher
+    runs once and its standby becomes ACTIVE before the disaster, and the restore
+    adopts it. The report adds `posture`, `posture_reason` and `standby`."""
     from sandbox.emulator.faults import KEY_FAULTS
 
     mid_restore = list(faults).count(HSM_FAILURE_MID_RESTORE)
@@ -213,7 +221,13 @@ def restore_after_disaster(
             f"--fault {key_faults[0]} damages keys, which only a restore with key "
             "verification checks: leave --no-key-verification out"
         )
-    with _restore_sandbox(profile, key_verification=key_verification) as sandbox:
+    base = SANDBOX_CONFIG
+    if posture == POSTURE_PILOT_LIGHT:
+        region = region or load_config(SANDBOX_CONFIG).dr_regions[0]
+        base = pilot_light_config(region)
+    elif posture != POSTURE_COLD:
+        raise FaultError(f"--posture {posture}: the sandbox restores cold or pilot-light")
+    with _restore_sandbox(profile, key_verification=key_verification, base=base) as sandbox:
         spec = sandbox.config.protected_clusters[0]
         target = region or spec.region
         if target not in sandbox.networks:
@@ -223,6 +237,7 @@ def restore_after_disaster(
         if not key_verification:
             sandbox.seed_protected_clusters()
         seed_trust_anchor(sandbox)
+        standby = light_the_pilot(sandbox, target) if posture == POSTURE_PILOT_LIGHT else None
         lose_cluster(sandbox, spec.id, spec.region)
         sandbox.apply_faults([f for f in faults if f != HSM_FAILURE_MID_RESTORE], region=target)
         started = time.monotonic()
@@ -237,19 +252,58 @@ def restore_after_disaster(
             fail_hsm_mid_restore=bool(mid_restore),
         )
         report["wall_seconds"] = round(time.monotonic() - started, 3)
+        result = report.get("result") or {}
+        report["posture"] = result.get("posture", POSTURE_COLD)
+        report["posture_reason"] = result.get("posture_reason", "")
+        report["standby"] = standby
         report.update(sandbox.faults_fired())
         report["client_config"] = parameters(target, f"/hsmdr/{sandbox.config.deployment_name}/")
         return report
 
 
 @contextmanager
-def _restore_sandbox(profile: str | None, *, key_verification: bool) -> Iterator[Sandbox]:
+def _restore_sandbox(
+    profile: str | None, *, key_verification: bool, base: Path = SANDBOX_CONFIG
+) -> Iterator[Sandbox]:
     if not key_verification:
-        with Sandbox(profile=profile) as sandbox:
+        with Sandbox(base, profile=profile) as sandbox:
             yield sandbox
         return
-    with key_verification_sandbox(profile=profile) as sandbox:
+    with key_verification_sandbox(profile=profile, base=base) as sandbox:
         yield sandbox
+
+
+# Placeholders: the config needs them; the sandbox points the standby refresher at its
+# own subnets (sandbox/standby_subnets.py).
+STANDBY_SUBNETS = ["subnet-0e0e0e0e0e0e0e0e0", "subnet-0f0f0f0f0f0f0f0f0"]
+
+
+def pilot_light_config(region: str, base: Path = SANDBOX_CONFIG) -> Path:
+    """The sandbox config with its first protected cluster kept as a pilot light in
+    `region` (a DR region), in a temporary file."""
+    data: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
+    data["protected_clusters"][0]["dr_posture"] = {region: POSTURE_PILOT_LIGHT}
+    restore = data.setdefault("restore", {})
+    restore.setdefault("subnets", {}).setdefault(region, list(STANDBY_SUBNETS))
+    path = Path(tempfile.gettempdir()) / f"hsmdr-sandbox-pilot-light-{region}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def light_the_pilot(sandbox: Sandbox, region: str) -> dict[str, Any]:
+    """Run the DR stack's standby refresher once, as its schedule would, and let the
+    standby it creates become ACTIVE: the head start taken before the disaster."""
+    fired = sandbox.dr_deployment(region).fire_schedule("StandbyRefresherJobSchedule")
+    invocation = fired.invocation
+    payload = invocation.payload if invocation is not None else None
+    sandbox.world.settle()
+    created = (payload or {}).get("created") or []
+    standby_id = created[0]["standby"] if created else None
+    state = next(
+        (c["State"] for c in sandbox.world.clusters(region) if c["ClusterId"] == standby_id),
+        None,
+    )
+    return {"cluster_id": standby_id, "state_before_disaster": state, "refresh": payload}
 
 
 # Placeholders: the config needs them, the sandbox network has its own ids.
@@ -273,13 +327,16 @@ def key_verification_config(base: Path = SANDBOX_CONFIG) -> Path:
 
 @contextmanager
 def key_verification_sandbox(
-    *, profile: str | None = None, templates: dict[str, dict[str, Any]] | None = None
+    *,
+    profile: str | None = None,
+    templates: dict[str, dict[str, Any]] | None = None,
+    base: Path = SANDBOX_CONFIG,
 ) -> Iterator[Sandbox]:
     """Key verification deployed, every cluster backed by a SoftHSM2 token, the
     protected clusters seeded with a key manifest older than every seeded backup."""
     from sandbox.key_store_setup import seed_manifest
 
-    path = key_verification_config()
+    path = key_verification_config(base)
     with Sandbox(path, profile=profile, templates=templates, key_store=True) as sandbox:
         sandbox.seed_protected_clusters()
         captured = datetime.now(UTC) - max(SEEDED_BACKUP_AGES) - MANIFEST_LEAD

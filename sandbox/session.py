@@ -274,6 +274,9 @@ class Sandbox:
                 from sandbox.key_store_setup import use_softhsm
 
                 templates = use_softhsm(self, self._stack, templates, regions)
+            from sandbox.standby_subnets import standby_in_sandbox_subnets
+
+            templates = standby_in_sandbox_subnets(templates, regions, self.networks)
             main_first = sorted(templates, key=lambda name: name != config.deployment_name)
             for stack_name in main_first:
                 deployment = TemplateDeployer(

@@ -88,6 +88,15 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
         help="deploy key_verification (SoftHSM2 tokens, a seeded key manifest) so the "
         "restore checks every key (default: on with a key fault, otherwise off)",
     )
+    restore.add_argument(
+        "--posture",
+        choices=["cold", "pilot-light"],
+        default="cold",
+        help="cold: a new cluster from the newest copy or backup; pilot-light: the seeded "
+        "cluster keeps a standby (no HSM) in the target region (default: the DR region), "
+        "made by the DR stack's standby refresher before the disaster, and the restore "
+        "adopts it (only HSMs are created)",
+    )
     add_json_flag(restore)
     restore.set_defaults(run=run_sandbox_restore)
 
@@ -249,7 +258,10 @@ def run_sandbox_restore(args: argparse.Namespace) -> Outcome:
         )
     try:
         report = restore_after_disaster(
-            args.fault, region=args.region, key_verification=args.key_verification
+            args.fault,
+            region=args.region,
+            key_verification=args.key_verification,
+            posture=args.posture,
         )
     except FaultError as error:
         raise UsageError(str(error)) from error
@@ -274,6 +286,8 @@ def render(document: dict[str, Any]) -> str:
             f"RPO achieved {duration(report['rpo_seconds'])}, service restored (RTO) "
             f"{duration(report['rto_seconds'])}, "
             f"full HA {duration(report['time_to_full_ha_seconds'])}",
+            f"Posture: {report.get('posture', 'cold')}"
+            + (f" ({report['posture_reason']})" if report.get("posture_reason") else ""),
             table(
                 ["HSM", "STATE", "AZ", "IP"],
                 [

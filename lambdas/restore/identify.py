@@ -6,7 +6,7 @@ restore id. The AWS clients come in as arguments (the handler passes real ones).
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from lambdas.restore.backup import BackupChoice, choose_backup
@@ -15,12 +15,14 @@ from lambdas.restore.job import Job, adopt, new_run
 from lambdas.restore.plan import Subnet, quota_note, zones_of
 from lambdas.restore.request import RestoreRequest, parse_request, subnets_for
 from lambdas.restore.settings import RestoreSettings
-from lambdas.restore.tags import restore_clusters
+from lambdas.restore.tags import EXECUTION_KEY, identity_tags, restore_clusters
 from lambdas.shared.copies import SOURCE_BACKUP_KEY, SOURCE_CLUSTER_KEY
 from lambdas.shared.errors import InvalidInput
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.models import BACKUP_READY, Backup, Cluster
+from lambdas.shared.protected import POSTURE_COLD, ProtectedCluster
 from lambdas.shared.settings import VerificationSettings
+from lambdas.shared.standby import PostureChoice, choose_posture, standbys_of
 
 GatewayFor = Callable[[str], CloudHsmGateway]  # region -> gateway
 ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
@@ -65,8 +67,21 @@ def identify_restore(
         choice = _adopted_choice(adopted, gateway)
         zones = dict(adopted.subnet_mapping)
     spec = specs.get(choice.source_cluster_id)
+    posture = _posture(
+        request, spec=spec, choice=choice, clusters=clusters, deployment=deployment, now=now()
+    )
+    standby = next((c for c in clusters if c.cluster_id == posture.standby_id), None)
+    if adopted is None and standby is not None:
+        newer = choice.backup.backup_id
+        choice = _adopted_choice(standby, gateway)
+        zones = dict(standby.subnet_mapping)
+        if newer != choice.backup.backup_id:
+            notes.append(
+                f"a newer backup ({newer}) is here than the standby's ({choice.backup.backup_id}),"
+                " which is within the RPO: the standby was adopted for speed"
+            )
     hsm_count = request.hsm_count or (spec.desired_hsm_count if spec else DEFAULT_HSM_COUNT)
-    if adopted is None:
+    if adopted is None and standby is None:
         quota = quota_note(
             clusters,
             request.region,
@@ -85,6 +100,13 @@ def identify_restore(
     if adopted is None:  # created by another run between the look above and the claim?
         found = restore_clusters(gateway.describe_clusters(), name, request.restore_id)
         adopted = single_restore_cluster(found)
+    if adopted is None and standby is not None:
+        # From now on the standby is this restore's cluster: the refresher and the
+        # verification leave a cluster with a restore id alone.
+        gateway.tag_resource(
+            standby.cluster_id,
+            {**identity_tags(name, request.restore_id), EXECUTION_KEY: execution},
+        )
     plan = {
         "restore_id": request.restore_id,
         "execution": execution,
@@ -104,13 +126,40 @@ def identify_restore(
         "max_hsm_attempts": settings.max_hsm_attempts,
         "claim_generation": generation,
         "adopted": adopted is not None,
+        "posture": posture.posture,
+        "posture_reason": posture.reason,
+        "standby_cluster_id": posture.standby_id,
         "notes": [*choice.notes, *notes],
     }
     at = now()
     job = {"plan": plan, "run": new_run(str(event.get("started_at") or at.isoformat()), at)}
     if adopted is not None:
         adopt(job, adopted, "adopted cluster {} created by an earlier run of this restore", at)
+    elif standby is not None:
+        adopt(job, standby, "adopted pilot-light standby {}: only its HSMs are created", at)
     return job
+
+
+def _posture(
+    request: RestoreRequest,
+    *,
+    spec: ProtectedCluster | None,
+    choice: BackupChoice,
+    clusters: Sequence[Cluster],
+    deployment: VerificationSettings,
+    now: datetime,
+) -> PostureChoice:
+    """Pilot light: adopt the source cluster's standby in this region when its backup
+    is within the RPO; otherwise cold, and why."""
+    if spec is None:
+        return PostureChoice(POSTURE_COLD, "the source cluster is not in the config: cold")
+    return choose_posture(
+        configured=spec.posture(request.region),
+        standbys=standbys_of(clusters, deployment.deployment_name, spec.id),
+        now=now,
+        rpo=timedelta(hours=deployment.rpo_hours_for(spec)),
+        requested_backup=choice.backup.backup_id if request.backup_id else None,
+    )
 
 
 def single_restore_cluster(clusters: Sequence[Cluster]) -> Cluster | None:

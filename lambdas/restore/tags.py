@@ -13,8 +13,10 @@ from lambdas.shared.copies import (
     SOURCE_CLUSTER_KEY,
 )
 from lambdas.shared.models import Cluster
+from lambdas.shared.standby import ADOPTED_BY_KEY
 
-RESTORE_ID_KEY = "hsmdr:restore-id"
+# Also what tells an adopted pilot-light standby from one still waiting (shared/standby.py).
+RESTORE_ID_KEY = ADOPTED_BY_KEY
 EXECUTION_KEY = "hsmdr:execution"
 NAME_KEY = "Name"
 # Every key CreateCluster may send: IAM's aws:TagKeys condition allows these only.

@@ -28,6 +28,9 @@ from lambdas.shared.copies import (
 from lambdas.shared.models import BACKUP_READY, Backup, Cluster
 
 STANDBY_OF_KEY = "hsmdr:standby-of"
+# A restore that adopts a standby tags it with its restore id (lambdas/restore/tags.py):
+# from then on it is that restore's cluster, no longer a standby.
+ADOPTED_BY_KEY = "hsmdr:restore-id"
 BACKUP_TIME_KEY = "hsmdr:backup-time"  # the copy's CreateTimestamp, ISO 8601 UTC
 NAME_KEY = "Name"
 # Every key the refresher's CreateCluster may send (IAM aws:TagKeys allows these only).
@@ -61,11 +64,13 @@ def standby_tags(deployment: str, cluster_id: str, copy: Backup) -> dict[str, st
 
 
 def is_standby_of(tags: Mapping[str, str], deployment: str, cluster_id: str) -> bool:
-    """True when `tags` say: this deployment's standby of `cluster_id`."""
+    """True when `tags` say: this deployment's standby of `cluster_id`, not adopted by
+    a restore."""
     return (
         tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
         and tags.get(DEPLOYMENT_KEY) == deployment
         and tags.get(STANDBY_OF_KEY) == cluster_id
+        and ADOPTED_BY_KEY not in tags
     )
 
 
@@ -236,7 +241,7 @@ def choose_posture(
             f"pilot-light, but standby {standby.cluster_id}'s backup is older than the RPO "
             f"(age {age}): cold restore from the newest copy",
         )
-    if requested_backup and requested_backup != standby.source_backup_id:
+    if requested_backup and requested_backup not in (standby.source_backup_id, None):
         return PostureChoice(
             "cold",
             f"pilot-light, but backup {requested_backup} was asked for and standby "

@@ -9,7 +9,8 @@ standby's tags before deleting it):
   TagList on CreateCluster is authorized as TagResource too, with the same conditions,
   and the role never gets UntagResource;
 - DeleteCluster only on clusters tagged managed-by, this deployment and
-  `hsmdr:standby-of`: never a protected cluster, a restored one or a drill's;
+  `hsmdr:standby-of`, and without `hsmdr:restore-id` (a standby a restore adopted):
+  never a protected cluster, a restored one or a drill's;
 - no CreateHsm and no DeleteHsm: a standby never holds an HSM by this role's doing;
 - EC2: the dependent actions CloudHSM performs while creating and deleting the
   cluster's security group only through CloudHSM (aws:ViaAWSService), in this region.
@@ -23,7 +24,7 @@ from constructs import Construct
 
 from lambdas.shared import runbooks
 from lambdas.shared.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
-from lambdas.shared.standby import STANDBY_OF_KEY, STANDBY_TAG_KEYS
+from lambdas.shared.standby import ADOPTED_BY_KEY, STANDBY_OF_KEY, STANDBY_TAG_KEYS
 from lambdas.standby.settings import StandbySettings
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
@@ -184,6 +185,8 @@ def standby_statements(
                     f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name,
                 },
                 "StringLike": {f"aws:ResourceTag/{STANDBY_OF_KEY}": "*"},
+                # never one a restore adopted (it carries the restore's id)
+                "Null": {f"aws:ResourceTag/{ADOPTED_BY_KEY}": "true"},
             },
         ),
         ec2_dependent_statement(EC2_DEPENDENT_ACTIONS, [region]),

@@ -278,3 +278,31 @@ def test_verification_reports_the_standby_of_a_pilot_light_cluster(
     )  # type: ignore[arg-type]
     assert not [f for f in report.findings if f.code.value.startswith("STANDBY")]
     assert regions[REGION].describes == 1  # a cold posture reads no clusters there
+
+
+def test_the_restore_report_says_which_posture_and_why() -> None:
+    from lambdas.restore.report import posture_fields, posture_line
+
+    plan = {
+        "posture": "pilot-light",
+        "posture_reason": "adopted standby x",
+        "standby_cluster_id": "x",
+    }
+    assert posture_fields(plan) == {
+        "posture": "pilot-light",
+        "posture_reason": "adopted standby x",
+        "standby_cluster_id": "x",
+    }
+    assert posture_line(plan) == "Posture: pilot-light: adopted standby x."
+    # A job planned before postures existed reads as cold.
+    assert posture_fields({})["posture"] == "cold"
+
+
+def test_the_restore_id_tag_is_what_makes_a_standby_adopted() -> None:
+    from lambdas.restore.tags import RESTORE_ID_KEY, identity_tags
+    from lambdas.shared.standby import is_standby_of
+
+    tags = standby_tags(DEPLOYMENT, CLUSTER_ID, NEW)
+    assert is_standby_of(tags, DEPLOYMENT, CLUSTER_ID)
+    adopted = {**tags, **identity_tags(DEPLOYMENT, "incident-42")}
+    assert RESTORE_ID_KEY in adopted and not is_standby_of(adopted, DEPLOYMENT, CLUSTER_ID)

@@ -1,0 +1,65 @@
+"""The standby refresher: only in a DR stack with a pilot-light cluster, and IAM that
+creates clusters only with its own tags and deletes only its own standbys."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from lambdas.shared.env import Env
+from tests.conftest import config_data
+from tests.synthesis import synthesis
+
+DR_STACK = "hsmdr-sandbox-dr-us-west-2"
+
+
+def pilot_light_app() -> Any:
+    data = config_data()
+    data["protected_clusters"][0]["dr_posture"] = {"us-west-2": "pilot-light"}
+    data.setdefault("restore", {}).setdefault("subnets", {})["us-west-2"] = [
+        "subnet-0c1d2e3f4a5b60738",
+        "subnet-0d1e2f3a4b5c60748",
+    ]
+    return synthesis(data)
+
+
+def refresher_roles(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return [
+        r
+        for lid, r in template["Resources"].items()
+        if r["Type"] == "AWS::IAM::Policy" and lid.startswith("StandbyRefresher")
+    ]
+
+
+def test_a_cold_config_deploys_no_refresher(synthesized: Any) -> None:
+    template = synthesized.templates[DR_STACK]
+    assert not [lid for lid in template["Resources"] if lid.startswith("StandbyRefresher")]
+
+
+def test_the_refresher_creates_and_deletes_only_its_own_standbys() -> None:
+    template = pilot_light_app().templates[DR_STACK]
+    [function] = [
+        r
+        for lid, r in template["Resources"].items()
+        if r["Type"] == "AWS::Lambda::Function" and lid.startswith("StandbyRefresher")
+    ]
+    settings = json.loads(function["Properties"]["Environment"]["Variables"][Env.STANDBY_SETTINGS])
+    assert settings["cluster_ids"] == ["cluster-sandboxprimary"]
+    assert settings["region"] == "us-west-2"
+    statements = [
+        s for p in refresher_roles(template) for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    by_sid = {s.get("Sid"): s for s in statements}
+    create = by_sid["CreateStandbyOnlyTagged"]
+    assert create["Condition"]["StringEquals"]["aws:RequestTag/hsmdr:deployment"] == "hsmdr-sandbox"
+    assert create["Condition"]["StringLike"] == {"aws:RequestTag/hsmdr:standby-of": "*"}
+    delete = by_sid["DeleteOnlyStandbys"]
+    assert delete["Action"] == "cloudhsm:DeleteCluster"
+    assert delete["Condition"]["StringLike"] == {"aws:ResourceTag/hsmdr:standby-of": "*"}
+    assert delete["Condition"]["Null"] == {"aws:ResourceTag/hsmdr:restore-id": "true"}
+    actions = {
+        a
+        for s in statements
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not actions & {"cloudhsm:CreateHsm", "cloudhsm:DeleteHsm", "cloudhsm:UntagResource"}

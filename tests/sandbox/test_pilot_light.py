@@ -1,0 +1,83 @@
+"""Pilot light in the sandbox: the DR stack's standby refresher keeps a standby (no
+HSM) on the newest copy, a restore in that region adopts it and only creates HSMs,
+and the refresher then leaves the adopted cluster alone.
+
+Durations are the emulator's (the `test` profile); nothing here races the wall clock:
+what is asserted is which states ran and which API calls were made."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sandbox.emulator import PROFILES
+from sandbox.restore_scenarios import (
+    light_the_pilot,
+    lose_cluster,
+    pilot_light_config,
+    restore_after_disaster,
+    run_restore,
+    seed_trust_anchor,
+    subnets,
+)
+from sandbox.session import Sandbox
+
+SOURCE = "cluster-sandboxprimary"
+EAST, WEST = "us-east-1", "us-west-2"
+CLUSTER_CREATION = {"CreateCluster", "WaitForCluster"}
+
+
+def states_until_service(report: dict[str, Any]) -> list[str]:
+    """The states the restore ran until the service was restored (first HSM ACTIVE)."""
+    names = [s["state"] for s in report["timeline"]]
+    return names[: names.index("NotifyServiceRestored")]
+
+
+def test_the_cli_scenario_adopts_the_standby_and_reports_its_posture() -> None:
+    report = restore_after_disaster(profile="test", posture="pilot-light")
+    assert report["status"] == "SUCCEEDED", report.get("cause")
+    assert report["posture"] == "pilot-light"
+    assert "adopted standby" in report["posture_reason"]
+    assert report["standby"]["state_before_disaster"] == "ACTIVE"
+    assert report["cluster_id"] == report["standby"]["cluster_id"]
+    # The RTO is the HSM-create time: no cluster is created or waited for first, and
+    # the service cannot come back sooner than one emulated HSM creation.
+    assert CLUSTER_CREATION.isdisjoint(states_until_service(report))
+    assert report["rto_seconds"] >= PROFILES["test"].hsm_create.total_seconds()
+    assert report["leaked_resources"] == {"clusters": [], "hsms": []}
+    assert report["denied_calls"] == []
+    assert {"status", "rto_seconds", "rpo_seconds", "leaked_resources"} <= set(report)
+
+
+def test_the_refresher_replaces_an_adopted_standby_and_never_touches_the_restored_cluster() -> None:
+    with Sandbox(pilot_light_config(WEST), profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        seed_trust_anchor(sandbox)
+        standby = light_the_pilot(sandbox, WEST)
+        assert standby["state_before_disaster"] == "ACTIVE"
+        [created] = [c for c in sandbox.world.clusters(WEST) if c["State"] != "DELETED"]
+        assert [h for h in created["Hsms"] if h["State"] != "DELETED"] == []  # no HSM charge
+        # A second refresh with nothing new changes nothing.
+        again = light_the_pilot(sandbox, WEST)
+        assert again["refresh"]["created"] == [] and again["refresh"]["deleted"] == []
+        lose_cluster(sandbox, SOURCE, EAST)
+        sandbox.world.api_calls.clear()
+        report = run_restore(
+            sandbox,
+            {"source_cluster_id": SOURCE, "region": WEST, "subnet_ids": subnets(sandbox, WEST),
+             "poll_seconds": 1},
+        )  # fmt: skip
+        assert report["status"] == "SUCCEEDED", report.get("cause")
+        assert report["cluster_id"] == standby["cluster_id"]
+        assert sandbox.world.api_calls["CreateCluster"] == 0
+        assert sandbox.world.api_calls["CreateHsm"] >= 1
+        assert report["result"]["posture"] == "pilot-light"
+        assert report["leaked_resources"] == {"clusters": [], "hsms": []}
+        # The adopted cluster is the restore's now: the next refresh makes a new
+        # standby and deletes nothing.
+        after = light_the_pilot(sandbox, WEST)
+        assert after["refresh"]["deleted"] == []
+        assert after["state_before_disaster"] == "ACTIVE"
+        live = {c["ClusterId"]: c for c in sandbox.world.clusters(WEST) if c["State"] != "DELETED"}
+        assert set(live) == {standby["cluster_id"], after["cluster_id"]}
+        assert len([h for h in live[standby["cluster_id"]]["Hsms"] if h["State"] == "ACTIVE"]) == 2
+        assert sandbox.permissions_report()["denied_calls"] == []
