@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import boto3
+
 from sandbox.emulator import PROFILES
 from sandbox.restore_scenarios import (
     light_the_pilot,
@@ -80,4 +82,35 @@ def test_the_refresher_replaces_an_adopted_standby_and_never_touches_the_restore
         live = {c["ClusterId"]: c for c in sandbox.world.clusters(WEST) if c["State"] != "DELETED"}
         assert set(live) == {standby["cluster_id"], after["cluster_id"]}
         assert len([h for h in live[standby["cluster_id"]]["Hsms"] if h["State"] == "ACTIVE"]) == 2
+        assert sandbox.permissions_report()["denied_calls"] == []
+
+
+def test_without_a_standby_verification_reports_it_and_the_restore_is_cold_saying_why() -> None:
+    from sandbox.scenarios import fire_verification
+
+    with Sandbox(pilot_light_config(WEST), profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        seed_trust_anchor(sandbox)
+        # The refresher never ran: the hourly verification says the standby is missing.
+        verification = fire_verification(sandbox)
+        missing = [f for f in verification["findings"] if f["code"] == "STANDBY_MISSING"]
+        assert [f["cluster_id"] for f in missing] == [SOURCE]
+        assert "us-west-2" in missing[0]["message"]
+        light_the_pilot(sandbox, WEST)
+        assert "STANDBY_MISSING" not in {f["code"] for f in fire_verification(sandbox)["findings"]}
+        lose_cluster(sandbox, SOURCE, EAST)
+        # The standby is gone too (deleted by hand, say): the restore falls back to cold.
+        [standby] = [c for c in sandbox.world.clusters(WEST) if c["State"] != "DELETED"]
+        boto3.client("cloudhsmv2", region_name=WEST).delete_cluster(ClusterId=standby["ClusterId"])
+        sandbox.world.settle()
+        report = run_restore(
+            sandbox,
+            {"source_cluster_id": SOURCE, "region": WEST, "subnet_ids": subnets(sandbox, WEST),
+             "poll_seconds": 1},
+        )  # fmt: skip
+        assert report["status"] == "SUCCEEDED", report.get("cause")
+        assert report["result"]["posture"] == "cold"
+        assert "no standby found" in report["result"]["posture_reason"]
+        assert "CreateCluster" in [s["state"] for s in report["timeline"]]
+        assert report["leaked_resources"] == {"clusters": [], "hsms": []}
         assert sandbox.permissions_report()["denied_calls"] == []
