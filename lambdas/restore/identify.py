@@ -20,9 +20,14 @@ from lambdas.shared.copies import SOURCE_BACKUP_KEY, SOURCE_CLUSTER_KEY
 from lambdas.shared.errors import InvalidInput
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.models import BACKUP_READY, Backup, Cluster
-from lambdas.shared.protected import POSTURE_COLD, ProtectedCluster
+from lambdas.shared.protected import POSTURE_COLD, POSTURE_PILOT_LIGHT, ProtectedCluster
 from lambdas.shared.settings import VerificationSettings
-from lambdas.shared.standby import PostureChoice, choose_posture, standbys_of
+from lambdas.shared.standby import (
+    STANDBY_OF_KEY,
+    PostureChoice,
+    choose_posture,
+    standbys_of,
+)
 
 GatewayFor = Callable[[str], CloudHsmGateway]  # region -> gateway
 ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
@@ -67,9 +72,12 @@ def identify_restore(
         choice = _adopted_choice(adopted, gateway)
         zones = dict(adopted.subnet_mapping)
     spec = specs.get(choice.source_cluster_id)
-    posture = _posture(
-        request, spec=spec, choice=choice, clusters=clusters, deployment=deployment, now=now()
-    )
+    if adopted is None:
+        posture = _posture(
+            request, spec=spec, choice=choice, clusters=clusters, deployment=deployment, now=now()
+        )
+    else:  # a run of this restore id again: what the first run chose still holds
+        posture = _resumed_posture(adopted)
     standby = next((c for c in clusters if c.cluster_id == posture.standby_id), None)
     if adopted is None and standby is not None:
         newer = choice.backup.backup_id
@@ -138,6 +146,18 @@ def identify_restore(
     elif standby is not None:
         adopt(job, standby, "adopted pilot-light standby {}: only its HSMs are created", at)
     return job
+
+
+def _resumed_posture(adopted: Cluster) -> PostureChoice:
+    if STANDBY_OF_KEY in adopted.tags:
+        return PostureChoice(
+            POSTURE_PILOT_LIGHT,
+            f"resumed: {adopted.cluster_id} is the pilot-light standby an earlier run of this "
+            "restore adopted",
+        )
+    return PostureChoice(
+        POSTURE_COLD, f"resumed: {adopted.cluster_id} was created by an earlier run of this restore"
+    )
 
 
 def _posture(

@@ -74,6 +74,17 @@ def test_the_refresher_replaces_an_adopted_standby_and_never_touches_the_restore
         assert sandbox.world.api_calls["CreateHsm"] >= 1
         assert report["result"]["posture"] == "pilot-light"
         assert report["leaked_resources"] == {"clusters": [], "hsms": []}
+        # The same restore id again resumes on that cluster: nothing new, same posture.
+        again_report = run_restore(
+            sandbox,
+            {"source_cluster_id": SOURCE, "region": WEST, "subnet_ids": subnets(sandbox, WEST),
+             "poll_seconds": 1, "restore_id": report["result"]["restore_id"]},
+        )  # fmt: skip
+        assert again_report["status"] == "SUCCEEDED", again_report.get("cause")
+        assert again_report["cluster_id"] == standby["cluster_id"]
+        assert again_report["result"]["posture"] == "pilot-light"
+        assert "resumed" in again_report["result"]["posture_reason"]
+        assert sandbox.world.api_calls["CreateCluster"] == 0
         # The adopted cluster is the restore's now: the next refresh makes a new
         # standby and deletes nothing.
         after = light_the_pilot(sandbox, WEST)
