@@ -47,6 +47,9 @@ def test_the_cli_scenario_adopts_the_standby_and_reports_its_posture() -> None:
     assert report["rto_seconds"] >= PROFILES["test"].hsm_create.total_seconds()
     assert report["leaked_resources"] == {"clusters": [], "hsms": []}
     assert report["denied_calls"] == []
+    # Both messages (service restored, restore succeeded) say which posture and why.
+    assert len(report["alerts"]) == 2
+    assert all("Posture: pilot-light: adopted standby" in a["message"] for a in report["alerts"])
     assert {"status", "rto_seconds", "rpo_seconds", "leaked_resources"} <= set(report)
 
 
@@ -122,6 +125,8 @@ def test_without_a_standby_verification_reports_it_and_the_restore_is_cold_sayin
         assert report["status"] == "SUCCEEDED", report.get("cause")
         assert report["result"]["posture"] == "cold"
         assert "no standby found" in report["result"]["posture_reason"]
+        assert all("Posture: cold: pilot-light, but no standby" in a["message"]
+                   for a in report["alerts"])  # fmt: skip
         assert "CreateCluster" in [s["state"] for s in report["timeline"]]
         assert report["leaked_resources"] == {"clusters": [], "hsms": []}
         assert sandbox.permissions_report()["denied_calls"] == []
