@@ -118,8 +118,10 @@ class ProtectedClusterConfig(_Strict):
         default={},
         description="per DR region, `cold` (restore from the newest copy) or `pilot-light` "
         "(the DR stack keeps a standby cluster restored from the newest READY copy, with no "
-        "HSM and so no HSM charge; a restore adopts it and only creates HSMs); needs "
-        "`restore.subnets` for the region. Warm standby is not available yet",
+        "HSM and so no HSM charge, though it counts against `quotas.clusters_per_region`; a "
+        "restore within the RPO adopts it and only creates HSMs, see "
+        "docs/runbooks/standby.md); needs `restore.subnets` for the region. Warm standby "
+        "is not available yet",
         json_schema_extra={"shown_default": "`cold` in every DR region"},
     )
 
