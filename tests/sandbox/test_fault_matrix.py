@@ -1,11 +1,6 @@
 """Every HSM-changing workflow under every fault that touches HSMs, run as an operator
 runs it (`hsmdr sandbox WORKFLOW --fault F --json`): each ends SUCCEEDED or FAILED,
-leaves nothing behind, has no call refused, and a failed run pages.
-
-The emulated HSMs, clusters and backups take the test profile's fractions of a second
-here instead of the demo speed's seconds: what is checked is how each run ends, which
-the durations do not decide (the workflows, their polls and the faults are the same).
-How runs end at the demo speed: test_fault_endings.py and the CLI tests."""
+leaves nothing behind, has no call refused, and a failed run pages."""
 
 from __future__ import annotations
 
@@ -20,13 +15,6 @@ pytestmark = pytest.mark.slow
 
 WORKFLOWS = ["create-backup", "replace-hsm", "restore", "drill"]
 FAULTS = ["throttle", "internal-failure", "hsm-degraded", "az-unsupported"]
-
-
-@pytest.fixture(autouse=True)
-def _test_profile_durations(monkeypatch: pytest.MonkeyPatch) -> None:
-    from sandbox.emulator import PROFILES, SPEEDS
-
-    monkeypatch.setitem(SPEEDS, "demo", PROFILES["test"])
 
 
 def run(capsys: pytest.CaptureFixture[str], *arguments: str) -> tuple[int, dict[str, Any]]:
