@@ -89,9 +89,11 @@ def identify_restore(
                 " which is within the RPO: the standby was adopted for speed"
             )
     hsm_count = request.hsm_count or (spec.desired_hsm_count if spec else DEFAULT_HSM_COUNT)
-    if adopted is None and standby is None:
+    if adopted is None:
+        # An adopted standby is already counted as a cluster: only the HSMs must fit.
+        others = [c for c in clusters if standby is None or c.cluster_id != standby.cluster_id]
         quota = quota_note(
-            clusters,
+            others,
             request.region,
             hsm_count,
             settings.clusters_per_region_quota,
