@@ -109,7 +109,7 @@ def test_failed_copy_is_a_finding_and_one_alert_naming_cluster_region_backup(
     [alert] = second["alerts"]
     assert "CloudHSM backup copies FAILED: payments (cluster-sandboxprimary)" in alert["subject"]
     source = region_result(first)["created"][0]["source_backup"]
-    for part in (failed, source, DR, "Next step:", "hsmdr backup copy --config"):
+    for part in (failed, source, DR, "Next step:", "hsmdr backup copy --deployment hsmdr-sandbox"):
         assert part in alert["message"]
     assert "This run started a new copy" in alert["message"]
 
