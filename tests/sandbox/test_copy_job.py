@@ -78,7 +78,9 @@ def test_schedule_copies_the_newest_backup_tagged_then_copies_nothing_more(
     [copy] = copies_in(sandbox, DR)
     assert copy["backup_id"] == created["backup_id"]
     assert copy["tags"] == {**OURS, "hsmdr:source-backup": newest}
-    assert copy["state"] == "CREATE_IN_PROGRESS"
+    # (the job saw it in progress; the emulator may have finished it since: no race on
+    # its state here, only on what the job recorded)
+    assert copy["state"] in ("CREATE_IN_PROGRESS", "READY")
     assert region_result(first)["in_progress"] == [copy["backup_id"]]
     # When the copy finishes and the schedule fires again
     sandbox.world.settle()
