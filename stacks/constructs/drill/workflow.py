@@ -34,15 +34,10 @@ from stacks.constructs.shared.steps import (
     poll_wait,
     publish_text,
     start,
+    verify_keys_step,
 )
 
 CATCH_ALL = ["States.ALL"]
-LAMBDA_TRANSIENT = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
 # Teardown steps retry any error (a crashed, throttled or timed-out round) with backoff,
 # 1 s growing by half each time to at most TEARDOWN_MAX_DELAY apart, for as long as
 # teardown_timeout_minutes: a drill cluster is billed by the hour, so teardown never
@@ -305,28 +300,15 @@ def _keys(
         )
         record_keys.next(teardown)
         record_keys_error.next(teardown)
-        verify = tasks.LambdaInvoke(
+        verify = verify_keys_step(
             scope,
-            "VerifyKeys",
-            lambda_function=verify_keys,
-            payload=sfn.TaskInput.from_object(
-                {
-                    "cluster_id.$": "$.job.run.cluster.cluster_id",
-                    "manifest_cluster_id.$": "$.job.plan.source_cluster_id",
-                    "at.$": "$.job.plan.backup.create_timestamp",
-                    "hsm_ips.$": "$.job.run.hsm_ips",
-                    "region.$": "$.job.plan.region",
-                }
-            ),
-            payload_response_only=True,
-            result_path="$.keys",
+            verify_keys,
+            cluster_id="$.job.run.cluster.cluster_id",
+            hsm_ips="$.job.run.hsm_ips",
             comment="The verify-keys function: the drill cluster against the backup's manifest",
+            on_error=record_keys_error,
+            then=record_keys,
         )
-        verify.add_retry(
-            errors=LAMBDA_TRANSIENT, interval=Duration.seconds(2), backoff_rate=2, max_attempts=3
-        )
-        verify.add_catch(record_keys_error, errors=CATCH_ALL, result_path="$.keysError")
-        verify.next(record_keys)
         keys = (
             sfn.Choice(scope, "VerifierReachable?")
             .when(_is("$.job.run.network.status", "OPEN"), verify)

@@ -12,7 +12,6 @@ nothing is deleted, an engineer decides.
 
 from __future__ import annotations
 
-from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_stepfunctions as sfn
@@ -22,15 +21,16 @@ from constructs import Construct
 from lambdas.restore.keys import KEYS_FAILED, NOT_CONFIGURED
 from lambdas.restore.plan import CREATE, DISCARD, IN_TRANSIT, WAIT
 from lambdas.shared import runbooks
-from stacks.constructs.shared.steps import at, lambda_step, poll_wait, publish_alert, publish_text
+from stacks.constructs.shared.steps import (
+    at,
+    lambda_step,
+    poll_wait,
+    publish_alert,
+    publish_text,
+    verify_keys_step,
+)
 
 CATCH_ALL = ["States.ALL"]
-LAMBDA_TRANSIENT = [
-    "Lambda.ServiceException",
-    "Lambda.AWSLambdaException",
-    "Lambda.SdkClientException",
-    "Lambda.TooManyRequestsException",
-]
 
 
 def _is(path: str, value: str) -> sfn.Condition:
@@ -273,29 +273,16 @@ def _keys(
     )
     record_keys.next(verified)
     record_keys_error.next(verified)
-    verify = tasks.LambdaInvoke(
+    verify = verify_keys_step(
         scope,
-        "VerifyKeys",
-        lambda_function=verify_keys,
-        payload=sfn.TaskInput.from_object(
-            {
-                "cluster_id.$": "$.job.run.cluster_id",
-                "manifest_cluster_id.$": "$.job.plan.source_cluster_id",
-                "at.$": "$.job.plan.backup.create_timestamp",
-                "hsm_ips.$": "$.job.run.key_network.hsm_ips",
-                "region.$": "$.job.plan.region",
-            }
-        ),
-        payload_response_only=True,
-        result_path="$.keys",
+        verify_keys,
+        cluster_id="$.job.run.cluster_id",
+        hsm_ips="$.job.run.key_network.hsm_ips",
         comment="The verify-keys function: the restored cluster against the manifest "
         "captured at or before the backup's time",
+        on_error=record_keys_error,
+        then=record_keys,
     )
-    verify.add_retry(
-        errors=LAMBDA_TRANSIENT, interval=Duration.seconds(2), backoff_rate=2, max_attempts=3
-    )
-    verify.add_catch(record_keys_error, errors=CATCH_ALL, result_path="$.keysError")
-    verify.next(record_keys)
     open_network = lambda_step(
         scope,
         "OpenKeyNetwork",

@@ -20,6 +20,7 @@ TRANSIENT_ERRORS = [
     "Lambda.TooManyRequestsException",
     "CloudHsmUnavailable",
 ]
+LAMBDA_TRANSIENT = TRANSIENT_ERRORS[:4]  # Lambda's own: a function's errors are not retried
 
 
 # What the validation step raises to refuse a start (the input, the cluster, the lock,
@@ -275,3 +276,42 @@ def one_line_cause(
         )
         .otherwise(then)
     )
+
+
+def verify_keys_step(
+    scope: Construct,
+    verify_keys: lambda_.IFunction,
+    *,
+    cluster_id: str,
+    hsm_ips: str,
+    comment: str,
+    on_error: sfn.IChainable,
+    then: sfn.IChainable,
+) -> tasks.LambdaInvoke:
+    """VerifyKeys: the verify-keys function checks the cluster at `cluster_id` (with its
+    HSMs at `hsm_ips`) against the source cluster's manifest of the backup's time; its
+    report at `$.keys`, or any failure at `$.keysError` for `on_error`. Retried only on
+    Lambda's own transient errors (the verifier's findings are its answer)."""
+    verify = tasks.LambdaInvoke(
+        scope,
+        "VerifyKeys",
+        lambda_function=verify_keys,
+        payload=sfn.TaskInput.from_object(
+            {
+                "cluster_id.$": cluster_id,
+                "manifest_cluster_id.$": "$.job.plan.source_cluster_id",
+                "at.$": "$.job.plan.backup.create_timestamp",
+                "hsm_ips.$": hsm_ips,
+                "region.$": "$.job.plan.region",
+            }
+        ),
+        payload_response_only=True,
+        result_path="$.keys",
+        comment=comment,
+    )
+    verify.add_retry(
+        errors=LAMBDA_TRANSIENT, interval=Duration.seconds(2), backoff_rate=2, max_attempts=3
+    )
+    verify.add_catch(on_error, errors=["States.ALL"], result_path="$.keysError")
+    verify.next(then)
+    return verify
