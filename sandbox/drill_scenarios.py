@@ -164,8 +164,8 @@ def teardown_run(sandbox: Sandbox, stopped: str, timeout: float) -> dict[str, An
     """The teardown-only run the stack's stopped rule started for a stopped drill, run to
     its end (aborted, as the drill was, if it does not end in time): None if none was
     started."""
-    from lambdas.drill.stop import state_machine_of, teardown_run_name
-    from lambdas.shared.executions import execution_arn_of
+    from lambdas.drill.stop import teardown_run_name
+    from lambdas.shared.executions import execution_arn_of, state_machine_of
 
     arn = execution_arn_of(state_machine_of(stopped), teardown_run_name(stopped))
     sfn = boto3.client("stepfunctions", region_name=sandbox.config.region)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from lambdas.shared.executions import state_machine_of
 from sandbox.permissions import Denial, Principal, acting_as
 from sandbox.permissions.enforcer import active_enforcer
 from sandbox.results import DeployedResource
@@ -214,7 +215,7 @@ def _send(deployment: DeployedStack, service: str, arn: str, payload: str) -> An
 
 def status_change_event(execution_arn: str, status: str) -> dict[str, Any]:
     region, account = execution_arn.split(":")[3], execution_arn.split(":")[4]
-    state_machine = execution_arn.replace(":execution:", ":stateMachine:", 1).rsplit(":", 1)[0]
+    state_machine = state_machine_of(execution_arn)
     return {
         "version": "0",
         "id": "6b3f7a7e-0000-4000-8000-000000000000",

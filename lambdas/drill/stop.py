@@ -16,17 +16,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from lambdas.shared.errors import InvalidInput
+from lambdas.shared.executions import state_machine_of
 
 TEARDOWN_OF = "teardown_of"
 # Stopped without running the teardown; FAILED ran it, and may be worth another round.
 RESUMABLE = frozenset({"ABORTED", "TIMED_OUT", "FAILED"})
 _NAME_MAX = 80  # Step Functions execution names
 _PREFIX = "teardown-"
-
-
-def state_machine_of(execution_arn: str) -> str:
-    """arn:...:execution:MACHINE:NAME -> arn:...:stateMachine:MACHINE."""
-    return execution_arn.replace(":execution:", ":stateMachine:", 1).rsplit(":", 1)[0]
 
 
 def teardown_run_name(stopped_execution: str) -> str:

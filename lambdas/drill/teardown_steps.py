@@ -31,13 +31,13 @@ from lambdas.drill.stop import (
     is_teardown_run,
     resumable_problem,
     resumed_job,
-    state_machine_of,
     teardown_run_name,
 )
 from lambdas.shared.errors import (
     CloudHsmInvalidRequest,
     InvalidInput,
 )
+from lambdas.shared.executions import state_machine_of
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.observability import logger
 

@@ -79,6 +79,11 @@ def start_once(
     return str(response["executionArn"]), True
 
 
+def state_machine_of(execution_arn: str) -> str:
+    """arn:...:execution:MACHINE:NAME -> arn:...:stateMachine:MACHINE."""
+    return execution_arn.replace(":execution:", ":stateMachine:", 1).rsplit(":", 1)[0]
+
+
 def execution_arn_of(state_machine_arn: str, name: str) -> str:
     return f"{state_machine_arn.replace(':stateMachine:', ':execution:', 1)}:{name}"
 
