@@ -54,6 +54,7 @@ __all__ = [
     "ConfigError",
     "DeploymentConfig",
     "ProtectedClusterConfig",
+    "RecoveryAccount",
     "load_config",
     "parse_config",
     "schedule_interval_minutes",
@@ -114,14 +115,16 @@ class ProtectedClusterConfig(_Strict):
         description="desired BackupRetentionPolicy in days: drift is a `RETENTION_DRIFT` "
         "finding, or corrected with `backups.enforce_retention`",
     )
-    dr_posture: dict[Region, Literal["cold", "pilot-light"]] = Field(
+    dr_posture: dict[Region, Literal["cold", "pilot-light", "warm-standby"]] = Field(
         default={},
-        description="per DR region, `cold` (restore from the newest copy) or `pilot-light` "
+        description="per DR region, `cold` (restore from the newest copy), `pilot-light` "
         "(the DR stack keeps a standby cluster restored from the newest READY copy, with no "
         "HSM and so no HSM charge, though it counts against `quotas.clusters_per_region`; a "
-        "restore within the RPO adopts it and only creates HSMs, see "
-        "docs/runbooks/standby.md); needs `restore.subnets` for the region. Warm standby "
-        "is not available yet",
+        "restore within the RPO adopts it and only creates HSMs) or `warm-standby` (the "
+        "same standby with one ACTIVE HSM, about `drills.hsm_hour_usd` x 730 per month, "
+        "1,350 USD at 1.85 USD per HSM-hour, and one of `quotas.hsms_per_region`; a restore "
+        "only re-points clients and adds HSMs for HA). See docs/runbooks/standby.md and "
+        "docs/costs.md; both need `restore.subnets` for the region",
         json_schema_extra={"shown_default": "`cold` in every DR region"},
     )
 
@@ -606,6 +609,105 @@ class LambdaOptions(_Strict):
         return value
 
 
+class VaultRetention(_Strict):
+    """Which vault backups are kept: the copies' rule and golden backups, in the vault."""
+
+    keep_newest: int = Field(
+        default=7,
+        ge=1,
+        le=1000,
+        description="per source cluster and vault region, the newest N READY vault backups "
+        "are kept",
+    )
+    keep_days: int = Field(
+        default=35, ge=0, le=3650, description="and so is every vault backup younger than this"
+    )
+    golden: GoldenBackups = Field(
+        default=GoldenBackups(),
+        description="golden vault backups (NeverExpires, one per period), like `backups.golden`",
+    )
+
+
+class RecoveryAccount(_Strict):
+    """The recovery-account vault (docs/runbooks/vault.md): production shares its newest
+    backups with this account, which restores each into a vault cluster of its own so
+    that it holds a backup production cannot delete."""
+
+    account: str = Field(
+        pattern=r"^\d{12}$",
+        description="the recovery account (12 digits), not the deployment's `account`",
+    )
+    region: Region | None = Field(
+        default=None,
+        description="the vault's region: the `<deployment>-vault` stack and its clusters",
+        json_schema_extra={"shown_default": "`region`"},
+    )
+    dr_regions: list[Region] = Field(
+        default=[],
+        description="regions the vault copies its own backups to (CopyBackupToRegion from "
+        "the vault region); no stack is deployed there",
+    )
+    refresh_schedule: Schedule = Field(
+        default="rate(1 day)", description="when the vault refresh workflow runs"
+    )
+    rpo_hours: PositiveHours | None = Field(
+        default=None,
+        description="a newest vault backup older than this is `VAULT_STALE`",
+        json_schema_extra={"shown_default": "2 x `rpo_hours`"},
+    )
+    silent_after_hours: PositiveHours = Field(
+        default=48,
+        description="no backup newly shared by production for this long is `PRODUCTION_SILENT`",
+    )
+    vault_cluster: Literal["keep", "delete"] = Field(
+        default="keep",
+        description="after its backup is made, `keep` the vault cluster with no HSM (no "
+        "HSM charge; it counts against the clusters quota) or `delete` it",
+    )
+    subnets: dict[Region, list[SubnetId]] = Field(
+        default_factory=dict,
+        description="`{vault region: [subnet ids]}`, one per AZ, where vault clusters are "
+        "created; required for the vault region",
+    )
+    retention: VaultRetention = Field(
+        default=VaultRetention(), description="which vault backups are kept"
+    )
+    escalation: Escalation | None = Field(
+        default=None,
+        description="who the vault stack's own topics reach",
+        json_schema_extra={"shown_default": "`escalation`"},
+    )
+    poll_seconds: int = Field(
+        default=60, ge=1, le=3600, description="the refresh's wait between status checks"
+    )
+    cluster_timeout_minutes: int = Field(
+        default=60, ge=1, le=24 * 60, description="a vault cluster must be ACTIVE within this"
+    )
+    hsm_timeout_minutes: int = Field(
+        default=45,
+        ge=1,
+        le=24 * 60,
+        description="the vault HSM must be ACTIVE (and later gone) within this",
+    )
+    max_hsm_attempts: int = Field(
+        default=3, ge=1, le=10, description="DEGRADED HSMs in a row before a refresh gives up"
+    )
+
+    def vault_region(self, deployment_region: str) -> str:
+        return self.region or deployment_region
+
+    def objective_hours(self, deployment_rpo_hours: float) -> float:
+        return self.rpo_hours or 2 * deployment_rpo_hours
+
+    @field_validator("dr_regions")
+    @classmethod
+    def _distinct_regions(cls, value: list[str]) -> list[str]:
+        twice = sorted({r for r in value if value.count(r) > 1})
+        if twice:
+            raise ValueError(f"lists {', '.join(twice)} more than once")
+        return value
+
+
 class DeploymentConfig(_Strict):
     deployment_name: str = Field(
         pattern=r"^[A-Za-z][A-Za-z0-9-]{0,39}$",
@@ -658,6 +760,10 @@ class DeploymentConfig(_Strict):
         default=None,
         description="key-level checks over PKCS#11; unset deploys none of it",
     )
+    recovery_account: RecoveryAccount | None = Field(
+        default=None,
+        description="the recovery-account vault (docs/runbooks/vault.md); unset deploys none of it",
+    )
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -698,6 +804,20 @@ class DeploymentConfig(_Strict):
         drills.setdefault("require_key_verification", data.get("key_verification") is not None)
         return {**data, "drills": drills}
 
+    @model_validator(mode="before")
+    @classmethod
+    def _vault_defaults_follow_the_config(cls, data: Any) -> Any:
+        """Unset, the vault is in the deployment's region and its objective is twice the
+        deployment's RPO."""
+        if not isinstance(data, dict) or not isinstance(data.get("recovery_account"), dict):
+            return data
+        vault = dict(data["recovery_account"])
+        vault.setdefault("region", data.get("region"))
+        rpo = data.get("rpo_hours", 24)
+        if "rpo_hours" not in vault and isinstance(rpo, int | float):
+            vault["rpo_hours"] = 2 * rpo
+        return {**data, "recovery_account": vault}
+
     @field_validator("dr_regions")
     @classmethod
     def _distinct_dr_regions(cls, value: list[str]) -> list[str]:
@@ -718,6 +838,7 @@ class DeploymentConfig(_Strict):
         problems += self._drill_problems(ids)
         problems += self._restore_problems()
         problems += self._posture_problems()
+        problems += self._recovery_problems()
         problems += [p for budget in self.poll_budgets() if (p := budget.problem())]
         if problems:
             raise ValueError("\n".join(problems))
@@ -848,16 +969,82 @@ class DeploymentConfig(_Strict):
                         f"({', '.join(self.dr_regions) or 'none'}): a posture is kept only "
                         "in a DR region"
                     )
-                elif posture == "pilot-light" and region not in self.restore.subnets:
+                elif posture != "cold" and region not in self.restore.subnets:
                     problems.append(
-                        f"{field}: pilot-light creates its standby cluster in "
+                        f"{field}: {posture} creates its standby cluster in "
                         f"restore.subnets.{region}, which is not set (one subnet per AZ)"
                     )
         return problems
 
+    def _recovery_problems(self) -> list[str]:
+        vault = self.recovery_account
+        if vault is None:
+            return []
+        problems = []
+        if self.account is None:
+            problems.append(
+                "account: required with recovery_account, which must be another account"
+            )
+        elif vault.account == self.account:
+            problems.append(
+                f"recovery_account.account: {vault.account} is the deployment's own account; "
+                "the vault must be in another account"
+            )
+        region = vault.vault_region(self.region)
+        if region not in vault.subnets:
+            problems.append(
+                f"recovery_account.subnets: none for {region}, the vault region, where vault "
+                f"clusters are created; add recovery_account.subnets.{region} (one per AZ)"
+            )
+        problems += [
+            f"recovery_account.subnets.{other}: {other} is not the vault region ({region}): "
+            "vault clusters are created only there"
+            for other in vault.subnets
+            if other != region
+        ]
+        for where, subnets in vault.subnets.items():
+            twice = sorted({s for s in subnets if subnets.count(s) > 1})
+            if twice:
+                problems.append(f"recovery_account.subnets.{where}: lists {', '.join(twice)} twice")
+        if region in vault.dr_regions:
+            problems.append(f"recovery_account.dr_regions: {region} is the vault region itself")
+        home = partition_of(region)
+        if home != partition_of(self.region):
+            problems.append(
+                f"recovery_account.region: {region} is in partition {home}, the deployment "
+                f"({self.region}) in {partition_of(self.region)}"
+            )
+        for index, other in enumerate(vault.dr_regions):
+            if partition_of(other) != home:
+                problems.append(
+                    f"recovery_account.dr_regions.{index}: {other} is in partition "
+                    f"{partition_of(other)}, the vault ({region}) in {home}: CloudHSM copies "
+                    "backups within a partition only"
+                )
+        if vault.escalation is not None:
+            problems += [f"recovery_account.{p}" for p in vault.escalation.problems()]
+        return problems
+
+    def vault_config(self) -> DeploymentConfig:
+        """The config the vault stack is built from: the vault's escalation in place of the
+        deployment's (its own topics), everything else as configured."""
+        vault = self.recovery_account
+        if vault is None:
+            raise ValueError("recovery_account is not configured")
+        escalation = vault.escalation or self.escalation
+        return self.model_copy(update={"escalation": escalation})
+
     def pilot_light(self, region: str) -> list[ProtectedClusterConfig]:
         """The protected clusters kept as a pilot light in `region`."""
         return [c for c in self.protected_clusters if c.dr_posture.get(region) == "pilot-light"]
+
+    def warm_standby(self, region: str) -> list[ProtectedClusterConfig]:
+        """The protected clusters kept as a warm standby in `region`."""
+        return [c for c in self.protected_clusters if c.dr_posture.get(region) == "warm-standby"]
+
+    def standbys(self, region: str) -> list[ProtectedClusterConfig]:
+        """The protected clusters with a standby in `region` (pilot light or warm)."""
+        return [*self.pilot_light(region), *self.warm_standby(region)]
 
     def poll_budgets(self) -> list[PollBudget]:
         """Each workflow's poll interval against the time its loops may poll."""

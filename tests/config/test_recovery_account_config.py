@@ -1,0 +1,98 @@
+"""recovery_account: the vault's account, region, subnets and schedule are checked before
+anything is synthesized, and each error names its field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from stacks.config import ConfigError, parse_config
+from tests.conftest import SANDBOX_CONFIG
+
+RECOVERY = "210987654321"
+SUBNETS = {"us-east-1": ["subnet-0a1b2c3d4e5f60718", "subnet-0b1c2d3e4f5a60728"]}
+
+
+def config_with(**vault: Any) -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(SANDBOX_CONFIG.read_text())
+    data["recovery_account"] = {"account": RECOVERY, "subnets": SUBNETS, **vault}
+    return data
+
+
+def problems_of(data: dict[str, Any]) -> list[str]:
+    with pytest.raises(ConfigError) as error:
+        parse_config(data)
+    return error.value.problems
+
+
+def test_defaults_follow_the_deployment() -> None:
+    # Given only an account and the vault region's subnets
+    config = parse_config(config_with())
+    vault = config.recovery_account
+    assert vault is not None
+    # Then the vault is in the deployment's region, twice its RPO, daily, keeping clusters
+    assert vault.region == "us-east-1"
+    assert vault.rpo_hours == 2 * config.rpo_hours
+    assert vault.refresh_schedule == "rate(1 day)"
+    assert vault.silent_after_hours == 48
+    assert vault.vault_cluster == "keep"
+    assert vault.dr_regions == []
+    assert config.vault_config().escalation == config.escalation
+
+
+def test_unset_deploys_no_vault() -> None:
+    data: dict[str, Any] = yaml.safe_load(SANDBOX_CONFIG.read_text())
+    assert parse_config(data).recovery_account is None
+
+
+def test_own_escalation_replaces_the_deployments_for_the_vault() -> None:
+    escalation = {
+        "contacts": [{"name": "vault-oncall", "email": "vault@example.com"}],
+        "severities": {
+            "page": {
+                "contacts": ["vault-oncall"],
+                "escalate_after_minutes": 30,
+                "escalate_to": ["vault-oncall"],
+            },
+            "notify": {"contacts": ["vault-oncall"]},
+        },
+    }
+    config = parse_config(config_with(escalation=escalation))
+    assert [c.name for c in config.vault_config().escalation.contacts] == ["vault-oncall"]
+    assert config.escalation.contacts[0].name != "vault-oncall"
+
+
+@pytest.mark.parametrize(
+    ("vault", "top", "problem"),
+    [
+        ({"account": "12345"}, {}, "recovery_account.account: '12345' does not match"),
+        ({"account": "123456789012"}, {}, "recovery_account.account: 123456789012 is the "
+         "deployment's own account"),
+        ({}, {"account": None}, "account: required with recovery_account"),
+        ({"subnets": {}}, {}, "recovery_account.subnets: none for us-east-1, the vault region"),
+        ({"region": "us-west-2"}, {}, "recovery_account.subnets: none for us-west-2"),
+        ({"subnets": {**SUBNETS, "eu-west-1": ["subnet-0c1d2e3f4a5b60738"]}}, {},
+         "recovery_account.subnets.eu-west-1: eu-west-1 is not the vault region"),
+        ({"dr_regions": ["us-east-1"]}, {}, "recovery_account.dr_regions: us-east-1 is the "
+         "vault region itself"),
+        ({"dr_regions": ["us-west-2", "us-west-2"]}, {}, "recovery_account.dr_regions: lists "
+         "us-west-2 more than once"),
+        ({"dr_regions": ["us-gov-west-1"]}, {}, "recovery_account.dr_regions.0: us-gov-west-1 "
+         "is in partition aws-us-gov"),
+        ({"refresh_schedule": "rate(1 days)"}, {}, "recovery_account.refresh_schedule: "
+         "rate(1 days): EventBridge Scheduler wants rate(1 day)"),
+        ({"vault_cluster": "stop"}, {}, "recovery_account.vault_cluster: Input should be"),
+        ({"silent_after_hours": 0}, {}, "recovery_account.silent_after_hours:"),
+        ({"retention": {"keep_newest": 0}}, {}, "recovery_account.retention.keep_newest:"),
+        ({"colour": "blue"}, {}, "recovery_account.colour: unknown setting"),
+    ],
+)  # fmt: skip
+def test_refused_naming_the_field(vault: dict[str, Any], top: dict[str, Any], problem: str) -> None:
+    data = config_with(**vault)
+    data.update(top)
+    if top.get("account", "") is None:
+        del data["account"]
+    found = problems_of(data)
+    assert any(problem in p for p in found), found
