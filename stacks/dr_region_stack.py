@@ -21,9 +21,10 @@ where the cluster comes back.
 It also holds the deployment's validated config (`StoredConfig`), so that `hsmdr
 --deployment NAME` reads it here when the primary region is down.
 
-With a protected cluster whose `dr_posture` here is `pilot-light`, a standby
-refresher on the verification schedule keeps one standby cluster (no HSM) per such
-cluster, restored from the newest READY copy here (stacks/constructs/standby/).
+With a protected cluster whose `dr_posture` here is `pilot-light` or `warm-standby`, a
+standby refresher on the verification schedule keeps one standby cluster per such
+cluster (no HSM; warm: one ACTIVE HSM), restored from the newest READY copy here
+(stacks/constructs/standby/).
 
 The stack shares nothing with the main stack (no cross-region references), so it
 deploys and runs whatever state the primary region is in.
@@ -66,12 +67,12 @@ class DrRegionStack(Stack):
         self.restore_cluster = RestoreCluster(
             self, "RestoreCluster", config=config, alerting=self.alerting, region=dr_region
         )
-        # Only where a protected cluster's dr_posture here is pilot-light.
+        # Only where a protected cluster's dr_posture here keeps a standby.
         self.standby_refresher = (
             StandbyRefresher(
                 self, "StandbyRefresher", config=config, alerting=self.alerting, region=dr_region
             )
-            if config.pilot_light(dr_region)
+            if config.standbys(dr_region)
             else None
         )
         # LAST: it alarms on every function and state machine added above.

@@ -20,7 +20,12 @@ from lambdas.shared.copies import SOURCE_BACKUP_KEY, SOURCE_CLUSTER_KEY
 from lambdas.shared.errors import InvalidInput
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.models import BACKUP_READY, Backup, Cluster
-from lambdas.shared.protected import POSTURE_COLD, POSTURE_PILOT_LIGHT, ProtectedCluster
+from lambdas.shared.protected import (
+    POSTURE_COLD,
+    POSTURE_PILOT_LIGHT,
+    POSTURE_WARM_STANDBY,
+    ProtectedCluster,
+)
 from lambdas.shared.settings import VerificationSettings
 from lambdas.shared.standby import (
     STANDBY_OF_KEY,
@@ -77,7 +82,7 @@ def identify_restore(
             request, spec=spec, choice=choice, clusters=clusters, deployment=deployment, now=now()
         )
     else:  # a run of this restore id again: what the first run chose still holds
-        posture = _resumed_posture(adopted)
+        posture = _resumed_posture(adopted, spec.posture(request.region) if spec else None)
     standby = next((c for c in clusters if c.cluster_id == posture.standby_id), None)
     if adopted is None and standby is not None:
         newer = choice.backup.backup_id
@@ -146,15 +151,26 @@ def identify_restore(
     if adopted is not None:
         adopt(job, adopted, "adopted cluster {} created by an earlier run of this restore", at)
     elif standby is not None:
-        adopt(job, standby, "adopted pilot-light standby {}: only its HSMs are created", at)
+        adopt(job, standby, ADOPTION_NOTES[posture.posture], at)
     return job
 
 
-def _resumed_posture(adopted: Cluster) -> PostureChoice:
+ADOPTION_NOTES = {
+    POSTURE_PILOT_LIGHT: "adopted pilot-light standby {}: only its HSMs are created",
+    POSTURE_WARM_STANDBY: "adopted warm standby {}: its HSM already serves; clients are "
+    "re-pointed and HSMs added for HA",
+}
+
+
+def _resumed_posture(adopted: Cluster, configured: str | None) -> PostureChoice:
     if STANDBY_OF_KEY in adopted.tags:
+        # A warm standby adopted with its HSM; else a pilot light (the first HSM created).
+        posture = (
+            POSTURE_WARM_STANDBY if configured == POSTURE_WARM_STANDBY else POSTURE_PILOT_LIGHT
+        )
         return PostureChoice(
-            POSTURE_PILOT_LIGHT,
-            f"resumed: {adopted.cluster_id} is the pilot-light standby an earlier run of this "
+            posture,
+            f"resumed: {adopted.cluster_id} is the {posture} standby an earlier run of this "
             "restore adopted",
         )
     return PostureChoice(
@@ -171,8 +187,8 @@ def _posture(
     deployment: VerificationSettings,
     now: datetime,
 ) -> PostureChoice:
-    """Pilot light: adopt the source cluster's standby in this region when its backup
-    is within the RPO; otherwise cold, and why."""
+    """Warm standby or pilot light: adopt the source cluster's standby in this region
+    when its backup is within the RPO; otherwise cold, and why."""
     if spec is None:
         return PostureChoice(POSTURE_COLD, "the source cluster is not in the config: cold")
     return choose_posture(

@@ -38,6 +38,8 @@ class FindingCode(StrEnum):
     STANDBY_MISSING = "STANDBY_MISSING"
     STANDBY_STALE = "STANDBY_STALE"
     STANDBY_HOLDS_HSM = "STANDBY_HOLDS_HSM"
+    STANDBY_DEGRADED = "STANDBY_DEGRADED"
+    STANDBY_NO_HSM = "STANDBY_NO_HSM"
 
 
 @dataclass(frozen=True)
@@ -158,12 +160,15 @@ def _human(value: timedelta) -> str:
 
 
 def standby_findings(spec: ProtectedCluster, problems: Sequence[StandbyProblem]) -> list[Finding]:
-    """STANDBY_MISSING, STANDBY_STALE and STANDBY_HOLDS_HSM for a pilot-light cluster."""
+    """STANDBY_MISSING, STANDBY_STALE, STANDBY_DEGRADED, and per posture
+    STANDBY_HOLDS_HSM (pilot light) or STANDBY_NO_HSM (warm standby)."""
     return [_standby_finding(spec, p) for p in problems]
 
 
 def _standby_finding(spec: ProtectedCluster, problem: StandbyProblem) -> Finding:
     region, look = problem.region, f"aws cloudhsmv2 describe-clusters --region {problem.region}"
+    refresher = f"Check the standby refresher in {region} (its errors alarm, its log, its alerts"
+    posture = problem.posture
     if problem.kind == "holds-hsm":
         return Finding(
             FindingCode.STANDBY_HOLDS_HSM,
@@ -171,14 +176,33 @@ def _standby_finding(spec: ProtectedCluster, problem: StandbyProblem) -> Finding
             f"The pilot-light standby {problem.standby_id} of {spec.label} in {region} holds "
             f"{problem.detail}: a standby is kept with no HSM, and each HSM is charged by "
             "the hour.",
-            "If no restore is using it, delete the HSM(s): aws cloudhsmv2 delete-hsm "
+            "If no drill or restore is using it, delete the HSM(s): aws cloudhsmv2 delete-hsm "
             f"--region {region} --cluster-id {problem.standby_id} --hsm-id <hsm id>",
+        )
+    if problem.kind == "degraded":
+        return Finding(
+            FindingCode.STANDBY_DEGRADED,
+            spec.id,
+            f"The {posture} standby {problem.standby_id} of {spec.label} in {region} is "
+            f"DEGRADED ({problem.detail}): it never recovers, and a restore will not adopt it.",
+            f"{refresher}): a DEGRADED HSM of a warm standby is deleted and re-created by the "
+            "refresher; a DEGRADED standby cluster must be deleted by hand: aws cloudhsmv2 "
+            f"delete-cluster --region {region} --cluster-id {problem.standby_id}",
+        )
+    if problem.kind == "no-hsm":
+        return Finding(
+            FindingCode.STANDBY_NO_HSM,
+            spec.id,
+            f"{spec.label} has a warm-standby posture in {region} and its standby "
+            f"{problem.standby_id} has no ACTIVE HSM ({problem.detail}): a restore there "
+            "would only be a pilot-light restore (it creates the first HSM).",
+            f"{refresher}, the HSM quota): {look}",
         )
     if problem.kind == "stale":
         return Finding(
             FindingCode.STANDBY_STALE,
             spec.id,
-            f"The pilot-light standby {problem.standby_id} of {spec.label} in {region} was "
+            f"The {posture} standby {problem.standby_id} of {spec.label} in {region} was "
             f"restored from a backup older than the RPO ({problem.detail}): a restore "
             "there would fall back to a cold restore.",
             f"Check the standby refresher in {region} (its errors alarm, its log) and that "
@@ -188,7 +212,7 @@ def _standby_finding(spec: ProtectedCluster, problem: StandbyProblem) -> Finding
     return Finding(
         FindingCode.STANDBY_MISSING,
         spec.id,
-        f"{spec.label} has a pilot-light posture in {region} and no ACTIVE standby cluster "
+        f"{spec.label} has a {posture} posture in {region} and no ACTIVE standby cluster "
         f"there (standbys: {problem.detail}): a restore there would fall back to a cold "
         "restore.",
         f"Check the standby refresher in {region} (its errors alarm, its log, the clusters "

@@ -18,10 +18,14 @@ HSM_ID_PATTERN = r"^hsm-[2-7a-zA-Z]{11,16}$"
 REGION_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d$"
 ZONE_PATTERN = r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d[a-z]$"
 # DR postures (docs/configuration.md): cold restores from a copy; pilot-light keeps a
-# standby cluster (no HSM) restored from the newest copy, so a restore only adds HSMs.
+# standby cluster (no HSM) restored from the newest copy, so a restore only adds HSMs;
+# warm-standby keeps that standby with one ACTIVE HSM, so a restore re-points clients
+# and adds HSMs for HA only.
 POSTURE_COLD = "cold"
 POSTURE_PILOT_LIGHT = "pilot-light"
-POSTURES = (POSTURE_COLD, POSTURE_PILOT_LIGHT)
+POSTURE_WARM_STANDBY = "warm-standby"
+POSTURES = (POSTURE_COLD, POSTURE_PILOT_LIGHT, POSTURE_WARM_STANDBY)
+STANDBY_POSTURES = (POSTURE_PILOT_LIGHT, POSTURE_WARM_STANDBY)  # those that keep a standby
 
 
 @dataclass(frozen=True)
@@ -34,7 +38,7 @@ class ProtectedCluster:
     mode: str | None = None  # expected Mode, if the config pins it
     rpo_hours: float | None = None  # overrides the deployment's RPO
     retention_days: int | None = None  # desired BackupRetentionPolicy, if the config sets it
-    # {DR region: "cold" | "pilot-light"}; a region not named is cold.
+    # {DR region: "cold" | "pilot-light" | "warm-standby"}; a region not named is cold.
     dr_posture: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -51,6 +55,10 @@ class ProtectedCluster:
 
     def pilot_light_regions(self) -> tuple[str, ...]:
         return tuple(sorted(r for r, p in self.dr_posture.items() if p == POSTURE_PILOT_LIGHT))
+
+    def standby_regions(self) -> tuple[str, ...]:
+        """The DR regions where a standby is kept (pilot-light or warm-standby)."""
+        return tuple(sorted(r for r, p in self.dr_posture.items() if p in STANDBY_POSTURES))
 
     def to_dict(self) -> dict[str, Any]:
         """Compact form for the environment: defaults left out."""

@@ -1,11 +1,16 @@
-"""One refresh of the pilot-light standbys of one DR region.
+"""One refresh of the standbys (pilot-light and warm-standby) of one DR region.
 
-Per protected cluster with a pilot-light posture here: one DescribeClusters (the whole
-region: the quota counts every cluster) and one listing of the region's backups, then
-the plan of lambdas/shared/standby.py. Creating is CreateCluster from the newest READY
-copy with no HSM; deleting is DeleteCluster of an older standby, only once the standby
-of the newest copy is ACTIVE, and only after its tags are read again (ListTags) and
-still say it is this deployment's standby of that cluster.
+Per protected cluster with a standby posture here: one DescribeClusters (the whole
+region: the quotas count every cluster and HSM) and one listing of the region's
+backups, then the plan of lambdas/shared/standby.py. Creating is CreateCluster from the
+newest READY copy; a warm standby then gets one HSM (CreateHsm on the standby itself).
+Deleting is DeleteHsm of a warm standby's HSM (an older standby's, or one that ended
+DEGRADED) and DeleteCluster of an older standby, only once the standby of the newest
+copy is ready, and only after the standby's tags are read again (ListTags) and still
+say it is this deployment's standby of that cluster, not adopted by a restore.
+
+What the refresher could not do (a quota used up, no subnets, a tag re-read that
+stopped a delete) is a refusal: the handler alerts on it.
 """
 
 from __future__ import annotations
@@ -27,8 +32,10 @@ class RefreshResult:
     region: str
     plans: list[RefreshPlan] = field(default_factory=list)
     created: list[dict[str, str]] = field(default_factory=list)
+    hsms_created: list[dict[str, str]] = field(default_factory=list)
+    hsms_deleted: list[dict[str, str]] = field(default_factory=list)
     deleted: list[str] = field(default_factory=list)
-    refused: list[str] = field(default_factory=list)  # deletions the re-read tags stopped
+    refused: list[str] = field(default_factory=list)  # what a person must look at
     errors: list[str] = field(default_factory=list)
     api_calls: int = 0
 
@@ -42,6 +49,8 @@ class RefreshResult:
             "region": self.region,
             "plans": [p.to_dict() for p in self.plans],
             "created": self.created,
+            "hsms_created": self.hsms_created,
+            "hsms_deleted": self.hsms_deleted,
             "deleted": self.deleted,
             "refused": self.refused,
             "errors": self.errors,
@@ -52,6 +61,12 @@ class RefreshResult:
 def refresh_standbys(settings: StandbySettings, gateway: CloudHsmGateway) -> RefreshResult:
     result = RefreshResult(settings.region)
     if not settings.cluster_ids:
+        return result
+    if not settings.subnet_ids:  # before any call: nowhere to put a standby
+        result.refused.append(
+            f"restore.subnets.{settings.region} is empty: no standby of "
+            f"{', '.join(settings.cluster_ids)} can be created in {settings.region}"
+        )
         return result
     clusters = gateway.describe_clusters()
     copies = copies_by_source_cluster(gateway.iter_backups())
@@ -64,12 +79,17 @@ def refresh_standbys(settings: StandbySettings, gateway: CloudHsmGateway) -> Ref
             clusters=clusters,
             copies=copies.get(cluster_id, []),
             clusters_quota=settings.clusters_per_region_quota,
+            posture=settings.posture(cluster_id),
+            hsms_quota=settings.hsms_per_region_quota,
         )
         result.plans.append(plan)
+        result.refused += [f"{cluster_id}: {r}" for r in plan.refusals]
         try:
             created = _create(settings, gateway, plan, copies.get(cluster_id, []), result)
             if created is not None:
                 clusters = [*clusters, created]  # counted against the quota for the next
+            _create_hsm(gateway, plan, result)
+            _delete_hsms(settings, gateway, plan, result)
             _delete(settings, gateway, plan, result)
         except CloudHsmDrError as error:
             result.errors.append(f"{cluster_id}: {error}")
@@ -100,17 +120,62 @@ def _create(
     return cluster
 
 
+def _create_hsm(gateway: CloudHsmGateway, plan: RefreshPlan, result: RefreshResult) -> None:
+    """A warm standby's one HSM (the plan chose the standby of the newest copy)."""
+    if plan.create_hsm_in is None or plan.hsm_zone is None:
+        return
+    hsm = gateway.create_hsm(plan.create_hsm_in, plan.hsm_zone)
+    result.api_calls += 1
+    result.hsms_created.append(
+        {"cluster_id": plan.cluster_id, "standby": plan.create_hsm_in, "hsm": hsm.hsm_id}
+    )
+
+
+def _still_ours(
+    settings: StandbySettings,
+    gateway: CloudHsmGateway,
+    plan: RefreshPlan,
+    standby_id: str,
+    result: RefreshResult,
+    *,
+    what: str,
+) -> bool:
+    """The standby's tags read again right before a delete: still this deployment's
+    standby of that cluster, and not adopted by a restore?"""
+    tags = gateway.list_tags(standby_id)
+    result.api_calls += 1
+    if is_standby_of(tags, settings.deployment_name, plan.cluster_id):
+        return True
+    result.refused.append(
+        f"{standby_id}: its tags no longer say it is {settings.deployment_name}'s standby of "
+        f"{plan.cluster_id}: {what} not deleted"
+    )
+    return False
+
+
+def _delete_hsms(
+    settings: StandbySettings, gateway: CloudHsmGateway, plan: RefreshPlan, result: RefreshResult
+) -> None:
+    checked: dict[str, bool] = {}
+    for standby_id, hsm_id in plan.delete_hsms:
+        if standby_id not in checked:
+            checked[standby_id] = _still_ours(
+                settings, gateway, plan, standby_id, result, what=f"HSM {hsm_id}"
+            )
+        if not checked[standby_id]:
+            continue
+        gateway.delete_hsm(standby_id, hsm_id)
+        result.api_calls += 1
+        result.hsms_deleted.append(
+            {"cluster_id": plan.cluster_id, "standby": standby_id, "hsm": hsm_id}
+        )
+
+
 def _delete(
     settings: StandbySettings, gateway: CloudHsmGateway, plan: RefreshPlan, result: RefreshResult
 ) -> None:
     for standby_id in plan.delete:
-        tags = gateway.list_tags(standby_id)
-        result.api_calls += 1
-        if not is_standby_of(tags, settings.deployment_name, plan.cluster_id):
-            result.refused.append(
-                f"{standby_id}: its tags no longer say it is {settings.deployment_name}'s "
-                f"standby of {plan.cluster_id}: not deleted"
-            )
+        if not _still_ours(settings, gateway, plan, standby_id, result, what="cluster"):
             continue
         gateway.delete_cluster(standby_id)
         result.api_calls += 1

@@ -8,7 +8,8 @@ Per DR region, when the deployment has any: every backup of the region listed on
 (DescribeBackups has no SourceCluster filter), ceil(backups / 50) pages, then grouped
 by SourceCluster. The copy pruning rule keeps that list short: about keep_newest +
 keep_days copies per cluster. Per DR region where a cluster keeps a pilot light: one
-DescribeClusters, for its standbys (STANDBY_MISSING, STANDBY_STALE, STANDBY_HOLDS_HSM).
+DescribeClusters, for its standbys (STANDBY_MISSING, STANDBY_STALE, STANDBY_DEGRADED,
+STANDBY_HOLDS_HSM under pilot light, STANDBY_NO_HSM under warm standby).
 """
 
 from __future__ import annotations
@@ -74,8 +75,8 @@ def run_verification(
     }
     dr_regions = backups.dr_regions if backups else ()
     copies = {region: list(gateway_for(region).iter_backups()) for region in dr_regions}
-    # One DescribeClusters per DR region where a checked cluster keeps a pilot light.
-    standby_regions = sorted({r for s in specs for r in s.pilot_light_regions() if r in dr_regions})
+    # One DescribeClusters per DR region where a checked cluster keeps a standby.
+    standby_regions = sorted({r for s in specs for r in s.standby_regions() if r in dr_regions})
     region_clusters = {r: gateway_for(r).describe_clusters() for r in standby_regions}
     # Read the clock after the API calls, so a backup finished meanwhile is not "future".
     checked_at = now or datetime.now(UTC)
@@ -131,12 +132,12 @@ def _with_standbys(
     settings: VerificationSettings,
     now: datetime,
 ) -> ClusterReport:
-    """The cluster's report plus its pilot-light standby findings in every DR region."""
+    """The cluster's report plus its standby findings in every DR region."""
     spec = report.spec
     rpo = timedelta(hours=settings.rpo_hours_for(spec))
     problems = [
         p
-        for region in spec.pilot_light_regions()
+        for region in spec.standby_regions()
         if region in region_clusters
         for p in standby_problems(
             deployment=settings.deployment_name,
@@ -145,6 +146,7 @@ def _with_standbys(
             clusters=region_clusters[region],
             now=now,
             rpo=rpo,
+            posture=spec.posture(region),
         )
     ]
     if not problems:

@@ -46,14 +46,27 @@ the API reference leave open (UNCONFIRMED ones are settings in settings.WorldSet
   everything else 400. ThrottlingException comes only from the throttle fault.
 - CloudHsmServiceException: the service failed to create an ENI or security group
   (for example the cluster's subnet was deleted). CloudHsmAccessDeniedException: a
-  backup ARN of another account (a one-account world has no shares).
+  backup ARN of another account that is not shared with the caller (the same answer
+  whether it exists or not; which error AWS gives is UNCONFIRMED).
 - Resource policies attach to backups only (the API reference names no other type);
-  GetResourcePolicy without a policy answers without Policy.
+  GetResourcePolicy without a policy answers without Policy. Only the owner may get,
+  put or delete one (AccessDenied otherwise: a shared backup cannot be re-shared).
+- Accounts (sharing.py): a world serves one account; ``add_account`` makes another of
+  the same partition (one clock, lock, id factory and key store) and the plug-in routes
+  each call to the caller's account. Another account's backup is reachable only by its
+  full ARN, as CreateCluster's SourceBackupId, while its resource policy allows the
+  caller's account cloudhsm:CreateCluster; every other operation names backups by id
+  in the caller's own account, so deleting, copying, tagging or restoring a shared
+  backup is "not found". DescribeBackups Shared=true lists only shares promoted to a
+  standard RAM share (botocore's model: a PutResourcePolicy share must be promoted
+  with RAM's PromoteResourceShareCreatedFromPolicy; ``world.promote_policy_share``
+  stands in for that call). A cluster made from a shared backup belongs to the caller
+  and its first HSM gets the backup's keys (the key store is shared).
 - DeleteHsm also works on an HSM still CREATE_IN_PROGRESS (its creation is abandoned).
 - seed_cluster takes the given backup history as is: no daily backups are invented
   between or after the seeded ones; the next keeps the newest one's 24-hour cadence.
-- A world serves one account (account_id) whatever credentials the caller uses; moto's
-  IAM policy checks are not applied to cloudhsmv2 calls.
+- A world alone in its partition serves every caller whatever its credentials; moto's
+  IAM policy checks are not applied to cloudhsmv2 calls (sandbox/permissions does).
 - Step Functions (moto_plugin): errors are named CloudHsmV2.<Exception>; SDK timestamps
   in task results become ISO-8601 UTC strings, as Step Functions is understood to render
   them (UNCONFIRMED; moto would otherwise keep datetime objects it cannot serialise).

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
+from sandbox.emulator import sharing
 from sandbox.emulator.errors import (
     CloudHsmAccessDeniedException,
     CloudHsmInvalidRequestException,
@@ -38,6 +39,9 @@ class WorldCore:
         quotas: Quotas,
         now: Callable[[], datetime],
         on_hsm_failure: Callable[[str, str | None], None],
+        lock: threading.RLock | None = None,
+        ids: IdFactory | None = None,
+        accounts: dict[str, WorldCore] | None = None,
     ) -> None:
         self.profile = profile
         self.account_id = account_id
@@ -45,14 +49,22 @@ class WorldCore:
         self.settings = settings
         self.quotas = quotas
         self.now = now
-        # Re-entrant: fault hooks and snapshots call back into locked code.
-        self.lock = threading.RLock()
-        self.ids = IdFactory(rng)
+        # Re-entrant: fault hooks and snapshots call back into locked code. Accounts of
+        # one partition share the lock (a call in one reads another's shared backups)
+        # and the id factory (ids are unique across accounts, as the key store needs).
+        self.lock = lock if lock is not None else threading.RLock()
+        self.ids = ids if ids is not None else IdFactory(rng)
+        # Every emulated account of the partition by id, this one included.
+        self.accounts: dict[str, WorldCore] = accounts if accounts is not None else {}
+        self.accounts[account_id] = self
         self.ec2 = Ec2Bridge(account_id, rng)
         self.scheduler = Scheduler()
         self.faults = FaultBoard(self.lock, on_hsm_failure)
         self.regions: defaultdict[str, RegionState] = defaultdict(RegionState)
         self.policies: dict[str, str] = {}  # resource ARN -> policy document
+        # Policy shares promoted to standard RAM shares: only those are listed by
+        # DescribeBackups Shared=true in the accounts they are shared with.
+        self.promoted_shares: set[str] = set()
         self.key_store: KeyStore = NoKeyStore()  # where keys live, if emulated (keystore.py)
         # (step, emulated duration) of every transition scheduled, in order
         self.durations_drawn: list[tuple[str, timedelta]] = []
@@ -86,20 +98,54 @@ class WorldCore:
         return found
 
     def backup_by_reference(self, region: str, reference: str) -> Backup:
-        """A backup named by id or by full ARN (CreateCluster's SourceBackupId)."""
+        """A backup named by id or by full ARN (CreateCluster's SourceBackupId). Another
+        account's backup is reachable by its ARN only, and only while its resource
+        policy lets this account create a cluster from it."""
         if not reference.startswith("arn:"):
             return self.backup(region, reference)
         arn = parse_arn(reference)
         if arn is None or arn.kind != "backup":
             raise CloudHsmInvalidRequestException(f"Invalid backup ARN: {reference}")
         if arn.account_id != self.account_id:
-            # A single-account world has no shares: the caller may not use it.
-            raise CloudHsmAccessDeniedException(f"You do not have access to backup {reference}")
+            return self._shared_backup(region, reference, arn.account_id, arn.region)
         if arn.region != region:
             raise CloudHsmInvalidRequestException(
                 f"Backup {arn.resource_id} is in {arn.region}, not in {region}"
             )
         return self.backup(region, arn.resource_id)
+
+    def _shared_backup(self, region: str, reference: str, owner_id: str, home: str) -> Backup:
+        owner = self.accounts.get(owner_id)
+        state = None if owner is None else owner.regions.get(home)
+        found = None if state is None else state.backups.get(reference.rsplit("/", 1)[-1])
+        policy = None if owner is None or found is None else owner.policies.get(found.arn)
+        if found is None or not sharing.allows(
+            policy, self.account_id, "cloudhsm:CreateCluster", found.arn
+        ):
+            # The same answer whether the backup exists or not: nothing leaks.
+            raise CloudHsmAccessDeniedException(f"You do not have access to backup {reference}")
+        if home != region:
+            raise CloudHsmInvalidRequestException(
+                f"Backup {found.backup_id} is in {home}, not in {region}"
+            )
+        return found
+
+    def backups_shared_with_me(self, region: str) -> list[Backup]:
+        """Other accounts' backups of `region` whose resource policy lets this account
+        describe them and whose share is a standard (promoted) RAM share."""
+        shared: list[Backup] = []
+        for owner in self.accounts.values():
+            if owner is self:
+                continue
+            for backup in owner.regions[region].backups.values():
+                if backup.arn in owner.promoted_shares and sharing.allows(
+                    owner.policies.get(backup.arn),
+                    self.account_id,
+                    "cloudhsm:DescribeBackups",
+                    backup.arn,
+                ):
+                    shared.append(backup)
+        return shared
 
     def resource(self, region: str, resource_id: str) -> Cluster | Backup:
         """A cluster or backup by id (ListTags, TagResource, UntagResource)."""

@@ -220,6 +220,7 @@ def sweep(core: WorldCore, now: datetime) -> None:
             ):
                 del state.backups[backup.backup_id]
                 core.policies.pop(backup.arn, None)
+                core.promoted_shares.discard(backup.arn)
         for cluster in list(state.clusters.values()):
             if (
                 cluster.state == ClusterState.DELETED

@@ -1,4 +1,6 @@
-"""Plug a CloudHsmWorld into moto: every cloudhsmv2 call inside ``mock_aws`` reaches it.
+"""Plug a CloudHsmWorld into moto: every cloudhsmv2 call inside ``mock_aws`` reaches it,
+or the world of its partition that serves the caller's account (``world.for_caller``:
+moto names the account from the request's credentials, an assumed role's included).
 
 moto dispatches cloudhsmv2 requests (from test code and from the boto3 clients moto's
 Step Functions interpreter creates for ``arn:aws:states:::aws-sdk:cloudhsmv2:*`` tasks)
@@ -74,7 +76,7 @@ def serve(
 
 def _call_action(self: Any) -> Response:
     """Replacement for CloudHSMV2Response.call_action (``self`` is moto's response)."""
-    world = _installed[-1]
+    world = _installed[-1].for_caller(str(self.current_account))
     base = dict(self.response_headers)
     content_type = str(self.headers.get("Content-Type", ""))
     if "cbor" in content_type:

@@ -25,9 +25,12 @@ def describe_backups(core: WorldCore, region: str, params: dict[str, Any]) -> di
     ascending = params.get("SortAscending")
     if ascending is None:
         ascending = core.settings.default_sort_ascending
-    # Shared=true lists backups other accounts shared with this one: a single-account
-    # world has none.
-    candidates = [] if params.get("Shared") else list(core.regions[region].backups.values())
+    # Shared=true lists only backups other accounts shared with this one (and no own).
+    candidates = (
+        core.backups_shared_with_me(region)
+        if params.get("Shared")
+        else list(core.regions[region].backups.values())
+    )
     selected = [
         b
         for b in candidates

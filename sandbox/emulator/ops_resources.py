@@ -3,10 +3,9 @@ UntagResource)."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from sandbox.emulator import validation
+from sandbox.emulator import sharing, validation
 from sandbox.emulator.core import WorldCore
 from sandbox.emulator.errors import (
     CloudHsmAccessDeniedException,
@@ -18,11 +17,12 @@ from sandbox.emulator.pagination import page
 
 MAX_TAGS_PAGE = 100
 DEFAULT_TAGS_PAGE = 50
-MAX_POLICY_CHARS = 20000
 
 
 def _policy_target(core: WorldCore, region: str, params: dict[str, Any]) -> Backup:
-    """Only backups take resource policies (the API reference lists no other type)."""
+    """Only backups take resource policies (the API reference lists no other type), and
+    only their owner may read or change them ("Cross-account use: No"): a backup shared
+    with this account cannot be shared on."""
     raw = str(validation.require(params, "ResourceArn"))
     arn = parse_arn(raw)
     if arn is None:
@@ -51,12 +51,7 @@ def put_resource_policy(core: WorldCore, region: str, params: dict[str, Any]) ->
         raise CloudHsmInvalidRequestException(
             f"Backup {backup.backup_id} is {backup.state.value}; only READY backups can be shared"
         )
-    if len(policy) > MAX_POLICY_CHARS:
-        raise CloudHsmInvalidRequestException("Policy is longer than 20000 characters")
-    try:
-        json.loads(policy)
-    except ValueError as error:
-        raise CloudHsmInvalidRequestException("Policy is not valid JSON") from error
+    sharing.validated_policy(policy)
     core.policies[backup.arn] = policy
     return {"ResourceArn": backup.arn, "Policy": policy}
 
@@ -64,6 +59,7 @@ def put_resource_policy(core: WorldCore, region: str, params: dict[str, Any]) ->
 def delete_resource_policy(core: WorldCore, region: str, params: dict[str, Any]) -> dict[str, Any]:
     backup = _policy_target(core, region, params)
     removed = core.policies.pop(backup.arn, None)
+    core.promoted_shares.discard(backup.arn)  # the RAM share goes with the policy
     body: dict[str, Any] = {"ResourceArn": backup.arn}
     if removed is not None:
         body["Policy"] = removed

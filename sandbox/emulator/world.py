@@ -4,10 +4,16 @@ The world owns the state, the lock and the lazy clock-driven lifecycle; the moto
 plug-in (moto_plugin.install) routes boto3 calls to ``handle``. Tests also use the
 world directly: seed pre-existing state, inject faults, age everything with
 ``time_travel``, wait for transitions with ``settle`` and read snapshots.
+
+Several accounts: ``world.add_account(account_id)`` makes the world of another account
+of the same partition (one clock, one lock, one id factory, one key store), where
+backups shared with it can be described and restored. The moto plug-in routes each
+call to the world of the caller's account (``for_caller``).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections import Counter
@@ -45,6 +51,8 @@ _SETTLE_POLL_SECONDS = 0.5
 
 
 class CloudHsmWorld:
+    _core: WorldCore
+
     def __init__(
         self,
         profile: DurationProfile = PROFILES["demo"],
@@ -54,16 +62,26 @@ class CloudHsmWorld:
         settings: WorldSettings | None = None,
         quotas: Quotas | None = None,
         now: Callable[[], datetime] = utc_now,
+        _home: CloudHsmWorld | None = None,
     ) -> None:
+        home: WorldCore | None = None if _home is None else _home._core
         self._core = WorldCore(
             profile=profile,
             account_id=account_id,
-            rng=random.Random(rng_seed),
+            rng=random.Random(rng_seed) if home is None else home.rng,
             settings=settings or WorldSettings(),
             quotas=quotas or Quotas(),
             now=now,
             on_hsm_failure=self._fail_hsm,
+            lock=None if home is None else home.lock,
+            ids=None if home is None else home.ids,
+            accounts=None if home is None else home.accounts,
         )
+        # The worlds of every account of the partition, this one included (shared).
+        self._worlds: dict[str, CloudHsmWorld] = {} if _home is None else _home._worlds
+        self._worlds[account_id] = self
+        if home is not None:
+            self._core.key_store = home.key_store
         # Every request received, by operation (throttled and failed ones included), so
         # benchmarks can count the calls a workflow makes.
         self.api_calls: Counter[str] = Counter()
@@ -81,6 +99,51 @@ class CloudHsmWorld:
     def profile(self, profile: DurationProfile) -> None:
         with self._core.lock:
             self._core.profile = profile
+
+    # -- accounts ---------------------------------------------------------------------
+    @property
+    def worlds(self) -> dict[str, CloudHsmWorld]:
+        """Every account's world of this partition, by account id (a copy)."""
+        with self._core.lock:
+            return dict(self._worlds)
+
+    def add_account(self, account_id: str, *, quotas: Quotas | None = None) -> CloudHsmWorld:
+        """The world of another account beside this one: same clock, profile, settings
+        and key store; its own clusters, backups, quotas and faults."""
+        if not (len(account_id) == 12 and account_id.isdigit()):
+            raise ValueError(f"account_id must be 12 digits, got {account_id!r}")
+        with self._core.lock:
+            if account_id in self._worlds:
+                raise ValueError(f"account {account_id} already has a world")
+            return CloudHsmWorld(
+                profile=self._core.profile,
+                account_id=account_id,
+                settings=self._core.settings,
+                quotas=quotas or dataclasses.replace(self._core.quotas),
+                now=self._core.now,
+                _home=self,
+            )
+
+    def for_caller(self, account_id: str) -> CloudHsmWorld:
+        """The world that serves a call made with credentials of `account_id`. A world
+        alone in its partition serves every caller (as a one-account sandbox always
+        did); once there are several, an account without a world gets an empty one,
+        as every AWS account has a CloudHSM with nothing in it."""
+        with self._core.lock:
+            if account_id in self._worlds:
+                return self._worlds[account_id]
+            if len(self._worlds) == 1:
+                return self
+            return self.add_account(account_id)
+
+    def promote_policy_share(self, backup_arn: str) -> None:
+        """Stand-in for AWS RAM's PromoteResourceShareCreatedFromPolicy (not emulated
+        as an API): the policy share of the backup becomes a standard RAM share, which
+        DescribeBackups Shared=true lists in the accounts it names."""
+        with self._core.lock:
+            if backup_arn not in self._core.policies:
+                raise ValueError(f"{backup_arn} has no resource policy of this account to promote")
+            self._core.promoted_shares.add(backup_arn)
 
     def emulated_durations(self) -> list[tuple[str, timedelta]]:
         """(profile step, emulated duration) of every transition scheduled so far, in
@@ -108,8 +171,11 @@ class CloudHsmWorld:
 
     @key_store.setter
     def key_store(self, store: KeyStore) -> None:
+        """Set for every account of the partition: a cluster restored from a shared
+        backup gets the owner's keys."""
         with self._core.lock:
-            self._core.key_store = store
+            for core in self._core.accounts.values():
+                core.key_store = store
 
     # -- the API --------------------------------------------------------------------------
     def handle(self, operation: str, region: str, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -131,9 +197,11 @@ class CloudHsmWorld:
 
     # -- time -----------------------------------------------------------------------------
     def _tick(self) -> None:
+        # Every account of the partition: a call may read another's shared backups.
         now = self._core.now()
-        self._core.scheduler.run_due(now)
-        lifecycle.sweep(self._core, now)
+        for core in list(self._core.accounts.values()):
+            core.scheduler.run_due(now)
+            lifecycle.sweep(core, now)
 
     def time_travel(self, delta: timedelta) -> None:
         """Age everything by ``delta`` as if that much time had passed: every stored
@@ -142,14 +210,15 @@ class CloudHsmWorld:
             raise ValueError("time only travels forward")
         with self._core.lock:
             self._tick()
-            for state in self._core.regions.values():
-                for cluster in state.clusters.values():
-                    shift_datetimes(cluster, delta)
-                    for hsm in cluster.hsms.values():
-                        shift_datetimes(hsm, delta)
-                for backup in state.backups.values():
-                    shift_datetimes(backup, delta)
-            self._core.scheduler.shift(delta)
+            for core in self._core.accounts.values():  # one clock for every account
+                for state in core.regions.values():
+                    for cluster in state.clusters.values():
+                        shift_datetimes(cluster, delta)
+                        for hsm in cluster.hsms.values():
+                            shift_datetimes(hsm, delta)
+                    for backup in state.backups.values():
+                        shift_datetimes(backup, delta)
+                core.scheduler.shift(delta)
             self._tick()
 
     def settle(self, timeout: float = 30.0) -> None:
@@ -157,12 +226,17 @@ class CloudHsmWorld:
 
         Entities that will never change on their own (a backup stuck by the
         ``backup-stuck`` fault) and the recurring daily-backup timer are not waited for.
+        Every account of the partition is waited for.
         """
         deadline = time.monotonic() + timeout
         while True:
             with self._core.lock:
                 self._tick()
-                next_due = self._core.scheduler.next_due(include_recurring=False)
+                dues = [
+                    core.scheduler.next_due(include_recurring=False)
+                    for core in self._core.accounts.values()
+                ]
+                next_due = min((d for d in dues if d is not None), default=None)
                 now = self._core.now()
             if next_due is None:
                 return
@@ -174,9 +248,14 @@ class CloudHsmWorld:
             time.sleep(min(wait, remaining, _SETTLE_POLL_SECONDS))
 
     def pending(self) -> list[tuple[datetime, str]]:
-        """Scheduled transitions (due time, description), soonest first."""
+        """Scheduled transitions (due time, description) of every account, soonest first."""
         with self._core.lock:
-            return [(t.due, t.label) for t in self._core.scheduler.pending()]
+            found = [
+                (t.due, t.label)
+                for core in self._core.accounts.values()
+                for t in core.scheduler.pending()
+            ]
+            return sorted(found, key=lambda item: item[0])
 
     # -- out-of-band actions ------------------------------------------------------------------
     def activate_cluster(self, cluster_id: str) -> None:

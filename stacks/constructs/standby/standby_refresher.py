@@ -1,6 +1,6 @@
-"""The standby refresher of one DR region: keeps one standby cluster, with no HSM, per
-protected cluster whose `dr_posture` in this region is `pilot-light`
-(lambdas/standby/refresh.py, docs/runbooks/standby.md).
+"""The standby refresher of one DR region: keeps one standby cluster per protected
+cluster whose `dr_posture` in this region is `pilot-light` (no HSM) or `warm-standby`
+(one ACTIVE HSM) (lambdas/standby/refresh.py, docs/runbooks/standby.md).
 
 IAM, the second line of defence behind the code's own checks (the refresher re-reads a
 standby's tags before deleting it):
@@ -11,9 +11,16 @@ standby's tags before deleting it):
 - DeleteCluster only on clusters tagged managed-by, this deployment and
   `hsmdr:standby-of`, and without `hsmdr:restore-id` (a standby a restore adopted):
   never a protected cluster, a restored one or a drill's;
-- no CreateHsm and no DeleteHsm: a standby never holds an HSM by this role's doing;
+- with no warm-standby cluster here, no CreateHsm and no DeleteHsm: a pilot-light
+  standby never holds an HSM by this role's doing. With one, CreateHsm only on clusters
+  tagged as this deployment's standby and not adopted by a restore, and DeleteHsm,
+  which takes no resource type and no condition key, on "*" in this region: the code
+  re-reads the standby's tags right before each DeleteHsm and deletes only HSMs of its
+  own standbys;
 - EC2: the dependent actions CloudHSM performs while creating and deleting the
-  cluster's security group only through CloudHSM (aws:ViaAWSService), in this region.
+  cluster's security group (and, warm, the HSM's network interface) only through
+  CloudHSM (aws:ViaAWSService), in this region;
+- SNS and the alert memory: the refresher alerts when it could not keep a standby.
 """
 
 from __future__ import annotations
@@ -30,7 +37,9 @@ from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.alerting.scheduled_job import ScheduledJob
 from stacks.constructs.shared.hsm_permissions import (
+    CREATE_HSM_EC2_ACTIONS,
     DELETE_CLUSTER_EC2_ACTIONS,
+    delete_hsm_statement,
     ec2_dependent_statement,
 )
 from stacks.constructs.shared.python_function import PythonFunction
@@ -56,9 +65,11 @@ def standby_settings(config: DeploymentConfig, region: str) -> StandbySettings:
     return StandbySettings(
         deployment_name=config.deployment_name,
         region=region,
-        cluster_ids=tuple(c.id for c in config.pilot_light(region)),
+        cluster_ids=tuple(c.id for c in config.standbys(region)),
         subnet_ids=tuple(config.restore.subnets.get(region, ())),
         clusters_per_region_quota=config.quotas.clusters_per_region,
+        warm_cluster_ids=tuple(c.id for c in config.warm_standby(region)),
+        hsms_per_region_quota=config.quotas.hsms_per_region,
     )
 
 
@@ -80,13 +91,14 @@ class StandbyRefresher(Construct):
             config=config,
             service_name=STANDBY_REFRESHER,
             handler="lambdas.standby.handler.handler",
-            description=f"Keeps the pilot-light standby clusters in {region} on the newest copy",
-            environment=settings.to_env(),
+            description=f"Keeps the standby clusters in {region} on the newest copy",
+            environment={**settings.to_env(), **alerting.alert_settings(config).to_env()},
             timeout=Duration.minutes(5),
         )
         function = self.lambda_.function
         for statement in standby_statements(self, config, region):
             function.add_to_role_policy(statement)
+        alerting.grant_alerts(function)
         acknowledge(
             self.lambda_.role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -159,7 +171,7 @@ def standby_statements(
         "StringLike": {f"aws:RequestTag/{STANDBY_OF_KEY}": "*"},
         "ForAllValues:StringEquals": {"aws:TagKeys": list(STANDBY_TAG_KEYS)},
     }
-    return [
+    statements = [
         iam.PolicyStatement(actions=READ_ACTIONS, resources=["*"]),
         # CreateCluster authorizes against the source backup and the request's tags.
         iam.PolicyStatement(
@@ -202,4 +214,31 @@ def standby_statements(
             ],
             conditions={"StringEquals": {"iam:AWSServiceName": "cloudhsm.amazonaws.com"}},
         ),
+    ]
+    if config.warm_standby(region):
+        statements += warm_statements(config, clusters, region)
+    return statements
+
+
+def warm_statements(
+    config: DeploymentConfig, clusters: str, region: str
+) -> list[iam.PolicyStatement]:
+    """A warm standby's one HSM: created only on this deployment's own standbys (not
+    one a restore adopted); DeleteHsm takes no resource type, so "*" in this region."""
+    return [
+        iam.PolicyStatement(
+            sid="WarmStandbyHsmOnlyOnStandbys",
+            actions=["cloudhsm:CreateHsm"],
+            resources=[clusters],
+            conditions={
+                "StringEquals": {
+                    f"aws:ResourceTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+                    f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name,
+                },
+                "StringLike": {f"aws:ResourceTag/{STANDBY_OF_KEY}": "*"},
+                "Null": {f"aws:ResourceTag/{ADOPTED_BY_KEY}": "true"},
+            },
+        ),
+        delete_hsm_statement([region]),
+        ec2_dependent_statement(sorted(CREATE_HSM_EC2_ACTIONS), [region]),
     ]

@@ -82,7 +82,7 @@ def test_the_quota_counts_every_cluster_in_the_region() -> None:
     full = [stranger(n) for n in range(4)]
     result = plan(full, quota=4)
     assert result.create_from is None
-    assert "quota of 4" in result.notes[0]
+    assert "quota of 4" in result.refusals[0]
     gone = [*full[:3], replace(full[3], state="DELETED")]
     assert plan(gone, quota=4).create_from == NEW.backup_id
 
