@@ -10,6 +10,7 @@ from constructs import Construct
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.backups.backup_copies import BackupCopies
+from stacks.constructs.backups.backup_sharing import BackupSharing
 from stacks.constructs.backups.on_demand_backup import OnDemandBackup
 from stacks.constructs.drill.dr_drill import DrDrill
 from stacks.constructs.replacement.hsm_health import HsmHealthCheck
@@ -37,6 +38,10 @@ class CloudHsmDrStack(Stack):
         self.backup_copies = BackupCopies(
             self, "BackupCopies", config=config, alerting=self.alerting
         )
+        if config.recovery_account is not None:  # the vault: shares backups with it
+            self.backup_sharing = BackupSharing(
+                self, "BackupSharing", config=config, alerting=self.alerting
+            )
         self.locks = ClusterLocks(self, "ClusterLocks", deployment_name=config.deployment_name)
         self.on_demand_backup = OnDemandBackup(
             self, "OnDemandBackup", config=config, alerting=self.alerting, locks=self.locks

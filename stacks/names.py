@@ -33,6 +33,21 @@ def dr_stack_name(deployment_name: str, region: str) -> str:
     return f"{deployment_name}-dr-{region}"
 
 
+# The recovery-account vault (docs/runbooks/vault.md).
+SHARE_BACKUPS = "share-backups"  # main stack: shares the newest backups with the vault
+VAULT_REFRESH = "vault-refresh"  # vault stack: steps of the refresh state machine
+VERIFY_VAULT = "verify-vault"  # vault stack: vault age, failed refreshes, silent production
+
+
+def vault_stack_name(deployment_name: str) -> str:
+    """The stack deployed into `recovery_account.account`, in `recovery_account.region`."""
+    return f"{deployment_name}-vault"
+
+
+def vault_refresh_state_machine_name(deployment_name: str) -> str:
+    return f"{deployment_name}-{VAULT_REFRESH}"
+
+
 POWERTOOLS_ACCOUNT = "017000801446"  # publisher of the official Powertools layers
 
 

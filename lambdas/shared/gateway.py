@@ -260,6 +260,39 @@ class CloudHsmGateway:
         ):
             self._client.untag_resource(ResourceId=resource_id, TagKeyList=list(keys))
 
+    # Sharing with another account (resource policies; only backups take them) -------
+
+    def iter_shared_backups(self, *, state: str | None = None) -> Iterator[Backup]:
+        """Backups other accounts shared with this one (DescribeBackups Shared=true)."""
+        filters = _filters(states=[state] if state else None)
+        paginator = self._client.get_paginator("describe_backups")
+        pages = paginator.paginate(
+            **filters,
+            Shared=True,
+            SortAscending=False,
+            PaginationConfig={"PageSize": BACKUPS_PAGE_MAX},
+        )
+        with _mapped_errors(BackupNotFound):
+            for page in pages:
+                for raw in page["Backups"]:
+                    yield Backup.from_api(raw)
+
+    def get_resource_policy(self, backup_arn: str) -> str | None:
+        """The backup's resource policy (JSON text), or None when it has none."""
+        with _mapped_errors(BackupNotFound):
+            response = self._client.get_resource_policy(ResourceArn=backup_arn)
+        policy = response.get("Policy")
+        return str(policy) if policy else None
+
+    def put_resource_policy(self, backup_arn: str, policy: str) -> None:
+        """Replaces the backup's resource policy: only a READY backup you own."""
+        with _mapped_errors(BackupNotFound):
+            self._client.put_resource_policy(ResourceArn=backup_arn, Policy=policy)
+
+    def delete_resource_policy(self, backup_arn: str) -> None:
+        with _mapped_errors(BackupNotFound):
+            self._client.delete_resource_policy(ResourceArn=backup_arn)
+
     def set_retention_days(self, cluster_id: str, days: int) -> Cluster:
         with _mapped_errors(ClusterNotFound):
             response = self._client.modify_cluster(

@@ -20,6 +20,7 @@ DR_DRILL = "docs/runbooks/dr-drill.md"
 ON_DEMAND_BACKUP = "docs/runbooks/on-demand-backup.md"
 COPY_FAILURE = "docs/runbooks/copy-failure.md"
 STANDBY = "docs/runbooks/standby.md"
+VAULT = "docs/runbooks/vault.md"
 
 ALL = (
     COMPLETE_CLUSTER_FAILURE,
@@ -28,6 +29,7 @@ ALL = (
     ON_DEMAND_BACKUP,
     COPY_FAILURE,
     STANDBY,
+    VAULT,
 )
 
 # Finding code -> the runbook whose table explains it. Keyed by the code's string so
@@ -53,6 +55,11 @@ FINDING_RUNBOOKS = {
     "STANDBY_HOLDS_HSM": STANDBY,
     "STANDBY_DEGRADED": STANDBY,
     "STANDBY_NO_HSM": STANDBY,
+    "VAULT_EMPTY": VAULT,
+    "VAULT_STALE": VAULT,
+    "VAULT_REFRESH_FAILED": VAULT,
+    "PRODUCTION_SILENT": VAULT,
+    "VAULT_HOLDS_HSM": VAULT,
 }
 
 
