@@ -7,6 +7,10 @@ schedule's target (the schedule's role) and a service's delivery (the service
 principal, with the resource it acts for). Calls made with no principal set are the
 sandbox's own (seeding, the operator's CLI): not checked.
 
+A call on a resource of another account (an ARN naming it) needs both sides, as AWS
+evaluates cross-account requests: the caller's identity policies AND the resource's
+policy must allow it; within one account either is enough.
+
 A denied call gets AWS's answer: the service's error code and the message shape of an
 IAM denial ("User: ... is not authorized to perform: ... on resource: ... because ...").
 """
@@ -24,7 +28,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
 from sandbox.permissions import catalog
-from sandbox.permissions.policy import Decision, Principal, evaluate
+from sandbox.permissions.policy import Decision, Principal, evaluate, evaluate_cross_account
 from sandbox.permissions.requests import UNAUTHORIZED_OPERATIONS, AuthRequest, describe, iam_prefix
 from sandbox.permissions.resources import ResourceFacts
 
@@ -126,7 +130,8 @@ def active_enforcer() -> PermissionEnforcer | None:
 
 
 class PermissionEnforcer:
-    """Authorizes calls for one emulated account; records every denial."""
+    """Authorizes calls in every emulated account (`account` is the deployment's, where
+    calls without an account of their own are made); records every denial."""
 
     def __init__(self, account: str, world: CloudHsmWorld | None = None) -> None:
         self.account = account
@@ -152,10 +157,13 @@ class PermissionEnforcer:
         prefix = iam_prefix(service)
         if (prefix, operation) in UNAUTHORIZED_OPERATIONS:
             return None
-        request = describe(service, operation, params, region, self.account)
+        # Ids name resources of the caller's own account.
+        request = describe(service, operation, params, region, principal.account)
         with self._lock:
             self.checked += 1
-        resources = [self._canonical(prefix, named, region) for named in request.resources]
+        resources = [
+            self._canonical(prefix, named, region, principal.account) for named in request.resources
+        ]
         label = f"{service}.{operation}"
         for resource in resources:
             denial = self._authorize(principal, request.action, resource, request)
@@ -174,7 +182,7 @@ class PermissionEnforcer:
         self, principal: Principal, action: str, resource: str, region: str
     ) -> Denial | None:
         """A service principal's delivery (alarm action, rule target): the same rules."""
-        request = AuthRequest(action, (resource,), region, self.account)
+        request = AuthRequest(action, (resource,), region, principal.account)
         prefix = action.split(":", maxsplit=1)[0]
         denial = self._authorize(principal, action, resource, request)
         if denial is None:
@@ -226,6 +234,21 @@ class PermissionEnforcer:
             resource_policy = self.facts.resource_policy(prefix, resource, request.region)
         else:
             resource_policy = None
+        owner = resource_account(resource)
+        if principal.kind == "role" and owner is not None and owner != principal.account:
+            decision = evaluate_cross_account(
+                principal,
+                action,
+                resource,
+                context,
+                identity_policies=identity,
+                resource_policy=resource_policy,
+            )
+            return (
+                None
+                if decision.allowed
+                else _denial(principal, action, resource, decision, request.region)
+            )
         decision = evaluate(
             principal,
             action,
@@ -361,12 +384,15 @@ class PermissionEnforcer:
             if params.get("WithDecryption") and resource != "*":
                 key_id, uses = self.facts.parameter_key(resource), ("kms:Decrypt",)
         elif prefix == "secretsmanager" and operation == "GetSecretValue":
-            found = self.facts.secret(resource, request.region)
+            found = self.facts.secret(resource, request.region, principal.account)
             if found is not None:
                 key_id, uses = found[1] or "alias/aws/secretsmanager", ("kms:Decrypt",)
         if key_id is None:
             return
-        key = self.facts.key(key_id, request.region)
+        # A key named by id or alias is the encrypted resource's account's key.
+        key = self.facts.key(
+            key_id, request.region, resource_account(resource) or principal.account
+        )
         codes = _KMS_DENIED_CODES.get(prefix, ("AccessDeniedException", 400))
         if key is None:
             yield (
@@ -398,22 +424,31 @@ class PermissionEnforcer:
                 codes,
             )
 
-    def _canonical(self, prefix: str, resource: str, region: str) -> str:
-        """The ARN IAM sees for what a call names by id, alias or name."""
+    def _canonical(self, prefix: str, resource: str, region: str, account: str) -> str:
+        """The ARN IAM sees for what a call in `account` names by id, alias or name."""
         if prefix == "kms" and resource != "*":
-            key = self.facts.key(resource, region)
+            key = self.facts.key(resource, region, account)
             return key.arn if key is not None else resource
         if prefix == "secretsmanager" and resource != "*":
-            found = self.facts.secret(resource, region)
+            found = self.facts.secret(resource, region, account)
             if found is not None:
                 return found[0]
             # No such secret: IAM sees the name as a partial ARN (no random suffix)
             return (
                 resource
                 if resource.startswith("arn:")
-                else (f"arn:aws:secretsmanager:{region}:{self.account}:secret:{resource}")
+                else (f"arn:aws:secretsmanager:{region}:{account}:secret:{resource}")
             )
         return resource
+
+
+def resource_account(resource: str) -> str | None:
+    """The account an ARN names (None for "*", S3 ARNs and other account-less ones)."""
+    parts = resource.split(":")
+    if len(parts) < 6 or parts[0] != "arn":
+        return None
+    account = parts[4]
+    return account if len(account) == 12 and account.isdigit() else None
 
 
 def _new_resource_arn(operation: str, params: Mapping[str, Any], request: AuthRequest) -> str:
@@ -496,12 +531,21 @@ _install_hooks()  # clients created from now on carry the hooks (inactive until 
 @contextmanager
 def enforcing(enforcer: PermissionEnforcer) -> Iterator[PermissionEnforcer]:
     """Authorize every call made with a principal set, while open."""
-    with _threads_inherit_principal(), _executions_act_as_their_role():
+    with principals_follow_executions():
         _ACTIVE.append(enforcer)
         try:
             yield enforcer
         finally:
             _ACTIVE.remove(enforcer)
+
+
+@contextmanager
+def principals_follow_executions() -> Iterator[None]:
+    """Executions act as their state machine's role, in its account, and Step
+    Functions' threads carry the principal of the code that started them. Part of
+    `enforcing`; alone, calls are made in the right account without being checked."""
+    with _threads_inherit_principal(), _executions_act_as_their_role():
+        yield
 
 
 @contextmanager

@@ -100,6 +100,41 @@ def evaluate(
     return Decision(False, f"because no {missing} policy allows the action")
 
 
+def evaluate_cross_account(
+    principal: Principal,
+    action: str,
+    resource: str,
+    context: Context,
+    *,
+    identity_policies: Iterable[Policy] = (),
+    resource_policy: Policy | None = None,
+) -> Decision:
+    """AWS's answer when the resource belongs to another account than the caller's:
+    an explicit Deny anywhere wins; otherwise the caller's identity policies AND the
+    resource's policy (naming the caller or its account) must both allow."""
+    identity = [
+        s for p in (identity_policies if principal.kind == "role" else ()) for s in _statements(p)
+    ]
+    on_resource = _statements(resource_policy) if resource_policy is not None else []
+    request = (action, resource, context)
+    denied = _explicit_deny(identity, on_resource, principal, request)
+    if denied is not None:
+        return denied
+    granted = tuple(
+        _sid(s)
+        for s in on_resource
+        if s.get("Effect") == "Allow" and _principal_match(s, principal) and _matches(s, *request)
+    )
+    if not granted:
+        return Decision(False, "because no resource-based policy allows the action")
+    identity_allows = tuple(
+        _sid(s) for s in identity if s.get("Effect") == "Allow" and _matches(s, *request)
+    )
+    if not identity_allows:
+        return Decision(False, "because no identity-based policy allows the action")
+    return Decision(True, "allowed by the identity-based and resource-based policies", granted)
+
+
 def _explicit_deny(
     identity: list[Mapping[str, Any]],
     on_resource: list[Mapping[str, Any]],
@@ -298,4 +333,11 @@ def _date(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-__all__ = ["Context", "Decision", "Principal", "conditions_hold", "evaluate"]
+__all__ = [
+    "Context",
+    "Decision",
+    "Principal",
+    "conditions_hold",
+    "evaluate",
+    "evaluate_cross_account",
+]

@@ -30,6 +30,9 @@ def _json(text: Any) -> Policy | None:
 
 
 class ResourceFacts:
+    """`account` is the deployment's; a resource named by ARN is read in the ARN's
+    account, a role in its own, and CloudHSM state in the world of that account."""
+
     def __init__(self, account: str, world: CloudHsmWorld | None) -> None:
         self.account = account
         self.world = world
@@ -39,7 +42,8 @@ class ResourceFacts:
     def identity_policies(self, role_arn: str) -> list[Policy]:
         from moto.iam.models import iam_backends
 
-        role = iam_backends[self.account]["aws"].get_role(role_arn.rsplit("/", 1)[-1])
+        account = role_arn.split(":")[4] or self.account
+        role = iam_backends[account]["aws"].get_role(role_arn.rsplit("/", 1)[-1])
         policies = [
             json.loads(doc) if isinstance(doc, str) else doc for doc in role.policies.values()
         ]
@@ -105,9 +109,16 @@ class ResourceFacts:
         return {"Version": "2012-10-17", "Statement": list(function.policy.statements)}
 
     def _backup_policy(self, arn: str, region: str) -> Policy | None:
-        if self.world is None or ":backup/" not in arn:
+        world = self._world_of(arn)
+        if world is None or ":backup/" not in arn:
             return None
-        return _json(self.world.resource_policy(arn))
+        return _json(world.resource_policy(arn))
+
+    def _world_of(self, arn: str) -> CloudHsmWorld | None:
+        """The emulated account's world that holds the CloudHSM resource `arn`."""
+        if self.world is None:
+            return None
+        return self.world.worlds.get(arn.split(":")[4], None)
 
     # -- tags ------------------------------------------------------------------------
 
@@ -119,13 +130,15 @@ class ResourceFacts:
         return {}
 
     def _cloudhsm_tags(self, arn: str) -> dict[str, str]:
-        assert self.world is not None
+        world = self._world_of(arn)
+        if world is None:
+            return {}
         resource_id = arn.rsplit("/", 1)[-1]
         try:
             found = (
-                self.world.backup(resource_id)
+                world.backup(resource_id)
                 if resource_id.startswith("backup-")
-                else self.world.cluster(resource_id)
+                else world.cluster(resource_id)
             )
         except KeyError:
             return {}
@@ -178,34 +191,43 @@ class ResourceFacts:
                 return None
         return None
 
-    def secret(self, secret_id: str, region: str) -> tuple[str, str | None] | None:
-        """(full ARN, KMS key or None for the AWS-managed key) of a secret."""
+    def secret(
+        self, secret_id: str, region: str, account: str | None = None
+    ) -> tuple[str, str | None] | None:
+        """(full ARN, KMS key or None for the AWS-managed key) of a secret; a name is
+        looked up in `account` (default: the deployment's)."""
         from moto.secretsmanager.models import secretsmanager_backends
 
-        account = secret_id.split(":")[4] if secret_id.startswith("arn:") else self.account
+        if secret_id.startswith("arn:"):
+            account = secret_id.split(":")[4]
+        account = account or self.account
         backend = secretsmanager_backends[account][region]
         for secret in backend.secrets.values():
             if secret_id in (secret.arn, secret.name) or secret.arn.startswith(secret_id):
                 return secret.arn, getattr(secret, "kms_key_id", None)
         return None
 
-    def key(self, key_id: str, region: str) -> KeyFacts | None:
+    def key(self, key_id: str, region: str, account: str | None = None) -> KeyFacts | None:
         """A customer key's ARN and policy; an AWS-managed key (alias/aws/...) with the
-        fixed policy AWS gives it: any principal of the account, through its service."""
+        fixed policy AWS gives it: any principal of the account, through its service.
+        A key id or alias is looked up in `account` (default: the deployment's)."""
         from moto.kms.models import kms_backends
 
+        account = account or self.account
+        if key_id.startswith("arn:"):
+            account = key_id.split(":")[4] or account
         if key_id.startswith("arn:") and ":alias/" in key_id:
             region = key_id.split(":")[3]
             key_id = key_id.split(":", 5)[5]
         if key_id.startswith("alias/aws/"):
             service = key_id.removeprefix("alias/aws/")
             return KeyFacts(  # a stand-in key id: moto holds no AWS-managed keys
-                f"arn:aws:kms:{region}:{self.account}:key/aws-managed-{service}",
-                aws_managed_key_policy(self.account, region, service),
+                f"arn:aws:kms:{region}:{account}:key/aws-managed-{service}",
+                aws_managed_key_policy(account, region, service),
             )
         if key_id.startswith("arn:"):
             region = key_id.split(":")[3]
-        backend = kms_backends[self.account][region]
+        backend = kms_backends[account][region]
         try:
             key = backend.keys[backend.any_id_to_key_id(key_id)]
         except Exception:
