@@ -485,3 +485,51 @@ def standby_problems(
         states = ", ".join(f"{h.hsm_id} {h.state}" for h in newest.hsms) or "no HSM"
         problems.append(problem("no-hsm", newest.cluster_id, states))
     return problems
+
+
+# What each posture costs ----------------------------------------------------------
+
+HOURS_PER_MONTH = 730  # AWS prices a month as 730 hours
+# A warm standby is rotated onto each new copy (daily, `schedules.copy_backups`): the
+# new standby's HSM runs beside the old one from its CreateHsm until the old one is
+# deleted, about one refresh interval (hourly) plus a deletion (10 to 15 minutes).
+ROTATION_OVERLAP_HOURS = 1.25
+
+
+@dataclass(frozen=True)
+class PostureCost:
+    posture: str
+    hsm_hours_per_month: float
+    usd_per_month: float
+    basis: str
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "posture": self.posture,
+            "hsm_hours_per_month": self.hsm_hours_per_month,
+            "usd_per_month": self.usd_per_month,
+            "basis": self.basis,
+        }
+
+
+def posture_cost(
+    posture: str,
+    hsm_hour_usd: float,
+    *,
+    rotations_per_month: float = 30,
+    overlap_hours: float = ROTATION_OVERLAP_HOURS,
+) -> PostureCost:
+    """The standing HSM cost of keeping a posture in one DR region for one cluster
+    (`drills.hsm_hour_usd`, an assumed price). Clusters without HSMs cost nothing."""
+    if posture == POSTURE_WARM_STANDBY:
+        hours = HOURS_PER_MONTH + rotations_per_month * overlap_hours
+        basis = (
+            f"one HSM for {HOURS_PER_MONTH} h, plus {rotations_per_month:g} rotations onto a "
+            f"new copy x {overlap_hours:g} h of two HSMs"
+        )
+    elif posture in (POSTURE_PILOT_LIGHT, POSTURE_COLD):
+        hours = 0.0
+        basis = "no HSM is kept (a cluster without HSMs, and copies, cost nothing)"
+    else:
+        raise ValueError(f"posture: {posture!r} is not one of cold, pilot-light, warm-standby")
+    return PostureCost(posture, round(hours, 2), round(hours * hsm_hour_usd, 2), basis)

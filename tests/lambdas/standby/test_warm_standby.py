@@ -266,3 +266,15 @@ def test_standby_tags_are_unchanged_for_a_warm_standby() -> None:
         warm(NEW, "cluster-standbynewaa").tags
     )
     assert backup(backup_id="backup-abcdefghijk").backup_id == "backup-abcdefghijk"
+
+
+def test_the_monthly_cost_of_each_posture() -> None:
+    from lambdas.shared.standby import HOURS_PER_MONTH, posture_cost
+
+    assert posture_cost("cold", 1.85).usd_per_month == 0
+    assert posture_cost("pilot-light", 1.85).usd_per_month == 0
+    warm_cost = posture_cost(WARM, 2.0, rotations_per_month=30, overlap_hours=1.0)
+    assert warm_cost.hsm_hours_per_month == HOURS_PER_MONTH + 30
+    assert warm_cost.usd_per_month == (HOURS_PER_MONTH + 30) * 2.0
+    with pytest.raises(ValueError, match="posture"):
+        posture_cost("hot", 1.85)
