@@ -227,7 +227,10 @@ def _dispatching_invoke(  # noqa: PLR0917 - moto's signature
 def invoke_in_process(
     function: DeployedFunction, event: Any, faults: FaultInjector
 ) -> tuple[Any, bool]:
-    """Call the handler as the Lambda Python runtime would: (payload, failed)."""
+    """Call the handler as the Lambda Python runtime would: (payload, failed), in the
+    function's account."""
+    from sandbox.permissions import in_account
+
     context = LambdaContext(
         function_name=function.function_name,
         invoked_function_arn=function.function_arn,
@@ -236,6 +239,7 @@ def invoke_in_process(
     )
     with (
         _INVOCATION_LOCK,
+        in_account(function.account_id),
         _function_environment(function),
         _service_of(function),
         function_logs.captured(function.function_name) as log,

@@ -22,6 +22,7 @@ from sandbox.deployment import Deployment
 from sandbox.intrinsics import IntrinsicResolver, StackEnvironment, TemplateResolutionError
 from sandbox.lambda_dispatch import DeployedFunction, SandboxInjectedCrash
 from sandbox.message_capture import CapturedMessage, MessageCapture
+from sandbox.permissions import bind_client
 from sandbox.provisioners import (
     PROVISIONERS,
     ProvisionContext,
@@ -66,8 +67,16 @@ class DeploymentError(SandboxError):
     """A resource could not be created; the message names it."""
 
 
+class _AccountContext(ProvisionContext):
+    """The deployment's clients call in its account (unless a principal says otherwise)."""
+
+    def client(self, service: str) -> Any:
+        return bind_client(super().client(service), self.environment.account_id)
+
+
 class TemplateDeployer:
-    """Deploys one synthesized stack template; `stack_name` only shapes generated names."""
+    """Deploys one synthesized stack template into `account_id` (every resource is
+    created there); `stack_name` only shapes generated names."""
 
     def __init__(
         self,
@@ -81,14 +90,14 @@ class TemplateDeployer:
         self._template = template
         self._environment = StackEnvironment(region, account_id, stack_name)
         self._parameter_overrides = dict(parameters or {})
-        self._context = ProvisionContext(self._environment)
+        self._context: ProvisionContext = _AccountContext(self._environment)
         self._deployed: dict[str, DeployedResource] = {}
         self._skipped: dict[str, SkippedResource] = {}
 
     def deploy(self) -> Deployment:
         """Create every supported resource; call again only in a fresh moto."""
         _require_active_moto(self._environment.account_id)
-        self._context = ProvisionContext(self._environment)
+        self._context = _AccountContext(self._environment)
         self._deployed, self._skipped = {}, {}
         resources: Mapping[str, Any] = self._template.get("Resources", {})
         resolver = IntrinsicResolver(
@@ -217,14 +226,15 @@ class TemplateDeployer:
 
 
 def _require_active_moto(account_id: str) -> None:
-    """Never let the deployer talk to a real AWS account."""
-    from moto.core.models import DEFAULT_ACCOUNT_ID, botocore_stubber
+    """Never let the deployer talk to a real AWS account, nor deploy into an account
+    moto will not serve (MOTO_ACCOUNT_ID pins every call to one account)."""
+    from moto.core.models import botocore_stubber
 
     if not botocore_stubber.enabled:
         raise SandboxError("no active moto mock: deploy inside `with mock_aws(config=...)`")
-    moto_account = os.environ.get("MOTO_ACCOUNT_ID", DEFAULT_ACCOUNT_ID)
-    if account_id != moto_account:
+    pinned = os.environ.get("MOTO_ACCOUNT_ID")
+    if pinned is not None and account_id != pinned:
         raise SandboxError(
-            f"moto serves account {moto_account}; set MOTO_ACCOUNT_ID={account_id} or deploy "
-            f"with account_id={moto_account!r}"
+            f"MOTO_ACCOUNT_ID={pinned} makes moto serve only that account; unset it to "
+            f"deploy into {account_id}, or deploy with account_id={pinned!r}"
         )

@@ -5,7 +5,10 @@
         result = sandbox.fire(VERIFY_BACKUPS)
 
 The main stack deploys into the config's region, each DR-region stack into its own
-region, all in one emulated account.
+region, in the deployment's emulated account; with `recovery_account`, the vault
+stack deploys into that account and region (`stack_accounts`, `stack_regions`). Each
+account has its own CloudHSM world (`Sandbox.worlds`; `Sandbox.world` is the
+deployment's) and its own moto state; every call is made in its caller's account.
 
 Nothing here touches AWS: credentials are fake and every call stays in-process.
 """
@@ -25,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from sandbox.network import RegionNetwork, create_network
 from stacks.config import DeploymentConfig, load_config
-from stacks.names import dr_stack_name
+from stacks.names import dr_stack_name, vault_stack_name
 
 if TYPE_CHECKING:
     from sandbox.emulator import CloudHsmWorld, DurationProfile
@@ -153,11 +156,29 @@ def synthesize(config_path: Path) -> dict[str, Template]:
     return {stack.stack_name: stack.template for stack in app.synth().stacks}
 
 
+DEFAULT_ACCOUNT = "123456789012"  # moto's default account
+
+
 def stack_regions(config: DeploymentConfig) -> dict[str, str]:
     """Where each stack of the app deploys, by stack name."""
     regions = {config.deployment_name: config.region}
     regions.update({dr_stack_name(config.deployment_name, r): r for r in config.dr_regions})
+    vault = getattr(config, "recovery_account", None)
+    if vault is not None:
+        regions[vault_stack_name(config.deployment_name)] = vault.vault_region(config.region)
     return regions
+
+
+def stack_accounts(config: DeploymentConfig) -> dict[str, str]:
+    """The emulated account each stack of the app deploys into, by stack name: the
+    deployment's `account` (moto's default without one), the vault stack the recovery
+    account's."""
+    home = config.account or DEFAULT_ACCOUNT
+    accounts = dict.fromkeys(stack_regions(config), home)
+    vault = getattr(config, "recovery_account", None)
+    if vault is not None:
+        accounts[vault_stack_name(config.deployment_name)] = vault.account
+    return accounts
 
 
 @contextmanager
@@ -231,7 +252,9 @@ class Sandbox:
         elif template is not None:
             self._templates = {self.config.deployment_name: template}
         self._stack = ExitStack()
-        self.networks: dict[str, RegionNetwork] = {}
+        self.networks: dict[str, RegionNetwork] = {}  # the deployment's account, by region
+        # Every account's networks, by account then region (the deployment's included).
+        self.account_networks: dict[str, dict[str, RegionNetwork]] = {}
         self.deployments: dict[str, Deployment] = {}  # by stack name, the main one first
         self._key_store = key_store
         self._enforce_permissions = enforce_permissions
@@ -246,22 +269,32 @@ class Sandbox:
         config = self.config
         templates = self._templates or _by_stack(synthesize(self.config_path), config)
         regions = stack_regions(config)
+        accounts = stack_accounts(config)
         unknown = sorted(set(templates) - set(regions))
         if unknown or config.deployment_name not in templates:
             raise ValueError(
                 f"templates {sorted(templates)} do not match the config's stacks {sorted(regions)}"
             )
-        account = config.account or "123456789012"
+        account = accounts[config.deployment_name]
         try:
             self._stack.enter_context(_environment({"AWS_DEFAULT_REGION": config.region}))
             self._stack.enter_context(_quiet_interpreter())
             self.world = opened_world(CloudHsmWorld(profile=self.profile, account_id=account))
+            for other in sorted(set(accounts.values()) - {account}):
+                self.world.add_account(other)
             self._stack.enter_context(emulated_account(self.world))
-            from sandbox.permissions import PermissionEnforcer, enforcing
+            from sandbox.permissions import (
+                PermissionEnforcer,
+                enforcing,
+                in_account,
+                principals_follow_executions,
+            )
 
             self.permissions = PermissionEnforcer(account, self.world)
             if self._enforce_permissions:
                 self._stack.enter_context(enforcing(self.permissions))
+            else:  # executions still act as their role, so call in their account
+                self._stack.enter_context(principals_follow_executions())
             for region in sorted({config.region, *config.dr_regions, *self._cluster_regions()}):
                 zones = [
                     z
@@ -270,6 +303,13 @@ class Sandbox:
                     for z in c.hsms_per_az
                 ]
                 self.networks[region] = create_network(region, zones)
+            self.account_networks[account] = self.networks
+            for stack_name, other in sorted(accounts.items()):
+                if other != account:  # a VPC where that account's stack runs
+                    with in_account(other):
+                        networks = self.account_networks.setdefault(other, {})
+                        if regions[stack_name] not in networks:
+                            networks[regions[stack_name]] = create_network(regions[stack_name])
             if self._key_store:
                 from sandbox.key_store_setup import use_softhsm
 
@@ -282,7 +322,7 @@ class Sandbox:
                 deployment = TemplateDeployer(
                     templates[stack_name],
                     region=regions[stack_name],
-                    account_id=account,
+                    account_id=accounts[stack_name],
                     stack_name=stack_name,
                 ).deploy()
                 self._stack.callback(deployment.close)
@@ -303,6 +343,11 @@ class Sandbox:
 
     def _cluster_regions(self) -> set[str]:
         return {c.region for c in self.config.protected_clusters}
+
+    @property
+    def worlds(self) -> dict[str, CloudHsmWorld]:
+        """Every emulated account's CloudHSM world, by account id."""
+        return self.world.worlds
 
     def dr_deployment(self, region: str) -> Deployment:
         """The stack deployed into DR region `region`."""

@@ -22,6 +22,7 @@ from typing import Any, Final
 from sandbox.permissions.enforcer import current_principal
 
 ACCOUNT_HEADER: Final = "x-moto-account-id"
+_BOUND: Final = "sandbox-bound-account"
 _ACCOUNT: Final[ContextVar[str | None]] = ContextVar("sandbox_account", default=None)
 
 
@@ -44,8 +45,11 @@ def calling_account() -> str | None:
 
 
 def bind_client(client: Any, account: str) -> Any:
-    """Make `client` call in `account` unless a principal or `in_account` names one."""
-    client.meta.events.register("request-created", partial(_default_account, account))
+    """Make `client` call in `account` unless a principal or `in_account` names one.
+    A client is bound once: binding it again keeps its first account."""
+    client.meta.events.register(
+        "request-created", partial(_default_account, account), unique_id=_BOUND
+    )
     return client
 
 
