@@ -1,0 +1,313 @@
+"""The vault refresh state machine's steps (stacks/constructs/vault/workflow.py): the AWS
+calls behind the decisions of plan.py. The job travels at `$.job`.
+
+Deleting code proves ownership first: an HSM is deleted only when the cluster's tags,
+read again right before, say it is the vault cluster this execution created, and the
+HSM is the one the execution recorded creating; a cluster is deleted only on the same
+proof and with no HSM left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from lambdas.shared.copies import SOURCE_CLUSTER_KEY
+from lambdas.shared.deadlines import deadline, passed
+from lambdas.shared.errors import CloudHsmDrError
+from lambdas.shared.gateway import CloudHsmGateway
+from lambdas.shared.models import CLUSTER_ACTIVE, GONE, HSM_ACTIVE, hsm_status
+from lambdas.vault.plan import (
+    REMOVE,
+    NotOurVaultCluster,
+    VaultRefusal,
+    VaultTimeout,
+    backup_tags,
+    cluster_tags,
+    is_this_refresh_cluster,
+    is_vault_resource,
+    missing_copies,
+    next_hsm_action,
+    plan_prune,
+    plan_refreshes,
+)
+from lambdas.vault.settings import VaultSettings
+
+GatewayFor = Callable[[str], CloudHsmGateway]
+CLUSTER_IN_TRANSIT = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "MODIFY_IN_PROGRESS")
+
+
+def refresh_id_of(execution: str) -> str:
+    """The execution's name: the last part of its ARN."""
+    return execution.rsplit(":", 1)[-1]
+
+
+def plan(event: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor) -> dict[str, Any]:
+    gateway = gateway_for(settings.region)
+    shared = list(gateway.iter_shared_backups())
+    owned = list(gateway.iter_backups())
+    refreshes = plan_refreshes(
+        shared, owned, deployment=settings.deployment_name, cluster_ids=settings.cluster_ids
+    )
+    return {
+        "plan": {
+            "poll_seconds": settings.poll_seconds,
+            "refresh_id": refresh_id_of(str(event.get("execution", "manual"))),
+        },
+        "shared_seen": len(shared),
+        "refreshes": [r.to_dict() for r in refreshes],
+    }
+
+
+def create_cluster(
+    job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, now: datetime
+) -> dict[str, Any]:
+    refresh, plan_ = job["refresh"], job["plan"]
+    gateway = gateway_for(settings.region)
+    shared = gateway_shared(gateway, refresh["shared_arn"], refresh["shared_id"])
+    cluster = gateway.create_cluster(
+        hsm_type=refresh["hsm_type"],
+        subnet_ids=settings.subnet_ids,
+        source_backup_id=refresh["shared_arn"],
+        mode=refresh["mode"],
+        tags=cluster_tags(settings.deployment_name, shared, plan_["refresh_id"]),
+    )
+    run = {
+        "cluster_id": cluster.cluster_id,
+        "cluster": {"status": cluster.state},
+        "cluster_deadline": deadline(now, settings.cluster_timeout_minutes),
+        "hsm_id": None,
+        "hsm": {"status": None},
+        "attempts": 0,
+        "was_active": False,
+        "next": None,
+    }
+    return {"plan": plan_, "refresh": refresh, "run": run}
+
+
+def gateway_shared(gateway: CloudHsmGateway, arn: str, backup_id: str) -> Any:
+    """The shared backup as the vault sees it now (it may have been unshared since)."""
+    for backup in gateway.iter_shared_backups():
+        if backup.backup_arn == arn or backup.backup_id == backup_id:
+            return backup
+    raise VaultRefusal(f"{arn} is no longer shared with this account")
+
+
+def check_cluster(
+    job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, now: datetime
+) -> dict[str, Any]:
+    run = job["run"]
+    cluster = gateway_for(settings.region).get_cluster(run["cluster_id"])
+    run["cluster"] = {"status": cluster.state}
+    if cluster.state == CLUSTER_ACTIVE:
+        return job
+    if cluster.state not in CLUSTER_IN_TRANSIT:
+        raise VaultRefusal(f"vault cluster {cluster.cluster_id} is {cluster.state}, not ACTIVE")
+    if passed(run["cluster_deadline"], now):
+        raise VaultTimeout(
+            f"vault cluster {cluster.cluster_id} not ACTIVE within "
+            f"{settings.cluster_timeout_minutes} minutes"
+        )
+    return job
+
+
+def plan_hsm(job: dict[str, Any], settings: VaultSettings, **_: Any) -> dict[str, Any]:
+    run = job["run"]
+    run["next"] = next_hsm_action(
+        hsm_id=run["hsm_id"],
+        status=run["hsm"]["status"],
+        was_active=run["was_active"],
+        attempts=run["attempts"],
+        max_attempts=settings.max_hsm_attempts,
+    )
+    return job
+
+
+def create_hsm(
+    job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, now: datetime
+) -> dict[str, Any]:
+    run = job["run"]
+    gateway = gateway_for(settings.region)
+    _prove_ours(gateway, settings, job)
+    cluster = gateway.get_cluster(run["cluster_id"])
+    zones = sorted(cluster.subnet_mapping)
+    if not zones:
+        raise VaultRefusal(f"vault cluster {cluster.cluster_id} has no subnet")
+    zone = zones[run["attempts"] % len(zones)]  # another zone after a DEGRADED HSM
+    created = gateway.create_hsm(cluster.cluster_id, zone)
+    run.update(
+        hsm_id=created.hsm_id,
+        hsm={"status": created.state, "zone": zone},
+        attempts=run["attempts"] + 1,
+        hsm_deadline=deadline(now, settings.hsm_timeout_minutes),
+        hsm_created_at=now.isoformat(),
+    )
+    return job
+
+
+def check_hsm(
+    job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, now: datetime
+) -> dict[str, Any]:
+    run = job["run"]
+    cluster = gateway_for(settings.region).get_cluster(run["cluster_id"])
+    status = hsm_status(cluster, run["hsm_id"])
+    run["hsm"] = {**run["hsm"], "status": status}
+    if status == HSM_ACTIVE:
+        run["was_active"] = True
+    elif status != GONE and passed(run["hsm_deadline"], now):
+        raise VaultTimeout(
+            f"HSM {run['hsm_id']} still {status} after {settings.hsm_timeout_minutes} minutes"
+        )
+    return job
+
+
+def delete_hsm(
+    job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, now: datetime
+) -> dict[str, Any]:
+    """Discard a DEGRADED HSM, or remove the ACTIVE one (that makes the vault backup)."""
+    run = job["run"]
+    gateway = gateway_for(settings.region)
+    _delete_recorded_hsm(gateway, settings, job)
+    run["hsm"] = {**run["hsm"], "status": "DELETE_IN_PROGRESS"}
+    run["hsm_deadline"] = deadline(now, settings.hsm_timeout_minutes)
+    if run["next"] == REMOVE:
+        run["removed_at"] = now.isoformat()
+    return job
+
+
+def tag_backup(
+    job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, now: datetime
+) -> dict[str, Any]:
+    """The newest backup of the vault cluster, once READY, tagged as the vault's."""
+    run, refresh = job["run"], job["refresh"]
+    gateway = gateway_for(settings.region)
+    newest = next(gateway.iter_backups(cluster_ids=[run["cluster_id"]], limit=1), None)
+    if newest is None or newest.state != "READY":
+        run["backup"] = {"status": "WAIT", "backup_id": newest.backup_id if newest else None}
+        if passed(
+            run.setdefault("backup_deadline", deadline(now, settings.hsm_timeout_minutes)), now
+        ):
+            raise VaultTimeout(f"no READY backup of vault cluster {run['cluster_id']} in time")
+        return job
+    if newest.cluster_id != run["cluster_id"]:
+        raise NotOurVaultCluster(f"{newest.backup_id} is not a backup of {run['cluster_id']}")
+    gateway.tag_resource(
+        newest.backup_id,
+        backup_tags(settings.deployment_name, refresh["source_cluster"], refresh["shared_arn"]),
+    )
+    run["backup"] = {"status": "READY", "backup_id": newest.backup_id}
+    return job
+
+
+def finish_cluster(
+    job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, **_: Any
+) -> dict[str, Any]:
+    run = job["run"]
+    if settings.vault_cluster != "delete":
+        run["cluster_kept"] = True
+        return job
+    gateway = gateway_for(settings.region)
+    _prove_ours(gateway, settings, job)
+    cluster = gateway.get_cluster(run["cluster_id"])
+    if cluster.hsms:
+        raise VaultRefusal(f"vault cluster {cluster.cluster_id} still holds an HSM: not deleted")
+    gateway.delete_cluster(cluster.cluster_id)
+    run["cluster_kept"] = False
+    return job
+
+
+def cleanup(
+    job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, **_: Any
+) -> dict[str, Any]:
+    """After any failure: delete the HSM this execution created, if it is still there.
+    Never raises: what it could not do is in its result, and the execution fails."""
+    run = job.get("run") or {}
+    if not run.get("hsm_id"):
+        return {"deleted_hsm": None, "note": "this refresh created no HSM that still exists"}
+    try:
+        gateway = gateway_for(settings.region)
+        status = hsm_status(gateway.get_cluster(run["cluster_id"]), run["hsm_id"])
+        if status in (GONE, "DELETE_IN_PROGRESS"):
+            return {"deleted_hsm": None, "note": f"HSM {run['hsm_id']} is already {status}"}
+        _delete_recorded_hsm(gateway, settings, job)
+        return {"deleted_hsm": run["hsm_id"], "note": "deleted the HSM this refresh created"}
+    except (CloudHsmDrError, VaultRefusal) as error:
+        return {
+            "deleted_hsm": None,
+            "note": f"could not delete HSM {run['hsm_id']} of {run.get('cluster_id')}: {error}; "
+            "the verification reports VAULT_HOLDS_HSM until someone does",
+        }
+
+
+def _prove_ours(gateway: CloudHsmGateway, settings: VaultSettings, job: dict[str, Any]) -> None:
+    cluster_id = job["run"]["cluster_id"]
+    tags = gateway.list_tags(cluster_id)
+    if not is_this_refresh_cluster(tags, settings.deployment_name, job["plan"]["refresh_id"]):
+        raise NotOurVaultCluster(
+            f"{cluster_id}: its tags no longer say it is the vault cluster of this refresh "
+            f"({job['plan']['refresh_id']}): nothing deleted"
+        )
+
+
+def _delete_recorded_hsm(
+    gateway: CloudHsmGateway, settings: VaultSettings, job: dict[str, Any]
+) -> None:
+    run = job["run"]
+    _prove_ours(gateway, settings, job)
+    cluster = gateway.get_cluster(run["cluster_id"])
+    if all(h.hsm_id != run["hsm_id"] for h in cluster.hsms):
+        return  # already gone
+    gateway.delete_hsm(cluster.cluster_id, run["hsm_id"])
+
+
+def maintain(
+    event: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, now: datetime
+) -> dict[str, Any]:
+    """Prune the vault backups (and their copies) and copy the newest to the DR regions."""
+    deployment = settings.deployment_name
+    home = gateway_for(settings.region)
+    owned = list(home.iter_backups())
+    result: dict[str, Any] = {"deleted": [], "copied": [], "refused": [], "errors": []}
+    regions = {settings.region: owned}
+    for region in settings.dr_regions:
+        regions[region] = list(gateway_for(region).iter_backups())
+    for region, backups in regions.items():
+        decisions = plan_prune(
+            backups,
+            deployment=deployment,
+            keep_newest=settings.keep_newest,
+            keep_days=settings.keep_days,
+            now=now,
+        )
+        gateway = home if region == settings.region else gateway_for(region)
+        for decision in (d for d in decisions if d.delete):
+            _delete_backup(gateway, deployment, decision.backup.backup_id, result)
+    copies = {r: b for r, b in regions.items() if r != settings.region}
+    for backup, region in missing_copies(owned, copies, deployment=deployment):
+        try:
+            home.copy_backup_to_region(
+                backup.backup_id,
+                region,
+                backup_tags(deployment, backup.tags.get(SOURCE_CLUSTER_KEY, ""), backup.backup_id),
+            )
+            result["copied"].append({"backup_id": backup.backup_id, "region": region})
+        except CloudHsmDrError as error:
+            result["errors"].append(f"copy {backup.backup_id} to {region}: {error}")
+    if result["errors"]:
+        raise VaultRefusal("; ".join(result["errors"]))
+    return result
+
+
+def _delete_backup(
+    gateway: CloudHsmGateway, deployment: str, backup_id: str, result: dict[str, Any]
+) -> None:
+    try:
+        tags = gateway.list_tags(backup_id)  # read again right before deleting
+        if not is_vault_resource(tags, deployment):
+            result["refused"].append(f"{backup_id}: its tags no longer say it is a vault backup")
+            return
+        gateway.delete_backup(backup_id)
+        result["deleted"].append(backup_id)
+    except CloudHsmDrError as error:
+        result["errors"].append(f"delete {backup_id}: {error}")

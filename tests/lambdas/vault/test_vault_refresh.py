@@ -1,0 +1,223 @@
+"""The vault refresh's steps against the CloudHSM emulator with two accounts: production
+shares its newest backup, the recovery account restores it into a vault cluster, adds
+and removes one HSM, and tags the backup that makes as the vault's. The steps are driven
+in the order the state machine runs them (stacks/constructs/vault/workflow.py); each
+wait is the emulator settling, never the wall clock."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from moto import mock_aws
+
+from lambdas.backups.share_job import share_backups
+from lambdas.backups.share_settings import ShareSettings
+from lambdas.shared.gateway import CloudHsmGateway
+from lambdas.vault.handler import run_step
+from lambdas.vault.plan import REFRESH_KEY, VAULT_KEY, NotOurVaultCluster
+from lambdas.vault.settings import VaultSettings
+from sandbox.emulator import PROFILES, CloudHsmWorld, install
+from tests.emulator.helpers import client, make_network, seed
+
+DEPLOYMENT = "hsmdr-test"
+RECOVERY = "210987654321"
+REGION = "us-east-1"
+IN_TRANSIT = ("CREATE_IN_PROGRESS", "DELETE_IN_PROGRESS")
+
+
+@pytest.fixture
+def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudHsmWorld]:
+    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
+    world = CloudHsmWorld(profile=PROFILES["test"], rng_seed=7)
+    with mock_aws(), install(world):
+        world.add_account(RECOVERY)
+        yield world
+
+
+def as_recovery(service: str, region: str = REGION) -> Any:
+    credentials = client("sts", region).assume_role(
+        RoleArn=f"arn:aws:iam::{RECOVERY}:role/vault", RoleSessionName="vault"
+    )["Credentials"]
+    return client(
+        service,
+        region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+    )
+
+
+def recovery_subnets() -> list[str]:
+    ec2 = as_recovery("ec2")
+    vpc_id = ec2.create_vpc(CidrBlock="10.9.0.0/16")["Vpc"]["VpcId"]
+    return [
+        ec2.create_subnet(VpcId=vpc_id, CidrBlock=f"10.9.{i}.0/24", AvailabilityZone=zone)[
+            "Subnet"
+        ]["SubnetId"]
+        for i, zone in enumerate((f"{REGION}a", f"{REGION}b"))
+    ]
+
+
+class Vault:
+    """The recovery account's side: settings, gateways, and the steps in order."""
+
+    def __init__(self, world: CloudHsmWorld, cluster_id: str, **settings: Any) -> None:
+        self.world = world
+        self.settings = VaultSettings(
+            deployment_name=DEPLOYMENT,
+            region=REGION,
+            cluster_ids=(cluster_id,),
+            subnet_ids=tuple(recovery_subnets()),
+            poll_seconds=1,
+            **settings,
+        )
+        self.hsm = as_recovery("cloudhsmv2")
+
+    def gateway_for(self, region: str) -> CloudHsmGateway:
+        return CloudHsmGateway(self.hsm if region == REGION else as_recovery("cloudhsmv2", region))
+
+    def step(self, name: str, **event: Any) -> dict[str, Any]:
+        return run_step({"step": name, **event}, self.settings, self.gateway_for, datetime.now(UTC))
+
+    def refresh(self, execution: str = "arn:aws:states:us-east-1:1:execution:vault:run-1") -> Any:
+        """The state machine's path: plan, then per refresh the cluster and HSM loops."""
+        planned = self.step("plan", execution=execution)
+        jobs = []
+        for refresh in planned["refreshes"]:
+            job = self.step(
+                "create_cluster", job={"plan": planned["plan"], "refresh": refresh, "run": {}}
+            )
+            while job["run"]["cluster"]["status"] != "ACTIVE":
+                self.world.settle()
+                job = self.step("check_cluster", job=job)
+            job = self.hsm_loop(job)
+            while job["run"].get("backup", {}).get("status") != "READY":
+                job = self.step("tag_backup", job=job)
+                self.world.settle()
+            jobs.append(self.step("finish_cluster", job=job))
+        return planned, jobs
+
+    def hsm_loop(self, job: dict[str, Any]) -> dict[str, Any]:
+        while True:
+            job = self.step("plan_hsm", job=job)
+            action = job["run"]["next"]
+            if action == "done":
+                return job
+            if action == "create":
+                job = self.step("create_hsm", job=job)
+            elif action in ("discard", "remove"):
+                job = self.step("delete_hsm", job=job)
+            self.world.settle()
+            job = self.step("check_hsm", job=job)
+
+
+@pytest.fixture
+def shared(world: CloudHsmWorld) -> tuple[str, str]:
+    """A production cluster whose newest backup production shared (and promoted)."""
+    cluster_id = seed(world, make_network(REGION), hours=(2, 26))
+    settings = ShareSettings(DEPLOYMENT, RECOVERY, ((cluster_id, REGION),), ())
+    result = share_backups(settings, lambda r: CloudHsmGateway(client("cloudhsmv2", r)))
+    assert result.status == "SUCCEEDED", result.to_dict()
+    arn = next(
+        b["BackupArn"]
+        for b in client("cloudhsmv2", REGION).describe_backups(SortAscending=False)["Backups"]
+        if b["BackupId"] == result.shared[0]
+    )
+    world.promote_policy_share(arn)  # PromoteResourceShareCreatedFromPolicy's stand-in
+    return cluster_id, arn
+
+
+def test_refresh_makes_a_vault_backup_the_recovery_account_owns(
+    world: CloudHsmWorld, shared: tuple[str, str]
+) -> None:
+    cluster_id, arn = shared
+    vault = Vault(world, cluster_id)
+    planned, (job,) = vault.refresh()
+    assert [r["shared_arn"] for r in planned["refreshes"]] == [arn]
+    run = job["run"]
+    # The vault backup is the recovery account's and tagged as the vault's
+    owned = vault.hsm.describe_backups(Filters={"backupIds": [run["backup"]["backup_id"]]})
+    (backup,) = owned["Backups"]
+    assert backup["BackupArn"].split(":")[4] == RECOVERY
+    tags = {t["Key"]: t["Value"] for t in backup["TagList"]}
+    assert tags[VAULT_KEY] == DEPLOYMENT
+    assert tags["hsmdr:source-backup"] == arn
+    assert tags["hsmdr:source-cluster"] == cluster_id
+    # The vault cluster is kept, with no HSM left (no HSM charge)
+    (cluster,) = vault.hsm.describe_clusters(Filters={"clusterIds": [run["cluster_id"]]})[
+        "Clusters"
+    ]
+    assert cluster["Hsms"] == []
+    assert job["run"]["cluster_kept"] is True
+    # Nothing newer is shared: the next plan has nothing to do
+    assert vault.step("plan", execution="run-2")["refreshes"] == []
+
+
+def test_delete_mode_deletes_the_vault_cluster_after_its_backup(
+    world: CloudHsmWorld, shared: tuple[str, str]
+) -> None:
+    cluster_id, _ = shared
+    vault = Vault(world, cluster_id, vault_cluster="delete")
+    _, (job,) = vault.refresh()
+    world.settle()
+    found = vault.hsm.describe_clusters(Filters={"clusterIds": [job["run"]["cluster_id"]]})
+    assert [c["State"] for c in found["Clusters"]] in ([], ["DELETED"])
+    assert vault.step("plan", execution="run-2")["refreshes"] == []
+
+
+def test_cleanup_deletes_only_the_hsm_this_refresh_created(
+    world: CloudHsmWorld, shared: tuple[str, str]
+) -> None:
+    cluster_id, _ = shared
+    vault = Vault(world, cluster_id)
+    planned = vault.step("plan", execution="run-1")
+    job = vault.step(
+        "create_cluster",
+        job={"plan": planned["plan"], "refresh": planned["refreshes"][0], "run": {}},
+    )
+    world.settle()
+    job = vault.step("check_cluster", job=job)
+    job = vault.step("create_hsm", job=vault.step("plan_hsm", job=job))
+    hsm_id = job["run"]["hsm_id"]
+    world.settle()
+    # Another execution's job naming the same cluster is refused: the tags say run-1
+    other = {**job, "plan": {**job["plan"], "refresh_id": "run-2"}}
+    assert vault.step("cleanup", job=other)["deleted_hsm"] is None
+    with pytest.raises(NotOurVaultCluster):
+        vault.step("delete_hsm", job=other)
+    # This execution's clean-up deletes the HSM it recorded
+    assert vault.step("cleanup", job=job)["deleted_hsm"] == hsm_id
+    world.settle()
+    (cluster,) = vault.hsm.describe_clusters(Filters={"clusterIds": [job["run"]["cluster_id"]]})[
+        "Clusters"
+    ]
+    assert cluster["Hsms"] == []
+    tags = vault.hsm.list_tags(ResourceId=cluster["ClusterId"])["TagList"]
+    assert {"Key": REFRESH_KEY, "Value": "run-1"} in tags
+
+
+def test_maintain_copies_the_newest_vault_backup_to_the_vault_dr_region(
+    world: CloudHsmWorld, shared: tuple[str, str]
+) -> None:
+    cluster_id, _ = shared
+    vault = Vault(world, cluster_id, dr_regions=("us-west-2",))
+    _, (job,) = vault.refresh()
+    result = vault.step("maintain")
+    assert result["copied"] == [
+        {"backup_id": job["run"]["backup"]["backup_id"], "region": "us-west-2"}
+    ]
+    world.settle()
+    assert vault.step("maintain")["copied"] == []  # the copy is there now
+
+
+def test_unknown_step_and_missing_job_are_refused(world: CloudHsmWorld) -> None:
+    vault = Vault(world, "cluster-abcdefghijk")
+    from lambdas.shared.errors import InvalidInput
+
+    with pytest.raises(InvalidInput, match="step"):
+        vault.step("explode")
+    with pytest.raises(InvalidInput, match="job"):
+        vault.step("check_hsm")
