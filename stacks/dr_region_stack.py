@@ -16,7 +16,8 @@ What is deliberately not here: the copy job (copying is driven from the source
 region, and CopyBackupToRegion is called there) and any permission to change or
 delete backups. The restore state machine is here too (`RestoreCluster`, restoring
 into this region only, from the copies): when the primary region is down, this is
-where the cluster comes back.
+where the cluster comes back, and where its report is written (this region's own
+reports bucket, KMS-encrypted, versioned, TLS-only, with access logs).
 
 It also holds the deployment's validated config (`StoredConfig`), so that `hsmdr
 --deployment NAME` reads it here when the primary region is down.
@@ -41,6 +42,7 @@ from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.backups.copy_monitor import CopyMonitor
 from stacks.constructs.restore.restore_cluster import RestoreCluster
+from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.constructs.shared.stored_config import StoredConfig
 from stacks.constructs.standby.standby_refresher import StandbyRefresher
 from stacks.monitoring import Monitoring
@@ -64,8 +66,15 @@ class DrRegionStack(Stack):
         self.copy_monitor = CopyMonitor(
             self, "CopyMonitor", config=config, alerting=self.alerting, region=dr_region
         )
+        # This region's own reports bucket: the restore writes its report here.
+        self.reports = ReportsBucket(self, "Reports", deployment_name=config.deployment_name)
         self.restore_cluster = RestoreCluster(
-            self, "RestoreCluster", config=config, alerting=self.alerting, region=dr_region
+            self,
+            "RestoreCluster",
+            config=config,
+            alerting=self.alerting,
+            region=dr_region,
+            reports=self.reports,
         )
         # Only where a protected cluster's dr_posture here keeps a standby.
         self.standby_refresher = (

@@ -18,6 +18,7 @@ from stacks.constructs.replacement.hsm_replacement import HsmReplacementWorkflow
 from stacks.constructs.restore.restore_cluster import RestoreCluster
 from stacks.constructs.shared.cluster_locks import ClusterLocks
 from stacks.constructs.shared.operator_policy import OperatorPolicy
+from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.constructs.shared.stored_config import StoredConfig
 from stacks.constructs.verification.backup_verification import BackupVerification
 from stacks.monitoring import Monitoring
@@ -43,11 +44,24 @@ class CloudHsmDrStack(Stack):
                 self, "BackupSharing", config=config, alerting=self.alerting
             )
         self.locks = ClusterLocks(self, "ClusterLocks", deployment_name=config.deployment_name)
+        # The drill's, the restore's and the replacement's reports; the logical ids the
+        # bucket had in the drill construct, so deployed stacks keep it.
+        self.reports = ReportsBucket(
+            self,
+            "Reports",
+            deployment_name=config.deployment_name,
+            keep_logical_ids_of="DrDrill",
+        )
         self.on_demand_backup = OnDemandBackup(
             self, "OnDemandBackup", config=config, alerting=self.alerting, locks=self.locks
         )
         self.hsm_replacement = HsmReplacementWorkflow(
-            self, "HsmReplacement", config=config, alerting=self.alerting, locks=self.locks
+            self,
+            "HsmReplacement",
+            config=config,
+            alerting=self.alerting,
+            locks=self.locks,
+            reports=self.reports,
         )
         self.hsm_health = HsmHealthCheck(
             self,
@@ -71,6 +85,7 @@ class CloudHsmDrStack(Stack):
             alerting=self.alerting,
             verify_keys=kv.verify.function if kv else None,
             verifier_group=kv.security_group if kv else None,
+            reports=self.reports,
         )
         self.dr_drill = DrDrill(
             self,
@@ -79,6 +94,7 @@ class CloudHsmDrStack(Stack):
             alerting=self.alerting,
             verify_keys=kv.verify.function if kv else None,
             verifier_group=kv.security_group if kv else None,
+            reports=self.reports,
         )
         self.operator_policy = OperatorPolicy(
             self,
@@ -89,7 +105,8 @@ class CloudHsmDrStack(Stack):
                 self.alerting.notify_topic,
                 self.alerting.escalation_topic,
             ],
-            report_bucket=self.dr_drill.bucket,
+            alert_key=self.alerting.key,
+            reports=self.reports,
         )
         # LAST: it alarms on every function and state machine added above.
         self.monitoring = Monitoring(self, "Monitoring", config=config, alerting=self.alerting)

@@ -80,6 +80,12 @@ def dr_drill_report_parameter(deployment_name: str) -> str:
     return f"/hsmdr/{deployment_name}/drill-report-bucket"
 
 
+def reports_bucket_parameter(deployment_name: str) -> str:
+    """SSM parameter, in each stack's region, holding its reports bucket's name (the
+    drill's, the restore's and the replacement's reports; hsmdr report reads it)."""
+    return f"/hsmdr/{deployment_name}/reports-bucket"
+
+
 ALERT_AUDIENCES = ("page", "notify", "escalation")  # one SNS topic each, in every stack
 
 

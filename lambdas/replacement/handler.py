@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +29,8 @@ from lambdas.replacement.replace import (
     parse_request,
     sync_waits,
 )
+from lambdas.replacement.report import REPORT_PREFIX, failure_document, timing
+from lambdas.replacement.report_html import render_html
 from lambdas.replacement.result import describe_result
 from lambdas.replacement.settings import ReplacementSettings
 from lambdas.shared.console import execution_url
@@ -43,6 +45,7 @@ from lambdas.shared.errors import (
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.models import HSM_ACTIVE, HSM_DEGRADED, Cluster
 from lambdas.shared.observability import logger, tracer
+from lambdas.shared.report_store import report_location, store_report
 from lambdas.shared.settings import VerificationSettings
 
 Job = dict[str, Any]
@@ -95,6 +98,9 @@ def validate(event: dict[str, Any]) -> Job:
             "hsm": None,
             "sync": None,
             "actions": [],
+            # For the report: phase milestones and each created HSM's life.
+            "times": {"planned": _now().isoformat()},
+            "hsm_log": {},
         },
     }
 
@@ -108,6 +114,7 @@ def create_hsm(job: Job) -> Job:
     if earlier is not None:  # an earlier try of this step made it; its response was lost
         run["attempts"] += 1
         run["created_hsm_ids"].append(earlier.hsm_id)
+        _log_hsm(run, earlier.hsm_id, "created_at", availability_zone=plan["zone"])
         run["hsm"] = _waiting_on(earlier.hsm_id, earlier.state, plan["hsm_timeout_minutes"])
         run["actions"].append(
             f"adopted HSM {earlier.hsm_id} in {plan['zone']}, which an earlier try of this "
@@ -135,6 +142,7 @@ def create_hsm(job: Job) -> Job:
         hsm = gateway.create_hsm(plan["cluster_id"], plan["zone"], None)
     run["attempts"] += 1
     run["created_hsm_ids"].append(hsm.hsm_id)  # recorded before anything else can fail
+    _log_hsm(run, hsm.hsm_id, "created_at", availability_zone=plan["zone"])
     run["hsm"] = _waiting_on(hsm.hsm_id, hsm.state, plan["hsm_timeout_minutes"])
     run["actions"].append(
         f"created HSM {hsm.hsm_id} in {plan['zone']} at {hsm.eni_ip or ip or 'a new IP'} "
@@ -148,8 +156,10 @@ def check_hsm(job: Job) -> Job:
     plan, run = job["plan"], job["run"]
     waiting = run["hsm"]
     waiting["status"] = hsm_status(_cluster(job), waiting["hsm_id"])
+    _log_status(run, waiting["hsm_id"], waiting["status"])
     if waiting["status"] == HSM_ACTIVE and waiting["hsm_id"] in run["created_hsm_ids"]:
         run["replacement_hsm_id"] = waiting["hsm_id"]
+        _mark(run, "replacement_active")
     elif waiting["status"] not in (HSM_DEGRADED, GONE) and passed(waiting["deadline"], _now()):
         raise HsmTimeout(
             f"HSM {waiting['hsm_id']} is still {waiting['status']} after "
@@ -182,6 +192,7 @@ def delete_failed_hsm(job: Job) -> Job:
         else "DEGRADED; the zone already has its desired ACTIVE HSMs"
     )
     _guarded_delete(job, failed["hsm_id"], [failed["hsm_id"]], why, replacement=replacement)
+    _mark(run, "failed_hsm_deleted")
     return _done(job, "delete_failed_hsm")
 
 
@@ -194,6 +205,7 @@ def check_sync(job: Job) -> Job:
     sync.update(done=not waits, waiting_for=waits)
     if not waits:
         sync["at"] = now.isoformat()
+        _mark(run, "synchronised")
     elif passed(sync["deadline"], now):
         raise SyncTimeout("; ".join(waits))
     run["sync"] = sync
@@ -201,8 +213,13 @@ def check_sync(job: Job) -> Job:
 
 
 def describe(job: Job) -> dict[str, Any]:
-    """The result, with the success alert the state machine publishes."""
-    return describe_result(job, _cluster(job), _now())
+    """The result, with the success alert the state machine publishes; its report
+    (phases, HSMs, time to restored capacity) goes to the reports bucket."""
+    result = describe_result(job, _cluster(job), _now())
+    result.update(timing(job, result["finished_at"]))
+    result["report_location"] = _store_report(result)
+    result["alert"]["body"] += report_line(result["report_location"])
+    return result
 
 
 def report_failure(event: dict[str, Any]) -> Job:
@@ -224,7 +241,11 @@ def report_failure(event: dict[str, Any]) -> Job:
         cluster = _cluster(job)
     except CloudHsmDrError as failure:
         cleanup.append(f"could not finish the clean-up: {type(failure).__name__}: {failure}")
-    run["failure"] = {"alert": replacement_failure_alert(job, error, cluster, cleanup)}
+    alert = replacement_failure_alert(job, error, cluster, cleanup)
+    document = failure_document(job, error, alert, _now())
+    location = _store_report(document)
+    alert["body"] += report_line(location)
+    run["failure"] = {"alert": alert, "report_location": location}
     logger.warning("replacement failed", extra={"error": error, "cleanup": cleanup})
     return _done(job, run.get("step") or "report_failure")
 
@@ -287,10 +308,52 @@ def _guarded_delete(
     if verdict == DELETE:
         _gateway(job).delete_hsm(plan["cluster_id"], hsm_id)
         run["deleted_hsm_ids"].append(hsm_id)
+        if hsm_id in (run.get("hsm_log") or {}):
+            _log_hsm(run, hsm_id, "removed_at")
         run["actions"].append(f"deleted HSM {hsm_id} ({why})")
     else:
         run["actions"].append(f"did not delete {hsm_id}: {reason}")
     logger.info("delete decided", extra={"hsm_id": hsm_id, "verdict": verdict, "why": reason})
+
+
+def _store_report(document: dict[str, Any]) -> dict[str, Any]:
+    """Write the report (JSON and HTML) to the reports bucket; where, or why not.
+    Never raises: the alert and the lock release must still happen."""
+    try:
+        started = str(document.get("started_at") or document["finished_at"])
+        location: dict[str, Any] = report_location(
+            REPORT_PREFIX, started, str(document.get("execution") or "")
+        )
+        stored = {**document, "report_location": location}
+        error = store_report(
+            location, json.dumps(stored, indent=2, default=str), render_html(stored)
+        )
+    except Exception as failure:  # a report that cannot be built is said, not raised
+        return {"error": f"{type(failure).__name__}: {failure}"}
+    return {**location, "error": error} if error else location
+
+
+def report_line(location: Mapping[str, Any]) -> str:
+    if location.get("error"):
+        return f"\nReport not written to the reports bucket: {location['error']}"
+    return f"\nReport (JSON and HTML): s3://{location['bucket']}/{location['html_key']}"
+
+
+def _mark(run: dict[str, Any], milestone: str) -> None:
+    """The first time the run reached `milestone` (a retried step keeps the first)."""
+    run.setdefault("times", {}).setdefault(milestone, _now().isoformat())
+
+
+def _log_hsm(run: dict[str, Any], hsm_id: str, event: str, **facts: str) -> None:
+    """When an HSM this run created reached `event` (created_at, active_at, ...)."""
+    record = run.setdefault("hsm_log", {}).setdefault(hsm_id, {**facts})
+    record.setdefault(event, _now().isoformat())
+
+
+def _log_status(run: dict[str, Any], hsm_id: str, status: str) -> None:
+    event = {HSM_ACTIVE: "active_at", HSM_DEGRADED: "degraded_at", GONE: "gone_at"}.get(status)
+    if event and hsm_id in (run.get("hsm_log") or {}):
+        _log_hsm(run, hsm_id, event)
 
 
 def _waiting_on(hsm_id: str, status: str, timeout_minutes: float) -> dict[str, Any]:

@@ -51,12 +51,14 @@ from lambdas.restore.plan import (
     settled,
 )
 from lambdas.restore.report import (
+    REPORT_PREFIX,
     failure_alert,
     failure_report,
     final_report,
     service_restored_alert,
     success_alert,
 )
+from lambdas.restore.report_html import render_html
 from lambdas.restore.settings import RestoreSettings
 from lambdas.restore.tags import RESTORE_ID_KEY, cluster_tags, restore_clusters
 from lambdas.shared.console import execution_url
@@ -70,6 +72,7 @@ from lambdas.shared.errors import (
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.models import CLUSTER_ACTIVE, HSM_ACTIVE, HSM_DEGRADED, Cluster, hsm_status
 from lambdas.shared.observability import logger, tracer
+from lambdas.shared.report_store import report_location, store_report
 from lambdas.shared.settings import VerificationSettings
 
 
@@ -374,6 +377,7 @@ def report(job: Job) -> dict[str, Any]:
             "ips_changed_since_service_restored": bool(set(announced) - set(ips)),
         }
     result = final_report(job, cluster, _now())
+    result["report_location"] = _store_report(result)
     return {"report": result, "alert": success_alert(result, job, execution_url(plan["execution"]))}
 
 
@@ -391,6 +395,8 @@ def failure(event: Mapping[str, Any]) -> dict[str, Any]:
             problem = f"{type(error).__name__}: {error}"
     result = failure_report(job, event.get("error") or {}, clusters, _now(), problem)
     execution = str(event.get("execution") or plan.get("execution") or "")
+    result["execution"] = result.get("execution") or execution
+    result["report_location"] = _store_report(result)
     alert = failure_alert(result, event.get("input") or {}, execution_url(execution))
     return {"report": result, "alert": alert}
 
@@ -433,6 +439,36 @@ def stopped(event: Mapping[str, Any]) -> dict[str, Any]:
     publish_alert(Alert(alert["subject"], alert["body"]), AlertTopics(page=topic))
     logger.warning("restore execution stopped", extra={"execution": execution})
     return {"execution": execution, "status": status, "discarded": discarded, "alert": alert}
+
+
+def _store_report(result: dict[str, Any]) -> dict[str, Any]:
+    """Write the report (JSON and the HTML page, RTO and RPO against the objectives) to
+    the reports bucket; where it went, or why it did not, goes into the report's output
+    and alert. Never raises: the alert must still go out."""
+    try:
+        started = str(result.get("started_at") or result.get("failed_at") or _now().isoformat())
+        location: dict[str, Any] = report_location(
+            REPORT_PREFIX, started, str(result.get("execution") or "")
+        )
+        document = {**result, "report_location": location}
+        rto_minutes, rpo_hours = _objectives(result)
+        page = render_html(document, rto_minutes=rto_minutes, rpo_hours=rpo_hours)
+        error = store_report(location, json.dumps(document, indent=2, default=str), page)
+    except Exception as failure:  # a report that cannot be built is said, not raised
+        return {"error": f"{type(failure).__name__}: {failure}"}
+    return {**location, "error": error} if error else location
+
+
+def _objectives(result: Mapping[str, Any]) -> tuple[float | None, float | None]:
+    """The RTO (drills.rto_minutes, the deployment's recovery time objective) and the
+    source cluster's RPO, when the function knows them."""
+    rto_minutes = RestoreSettings.from_env().rto_minutes
+    try:
+        deployment = VerificationSettings.from_env()
+    except Exception:  # the objectives are a comparison, not the report
+        return rto_minutes, None
+    source = next((c for c in deployment.clusters if c.id == result.get("source_cluster_id")), None)
+    return rto_minutes, deployment.rpo_hours_for(source) if source else deployment.rpo_hours
 
 
 def _publish(job: Job, cluster: Cluster, ips: list[str]) -> dict[str, Any]:

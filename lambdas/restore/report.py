@@ -29,6 +29,8 @@ PHASES = (
     ("final report", "ha_reached", "finished"),
 )
 CONFIGURE_TOOLS = "configure-pkcs11 (or configure-jce, configure-cli)"
+# In the stack's reports bucket: <prefix><date>-<execution>.json and .html.
+REPORT_PREFIX = "reports/restores/"
 
 
 def seconds(start: str | None, end: str | None) -> float | None:
@@ -211,6 +213,7 @@ def success_alert(
             "new cluster id."
         ),
         f"Post-incident report (timeline, RTO, RPO): hsmdr report {report['execution']}",
+        *report_lines(report),
         f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE}",
         f"Execution: {console_url}",
     ]
@@ -236,9 +239,11 @@ def failure_report(
         "message": message,
         "failed_after_step": run.get("step") or "identify",
         "restore_id": plan.get("restore_id"),
+        "execution": plan.get("execution"),
         "region": plan.get("region"),
         "source_cluster_id": plan.get("source_cluster_id"),
         "backup_id": (plan.get("backup") or {}).get("backup_id"),
+        "backup": plan.get("backup") or {},
         **posture_fields(plan),
         "existing": [
             {
@@ -263,8 +268,15 @@ def failure_report(
         "cluster_id": run.get("cluster_id"),
         "key_verification": run.get("key_verification") or {},
         "rto_seconds": seconds(times.get("started"), times.get("first_hsm_active")),
+        "rpo_seconds": seconds(
+            (plan.get("backup") or {}).get("create_timestamp"), times.get("started")
+        ),
+        # The phases it went through and each HSM's life, for the report's Gantt chart.
+        "steps": phase_timings(times),
+        "hsm_timeline": [{"hsm_id": k, **v} for k, v in (run.get("hsms") or {}).items()],
         "started_at": times.get("started"),
         "failed_at": now.isoformat(),
+        "finished_at": now.isoformat(),
     }
 
 
@@ -340,11 +352,22 @@ def failure_alert(
             f"  1. Fix the cause named above, then start again: hsmdr restore --config <config> "
             f"--region {region} {_source_flag(report, execution_input)} --follow"
         )
+    lines += report_lines(report)
     lines.append(f"Runbook: {runbooks.COMPLETE_CLUSTER_FAILURE} (When it fails)")
     lines.append(f"Execution: {console_url}")
     subject = f"Restore FAILED: {what}: {report['error']}"
     body = runbooks.from_environment("\n".join(lines))  # links, --deployment NAME
     return {"subject": subject[:SNS_SUBJECT_MAX], "body": body}
+
+
+def report_lines(report: Mapping[str, Any]) -> list[str]:
+    """Where the restore's report was written (or why it was not)."""
+    location = report.get("report_location") or {}
+    if not location:
+        return []
+    if location.get("error"):
+        return [f"Report not written to the reports bucket: {location['error']}"]
+    return [f"Report (JSON and HTML): s3://{location['bucket']}/{location['html_key']}"]
 
 
 def _source_flag(report: Mapping[str, Any], execution_input: Mapping[str, Any]) -> str:

@@ -108,6 +108,15 @@ def page(
         ],
         bars=bars(report),
         measures=measures(report, rto_minutes=rto_minutes, rpo_hours=rpo_hours),
+        findings=[
+            (
+                "error",
+                str(report.get("error")),
+                f"after step {report.get('failed_after_step')}: {report.get('message') or ''}",
+            )
+        ]
+        if report.get("status") == "FAILED"
+        else [],
         sections=[("Notes", [str(n) for n in report["notes"]])] if report.get("notes") else [],
     )
 

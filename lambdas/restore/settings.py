@@ -30,6 +30,7 @@ class RestoreSettings:
     clusters_per_region_quota: int = 4
     hsms_per_region_quota: int = 6
     key_verification: bool = False  # is the verify-keys function invoked by this restore?
+    rto_minutes: float | None = None  # the objective its report holds the RTO to
 
     @property
     def regions(self) -> tuple[str, ...]:

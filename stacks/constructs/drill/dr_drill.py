@@ -1,11 +1,14 @@
 """Quarterly DR drills (runbook 9.3): the step function, the state machine, its
-schedule, the report bucket, and what pages when a drill cannot clean up after itself.
+schedule, and what pages when a drill cannot clean up after itself.
 
 One line adds it to the main stack, after key verification (whose verify-keys function
 the drill invokes when it is deployed):
 
     DrDrill(self, "DrDrill", config=config, alerting=alerting, verify_keys=kv.verify.function,
-            verifier_group=kv.security_group)
+            verifier_group=kv.security_group, reports=reports)
+
+Its reports go to the stack's reports bucket (stacks/constructs/shared/reports_bucket.py),
+under reports/drills/.
 
 IAM, the second line of defence behind the code's own checks (lambdas/drill/plan.py):
 - CreateCluster only with the request tags `hsmdr:drill` (any value), managed-by and this
@@ -32,13 +35,11 @@ IAM, the second line of defence behind the code's own checks (lambdas/drill/plan
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_events as events
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_ssm as ssm
@@ -69,6 +70,7 @@ from stacks.constructs.shared.hsm_permissions import (
     ec2_dependent_statement,
 )
 from stacks.constructs.shared.python_function import PythonFunction
+from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.nag import acknowledge, rendered
 from stacks.names import DR_DRILL, dr_drill_report_parameter, dr_drill_state_machine_name
 
@@ -141,15 +143,15 @@ class DrDrill(Construct):
         alerting: Alerting,
         verify_keys: lambda_.IFunction | None = None,
         verifier_group: ec2.ISecurityGroup | None = None,
+        reports: ReportsBucket,
     ) -> None:
         """`verify_keys` and `verifier_group`: the key verifier's function and security
-        group (stacks/constructs/keycheck), when key verification is configured."""
+        group (stacks/constructs/keycheck), when key verification is configured.
+        `reports`: the stack's reports bucket; the drill writes under reports/drills/."""
         super().__init__(scope, construct_id)
-        # Access logs delivered under a bucket policy, not the legacy ACL.
-        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         settings = drill_settings(config)
         self.regions = list(settings.regions)
-        self.bucket = self._report_bucket()
+        self.bucket, self.key = reports.bucket, reports.key
         verify_function = verify_keys
         environment = {
             **config.verification_settings().to_env(),
@@ -238,41 +240,6 @@ class DrDrill(Construct):
         CfnOutput(self, "ReportBucket", value=self.bucket.bucket_name)
 
     # -- resources ---------------------------------------------------------------------------
-
-    def _report_bucket(self) -> s3.Bucket:
-        self.key = kms.Key(
-            self,
-            "ReportKey",
-            description="cloudhsm-dr: encrypts DR drill reports at rest",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.access_logs = s3.Bucket(
-            self,
-            "ReportAccessLogs",
-            # Server access log delivery supports SSE-S3 only, not SSE-KMS.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            versioned=True,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        return s3.Bucket(
-            self,
-            "Reports",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            versioned=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="reports/",
-            removal_policy=RemovalPolicy.RETAIN,
-        )
 
     def _schedule(self, config: DeploymentConfig, alerting: Alerting) -> scheduler.Schedule:
         expression = config.drills.schedule

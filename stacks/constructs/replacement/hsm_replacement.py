@@ -3,6 +3,10 @@
 CreateHsm is allowed on the protected clusters' ARNs only; DeleteHsm takes no resource
 in IAM, so it is allowed in their regions and the code deletes only DEGRADED HSMs its
 plan names (lambdas/replacement/replace.py).
+
+Its report (JSON and an HTML page), on success and on failure, goes to the stack's
+reports bucket under reports/replacements/: PutObject on that prefix only and the
+bucket key's GenerateDataKey/Encrypt.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from aws_cdk import CfnOutput, Duration
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from lambdas.replacement.report import REPORT_PREFIX
 from lambdas.replacement.settings import ReplacementSettings
 from lambdas.shared import runbooks
 from lambdas.shared.env import Env
@@ -24,6 +29,7 @@ from stacks.constructs.replacement import workflow as replace_hsm
 from stacks.constructs.shared.cluster_locks import ClusterLocks
 from stacks.constructs.shared.hsm_permissions import protected_hsm_change_statements
 from stacks.constructs.shared.python_function import PythonFunction
+from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.nag import acknowledge
 from stacks.names import REPLACE_HSM, replace_hsm_state_machine_name
 
@@ -54,6 +60,7 @@ class HsmReplacementWorkflow(Construct):
         config: DeploymentConfig,
         alerting: Alerting,
         locks: ClusterLocks,
+        reports: ReportsBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         self.lambda_ = PythonFunction(
@@ -68,6 +75,7 @@ class HsmReplacementWorkflow(Construct):
                 **alerting.alert_settings(config).to_env(),
                 **replacement_settings(config).to_env(),
                 Env.LOCK_TABLE: locks.table.table_name,
+                Env.REPORTS_BUCKET: reports.bucket.bucket_name,
             },
             timeout=Duration.minutes(2),
         )
@@ -81,6 +89,7 @@ class HsmReplacementWorkflow(Construct):
             role.add_to_policy(statement)
         locks.grant_take(function)
         alerting.grant_alerts(function)
+        reports.grant_write_reports(role, REPORT_PREFIX)
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",

@@ -5,8 +5,14 @@ region, and each DR-region stack, which restores into its own region only (so it
 needs nothing from the primary region but, best effort, the trust anchor):
 
     RestoreCluster(self, "RestoreCluster", config=config, alerting=self.alerting,
-                   verify_keys=kv.verify.function, verifier_group=kv.security_group)
-    RestoreCluster(self, "RestoreCluster", config=config, alerting=..., region=dr_region)
+                   verify_keys=kv.verify.function, verifier_group=kv.security_group,
+                   reports=reports)
+    RestoreCluster(self, "RestoreCluster", config=config, alerting=..., region=dr_region,
+                   reports=reports)
+
+Its last step, on success and on failure, writes the report (JSON and an HTML page) to
+the stack's reports bucket under reports/restores/: PutObject on that prefix only and
+the bucket key's GenerateDataKey/Encrypt.
 
 With key verification (the main stack, when the config has `key_verification`), the
 state machine invokes the verify-keys function (lambda:InvokeFunction on it alone) once
@@ -36,6 +42,7 @@ from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
 from lambdas.restore.keys import NOT_CONFIGURED, not_run
+from lambdas.restore.report import REPORT_PREFIX
 from lambdas.restore.settings import RestoreSettings
 from lambdas.restore.tags import RESTORE_ID_KEY, RESTORE_TAG_KEYS
 from lambdas.shared import runbooks
@@ -56,6 +63,7 @@ from stacks.constructs.shared.hsm_permissions import (
     in_regions,
 )
 from stacks.constructs.shared.python_function import PythonFunction
+from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.constructs.shared.tables import parameter_arn, trust_anchor_read_statements
 from stacks.nag import acknowledge, rendered
 from stacks.names import RESTORE_CLUSTER, restore_state_machine_name
@@ -79,6 +87,7 @@ def restore_settings(
         clusters_per_region_quota=config.quotas.clusters_per_region,
         hsms_per_region_quota=config.quotas.hsms_per_region,
         key_verification=key_verification,
+        rto_minutes=config.drills.rto_minutes,  # the deployment's RTO, which drills hold too
     )
 
 
@@ -98,10 +107,12 @@ class RestoreCluster(Construct):
         region: str | None = None,
         verify_keys: lambda_.IFunction | None = None,
         verifier_group: ec2.ISecurityGroup | None = None,
+        reports: ReportsBucket,
     ) -> None:
         """`verify_keys`, `verifier_group`: the key verifier's function and security
         group (stacks/constructs/keycheck), in the main stack when key verification is
-        configured; both or neither."""
+        configured; both or neither. `reports`: the stack's reports bucket, where the
+        final step writes the report (success or failure) under reports/restores/."""
         super().__init__(scope, construct_id)
         if (verify_keys is None) != (verifier_group is None):
             raise ValueError("verify_keys and verifier_group go together")
@@ -124,6 +135,7 @@ class RestoreCluster(Construct):
                 **alerting.alert_settings(config).to_env(),
                 **restore_settings(config, key_verification=keys).to_env(),
                 **verifier_env,
+                Env.REPORTS_BUCKET: reports.bucket.bucket_name,
             },
             timeout=Duration.minutes(2),
         )
@@ -133,6 +145,7 @@ class RestoreCluster(Construct):
             for statement in key_network_statements(self, config, verifier_group):
                 self.lambda_.role.add_to_policy(statement)
         alerting.grant_alerts(self.lambda_.function)
+        reports.grant_write_reports(self.lambda_.role, REPORT_PREFIX)
         self._acknowledge_function(config, keys=keys)
 
         restore = config.restore

@@ -5,27 +5,41 @@ It allows exactly the calls the commands make (tests/sandbox/test_operator_polic
 runs them as a role with only this policy and records every call): start, list and
 follow the executions of this deployment's four state machines (the restore's in the
 deployment region and every DR region), read the CloudHSM clusters and backups, the
-deployment's SSM parameters `/hsmdr/<name>/*` in each of its regions, the drill reports,
-and who is subscribed to the alert topics.
+deployment's SSM parameters `/hsmdr/<name>/*` in each of its regions, the reports
+(drills, restores, replacements) in the stack's reports bucket and the restore reports
+in each DR-region stack's, who is subscribed to the alert topics and a test message to
+each (`hsmdr alerts check --send-test`: sns:Publish, and the topics' KMS key), and, with
+key verification, invoking the capture function (`hsmdr keys manifest`).
+
+Each DR-region stack's reports bucket and alert key are named by CloudFormation in that
+stack, which shares nothing with this one: the policy names them by what it can know.
+The bucket by its objects' prefix (reports/restores/, read-only), the keys by this
+deployment's tag and by the service that uses them (kms:ViaService).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from aws_cdk import Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
-from lambdas.drill.report import REPORT_PREFIX
+from lambdas.drill.report import REPORT_PREFIX as DRILL_REPORTS
 from lambdas.drill.settings import drill_state_machine_name
+from lambdas.replacement.report import REPORT_PREFIX as REPLACEMENT_REPORTS
+from lambdas.restore.report import REPORT_PREFIX as RESTORE_REPORTS
+from lambdas.shared.copies import DEPLOYMENT_KEY
 from stacks.config import DeploymentConfig
+from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.nag import acknowledge, rendered
 from stacks.names import (
+    CAPTURE_KEY_MANIFEST,
     ON_DEMAND_BACKUP,
     dr_stack_name,
+    key_function_name,
     replace_hsm_state_machine_name,
     restore_state_machine_name,
 )
@@ -38,6 +52,10 @@ UNSCOPED_ACTIONS = (
 )
 MACHINE_ACTIONS = ("states:StartExecution", "states:ListExecutions")
 EXECUTION_ACTIONS = ("states:DescribeExecution", "states:GetExecutionHistory")
+# The reports `hsmdr report` and `hsmdr drill report` read from the main stack's bucket.
+REPORT_PREFIXES = (DRILL_REPORTS, RESTORE_REPORTS, REPLACEMENT_REPORTS)
+# A publisher to an SSE-KMS topic (SNS documentation, docs/cloudhsm-facts.md).
+PUBLISH_KEY_ACTIONS = ("kms:GenerateDataKey", "kms:Decrypt")
 
 
 class OperatorPolicy(Construct):
@@ -48,7 +66,8 @@ class OperatorPolicy(Construct):
         *,
         config: DeploymentConfig,
         alert_topics: Sequence[sns.ITopic],
-        report_bucket: s3.IBucket,
+        alert_key: kms.IKey,
+        reports: ReportsBucket,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -63,6 +82,12 @@ class OperatorPolicy(Construct):
 
         def arn(service: str, region: str, resource: str) -> str:
             return f"arn:{stack.partition}:{service}:{region}:{stack.account}:{resource}"
+
+        topics = [
+            *(topic.topic_arn for topic in alert_topics),
+            # Each DR-region stack's topics (named after that stack).
+            *(arn("sns", r, f"{dr_stack_name(name, r)}-*") for r in config.dr_regions),
+        ]
 
         statements = [
             iam.PolicyStatement(
@@ -86,26 +111,46 @@ class OperatorPolicy(Construct):
                 resources=[arn("ssm", r, f"parameter/hsmdr/{name}/*") for r in regions],
             ),
             iam.PolicyStatement(
-                sid="ListDrillReports",
+                sid="ListReports",
                 actions=["s3:ListBucket"],
-                resources=[report_bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{REPORT_PREFIX}*"]}},
+                resources=[reports.bucket.bucket_arn],
+                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in REPORT_PREFIXES]}},
             ),
             iam.PolicyStatement(
-                sid="ReadDrillReports",
+                sid="ReadReports",
                 actions=["s3:GetObject"],
-                resources=[report_bucket.arn_for_objects(f"{REPORT_PREFIX}*")],
+                resources=[reports.bucket.arn_for_objects(f"{p}*") for p in REPORT_PREFIXES],
+            ),
+            iam.PolicyStatement(
+                sid="DecryptReports", actions=["kms:Decrypt"], resources=[reports.key.key_arn]
             ),
             iam.PolicyStatement(
                 sid="SeeWhoTheAlertsReach",
                 actions=["sns:ListSubscriptionsByTopic"],
-                resources=[
-                    *(topic.topic_arn for topic in alert_topics),
-                    # Each DR-region stack's topics (named after that stack).
-                    *(arn("sns", r, f"{dr_stack_name(name, r)}-*") for r in config.dr_regions),
-                ],
+                resources=topics,
+            ),
+            iam.PolicyStatement(
+                sid="SendTestAlerts",
+                actions=["sns:Publish"],
+                resources=topics,
+            ),
+            iam.PolicyStatement(
+                sid="EncryptTestAlerts",
+                actions=list(PUBLISH_KEY_ACTIONS),
+                resources=[alert_key.key_arn],
             ),
         ]
+        if config.dr_regions:
+            statements += dr_region_statements(config, arn)
+        if config.key_verification is not None:
+            function = key_function_name(name, CAPTURE_KEY_MANIFEST)
+            statements.append(
+                iam.PolicyStatement(
+                    sid="CaptureKeyManifests",
+                    actions=["lambda:InvokeFunction"],
+                    resources=[arn("lambda", config.region, f"function:{function}")],
+                )
+            )
         self.policy = iam.ManagedPolicy(
             self,
             "Policy",
@@ -119,8 +164,11 @@ class OperatorPolicy(Construct):
             "execution:": "the executions of this deployment's state machines (their names "
             "are made at start)",
             "parameter/": "this deployment's own SSM parameters, /hsmdr/<name>/*",
-            REPORT_PREFIX: "the drill reports, under their prefix only",
+            "reports/": "the reports, under their prefixes only (a DR-region stack's bucket "
+            "is named by CloudFormation there: read-only, its restore reports' prefix only)",
             ":sns:": "the alert topics of the DR-region stacks, named after that stack",
+            ":kms:": "the alert and report keys of the DR-region stacks (made there), only "
+            "those tagged with this deployment and only as SNS or S3 uses them",
         }
         for statement in statements:
             for resource in statement.resources:
@@ -136,3 +184,41 @@ class OperatorPolicy(Construct):
                         f"AwsSolutions::AwsSolutions-IAM5[Resource::{shown}]",
                         f"Read-only or this deployment's own: {reason}.",
                     )
+
+
+def dr_region_statements(
+    config: DeploymentConfig, arn: Callable[[str, str, str], str]
+) -> list[iam.PolicyStatement]:
+    """The DR-region stacks' restore reports and alert keys, which this stack cannot
+    reference: S3 objects by their prefix, KMS keys by this deployment's tag (the stack
+    tags every key) and by the service that uses them."""
+    stack_tag = {f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name}
+    statements = [
+        iam.PolicyStatement(
+            sid="ReadDrRegionRestoreReports",
+            actions=["s3:GetObject"],
+            resources=[f"arn:{Aws.PARTITION}:s3:::*/{RESTORE_REPORTS}*"],
+        ),
+    ]
+    for region in config.dr_regions:
+        keys = arn("kms", region, "key/*")
+        tag = region.replace("-", "").title()
+        statements += [
+            iam.PolicyStatement(
+                sid=f"DecryptRestoreReports{tag}",
+                actions=["kms:Decrypt"],
+                resources=[keys],
+                conditions={
+                    "StringEquals": {**stack_tag, "kms:ViaService": f"s3.{region}.amazonaws.com"}
+                },
+            ),
+            iam.PolicyStatement(
+                sid=f"EncryptTestAlerts{tag}",
+                actions=list(PUBLISH_KEY_ACTIONS),
+                resources=[keys],
+                conditions={
+                    "StringEquals": {**stack_tag, "kms:ViaService": f"sns.{region}.amazonaws.com"}
+                },
+            ),
+        ]
+    return statements
