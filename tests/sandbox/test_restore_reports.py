@@ -16,8 +16,8 @@ import pytest
 from lambdas.restore.report import REPORT_PREFIX
 from sandbox.session import Sandbox
 from stacks.names import reports_bucket_parameter
-from tests.synthesis import Synthesized
 from tests.sandbox.restore_support import EAST, SOURCE, WEST, disaster, restore
+from tests.synthesis import Synthesized
 
 
 @pytest.fixture
