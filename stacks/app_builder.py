@@ -9,7 +9,8 @@ from stacks.constructs.alerting.reader_texts import ReaderTexts
 from stacks.dr_region_stack import DrRegionStack
 from stacks.hsmdr_stack import CloudHsmDrStack
 from stacks.nag import check_app
-from stacks.names import dr_stack_name
+from stacks.names import dr_stack_name, vault_stack_name
+from stacks.vault_stack import VaultStack
 
 
 def build_app(config: DeploymentConfig, app: App | None = None) -> tuple[App, CloudHsmDrStack]:
@@ -31,6 +32,15 @@ def build_app(config: DeploymentConfig, app: App | None = None) -> tuple[App, Cl
             dr_region=region,
             env=Environment(account=config.account, region=region),
             description=f"cloudhsm-dr: what must run in DR region {region} (copy monitor, alerts)",
+        )
+    vault = config.recovery_account
+    if vault is not None:  # the recovery-account vault: another account
+        VaultStack(
+            app,
+            vault_stack_name(config.deployment_name),
+            config=config,
+            env=Environment(account=vault.account, region=vault.vault_region(config.region)),
+            description="cloudhsm-dr: the recovery-account vault of CloudHSM backups",
         )
     # Every alarm description and workflow message: runbook links, `--deployment NAME`.
     Aspects.of(app).add(ReaderTexts(docs_url=config.docs_url, deployment=config.deployment_name))

@@ -33,7 +33,6 @@ from lambdas.backups.copy_report import (
     retention_drift,
     step_failed,
 )
-from lambdas.backups.golden import GoldenAction, GoldenDecision, decide_golden
 from lambdas.shared.copies import (
     GOLDEN_KEY,
     CopyAction,
@@ -51,6 +50,7 @@ from lambdas.shared.copies import (
 from lambdas.shared.errors import CloudHsmDrError
 from lambdas.shared.findings import copy_findings
 from lambdas.shared.gateway import CloudHsmGateway
+from lambdas.shared.golden import GoldenAction, GoldenDecision, decide_golden
 from lambdas.shared.models import BACKUP_DELETED, BACKUP_READY, Backup, Cluster
 from lambdas.shared.protected import ProtectedCluster
 from lambdas.shared.settings import BackupSettings, VerificationSettings

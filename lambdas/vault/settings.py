@@ -33,6 +33,9 @@ class VaultSettings:
     cluster_timeout_minutes: float = 60
     hsm_timeout_minutes: float = 45
     max_hsm_attempts: int = 3
+    golden_enabled: bool = False
+    golden_period: str = "monthly"
+    golden_keep: int = 12
 
     def to_env(self) -> dict[str, str]:
         data = asdict(self)

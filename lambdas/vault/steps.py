@@ -13,11 +13,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from lambdas.shared.copies import SOURCE_CLUSTER_KEY
+from lambdas.shared.copies import GOLDEN_KEY, SOURCE_CLUSTER_KEY
 from lambdas.shared.deadlines import deadline, passed
 from lambdas.shared.errors import CloudHsmDrError
 from lambdas.shared.gateway import CloudHsmGateway
-from lambdas.shared.models import CLUSTER_ACTIVE, GONE, HSM_ACTIVE, hsm_status
+from lambdas.shared.golden import GoldenAction, decide_golden
+from lambdas.shared.models import CLUSTER_ACTIVE, GONE, HSM_ACTIVE, Backup, hsm_status
 from lambdas.vault.plan import (
     REMOVE,
     NotOurVaultCluster,
@@ -31,6 +32,7 @@ from lambdas.vault.plan import (
     next_hsm_action,
     plan_prune,
     plan_refreshes,
+    vault_backups,
 )
 from lambdas.vault.settings import VaultSettings
 
@@ -283,6 +285,8 @@ def maintain(
         gateway = home if region == settings.region else gateway_for(region)
         for decision in (d for d in decisions if d.delete):
             _delete_backup(gateway, deployment, decision.backup.backup_id, result)
+    if settings.golden_enabled:
+        _golden(home, settings, owned, result)
     copies = {r: b for r, b in regions.items() if r != settings.region}
     for backup, region in missing_copies(owned, copies, deployment=deployment):
         try:
@@ -297,6 +301,37 @@ def maintain(
     if result["errors"]:
         raise VaultRefusal("; ".join(result["errors"]))
     return result
+
+
+def _golden(
+    gateway: CloudHsmGateway,
+    settings: VaultSettings,
+    owned: list[Backup],
+    result: dict[str, Any],
+) -> None:
+    """One vault backup per period kept NeverExpires (lambdas/shared/golden.py), per
+    source cluster, in the vault region."""
+    groups: dict[str, list[Backup]] = {}
+    for backup in vault_backups(owned, settings.deployment_name):
+        groups.setdefault(backup.tags.get(SOURCE_CLUSTER_KEY, ""), []).append(backup)
+    result["golden"] = []
+    for _, group in sorted(groups.items()):
+        for decision in decide_golden(
+            group, period=settings.golden_period, keep=settings.golden_keep
+        ):
+            backup_id = decision.backup.backup_id
+            try:
+                if decision.action is GoldenAction.MARK:
+                    gateway.set_never_expires(backup_id, True)
+                    gateway.tag_resource(backup_id, {GOLDEN_KEY: decision.period})
+                elif decision.action is GoldenAction.UNMARK:
+                    gateway.set_never_expires(backup_id, False)
+                    gateway.untag_resource(backup_id, [GOLDEN_KEY])
+                else:
+                    continue
+                result["golden"].append({"backup_id": backup_id, "action": decision.action.value})
+            except CloudHsmDrError as error:
+                result["errors"].append(f"golden {backup_id}: {error}")
 
 
 def _delete_backup(

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from lambdas.backups.golden import GoldenAction, decide_golden, period_key
 from lambdas.shared.copies import (
     GOLDEN_KEY,
     CopyAction,
@@ -25,6 +24,7 @@ from lambdas.shared.copies import (
     deletion_blocker,
     region_copy_status,
 )
+from lambdas.shared.golden import GoldenAction, decide_golden, period_key
 from lambdas.shared.models import Backup
 from tests.lambdas.factories import CLUSTER_ID, NOW, backup
 

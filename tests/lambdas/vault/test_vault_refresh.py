@@ -221,3 +221,17 @@ def test_unknown_step_and_missing_job_are_refused(world: CloudHsmWorld) -> None:
         vault.step("explode")
     with pytest.raises(InvalidInput, match="job"):
         vault.step("check_hsm")
+
+
+def test_maintain_marks_a_golden_vault_backup(
+    world: CloudHsmWorld, shared: tuple[str, str]
+) -> None:
+    cluster_id, _ = shared
+    vault = Vault(world, cluster_id, golden_enabled=True, golden_period="monthly", golden_keep=2)
+    _, (job,) = vault.refresh()
+    backup_id = job["run"]["backup"]["backup_id"]
+    result = vault.step("maintain")
+    assert result["golden"] == [{"backup_id": backup_id, "action": "mark"}]
+    (backup,) = vault.hsm.describe_backups(Filters={"backupIds": [backup_id]})["Backups"]
+    assert backup["NeverExpires"] is True
+    assert "hsmdr:golden" in {t["Key"] for t in backup["TagList"]}

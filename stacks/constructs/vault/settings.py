@@ -1,0 +1,51 @@
+"""The vault functions' settings from the deployment config."""
+
+from __future__ import annotations
+
+from lambdas.vault.settings import VaultSettings
+from stacks.config import DeploymentConfig, RecoveryAccount
+
+
+def recovery_of(config: DeploymentConfig) -> RecoveryAccount:
+    vault = config.recovery_account
+    if vault is None:
+        raise ValueError("recovery_account is not configured")
+    return vault
+
+
+def vault_region(config: DeploymentConfig) -> str:
+    return recovery_of(config).vault_region(config.region)
+
+
+def vault_settings(config: DeploymentConfig) -> VaultSettings:
+    vault = recovery_of(config)
+    region = vault_region(config)
+    return VaultSettings(
+        deployment_name=config.deployment_name,
+        region=region,
+        cluster_ids=tuple(c.id for c in config.protected_clusters),
+        subnet_ids=tuple(vault.subnets.get(region, ())),
+        vault_cluster=vault.vault_cluster,
+        dr_regions=tuple(vault.dr_regions),
+        keep_newest=vault.retention.keep_newest,
+        keep_days=vault.retention.keep_days,
+        rpo_hours=vault.objective_hours(config.rpo_hours),
+        silent_after_hours=vault.silent_after_hours,
+        poll_seconds=vault.poll_seconds,
+        cluster_timeout_minutes=vault.cluster_timeout_minutes,
+        hsm_timeout_minutes=vault.hsm_timeout_minutes,
+        max_hsm_attempts=vault.max_hsm_attempts,
+        golden_enabled=vault.retention.golden.enabled,
+        golden_period=vault.retention.golden.period,
+        golden_keep=vault.retention.golden.keep,
+    )
+
+
+def refresh_timeout_minutes(config: DeploymentConfig) -> float:
+    """Every protected cluster refreshed one after the other, each with its cluster
+    wait, every HSM attempt created and discarded, the last removed, and the backup."""
+    vault = recovery_of(config)
+    one = vault.cluster_timeout_minutes + vault.hsm_timeout_minutes * (
+        2 * vault.max_hsm_attempts + 2
+    )
+    return len(config.protected_clusters) * one + 30

@@ -1,0 +1,45 @@
+"""The recovery-account vault stack, `<deployment>-vault`: deployed into
+`recovery_account.account`, in `recovery_account.region` (docs/runbooks/vault.md).
+
+Production shares its newest backups with this account (stacks/constructs/backups/
+backup_sharing.py); this stack pulls them into backups the recovery account owns, which
+nobody in production can delete:
+
+- its own alerting (topics, keys, dead letters), subscribed as
+  `recovery_account.escalation` says (the deployment's escalation when unset);
+- the vault refresh state machine on `recovery_account.refresh_schedule`;
+- the vault verification, hourly, paging on this stack's topic.
+
+It shares nothing with the production stacks (no cross-account reference): it deploys
+and runs whatever state production is in. Nothing is deployed in
+`recovery_account.dr_regions`: the refresh copies there from the vault region.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack, Tags
+from constructs import Construct
+
+from stacks.config import DeploymentConfig
+from stacks.constructs.alerting.alerting import Alerting
+from stacks.constructs.vault.vault_refresh import VaultRefresh
+from stacks.constructs.vault.vault_verification import VaultVerification
+
+
+class VaultStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        Tags.of(self).add("managed-by", "cloudhsm-dr")
+        Tags.of(self).add("hsmdr:deployment", config.deployment_name)
+        vault_config = config.vault_config()  # its own escalation
+        self.alerting = Alerting(self, "Alerting", config=vault_config)
+        self.refresh = VaultRefresh(
+            self, "VaultRefresh", config=vault_config, alerting=self.alerting
+        )
+        self.verification = VaultVerification(
+            self, "VaultVerification", config=vault_config, alerting=self.alerting
+        )
