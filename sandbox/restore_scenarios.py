@@ -16,7 +16,12 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import yaml
 
-from lambdas.shared.protected import POSTURE_COLD, POSTURE_PILOT_LIGHT
+from lambdas.shared.protected import (
+    POSTURE_COLD,
+    POSTURE_PILOT_LIGHT,
+    POSTURE_WARM_STANDBY,
+    STANDBY_POSTURES,
+)
 from presentation.timeline import timeline
 from sandbox.scenarios import alerts
 from sandbox.session import SANDBOX_CONFIG, SEEDED_BACKUP_AGES, FaultError, FaultSpec, Sandbox
@@ -204,7 +209,9 @@ def restore_after_disaster(
     `posture` pilot-light: the first protected cluster keeps a pilot light in the
     target region (default: the first DR region); the DR stack's standby refresher
     runs once and its standby becomes ACTIVE before the disaster, and the restore
-    adopts it. The report adds `posture`, `posture_reason` and `standby`."""
+    adopts it. warm-standby: the same, and the refresher runs again to give the
+    standby its HSM, ACTIVE before the disaster: the restore re-points the clients
+    and adds HSMs for HA. The report adds `posture`, `posture_reason` and `standby`."""
     from sandbox.emulator.faults import KEY_FAULTS
 
     mid_restore = list(faults).count(HSM_FAILURE_MID_RESTORE)
@@ -222,11 +229,13 @@ def restore_after_disaster(
             "verification checks: leave --no-key-verification out"
         )
     base = SANDBOX_CONFIG
-    if posture == POSTURE_PILOT_LIGHT:
+    if posture in STANDBY_POSTURES:
         region = region or load_config(SANDBOX_CONFIG).dr_regions[0]
-        base = pilot_light_config(region)
+        base = posture_config(region, posture)
     elif posture != POSTURE_COLD:
-        raise FaultError(f"--posture {posture}: the sandbox restores cold or pilot-light")
+        raise FaultError(
+            f"--posture {posture}: the sandbox restores cold, pilot-light or warm-standby"
+        )
     with _restore_sandbox(profile, key_verification=key_verification, base=base) as sandbox:
         spec = sandbox.config.protected_clusters[0]
         target = region or spec.region
@@ -237,7 +246,7 @@ def restore_after_disaster(
         if not key_verification:
             sandbox.seed_protected_clusters()
         seed_trust_anchor(sandbox)
-        standby = light_the_pilot(sandbox, target) if posture == POSTURE_PILOT_LIGHT else None
+        standby = keep_standby(sandbox, target, posture) if posture in STANDBY_POSTURES else None
         lose_cluster(sandbox, spec.id, spec.region)
         sandbox.apply_faults([f for f in faults if f != HSM_FAILURE_MID_RESTORE], region=target)
         started = time.monotonic()
@@ -281,13 +290,40 @@ STANDBY_SUBNETS = ["subnet-0e0e0e0e0e0e0e0e0", "subnet-0f0f0f0f0f0f0f0f0"]
 def pilot_light_config(region: str, base: Path = SANDBOX_CONFIG) -> Path:
     """The sandbox config with its first protected cluster kept as a pilot light in
     `region` (a DR region), in a temporary file."""
+    return posture_config(region, POSTURE_PILOT_LIGHT, base)
+
+
+def posture_config(region: str, posture: str, base: Path = SANDBOX_CONFIG) -> Path:
+    """The sandbox config with its first protected cluster's `dr_posture` in `region`
+    (a DR region) set to `posture`, in a temporary file."""
     data: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
-    data["protected_clusters"][0]["dr_posture"] = {region: POSTURE_PILOT_LIGHT}
+    data["protected_clusters"][0]["dr_posture"] = {region: posture}
     restore = data.setdefault("restore", {})
     restore.setdefault("subnets", {}).setdefault(region, list(STANDBY_SUBNETS))
-    path = Path(tempfile.gettempdir()) / f"hsmdr-sandbox-pilot-light-{region}.yaml"
+    path = Path(tempfile.gettempdir()) / f"hsmdr-sandbox-{posture}-{region}-{base.stem}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
+
+
+def keep_standby(sandbox: Sandbox, region: str, posture: str) -> dict[str, Any]:
+    """The head start taken before the disaster: the refresher's standby ACTIVE, and
+    for a warm standby a second refresh that gives it its HSM, ACTIVE too."""
+    standby = light_the_pilot(sandbox, region)
+    if posture != POSTURE_WARM_STANDBY:
+        return standby
+    warmed = light_the_pilot(sandbox, region)
+    hsms = [
+        h
+        for c in sandbox.world.clusters(region)
+        if c["ClusterId"] == standby["cluster_id"]
+        for h in c["Hsms"]
+        if h["State"] != "DELETED"
+    ]
+    return {
+        **standby,
+        "hsms_before_disaster": [{"hsm_id": h["HsmId"], "state": h["State"]} for h in hsms],
+        "warm_refresh": warmed["refresh"],
+    }
 
 
 def light_the_pilot(sandbox: Sandbox, region: str) -> dict[str, Any]:

@@ -90,12 +90,13 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
     )
     restore.add_argument(
         "--posture",
-        choices=["cold", "pilot-light"],
+        choices=["cold", "pilot-light", "warm-standby"],
         default="cold",
         help="cold: a new cluster from the newest copy or backup; pilot-light: the seeded "
         "cluster keeps a standby (no HSM) in the target region (default: the DR region), "
         "made by the DR stack's standby refresher before the disaster, and the restore "
-        "adopts it (only HSMs are created)",
+        "adopts it (only HSMs are created); warm-standby: that standby also holds an "
+        "ACTIVE HSM, so the restore re-points clients and adds HSMs for HA",
     )
     add_json_flag(restore)
     restore.set_defaults(run=run_sandbox_restore)

@@ -1,0 +1,80 @@
+"""Warm standby in the sandbox: the DR stack's standby refresher keeps the standby of
+the newest copy with one ACTIVE HSM; a restore in that region adopts it, so the service
+is back once the clients are re-pointed (no cluster and no HSM to wait for first), and
+HSMs are added for HA; verification reports a warm standby without its HSM, which the
+next refresh puts back.
+
+Durations are the emulator's (the `test` profile); nothing here races the wall clock:
+what is asserted is which states ran, which API calls were made, and what the
+emulator holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+
+from sandbox.restore_scenarios import keep_standby, posture_config, restore_after_disaster
+from sandbox.scenarios import fire_verification
+from sandbox.session import Sandbox
+
+SOURCE = "cluster-sandboxprimary"
+WEST = "us-west-2"
+WARM = "warm-standby"
+SERVICE_WAITS = {"CreateCluster", "WaitForCluster", "CreateFirstHsm", "WaitForFirstHsm"}
+
+
+def states_until_service(report: dict[str, Any]) -> list[str]:
+    names = [s["state"] for s in report["timeline"]]
+    return names[: names.index("NotifyServiceRestored")]
+
+
+def test_the_cli_scenario_adopts_the_warm_standby_and_only_re_points_and_adds_hsms() -> None:
+    report = restore_after_disaster(profile="test", posture=WARM)
+    assert report["status"] == "SUCCEEDED", report.get("cause")
+    assert report["posture"] == WARM
+    assert "adopted warm standby" in report["posture_reason"]
+    standby = report["standby"]
+    assert [h["state"] for h in standby["hsms_before_disaster"]] == ["ACTIVE"]
+    assert report["cluster_id"] == standby["cluster_id"]
+    # Nothing is created or waited for before the service is back: its HSM serves.
+    before = states_until_service(report)
+    assert SERVICE_WAITS.isdisjoint(before), before
+    assert "PublishClientConfig" in before
+    assert isinstance(report["rto_seconds"], float) and report["rto_seconds"] >= 0
+    # HA: the standby's HSM plus the ones the restore added, in other zones.
+    hsms = report["hsms"]
+    assert len(hsms) == 2 and len({h["availability_zone"] for h in hsms}) == 2
+    assert standby["hsms_before_disaster"][0]["hsm_id"] in {h["hsm_id"] for h in hsms}
+    assert report["leaked_resources"] == {"clusters": [], "hsms": []}
+    assert report["denied_calls"] == []
+    assert len(report["alerts"]) == 2
+    assert all("Posture: warm-standby: adopted warm standby" in a["message"]
+               for a in report["alerts"])  # fmt: skip
+    assert {"status", "rto_seconds", "rpo_seconds", "posture", "leaked_resources"} <= set(report)
+
+
+def test_verification_reports_a_warm_standby_without_its_hsm_and_the_refresher_restores_it() -> (
+    None
+):
+    with Sandbox(posture_config(WEST, WARM), profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        standby = keep_standby(sandbox, WEST, WARM)
+        codes = {f["code"] for f in fire_verification(sandbox)["findings"]}
+        assert not {c for c in codes if c.startswith("STANDBY")}, codes
+        # Its HSM is lost (deleted by hand, say): a restore would only be a pilot light.
+        [hsm] = standby["hsms_before_disaster"]
+        boto3.client("cloudhsmv2", region_name=WEST).delete_hsm(
+            ClusterId=standby["cluster_id"], HsmId=hsm["hsm_id"]
+        )
+        sandbox.world.settle()
+        findings = fire_verification(sandbox)["findings"]
+        no_hsm = [f for f in findings if f["code"] == "STANDBY_NO_HSM"]
+        assert [f["cluster_id"] for f in no_hsm] == [SOURCE]
+        assert standby["cluster_id"] in no_hsm[0]["message"]
+        # The next refresh gives it an HSM again, and the finding is gone.
+        again = keep_standby(sandbox, WEST, "pilot-light")  # one refresh run
+        assert [h["standby"] for h in again["refresh"]["hsms_created"]] == [standby["cluster_id"]]
+        codes = {f["code"] for f in fire_verification(sandbox)["findings"]}
+        assert "STANDBY_NO_HSM" not in codes
+        assert sandbox.permissions_report()["denied_calls"] == []
