@@ -11,6 +11,7 @@ from moto import mock_aws
 
 from sandbox.emulator import PROFILES, CloudHsmWorld, install
 from tests.emulator.helpers import DR_REGION, REGION, Network, client, make_network
+from tests.softhsm_support import key_store, softhsm  # noqa: F401 - fixtures for the key tests
 
 
 @pytest.fixture

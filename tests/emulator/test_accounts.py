@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from lambdas.keycheck.users import FileUserLister
+from lambdas.keycheck.verifier import capture_manifest, check_keys
 from sandbox.emulator import CloudHsmWorld
+from sandbox.softhsm_keystore import CANARY_LABEL, SEEDED_KEYS, SoftHsmKeyStore
 from tests.emulator.helpers import (
     DR_REGION,
     REGION,
@@ -351,3 +354,41 @@ def test_add_account_refuses_a_bad_or_taken_account_id(world: CloudHsmWorld) -> 
         world.add_account("vault")
     with pytest.raises(ValueError, match="already"):
         world.add_account(world.account_id)
+
+
+def test_a_vault_cluster_gets_the_keys_of_the_backup_production_shared(
+    hsm: Any,
+    network: Network,
+    world: CloudHsmWorld,
+    vault: CloudHsmWorld,
+    key_store: SoftHsmKeyStore,
+) -> None:
+    """Given production's cluster with keys in SoftHSM tokens, its newest backup shared
+    with the recovery account
+    When the recovery account creates a cluster from the backup's ARN and adds an HSM
+    Then the recovery cluster's token holds every key of production's, KCVs equal."""
+    world.key_store = key_store
+    source = seed(world, network)
+    arn = str(backups_of(hsm, clusterIds=[source])[-1]["BackupArn"])
+    hsm.put_resource_policy(ResourceArn=arn, Policy=share_policy(arn))
+    recovery = as_account(RECOVERY, "cloudhsmv2")
+    restored = recovery.create_cluster(
+        HsmType="hsm2m.medium", SubnetIds=subnets_in(RECOVERY), SourceBackupId=arn
+    )["Cluster"]["ClusterId"]
+    world.settle()
+    recovery.create_hsm(ClusterId=restored, AvailabilityZone=f"{REGION}a")
+    world.settle()
+
+    users = FileUserLister(key_store.users_path_template)
+    manifest = capture_manifest(source, key_store.connection(source), users)
+    report = check_keys(
+        manifest,
+        cluster_id=restored,
+        connection=key_store.connection(restored),
+        users=users,
+        canary_label=CANARY_LABEL,
+    )
+
+    assert vault.cluster(restored)["Hsms"][0]["State"] == "ACTIVE"
+    assert report.status == "SUCCEEDED", report.to_dict()
+    assert {k.label for k in manifest.keys} == {k.label for k in SEEDED_KEYS}
