@@ -624,7 +624,8 @@ class VaultRetention(_Strict):
     )
     golden: GoldenBackups = Field(
         default=GoldenBackups(),
-        description="golden vault backups (NeverExpires, one per period), like `backups.golden`",
+        description="golden vault backups (NeverExpires, one per period), like "
+        "`backups.golden`, in the vault region (not on its copies)",
     )
 
 
