@@ -65,6 +65,8 @@ class WorldCore:
         # Policy shares promoted to standard RAM shares: only those are listed by
         # DescribeBackups Shared=true in the accounts they are shared with.
         self.promoted_shares: set[str] = set()
+        # Backup ARN -> the RAM share its policy created (ram_shares.py).
+        self.policy_shares: dict[str, str] = {}
         self.key_store: KeyStore = NoKeyStore()  # where keys live, if emulated (keystore.py)
         # (step, emulated duration) of every transition scheduled, in order
         self.durations_drawn: list[tuple[str, timedelta]] = []

@@ -16,6 +16,7 @@ import hashlib
 from collections import defaultdict
 from datetime import datetime, timedelta
 
+from sandbox.emulator import ram_shares
 from sandbox.emulator.core import WorldCore
 from sandbox.emulator.models import (
     HSM_DEGRADED_MESSAGE,
@@ -220,7 +221,7 @@ def sweep(core: WorldCore, now: datetime) -> None:
             ):
                 del state.backups[backup.backup_id]
                 core.policies.pop(backup.arn, None)
-                core.promoted_shares.discard(backup.arn)
+                ram_shares.policy_deleted(core, backup)
         for cluster in list(state.clusters.values()):
             if (
                 cluster.state == ClusterState.DELETED

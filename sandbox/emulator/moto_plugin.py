@@ -7,7 +7,9 @@ Step Functions interpreter creates for ``arn:aws:states:::aws-sdk:cloudhsmv2:*``
 to ``moto.cloudhsmv2.responses.CloudHSMV2Response``. ``install`` swaps that class's
 ``call_action`` for one that parses the awsJson1_1 body, calls ``world.handle`` and
 answers in awsJson1_1. Two details of moto's Step Functions aws-sdk integration are
-adjusted for cloudhsmv2 (see _patch_step_functions). On exit everything is put back.
+adjusted for cloudhsmv2 (see _patch_step_functions), and moto's RAM learns
+PromoteResourceShareCreatedFromPolicy for the shares backup policies create
+(ram_shares.py). On exit everything is put back.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def install(world: CloudHsmWorld) -> Iterator[CloudHsmWorld]:
     with _install_lock:
         if _installed:
             raise RuntimeError("a CloudHsmWorld is already installed")
-        undo = [_patch_responder(), *_patch_step_functions()]
+        undo = [_patch_responder(), _patch_ram(), *_patch_step_functions()]
         _installed.append(world)
     try:
         yield world
@@ -113,6 +115,49 @@ def _patch_responder() -> Callable[[], None]:
             delattr(CloudHSMV2Response, "call_action")
         else:
             setattr(CloudHSMV2Response, "call_action", original)  # noqa: B010
+
+    return restore
+
+
+_PROMOTE_PATH = "{0}/promoteresourcesharecreatedfrompolicy$"
+
+
+def _promote(self: Any) -> str:
+    """PromoteResourceShareCreatedFromPolicy (``self`` is moto's RAM response)."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.ram.exceptions import UnknownResourceException
+
+    share_arn = str(self._get_param("resourceShareArn") or "")
+    world = _installed[-1].for_caller(str(self.current_account))
+    try:
+        world.promote_resource_share(str(self.region), share_arn)
+    except LookupError as error:
+        raise UnknownResourceException(str(error)) from error
+    except ValueError as error:
+        raise JsonRESTError("OperationNotPermittedException", str(error)) from error
+    return json.dumps({"returnValue": True})
+
+
+def _patch_ram() -> Callable[[], None]:
+    from moto.ram import urls
+    from moto.ram.responses import ResourceAccessManagerResponse
+
+    method = "promote_resource_share_created_from_policy"
+    routes: dict[str, Any] = urls.url_paths
+    previous_route = routes.get(_PROMOTE_PATH, _MISSING)
+    routes[_PROMOTE_PATH] = ResourceAccessManagerResponse.dispatch
+    previous = ResourceAccessManagerResponse.__dict__.get(method, _MISSING)
+    setattr(ResourceAccessManagerResponse, method, _promote)
+
+    def restore() -> None:
+        if previous_route is _MISSING:
+            routes.pop(_PROMOTE_PATH, None)
+        else:
+            routes[_PROMOTE_PATH] = previous_route
+        if previous is _MISSING:
+            delattr(ResourceAccessManagerResponse, method)
+        else:
+            setattr(ResourceAccessManagerResponse, method, previous)
 
     return restore
 

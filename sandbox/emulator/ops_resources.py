@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sandbox.emulator import sharing, validation
+from sandbox.emulator import ram_shares, sharing, validation
 from sandbox.emulator.core import WorldCore
 from sandbox.emulator.errors import (
     CloudHsmAccessDeniedException,
@@ -53,13 +53,14 @@ def put_resource_policy(core: WorldCore, region: str, params: dict[str, Any]) ->
         )
     sharing.validated_policy(policy)
     core.policies[backup.arn] = policy
+    ram_shares.policy_put(core, backup, policy)
     return {"ResourceArn": backup.arn, "Policy": policy}
 
 
 def delete_resource_policy(core: WorldCore, region: str, params: dict[str, Any]) -> dict[str, Any]:
     backup = _policy_target(core, region, params)
     removed = core.policies.pop(backup.arn, None)
-    core.promoted_shares.discard(backup.arn)  # the RAM share goes with the policy
+    ram_shares.policy_deleted(core, backup)  # the RAM share goes with the policy
     body: dict[str, Any] = {"ResourceArn": backup.arn}
     if removed is not None:
         body["Policy"] = removed

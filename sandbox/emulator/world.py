@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sandbox.emulator import lifecycle, ops_clusters, ops_hsms, validation
+from sandbox.emulator import lifecycle, ops_clusters, ops_hsms, ram_shares, validation
 from sandbox.emulator.clock import utc_now
 from sandbox.emulator.core import WorldCore
 from sandbox.emulator.errors import (
@@ -137,13 +137,17 @@ class CloudHsmWorld:
             return self.add_account(account_id)
 
     def promote_policy_share(self, backup_arn: str) -> None:
-        """Stand-in for AWS RAM's PromoteResourceShareCreatedFromPolicy (not emulated
-        as an API): the policy share of the backup becomes a standard RAM share, which
-        DescribeBackups Shared=true lists in the accounts it names."""
+        """What RAM's PromoteResourceShareCreatedFromPolicy does to the share made from
+        the backup's policy (ram_shares.py), without looking the share up: DescribeBackups
+        Shared=true then lists the backup in the accounts the policy names."""
         with self._core.lock:
-            if backup_arn not in self._core.policies:
-                raise ValueError(f"{backup_arn} has no resource policy of this account to promote")
-            self._core.promoted_shares.add(backup_arn)
+            ram_shares.promote_backup(self._core, backup_arn)
+
+    def promote_resource_share(self, region: str, share_arn: str) -> list[str]:
+        """RAM's PromoteResourceShareCreatedFromPolicy on a share of this account (the
+        moto plug-in's RAM route): the backup ARNs now listed as shared."""
+        with self._core.lock:
+            return ram_shares.promote(self._core, region, share_arn)
 
     def emulated_durations(self) -> list[tuple[str, timedelta]]:
         """(profile step, emulated duration) of every transition scheduled so far, in

@@ -392,3 +392,44 @@ def test_a_vault_cluster_gets_the_keys_of_the_backup_production_shared(
     assert vault.cluster(restored)["Hsms"][0]["State"] == "ACTIVE"
     assert report.status == "SUCCEEDED", report.to_dict()
     assert {k.label for k in manifest.keys} == {k.label for k in SEEDED_KEYS}
+
+
+def test_production_promotes_its_policy_share_through_ram_and_unsharing_ends_it(
+    shared: str, hsm: Any
+) -> None:
+    """Given a backup shared by PutResourcePolicy
+    When production finds the RAM share the policy created, promotes it, tries to promote
+    it again and an unknown share, then deletes the policy
+    Then the share is CREATED_FROM_POLICY then STANDARD, the recovery account lists the
+    backup only between promotion and unsharing, and the bad promotions are refused."""
+    ram = client("ram", REGION)
+    recovery = as_account(RECOVERY, "cloudhsmv2")
+    [association] = ram.get_resource_share_associations(
+        associationType="RESOURCE", resourceArn=shared
+    )["resourceShareAssociations"]
+    share_arn = association["resourceShareArn"]
+
+    def feature_set() -> str:
+        shares = ram.get_resource_shares(resourceOwner="SELF")["resourceShares"]
+        return str(next(s for s in shares if s["resourceShareArn"] == share_arn)["featureSet"])
+
+    created_from_policy = feature_set()
+    before = recovery.describe_backups(Shared=True)["Backups"]
+    promoted = ram.promote_resource_share_created_from_policy(resourceShareArn=share_arn)
+    listed = [b["BackupArn"] for b in recovery.describe_backups(Shared=True)["Backups"]]
+    standard = feature_set()
+    with pytest.raises(ClientError) as again:
+        ram.promote_resource_share_created_from_policy(resourceShareArn=share_arn)
+    with pytest.raises(ClientError) as unknown:
+        ram.promote_resource_share_created_from_policy(
+            resourceShareArn=share_arn.rsplit("/", 1)[0] + "/00000000-0000-0000-0000-000000000000"
+        )
+    hsm.delete_resource_policy(ResourceArn=shared)
+    after = recovery.describe_backups(Shared=True)["Backups"]
+
+    assert (created_from_policy, standard) == ("CREATED_FROM_POLICY", "STANDARD")
+    assert before == [] and after == []
+    assert promoted["returnValue"] is True
+    assert listed == [shared]
+    assert again.value.response["Error"]["Code"] == "OperationNotPermittedException"
+    assert unknown.value.response["Error"]["Code"] == "UnknownResourceException"
