@@ -992,6 +992,28 @@ class DeploymentConfig(_Strict):
                 "the vault must be in another account"
             )
         region = vault.vault_region(self.region)
+        problems += self._vault_subnet_problems(vault, region)
+        home = partition_of(region)
+        if home != partition_of(self.region):
+            problems.append(
+                f"recovery_account.region: {region} is in partition {home}, the deployment "
+                f"({self.region}) in {partition_of(self.region)}"
+            )
+        for index, other in enumerate(vault.dr_regions):
+            if partition_of(other) != home:
+                problems.append(
+                    f"recovery_account.dr_regions.{index}: {other} is in partition "
+                    f"{partition_of(other)}, the vault ({region}) in {home}: CloudHSM copies "
+                    "backups within a partition only"
+                )
+        if vault.escalation is not None:
+            problems += [f"recovery_account.{p}" for p in vault.escalation.problems()]
+        return problems
+
+    def _vault_subnet_problems(self, vault: RecoveryAccount, region: str) -> list[str]:
+        """Where vault clusters are created: subnets of the vault region, which must hold
+        a backup (or copy) of every protected cluster."""
+        problems: list[str] = []
         if region not in vault.subnets:
             problems.append(
                 f"recovery_account.subnets: none for {region}, the vault region, where vault "
@@ -1009,21 +1031,17 @@ class DeploymentConfig(_Strict):
                 problems.append(f"recovery_account.subnets.{where}: lists {', '.join(twice)} twice")
         if region in vault.dr_regions:
             problems.append(f"recovery_account.dr_regions: {region} is the vault region itself")
-        home = partition_of(region)
-        if home != partition_of(self.region):
-            problems.append(
-                f"recovery_account.region: {region} is in partition {home}, the deployment "
-                f"({self.region}) in {partition_of(self.region)}"
-            )
-        for index, other in enumerate(vault.dr_regions):
-            if partition_of(other) != home:
+        # CreateCluster restores a backup of its own region only: the vault pulls a
+        # cluster's backup from its region, or the cluster's copy from a DR region.
+        for index, cluster in enumerate(self.protected_clusters):
+            if region not in (cluster.region, *self.dr_regions):
                 problems.append(
-                    f"recovery_account.dr_regions.{index}: {other} is in partition "
-                    f"{partition_of(other)}, the vault ({region}) in {home}: CloudHSM copies "
-                    "backups within a partition only"
+                    f"recovery_account.region: {region} holds no backup of "
+                    f"protected_clusters.{index} ({cluster.id}, in {cluster.region}; "
+                    f"dr_regions: {', '.join(self.dr_regions) or 'none'}): a vault cluster "
+                    "is restored from a backup in its own region; choose one of those "
+                    "regions"
                 )
-        if vault.escalation is not None:
-            problems += [f"recovery_account.{p}" for p in vault.escalation.problems()]
         return problems
 
     def vault_config(self) -> DeploymentConfig:

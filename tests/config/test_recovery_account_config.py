@@ -73,6 +73,8 @@ def test_own_escalation_replaces_the_deployments_for_the_vault() -> None:
         ({}, {"account": None}, "account: required with recovery_account"),
         ({"subnets": {}}, {}, "recovery_account.subnets: none for us-east-1, the vault region"),
         ({"region": "us-west-2"}, {}, "recovery_account.subnets: none for us-west-2"),
+        ({"region": "eu-west-1", "subnets": {"eu-west-1": ["subnet-0c1d2e3f4a5b60738"]}}, {},
+         "recovery_account.region: eu-west-1 holds no backup of protected_clusters.0"),
         ({"subnets": {**SUBNETS, "eu-west-1": ["subnet-0c1d2e3f4a5b60738"]}}, {},
          "recovery_account.subnets.eu-west-1: eu-west-1 is not the vault region"),
         ({"dr_regions": ["us-east-1"]}, {}, "recovery_account.dr_regions: us-east-1 is the "
