@@ -241,6 +241,12 @@ def _logs(op: str, p: Mapping[str, Any], region: str, account: str) -> list[str]
     return [_arn("logs", region, account, f"log-group:{group}")] if group else []
 
 
+def _ram(op: str, p: Mapping[str, Any], region: str, account: str) -> list[str]:
+    # A resource share named by ARN (promote, update, delete); listings name none.
+    arn = p.get("resourceShareArn")
+    return [str(arn)] if arn else []
+
+
 _RESOLVERS = {
     "cloudhsm": _cloudhsm,
     "sns": _sns,
@@ -257,4 +263,5 @@ _RESOLVERS = {
     "events": _events,
     "cloudwatch": _cloudwatch,
     "logs": _logs,
+    "ram": _ram,
 }

@@ -50,6 +50,13 @@ ACCOUNT = "123456789012"
             (f"arn:aws:lambda:us-east-1:{ACCOUNT}:function:f",),
         ),
         (
+            "ram",
+            "PromoteResourceShareCreatedFromPolicy",
+            {"resourceShareArn": f"arn:aws:ram:us-east-1:{ACCOUNT}:resource-share/s"},
+            "ram:PromoteResourceShareCreatedFromPolicy",
+            (f"arn:aws:ram:us-east-1:{ACCOUNT}:resource-share/s",),
+        ),
+        (
             "stepfunctions",
             "StartExecution",
             {"stateMachineArn": "arn:aws:states:x"},
