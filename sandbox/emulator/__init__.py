@@ -59,8 +59,9 @@ the API reference leave open (UNCONFIRMED ones are settings in settings.WorldSet
   in the caller's own account, so deleting, copying, tagging or restoring a shared
   backup is "not found". DescribeBackups Shared=true lists only shares promoted to a
   standard RAM share (botocore's model: a PutResourcePolicy share must be promoted
-  with RAM's PromoteResourceShareCreatedFromPolicy; ``world.promote_policy_share``
-  stands in for that call). A cluster made from a shared backup belongs to the caller
+  with RAM's PromoteResourceShareCreatedFromPolicy, which the plug-in adds to moto's
+  RAM for the share the policy made, ram_shares.py; ``world.promote_policy_share``
+  does the same without RAM). A cluster made from a shared backup belongs to the caller
   and its first HSM gets the backup's keys (the key store is shared).
 - DeleteHsm also works on an HSM still CREATE_IN_PROGRESS (its creation is abandoned).
 - seed_cluster takes the given backup history as is: no daily backups are invented
