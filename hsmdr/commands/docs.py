@@ -17,8 +17,11 @@ def register(groups: Any) -> None:
     report.description = (
         "Reads one execution of a deployment state machine (restore, backup, HSM "
         "replacement, drill) and prints its timeline, a Gantt chart and the RPO and RTO "
-        "achieved, as Markdown (or --json). Needs states:DescribeExecution and "
-        "states:GetExecutionHistory in the execution's region (taken from the ARN)."
+        "achieved, as Markdown (or --json). For a restore or an HSM replacement it also "
+        "fetches the report the workflow stored in its stack's reports bucket, and --html "
+        "writes that page. Needs states:DescribeExecution and states:GetExecutionHistory "
+        "in the execution's region (taken from the ARN), and for the stored report "
+        "ssm:GetParameter, s3:GetObject and kms:Decrypt there (the operator policy has them)."
     )
     report.add_argument(
         "execution_arn",
@@ -35,7 +38,8 @@ def add_html_options(parser: Any) -> None:
         "--html",
         metavar="FILE",
         help="also write the report as one self-contained HTML page (Gantt chart by phase, "
-        "RTO and RPO against the objectives) to FILE",
+        "RTO and RPO against the objectives) to FILE: for a restore or an HSM replacement, "
+        "the page its workflow stored; otherwise one made from the execution's history",
     )
     parser.add_argument(
         "--rto-minutes",
@@ -112,6 +116,7 @@ def report_for(execution_arn: str) -> dict[str, Any]:
 
     from hsmdr.commands.follow import execution_region, not_found
     from hsmdr.incident import analyse
+    from hsmdr.workflow_reports import stored_report
     from hsmdr.workflows import history
 
     client = boto3.client("stepfunctions", region_name=execution_region(execution_arn))
@@ -122,7 +127,15 @@ def report_for(execution_arn: str) -> dict[str, Any]:
         if usage is not None:
             raise usage from error
         raise
-    return analyse(description, history(client, execution_arn))
+    report = analyse(description, history(client, execution_arn))
+    stored = stored_report(
+        execution_arn,
+        description["startDate"],
+        lambda service, region: boto3.client(service, region_name=region),
+    )
+    if stored is not None:
+        report["stored_report"] = stored
+    return report
 
 
 def run_report(args: argparse.Namespace) -> Outcome:
@@ -217,7 +230,10 @@ def _outcome(report: dict[str, Any], args: argparse.Namespace) -> Outcome:
     from pathlib import Path
 
     from hsmdr.incident import html, markdown
+    from hsmdr.workflow_reports import summary_lines
 
+    stored = report.get("stored_report") or {}
+    page = stored.pop("html", None)  # written with --html, not printed in the JSON
     # The report is the product here: it succeeded if it was produced.
     document = {
         **report,
@@ -225,8 +241,13 @@ def _outcome(report: dict[str, Any], args: argparse.Namespace) -> Outcome:
         "execution_succeeded": report["status"] == "SUCCEEDED",
     }
     text = markdown(report)
+    if stored:
+        text += "\n".join(summary_lines(stored)) + "\n"
     if args.html:
-        page = html(report, rto_minutes=args.rto_minutes, rpo_hours=args.rpo_hours)
+        if page is None or args.rto_minutes is not None or args.rpo_hours is not None:
+            page = html(report, rto_minutes=args.rto_minutes, rpo_hours=args.rpo_hours)
+        else:
+            document["html_source"] = f"s3://{stored['bucket']}/{stored['html_key']}"
         Path(args.html).write_text(page, encoding="utf-8")
         document["html_written_to"] = args.html
         text += f"\nHTML report written to {args.html}\n"
