@@ -1,12 +1,14 @@
 """The `{deployment}-operator` managed policy (stacks/constructs/shared/operator_policy.py)
 against what the hsmdr commands call: the commands run in the sandbox as a role that has
-only that policy (the sandbox enforces IAM: a refusal fails the test), and every call
-they make is recorded; the policy allows no action they did not call."""
+only that policy (the sandbox enforces IAM, key and bucket policies: a refusal fails the
+test), and every action authorized for it is recorded, the KMS uses of encrypted topics
+and buckets included; the policy allows no action they did not need."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -14,9 +16,10 @@ import pytest
 
 from hsmdr.cli import main
 from lambdas.drill.report import REPORT_PREFIX
+from lambdas.replacement.report import REPORT_PREFIX as REPLACEMENT_REPORTS
+from lambdas.restore.report import REPORT_PREFIX as RESTORE_REPORTS
 from sandbox.permissions import enforcer as enforcement
 from sandbox.permissions.policy import Principal
-from sandbox.permissions.requests import describe
 from sandbox.session import Sandbox
 from stacks.constructs.shared.operator_policy import UNSCOPED_ACTIONS
 from stacks.names import dr_drill_report_parameter
@@ -32,8 +35,13 @@ COMMANDS = [
     ["drill", "status", *DEPLOYMENT],
     ["drill", "report", *DEPLOYMENT],
     ["alerts", "check", *DEPLOYMENT],
+    ["alerts", "check", *DEPLOYMENT, "--send-test"],
 ]
-BACKUP_CREATE = ["backup", "create", *DEPLOYMENT, "--cluster", "cluster-sandboxprimary"]
+CLUSTER = "cluster-sandboxprimary"
+BACKUP_CREATE = ["backup", "create", *DEPLOYMENT, "--cluster", CLUSTER]
+# Refused by the workflow (no such backup): it ends quickly, and still writes its report.
+RESTORE = ["restore", *DEPLOYMENT, "--backup-id", "backup-doesnotexistzz", "--follow"]
+REPLACE = ["hsm", "replace", *DEPLOYMENT, "--cluster", CLUSTER, "--poll-seconds", "1", "--follow"]
 
 
 def policy_document(synthesized: Synthesized) -> dict[str, Any]:
@@ -72,34 +80,73 @@ def operator(synthesized: Synthesized) -> Iterator[tuple[Sandbox, str]]:
         yield sandbox, str(role["Arn"])
 
 
+def record_actions(monkeypatch: pytest.MonkeyPatch, role: str) -> set[str]:
+    """Every action the sandbox authorizes for `role` from now on: each call's own and
+    the ones it depends on (the KMS key of an encrypted topic, bucket or parameter)."""
+    called: set[str] = set()
+    authorize = enforcement.PermissionEnforcer._authorize
+
+    def recording(self: Any, principal: Any, action: str, *rest: Any, **named: Any) -> Any:
+        if principal.arn == role:  # the CLI's calls, not the functions' or workflows'
+            called.add(action)
+        return authorize(self, principal, action, *rest, **named)
+
+    monkeypatch.setattr(enforcement.PermissionEnforcer, "_authorize", recording)
+    return called
+
+
+def run_json(capsys: pytest.CaptureFixture[str], command: list[str]) -> tuple[int, Any]:
+    capsys.readouterr()
+    code = main([*command, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
 def test_the_operator_policy_allows_what_the_commands_call_and_no_other_action(
     operator: tuple[Sandbox, str],
     synthesized: Synthesized,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
 ) -> None:
-    _sandbox, role = operator
+    sandbox, role = operator
     monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
-    called: set[str] = set()
-    check = enforcement.PermissionEnforcer.check
-
-    def recording(self: Any, principal: Any, service: str, operation: str, *rest: Any) -> Any:
-        if principal.arn == role:  # the CLI's calls, not the functions' or workflows'
-            called.add(describe(service, operation, rest[0], rest[1], self.account).action)
-        return check(self, principal, service, operation, *rest)
-
-    monkeypatch.setattr(enforcement.PermissionEnforcer, "check", recording)
+    called = record_actions(monkeypatch, role)
     codes = {}
     with enforcement.acting_as(Principal.role(role)):
         for command in COMMANDS:
-            codes[" ".join(command[:2])] = main(command)
-        capsys.readouterr()
-        assert main([*BACKUP_CREATE, "--json"]) == 0
-        execution_arn = json.loads(capsys.readouterr().out)["execution_arn"]
-        codes["follow"] = main(["follow", execution_arn])
-        codes["report"] = main(["report", execution_arn])
+            codes[" ".join(command[:3])] = main(command)
+        code, backup = run_json(capsys, BACKUP_CREATE)
+        assert code == 0
+        codes["follow"] = main(["follow", backup["execution_arn"]])
+        codes["report"] = main(["report", backup["execution_arn"]])
+        # The reports the restore and the replacement stored, read back by the CLI
+        _code, restore = run_json(capsys, RESTORE)
+        assert restore.get("execution_status") == "FAILED", restore
+        sandbox.apply_faults(["hsm-failure"])  # one HSM of the cluster fails: hsm replace
+        _code, replace = run_json(capsys, REPLACE)
+        assert replace["execution_status"] == "SUCCEEDED", replace
+        stored = {}
+        for name, started in (("restore", restore), ("replacement", replace)):
+            page = tmp_path / f"{name}.html"
+            codes[f"report {name}"], read = run_json(
+                capsys, ["report", started["execution_arn"], "--html", str(page)]
+            )
+            stored[name] = (read["stored_report"], page.read_text(encoding="utf-8"))
     # No call was refused (the sandbox fails the test on a refusal); none crashed.
     assert all(code in (0, 1, 2) for code in codes.values()), codes
+    # `hsmdr report` found each workflow's stored report and wrote its own page
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for name, execution in (("restore", restore), ("replacement", replace)):
+        found, page = stored[name]
+        assert "error" not in found, found
+        assert found["report"]["execution"] == execution["execution_arn"]
+        assert found["report"]["status"] == execution["execution_status"]
+        kept = s3.get_object(Bucket=found["bucket"], Key=found["html_key"])["Body"].read()
+        assert page == kept.decode()  # the workflow's page, as stored
+    assert stored["restore"][0]["json_key"].startswith(RESTORE_REPORTS)
+    assert stored["replacement"][0]["json_key"].startswith(REPLACEMENT_REPORTS)
+    # --send-test reached every topic of the main stack (through its KMS key)
+    assert {"sns:Publish", "kms:GenerateDataKey", "kms:Decrypt"} <= called
     allowed = {
         action
         for statement in policy_document(synthesized)["Statement"]
