@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from contextvars import ContextVar
@@ -304,12 +305,19 @@ class Sandbox:
                 ]
                 self.networks[region] = create_network(region, zones)
             self.account_networks[account] = self.networks
+            vault_subnets = _vault_subnets(config)
             for stack_name, other in sorted(accounts.items()):
                 if other != account:  # a VPC where that account's stack runs
+                    region = regions[stack_name]
                     with in_account(other):
                         networks = self.account_networks.setdefault(other, {})
-                        if regions[stack_name] not in networks:
-                            networks[regions[stack_name]] = create_network(regions[stack_name])
+                        if region not in networks:
+                            wanted = len(vault_subnets.get(region, []))
+                            zones = [f"{region}{letter}" for letter in "abcdef"[:wanted]]
+                            networks[region] = create_network(region, zones)
+            templates = _vault_in_sandbox_subnets(
+                templates, config, self.account_networks, vault_subnets
+            )
             if self._key_store:
                 from sandbox.key_store_setup import use_softhsm
 
@@ -627,6 +635,40 @@ class Sandbox:
 
     def messages(self) -> list[Any]:
         return list(self.deployment.messages())
+
+
+def _vault_subnets(config: DeploymentConfig) -> dict[str, list[str]]:
+    """`recovery_account.subnets` ({region: [subnet ids]}), empty without a vault."""
+    vault = getattr(config, "recovery_account", None)
+    return {} if vault is None else {r: list(ids) for r, ids in vault.subnets.items()}
+
+
+def _vault_in_sandbox_subnets(
+    templates: Mapping[str, Template],
+    config: DeploymentConfig,
+    account_networks: Mapping[str, Mapping[str, RegionNetwork]],
+    vault_subnets: Mapping[str, list[str]],
+) -> dict[str, Template]:
+    """The vault stack's template with every configured `recovery_account.subnets` id
+    replaced by a subnet of the sandbox's VPC in the recovery account (same region, in
+    zone order), wherever the template holds it: the ids of a real config exist in no
+    emulated account, and CreateCluster must refuse unknown subnets."""
+    vault = getattr(config, "recovery_account", None)
+    name = vault_stack_name(config.deployment_name)
+    if vault is None or name not in templates:
+        return dict(templates)
+    networks = account_networks.get(vault.account, {})
+    text = json.dumps(templates[name])
+    for region, configured in vault_subnets.items():
+        network = networks.get(region)
+        if network is None:
+            continue  # no stack of the recovery account runs there: left as configured
+        sandbox_ids = [network.subnets[zone] for zone in sorted(network.subnets)]
+        for configured_id, sandbox_id in zip(configured, sandbox_ids, strict=False):
+            text = re.sub(
+                rf"(?<![0-9a-z-]){re.escape(configured_id)}(?![0-9a-z])", sandbox_id, text
+            )
+    return {**templates, name: json.loads(text)}
 
 
 def _invoked_steps(deployment: Deployment, function_arn: str) -> set[str]:

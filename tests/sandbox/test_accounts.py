@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 import pytest
 
+from sandbox.permissions import in_account
 from sandbox.session import SANDBOX_CONFIG, Sandbox, stack_accounts, stack_regions
 from stacks.config import load_config
 from stacks.names import dr_stack_name, vault_stack_name
@@ -21,6 +22,7 @@ RECOVERY = "210987654321"
 DEPLOYMENT = "hsmdr-sandbox"
 VAULT_STACK = vault_stack_name(DEPLOYMENT)
 HANDLER = "tests.sandbox.test_accounts.look_around"
+CONFIGURED_SUBNETS = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
 VAULT_CONFIG = f"""
 recovery_account:
   account: "{RECOVERY}"
@@ -83,7 +85,12 @@ def _vault_template() -> dict[str, Any]:
                     "Runtime": "python3.13",
                     "Role": {"Fn::GetAtt": ["LookRole", "Arn"]},
                     "Code": {"ZipFile": "# dispatched in-process by the sandbox"},
-                    "Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": "look-around"}},
+                    "Environment": {
+                        "Variables": {
+                            "POWERTOOLS_SERVICE_NAME": "look-around",
+                            "VAULT_SETTINGS": json.dumps({"subnet_ids": CONFIGURED_SUBNETS}),
+                        }
+                    },
                     "Timeout": 20,
                 },
                 "DependsOn": ["LookRole"],
@@ -192,3 +199,24 @@ def test_vault_stack_runs_in_the_recovery_account_and_sees_only_what_is_shared(
     assert sandbox.world.account_id == PRODUCTION
     assert sandbox.permissions.denials == []
     assert RECOVERY in sandbox.account_networks
+
+
+def test_the_vault_stack_gets_subnets_of_the_recovery_accounts_sandbox_vpc(
+    sandbox: Sandbox,
+) -> None:
+    """Given a vault stack whose settings hold the config's recovery_account.subnets
+    (ids that exist in no emulated account)
+    When the sandbox deploys it
+    Then the function's settings name subnets of the recovery account's sandbox VPC in
+    the vault region, one per configured id, and none of the configured ids."""
+    vault = sandbox.deployments[VAULT_STACK]
+    settings = json.loads(vault.function("look-around").environment["VAULT_SETTINGS"])
+    with in_account(RECOVERY):
+        described = boto3.client("ec2", region_name="us-east-1").describe_subnets(
+            SubnetIds=settings["subnet_ids"]
+        )["Subnets"]
+
+    assert len(settings["subnet_ids"]) == len(CONFIGURED_SUBNETS)
+    assert not set(settings["subnet_ids"]) & set(CONFIGURED_SUBNETS)
+    assert {s["SubnetId"] for s in described} == set(settings["subnet_ids"])
+    assert len({s["AvailabilityZone"] for s in described}) == len(CONFIGURED_SUBNETS)
