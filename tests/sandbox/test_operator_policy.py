@@ -20,10 +20,13 @@ from lambdas.replacement.report import REPORT_PREFIX as REPLACEMENT_REPORTS
 from lambdas.restore.report import REPORT_PREFIX as RESTORE_REPORTS
 from sandbox.permissions import enforcer as enforcement
 from sandbox.permissions.policy import Principal
+from sandbox.restore_scenarios import key_verification_sandbox
 from sandbox.session import Sandbox
+from sandbox.softhsm import softhsm_available
 from stacks.constructs.shared.operator_policy import UNSCOPED_ACTIONS
 from stacks.names import dr_drill_report_parameter
 from tests.conftest import Synthesized
+from tests.sandbox.restore_support import key_templates
 
 DEPLOYMENT = ["--deployment", "hsmdr-sandbox"]
 # The commands an on-call engineer runs against the deployment (docs/cli.md).
@@ -45,13 +48,34 @@ REPLACE = ["hsm", "replace", *DEPLOYMENT, "--cluster", CLUSTER, "--poll-seconds"
 
 
 def policy_document(synthesized: Synthesized) -> dict[str, Any]:
+    return operator_document(synthesized.template)
+
+
+def operator_document(template: dict[str, Any]) -> dict[str, Any]:
     [policy] = [
         r["Properties"]
-        for r in synthesized.template["Resources"].values()
+        for r in template["Resources"].values()
         if r["Type"] == "AWS::IAM::ManagedPolicy"
         and r["Properties"].get("ManagedPolicyName") == "hsmdr-sandbox-operator"
     ]
     return dict(policy["PolicyDocument"])
+
+
+def policy_statements(template: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(operator_document(template)["Statement"])
+
+
+def on_call_role() -> str:
+    """A role with nothing but the deployed operator policy; its ARN."""
+    iam = boto3.client("iam", region_name="us-east-1")
+    [policy_arn] = [
+        p["Arn"]
+        for p in iam.list_policies(Scope="Local")["Policies"]
+        if p["PolicyName"] == "hsmdr-sandbox-operator"
+    ]
+    role = iam.create_role(RoleName="on-call", AssumeRolePolicyDocument="{}")["Role"]
+    iam.attach_role_policy(RoleName="on-call", PolicyArn=policy_arn)
+    return str(role["Arn"])
 
 
 @pytest.fixture
@@ -59,12 +83,6 @@ def operator(synthesized: Synthesized) -> Iterator[tuple[Sandbox, str]]:
     """The stack deployed, and a role with nothing but the operator policy."""
     with Sandbox(profile="test", template=synthesized.template) as sandbox:
         sandbox.seed_protected_clusters()
-        iam = boto3.client("iam", region_name="us-east-1")
-        [policy_arn] = [
-            p["Arn"]
-            for p in iam.list_policies(Scope="Local")["Policies"]
-            if p["PolicyName"] == "hsmdr-sandbox-operator"
-        ]
         # A drill report, as a drill writes it, for `hsmdr drill report` to read.
         ssm = boto3.client("ssm", region_name="us-east-1")
         bucket = ssm.get_parameter(Name=dr_drill_report_parameter("hsmdr-sandbox"))
@@ -75,9 +93,7 @@ def operator(synthesized: Synthesized) -> Iterator[tuple[Sandbox, str]]:
                 Key=f"{REPORT_PREFIX}2026-01-01T000000Z-drill-1{suffix}",
                 Body=body.encode(),
             )
-        role = iam.create_role(RoleName="on-call", AssumeRolePolicyDocument="{}")["Role"]
-        iam.attach_role_policy(RoleName="on-call", PolicyArn=policy_arn)
-        yield sandbox, str(role["Arn"])
+        yield sandbox, on_call_role()
 
 
 def record_actions(monkeypatch: pytest.MonkeyPatch, role: str) -> set[str]:
@@ -158,3 +174,33 @@ def test_the_operator_policy_allows_what_the_commands_call_and_no_other_action(
     for statement in policy_document(synthesized)["Statement"]:
         if statement["Resource"] == "*":  # only what has no resource-level permissions
             assert set(statement["Action"]) <= set(UNSCOPED_ACTIONS)
+
+
+@pytest.mark.skipif(not softhsm_available(), reason="SoftHSM2 is not installed")
+def test_with_key_verification_the_policy_lets_hsmdr_keys_capture_a_manifest(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the stack with key verification (its capture function) deployed, and a role
+    # with nothing but that stack's operator policy
+    templates = key_templates()
+    main_template = next(t for name, t in templates.items() if "-dr-" not in name)
+    with key_verification_sandbox(profile="test", templates=templates):
+        role = on_call_role()
+        called = record_actions(monkeypatch, role)
+        # When the on-call engineer captures a manifest now
+        with enforcement.acting_as(Principal.role(role)):
+            code, document = run_json(
+                capsys, ["keys", "manifest", *DEPLOYMENT, "--cluster", CLUSTER]
+            )
+    # Then the role's invoke was allowed (a refusal fails the test) and the function ran:
+    # what it answers is its own (here the sandbox's HSM security group, which the
+    # deployment's owner opens to the verifier, has no rule for it), not AccessDenied
+    assert "lambda:InvokeFunction" in called
+    assert document["function"] == "hsmdr-sandbox-capture-key-manifest"
+    assert code == 0 or document["error"] == "KeyManifestCaptureFailed", document
+    [invoke] = [
+        s for s in policy_statements(main_template) if s["Action"] == "lambda:InvokeFunction"
+    ]
+    assert json.dumps(invoke["Resource"]).endswith(
+        ':function:hsmdr-sandbox-capture-key-manifest"]]}'
+    )
