@@ -220,3 +220,19 @@ def test_the_vault_stack_gets_subnets_of_the_recovery_accounts_sandbox_vpc(
     assert not set(settings["subnet_ids"]) & set(CONFIGURED_SUBNETS)
     assert {s["SubnetId"] for s in described} == set(settings["subnet_ids"])
     assert len({s["AvailabilityZone"] for s in described}) == len(CONFIGURED_SUBNETS)
+
+
+def test_without_permission_checks_workflows_still_run_in_their_account(
+    vault_config: Path,
+) -> None:
+    """Given the vault stack deployed with permission enforcement off
+    When its workflow runs
+    Then its Lambda task still reaches the function of the recovery account (executions
+    act as their role, in its account, whether or not calls are checked)."""
+    main = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}}
+    templates = {DEPLOYMENT: main, VAULT_STACK: _vault_template()}
+    with Sandbox(vault_config, templates=templates, enforce_permissions=False) as box:
+        executed = box.deployments[VAULT_STACK].run_state_machine("LookWorkflow", {})
+
+    assert executed.status == "SUCCEEDED", executed.cause
+    assert executed.output["function"].split(":")[4] == RECOVERY
