@@ -14,6 +14,9 @@ from lambdas.restore.report import (
     service_restored_alert,
     success_alert,
 )
+from lambdas.restore.report_html import bars as restore_bars
+from lambdas.restore.report_html import render_html as restore_html
+from lambdas.shared.html_report import DISCARDED
 from tests.lambdas.factories import NOW, cluster, hsm
 
 EXECUTION = "arn:aws:states:us-west-2:123456789012:execution:dep-restore-cluster:x"
@@ -131,3 +134,39 @@ def test_a_refusal_says_nothing_was_created() -> None:
     assert "Nothing was created by this execution." in alert["body"]
     assert "--region us-west-2 --backup-id backup-abcdefghijk" in alert["body"]
     assert report["failed_after_step"] == "identify"
+
+
+def test_a_failure_report_carries_what_its_stored_page_draws_and_says_where_it_is() -> None:
+    # Given a restore that failed after its first HSM, one HSM discarded on the way
+    failing = job(
+        step="check_hsm",
+        removed_hsm_ids=["hsm-abcdefghij1"],
+        hsms={
+            "hsm-abcdefghij1": {
+                "availability_zone": "us-west-2a",
+                "created_at": "2026-11-26T12:05:02+00:00",
+                "degraded_at": "2026-11-26T12:10:00+00:00",
+                "removed_at": "2026-11-26T12:10:01+00:00",
+            }
+        },
+    )
+    error = {"Error": "HsmTimeout", "Cause": "still CREATE_IN_PROGRESS"}
+    report = failure_report(failing, error, [], NOW)
+    # Then it names the execution, the phases it went through and each HSM's life
+    assert report["execution"] == EXECUTION
+    assert report["rpo_seconds"] == 7200.0
+    assert [s["step"] for s in report["steps"]][:3] == [
+        "identify backup",
+        "create cluster",
+        "first HSM",
+    ]
+    assert report["hsm_timeline"][0]["hsm_id"] == "hsm-abcdefghij1"
+    page = restore_html(report)
+    assert "HsmTimeout" in page and "hsm-abcdefghij1" in page
+    assert {b.kind for b in restore_bars(report) if b.label.startswith("HSM ")} == {DISCARDED}
+    # and its message says where the stored report is (or why it is not there)
+    stored = {"bucket": "b", "json_key": "k.json", "html_key": "k.html"}
+    body = failure_alert({**report, "report_location": stored}, {}, "u")["body"]
+    assert "Report (JSON and HTML): s3://b/k.html" in body
+    body = failure_alert({**report, "report_location": {"error": "AccessDenied"}}, {}, "u")["body"]
+    assert "Report not written to the reports bucket: AccessDenied" in body
