@@ -10,6 +10,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.shared.errors import InvalidInput
+from lambdas.shared.executions import last_job, stopped_execution
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.observability import logger, tracer
 from lambdas.vault import steps
@@ -53,8 +54,32 @@ def run_step(
     raise InvalidInput("step", f"unknown step {name!r}")
 
 
+def after_stopped(
+    event: dict[str, Any],
+    settings: VaultSettings,
+    gateway_for: Callable[[str], CloudHsmGateway],
+    states: Any,
+) -> dict[str, Any]:
+    """A TIMED_OUT or ABORTED refresh ran no Catch: run its clean-up from the newest job
+    its history holds (the HSM it recorded creating, tags re-read before the delete)."""
+    execution, status = stopped_execution(event)
+    _, job = last_job(states, execution)
+    if job is None or not isinstance(job.get("run"), dict):
+        return {"execution": execution, "status": status, "cleanup": None}
+    cleaned = steps.cleanup(job, settings=settings, gateway_for=gateway_for)
+    return {"execution": execution, "status": status, "cleanup": cleaned}
+
+
 @logger.inject_lambda_context(log_event=True)
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = VaultSettings.from_env()
+    if isinstance(event, dict) and "detail" in event and "step" not in event:
+        import boto3
+
+        result = after_stopped(
+            event, settings, CloudHsmGateway.for_region, boto3.client("stepfunctions")
+        )
+        logger.warning("vault refresh stopped", extra=result)
+        return result
     return run_step(event, settings, CloudHsmGateway.for_region, datetime.now(UTC))

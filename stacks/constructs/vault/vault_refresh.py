@@ -35,6 +35,7 @@ from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import ALARM_PERIOD, Alerting
 from stacks.constructs.alerting.scheduled_job import schedule_expression
 from stacks.constructs.alerting.state_machine import ObservedStateMachine
+from stacks.constructs.alerting.stopped_executions import stopped_rule
 from stacks.constructs.shared.hsm_permissions import (
     CREATE_HSM_EC2_ACTIONS,
     DELETE_CLUSTER_EC2_ACTIONS,
@@ -88,7 +89,8 @@ class VaultRefresh(Construct):
             alerting=alerting,
             invokes=[function],
             when_stopped=(
-                "A vault refresh timed out or was aborted, so its clean-up did not run: a "
+                "A vault refresh timed out or was aborted: its stopped rule runs the clean-up; if "
+                "that failed too, a "
                 "vault cluster may hold an HSM (billed by the hour). Look for clusters "
                 f"tagged {VAULT_KEY} with aws cloudhsmv2 describe-clusters in the recovery "
                 "account and delete their HSMs."
@@ -113,6 +115,16 @@ class VaultRefresh(Construct):
             )
         )
         self.schedule = self._schedule(config, alerting)
+        # A TIMED_OUT or ABORTED refresh ran no Catch: its clean-up runs from this rule.
+        self.stopped_rule = stopped_rule(
+            self,
+            state_machine=self.state_machine,
+            state_machine_name=name,
+            function=function,
+            description="Vault refresh executions that timed out or were aborted",
+            alerting=alerting,
+            runbook=runbooks.VAULT,
+        )
 
     def _schedule(self, config: DeploymentConfig, alerting: Alerting) -> scheduler.Schedule:
         dead_letters = alerting.dead_letter_queue(self, "ScheduleDeadLetters")

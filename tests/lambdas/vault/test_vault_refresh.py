@@ -6,6 +6,7 @@ wait is the emulator settling, never the wall clock."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +17,7 @@ from moto import mock_aws
 from lambdas.backups.share_job import share_backups
 from lambdas.backups.share_settings import ShareSettings
 from lambdas.shared.gateway import CloudHsmGateway
-from lambdas.vault.handler import run_step
+from lambdas.vault.handler import after_stopped, run_step
 from lambdas.vault.plan import REFRESH_KEY, VAULT_KEY, NotOurVaultCluster
 from lambdas.vault.settings import VaultSettings
 from sandbox.emulator import PROFILES, CloudHsmWorld, install
@@ -235,3 +236,49 @@ def test_maintain_marks_a_golden_vault_backup(
     (backup,) = vault.hsm.describe_backups(Filters={"backupIds": [backup_id]})["Backups"]
     assert backup["NeverExpires"] is True
     assert "hsmdr:golden" in {t["Key"] for t in backup["TagList"]}
+
+
+class FakeStates:
+    """Step Functions' answers about one stopped execution whose last job is `job`."""
+
+    def __init__(self, job: dict[str, Any]) -> None:
+        self.job = job
+
+    def describe_execution(self, executionArn: str) -> dict[str, Any]:
+        return {"input": "{}"}
+
+    def get_paginator(self, name: str) -> Any:
+        job = self.job
+
+        class Pages:
+            def paginate(self, **_: Any) -> list[dict[str, Any]]:
+                output = json.dumps({"job": job})
+                return [{"events": [{"id": 7, "stateExitedEventDetails": {"output": output}}]}]
+
+        return Pages()
+
+
+def test_a_stopped_refresh_cleans_up_the_hsm_it_created(
+    world: CloudHsmWorld, shared: tuple[str, str]
+) -> None:
+    cluster_id, _ = shared
+    vault = Vault(world, cluster_id)
+    planned = vault.step("plan", execution="run-1")
+    job = vault.step(
+        "create_cluster",
+        job={"plan": planned["plan"], "refresh": planned["refreshes"][0], "run": {}},
+    )
+    world.settle()
+    job = vault.step(
+        "create_hsm", job=vault.step("plan_hsm", job=vault.step("check_cluster", job=job))
+    )
+    world.settle()
+    event = {"detail": {"executionArn": "arn:aws:states:us-east-1:1:execution:v:run-1",
+                        "status": "TIMED_OUT"}}  # fmt: skip
+    result = after_stopped(event, vault.settings, vault.gateway_for, FakeStates(job))
+    assert result["cleanup"]["deleted_hsm"] == job["run"]["hsm_id"]
+    world.settle()
+    (cluster,) = vault.hsm.describe_clusters(Filters={"clusterIds": [job["run"]["cluster_id"]]})[
+        "Clusters"
+    ]
+    assert cluster["Hsms"] == []
