@@ -47,7 +47,7 @@ def stored_report(execution_arn: str, started: datetime, client_for: Any) -> dic
     """The stored report of a restore or replacement execution: bucket, keys, the JSON
     report and the HTML page; or why it could not be read (`error`). None for the other
     workflows, whose reports are not stored here."""
-    from botocore.exceptions import ClientError
+    from botocore.exceptions import BotoCoreError, ClientError
 
     found = workflow_of(execution_arn)
     if found is None:
@@ -58,17 +58,19 @@ def stored_report(execution_arn: str, started: datetime, client_for: Any) -> dic
     try:
         ssm = client_for("ssm", region)
         bucket = str(ssm.get_parameter(Name=parameter)["Parameter"]["Value"])
-    except ClientError as error:
+    except (ClientError, BotoCoreError) as error:  # the region may be the one that is down
         return {"error": f"the reports bucket is not known ({parameter} in {region}): {error}"}
     s3 = client_for("s3", region)
     for stem in candidate_stems(prefix, execution_arn, started):
         try:
             body = s3.get_object(Bucket=bucket, Key=f"{stem}.json")["Body"].read()
+            page = s3.get_object(Bucket=bucket, Key=f"{stem}.html")["Body"].read().decode()
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") in MISSING:
                 continue
-            return {"bucket": bucket, "error": f"{stem}.json could not be read: {error}"}
-        page = s3.get_object(Bucket=bucket, Key=f"{stem}.html")["Body"].read().decode()
+            return {"bucket": bucket, "error": f"{stem} could not be read: {error}"}
+        except BotoCoreError as error:
+            return {"bucket": bucket, "error": f"{stem} could not be read: {error}"}
         return {
             "bucket": bucket,
             "json_key": f"{stem}.json",
