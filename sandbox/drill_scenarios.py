@@ -25,9 +25,12 @@ from typing import Any
 import boto3
 import yaml
 
+from lambdas.shared.protected import POSTURE_COLD, STANDBY_POSTURES
 from presentation.timeline import timeline
+from sandbox.restore_scenarios import keep_standby, posture_config
 from sandbox.scenarios import alerts
 from sandbox.session import SANDBOX_CONFIG, SEEDED_BACKUP_AGES, Sandbox
+from stacks.config import load_config
 from stacks.names import DR_DRILL, dr_drill_state_machine_name
 
 # Placeholders: the config needs them, the sandbox network has its own ids.
@@ -54,21 +57,33 @@ def drill_config_data(base: Path = SANDBOX_CONFIG) -> dict[str, Any]:
     return data
 
 
-def drill_config(base: Path = SANDBOX_CONFIG) -> Path:
-    """The drill sandbox's deployment config, written next to the other temporary files."""
-    path = Path(tempfile.gettempdir()) / "hsmdr-sandbox-drill.yaml"
+def drill_config(base: Path = SANDBOX_CONFIG, posture: str = POSTURE_COLD) -> Path:
+    """The drill sandbox's deployment config, written next to the other temporary files;
+    with a posture other than cold, the first protected cluster keeps it in the first DR
+    region (where the drill restores a copy)."""
+    if posture != POSTURE_COLD:
+        region = load_config(base).dr_regions[0]
+        base = posture_config(region, posture, base)
+    path = Path(tempfile.gettempdir()) / f"hsmdr-sandbox-drill-{posture}.yaml"
     path.write_text(yaml.safe_dump(drill_config_data(base), sort_keys=False), encoding="utf-8")
     return path
 
 
 @contextmanager
 def drill_sandbox(
-    *, profile: str | None = None, templates: dict[str, dict[str, Any]] | None = None
+    *,
+    profile: str | None = None,
+    templates: dict[str, dict[str, Any]] | None = None,
+    posture: str = POSTURE_COLD,
 ) -> Iterator[Sandbox]:
     """A sandbox with key verification deployed, SoftHSM2 tokens, seeded clusters (and
-    their DR copies) and a key manifest older than every seeded backup."""
-    with Sandbox(drill_config(), profile=profile, templates=templates, key_store=True) as sandbox:
+    their DR copies) and a key manifest older than every seeded backup; with a standby
+    posture, the DR stack's refresher has made the standby (and, warm, its HSM)."""
+    config = drill_config(posture=posture)
+    with Sandbox(config, profile=profile, templates=templates, key_store=True) as sandbox:
         prepare(sandbox)
+        if posture in STANDBY_POSTURES:
+            keep_standby(sandbox, sandbox.config.dr_regions[0], posture)
         yield sandbox
 
 
@@ -116,6 +131,7 @@ def run_drill(
     execution_input.setdefault("trigger", SANDBOX_TRIGGER)
     regions = sorted({sandbox.config.region, *sandbox.config.dr_regions})
     before = {r: {c["ClusterId"] for c in sandbox.world.clusters(r)} for r in regions}
+    hsms_before = {h for r in regions for c in sandbox.world.clusters(r) for h in _hsm_ids(c)}
     primary_before = primaries(sandbox)
     seen = len(sandbox.messages())
     started = time.monotonic()
@@ -134,8 +150,26 @@ def run_drill(
     teardown_run_ = teardown_run(sandbox, execution.execution_arn, timeout)
     wall = round(time.monotonic() - started, 3)
     report = drill_report(sandbox, execution.execution_arn)
+    measured = (report or {}).get("measurements") or {}
+    leftovers = leaked(sandbox, before)
+    # An HSM the drill added to a standby it borrowed (a cluster that existed before).
+    leftovers["hsms"] = sorted(
+        {*leftovers["hsms"]}
+        | {
+            h
+            for r in regions
+            for c in sandbox.world.clusters(r)
+            if c["ClusterId"] in before[r]
+            for h in _hsm_ids(c)
+            if h not in hsms_before
+        }
+    )
     return {
         "status": "SUCCEEDED" if execution.status == "SUCCEEDED" else "FAILED",
+        "rto_seconds": measured.get("recovery_time_seconds"),
+        "rpo_seconds": measured.get("backup_age_seconds"),
+        "posture": ((report or {}).get("posture") or {}).get("used", POSTURE_COLD),
+        "posture_reason": ((report or {}).get("posture") or {}).get("reason", ""),
         "execution_status": execution.status,
         "execution_arn": execution.execution_arn,
         "input": execution_input,
@@ -151,13 +185,17 @@ def run_drill(
         "report_markdown_key": ((report or {}).get("report") or {}).get("markdown_key"),
         "report": report,
         "teardown_run": teardown_run_,
-        "leaked_resources": leaked(sandbox, before),
+        "leaked_resources": leftovers,
         **sandbox.permissions_report(),
         "primary_clusters_unchanged": primaries(sandbox) == primary_before,
         "metrics": metrics(sandbox, execution.execution_arn),
         "alerts": alerts(sandbox, seen),
         "wall_seconds": wall,
     }
+
+
+def _hsm_ids(cluster: dict[str, Any]) -> set[str]:
+    return {h["HsmId"] for h in cluster["Hsms"] if h["State"] != "DELETED"}
 
 
 def teardown_run(sandbox: Sandbox, stopped: str, timeout: float) -> dict[str, Any] | None:
@@ -265,9 +303,12 @@ def drill(
     *,
     profile: str | None = None,
     execution_input: dict[str, Any] | None = None,
+    posture: str = POSTURE_COLD,
 ) -> dict[str, Any]:
-    """`hsmdr sandbox drill`: seed, break what the faults say, run the drill."""
-    with drill_sandbox(profile=profile) as sandbox:
+    """`hsmdr sandbox drill`: seed, break what the faults say, run the drill. With a
+    standby posture (pilot-light, warm-standby) in the DR region, the drill exercises
+    it: it borrows the standby the refresher made instead of creating a cluster."""
+    with drill_sandbox(profile=profile, posture=posture) as sandbox:
         execution_input = dict(execution_input or {})
         sandbox.apply_faults(faults, region=drill_region(sandbox, execution_input))
         report = run_drill(sandbox, execution_input)

@@ -86,6 +86,15 @@ def register_sandbox(commands: Any, fault_help: str) -> None:
         "--fault", action="append", default=[], metavar="NAME", help=fault_help + DRILL_FAULTS_HELP
     )
     drill.add_argument("--source", choices=SOURCES, help=SOURCE_HELP)
+    drill.add_argument(
+        "--posture",
+        choices=["cold", "pilot-light", "warm-standby"],
+        default="cold",
+        help="the seeded cluster's dr_posture in the DR region: cold (a drill cluster from "
+        "the newest copy); pilot-light or warm-standby (the DR stack's refresher makes the "
+        "standby first, and the drill borrows it: adds an HSM, or uses its HSM, checks the "
+        "keys, and gives it back)",
+    )
     add_json_flag(drill)
     drill.set_defaults(run=run_sandbox_drill)
 
@@ -245,7 +254,7 @@ def run_sandbox_drill(args: argparse.Namespace) -> Outcome:
         raise UsageError(f"SoftHSM2 is missing: {INSTALL_COMMAND}")
     execution_input = {"source": args.source} if args.source else {}
     try:
-        report = drill(args.fault, execution_input=execution_input)
+        report = drill(args.fault, execution_input=execution_input, posture=args.posture)
     except FaultError as error:
         raise UsageError(str(error)) from error
     return Outcome(report, render_execution(report))
@@ -279,6 +288,12 @@ def render_execution(document: dict[str, Any]) -> str:
             "USD (UNCONFIRMED price)",
             f"Teardown: {(result.get('teardown') or {}).get('status')}",
         ]
+        posture = result.get("posture") or {}
+        if posture:
+            lines.append(
+                f"Posture: {posture.get('used')} (configured {posture.get('configured')}): "
+                f"{posture.get('reason')}"
+            )
     for found in (result.get("findings") or []) if isinstance(result, dict) else []:
         lines.append(f"Finding {found['code']} ({found['severity']}): {found['message']}")
     if document.get("error"):

@@ -67,6 +67,15 @@ class Ec2:
             _DUPLICATE,
         )
 
+    def revoke_ingress(self, group_id: str, permission: dict[str, Any]) -> None:
+        """A borrowed standby's group outlives the drill: its rule is taken back."""
+        self._idempotent(
+            lambda: self._ec2.revoke_security_group_ingress(
+                GroupId=group_id, IpPermissions=[permission]
+            ),
+            *_GONE,
+        )
+
     def revoke_egress(self, group_id: str, permission: dict[str, Any]) -> None:
         self._idempotent(
             lambda: self._ec2.revoke_security_group_egress(

@@ -8,7 +8,10 @@ Safety rules that live here, so they are tested without AWS:
   refused again by `ownership_problem` before any delete;
 - teardown deletes only a cluster whose id this execution recorded (or found by its own
   `hsmdr:drill` tag) and whose `hsmdr:drill` tag, read again right before each delete,
-  is this execution's id.
+  is this execution's id;
+- a drill of a pilot-light or warm-standby posture borrows the region's standby
+  instead of creating a cluster: it never deletes that cluster, and deletes only the
+  HSMs it created there, after re-reading the standby's tags (`borrowed_problem`).
 """
 
 from __future__ import annotations
@@ -46,7 +49,13 @@ from lambdas.shared.models import (
     Backup,
     Cluster,
 )
-from lambdas.shared.protected import BACKUP_ID_PATTERN, CLUSTER_ID_PATTERN, ProtectedCluster
+from lambdas.shared.protected import (
+    BACKUP_ID_PATTERN,
+    CLUSTER_ID_PATTERN,
+    POSTURE_COLD,
+    ProtectedCluster,
+)
+from lambdas.shared.standby import PostureChoice, choose_posture, is_standby_of, standbys_of
 
 DR_COPY = "dr-copy"
 PRIMARY = "primary"
@@ -312,17 +321,24 @@ def zones_of(subnet_ids: Sequence[str], found: Sequence[Subnet], region: str) ->
 
 
 def check_quota(
-    clusters: Sequence[Cluster], region: str, clusters_quota: int, hsms_quota: int
+    clusters: Sequence[Cluster],
+    region: str,
+    clusters_quota: int,
+    hsms_quota: int,
+    *,
+    new_clusters: int = 1,
+    new_hsms: int = 1,
 ) -> None:
-    """The drill needs one more cluster and one HSM in the region."""
+    """A cold drill needs one more cluster and one HSM in the region; a drill of a
+    pilot-light standby one HSM; of a warm standby nothing more."""
     live = [c for c in clusters if c.state not in ("DELETE_IN_PROGRESS", "DELETED")]
-    if len(live) >= clusters_quota:
+    if new_clusters and len(live) + new_clusters > clusters_quota:
         raise NoQuotaHeadroom(
             f"{region} already has {len(live)} clusters, the quota is {clusters_quota}: the "
             "drill cluster would not fit; raise the quota (Service Quotas, AWS CloudHSM)"
         )
     hsms = sum(1 for c in live for h in c.hsms if h.state != HSM_DELETE_IN_PROGRESS)
-    if hsms >= hsms_quota:
+    if new_hsms and hsms + new_hsms > hsms_quota:
         raise NoQuotaHeadroom(
             f"{region} already has {hsms} HSMs, the quota is {hsms_quota}: the drill's HSM "
             "would not fit; raise the quota (Service Quotas, AWS CloudHSM)"
@@ -405,12 +421,80 @@ def ownership_problem(
     return None
 
 
+def borrowed_problem(
+    cluster_id: str,
+    tags: Mapping[str, str] | None,
+    *,
+    deployment: str,
+    source_cluster: str,
+    protected: Collection[str],
+) -> str | None:
+    """Why this drill may not touch the standby it borrowed, or None. Read right
+    before each HSM change: still this deployment's standby of the drilled cluster,
+    not adopted by a restore. (Its cluster is never deleted, whatever this says.)"""
+    if cluster_id in protected:
+        return f"{cluster_id} is a production cluster of this deployment"
+    if tags is None:
+        return f"standby {cluster_id} is gone"
+    if not is_standby_of(tags, deployment, source_cluster):
+        return (
+            f"{cluster_id}'s tags no longer say it is {deployment}'s standby of "
+            f"{source_cluster} (a restore may have adopted it)"
+        )
+    return None
+
+
+def drill_posture(
+    *,
+    spec: ProtectedCluster,
+    region: str,
+    backup_id_given: bool,
+    clusters: Sequence[Cluster],
+    deployment: str,
+    now: datetime,
+    rpo: timedelta,
+) -> PostureChoice:
+    """The posture the drill exercises: the one configured in the drill's region, so a
+    pilot-light or warm-standby cluster is drilled from its standby (the head start
+    is measured, not assumed); cold when the region is cold, a backup was asked for,
+    or the standby cannot be used (and why: a finding the report carries)."""
+    configured = spec.posture(region)
+    if backup_id_given and configured != POSTURE_COLD:
+        return PostureChoice(
+            POSTURE_COLD,
+            f"a backup_id was given: drilled cold, not the configured {configured} posture",
+        )
+    return choose_posture(
+        configured=configured,
+        standbys=standbys_of(clusters, deployment, spec.id),
+        now=now,
+        rpo=rpo,
+    )
+
+
 @dataclass(frozen=True)
 class TeardownDecision:
     delete_hsms: tuple[str, ...]
     delete_cluster: bool
     waiting: tuple[str, ...]
     gone: bool
+
+
+def plan_borrowed_teardown(cluster: Cluster | None, created: Collection[str]) -> TeardownDecision:
+    """One round of giving a borrowed standby back: only the HSMs this drill created
+    are deleted; the cluster (and an HSM the standby had before) stays. `gone` means
+    none of the drill's HSMs is left."""
+    hsms = [h for h in (cluster.hsms if cluster else ()) if h.hsm_id in created]
+    to_delete = tuple(
+        h.hsm_id for h in hsms if h.state in (HSM_ACTIVE, HSM_DEGRADED, HSM_CREATE_IN_PROGRESS)
+    )
+    deleting = [h.hsm_id for h in hsms if h.state == HSM_DELETE_IN_PROGRESS]
+    if not to_delete and not deleting:
+        return TeardownDecision((), False, (), gone=True)
+    waits = tuple(
+        f"HSM {h} of the borrowed standby is being deleted" for h in (*deleting, *to_delete)
+    )
+    return TeardownDecision(to_delete, False, waits, False)
 
 
 def plan_teardown(cluster: Cluster | None) -> TeardownDecision:

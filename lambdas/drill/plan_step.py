@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from lambdas.drill import step_support as support
@@ -12,9 +13,11 @@ from lambdas.drill.network import Ec2
 from lambdas.drill.plan import (
     DR_COPY,
     DRILL_KEY,
+    DrillBackup,
     DrillRequest,
     check_quota,
     choose_backup,
+    drill_posture,
     drill_subnets,
     drill_tags,
     parse_request,
@@ -31,7 +34,9 @@ from lambdas.shared.models import (
     Cluster,
 )
 from lambdas.shared.observability import logger
-from lambdas.shared.protected import ProtectedCluster
+from lambdas.shared.protected import POSTURE_COLD, POSTURE_WARM_STANDBY, ProtectedCluster
+from lambdas.shared.settings import VerificationSettings
+from lambdas.shared.standby import PostureChoice
 
 # Plan: creates nothing ------------------------------------------------------------------
 
@@ -53,13 +58,35 @@ def plan(event: Mapping[str, Any]) -> Job:
     zones = zones_of(subnet_ids, subnets, region)
     clusters = support.gateway_in(region).describe_clusters()
     _refuse_other_drills(clusters, settings.deployment_name, region)
-    check_quota(
-        clusters, region, settings.clusters_per_region_quota, settings.hsms_per_region_quota
-    )
     now = support.utc_now()
+    posture = drill_posture(
+        spec=spec,
+        region=region,
+        backup_id_given=request.backup_id is not None,
+        clusters=clusters,
+        deployment=settings.deployment_name,
+        now=now,
+        rpo=timedelta(hours=VerificationSettings.from_env().rpo_hours_for(spec)),
+    )
+    standby = next((c for c in clusters if c.cluster_id == posture.standby_id), None)
+    check_quota(
+        clusters,
+        region,
+        settings.clusters_per_region_quota,
+        settings.hsms_per_region_quota,
+        new_clusters=0 if standby else 1,
+        new_hsms=0 if posture.posture == POSTURE_WARM_STANDBY else 1,
+    )
     notes = []
     if request.source != choice.source:
         notes.append(f"backup_id {choice.backup.backup_id} is a {choice.source} backup")
+    if standby is not None:
+        # The standby's backup is what a restore would adopt: that is what is drilled.
+        choice = replace(choice, backup=_standby_backup(region, standby.source_backup_id, choice))
+        if standby.subnet_mapping:  # its own subnets (restore.subnets), not the drill's
+            zones = dict(standby.subnet_mapping)
+            subnet_ids = tuple(zones.values())
+            subnets = Ec2.for_region(region).subnets(subnet_ids)
     job: Job = {
         "plan": {
             "execution": execution,
@@ -89,6 +116,7 @@ def plan(event: Mapping[str, Any]) -> Job:
                 "required": settings.require_key_verification,
             },
             "notes": notes,
+            **_posture_fields(posture, spec.posture(region)),
         },
         "run": {
             "step": "plan",
@@ -130,6 +158,24 @@ def _backups(
         cluster_ids=[spec.id], state=BACKUP_READY, limit=1
     )
     return {spec.region: list(newest)}
+
+
+def _posture_fields(posture: PostureChoice, configured: str) -> dict[str, Any]:
+    """The posture drilled and why; a standby borrowed (never deleted by the drill)."""
+    return {
+        "configured_posture": configured,
+        "posture": posture.posture,
+        "posture_reason": posture.reason,
+        "standby_cluster_id": posture.standby_id,
+        "posture_fell_back": posture.posture == POSTURE_COLD and configured != POSTURE_COLD,
+    }
+
+
+def _standby_backup(region: str, backup_id: str | None, choice: DrillBackup) -> Backup:
+    if not backup_id:
+        return choice.backup
+    found = list(support.gateway_in(region).iter_backups(backup_ids=[backup_id], limit=1))
+    return found[0] if found else choice.backup
 
 
 class DrillBusy(CloudHsmDrError):

@@ -23,6 +23,8 @@ from typing import Any
 
 from lambdas.alerting.alerts import SNS_SUBJECT_MAX
 from lambdas.shared import runbooks
+from lambdas.shared.protected import POSTURE_COLD
+from lambdas.shared.standby import posture_cost
 
 SUCCEEDED, FAILED = "SUCCEEDED", "FAILED"
 ERROR, WARNING = "error", "warning"
@@ -35,6 +37,7 @@ DRILL_STEP_FAILED = "DRILL_STEP_FAILED"
 TEARDOWN_FAILED = "TEARDOWN_FAILED"
 DRILL_BACKUP_LEFT = "DRILL_BACKUP_LEFT"
 RTO_EXCEEDED = "RTO_EXCEEDED"
+POSTURE_NOT_EXERCISED = "POSTURE_NOT_EXERCISED"
 
 # CloudWatch metrics (namespace CloudHsmDr). Each is emitted twice in one EMF document:
 # with the service dimension alone (what the drill watcher and the alarms read) and
@@ -165,6 +168,18 @@ def build_report(
                 severity=WARNING,
             )
         )
+    posture = posture_section(plan, hsm_hour_usd)
+    if plan.get("posture_fell_back"):
+        findings.append(
+            finding(
+                POSTURE_NOT_EXERCISED,
+                f"the configured {posture['configured']} posture was not drilled: "
+                f"{posture['reason']}",
+                "check the standby (hsmdr backup verify: STANDBY_* findings) and the standby "
+                "refresher; a restore there would fall back the same way",
+                severity=WARNING,
+            )
+        )
     status, error_name, cause = outcome(job, findings)
     json_key, markdown_key = report_keys(plan["started_at"], plan["execution"])
     cluster = run.get("cluster") or {}
@@ -191,6 +206,7 @@ def build_report(
         },
         "timeline": dict(run["times"]),
         "measurements": measured,
+        "posture": posture,
         "key_verification": _keys_section(plan, run),
         "findings": findings,
         "teardown": {
@@ -280,6 +296,30 @@ def emf_document(
 # Markdown ----------------------------------------------------------------------------------
 
 
+def posture_section(plan: Mapping[str, Any], hsm_hour_usd: float) -> dict[str, Any]:
+    """Which DR posture the drill exercised and why, and what keeping it costs."""
+    configured = str(plan.get("configured_posture") or POSTURE_COLD)
+    used = str(plan.get("posture") or POSTURE_COLD)
+    return {
+        "configured": configured,
+        "used": used,
+        "reason": str(plan.get("posture_reason") or "cold: no standby posture configured"),
+        "standby_cluster_id": plan.get("standby_cluster_id"),
+        "monthly_cost": posture_cost(configured, hsm_hour_usd).to_dict(),
+    }
+
+
+def posture_line(report: Mapping[str, Any]) -> str:
+    posture = report.get("posture") or {}
+    if not posture:
+        return "Posture: cold"
+    cost = posture["monthly_cost"]
+    return (
+        f"Posture: {posture['used']} (configured {posture['configured']}, about "
+        f"{cost['usd_per_month']:,.0f} USD a month): {posture['reason']}"
+    )
+
+
 def render_markdown(report: Mapping[str, Any]) -> str:
     measured = report["measurements"]
     backup = report["backup"]
@@ -293,6 +333,7 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         f"- Backup: `{backup['backup_id']}` ({report['source']}, {report['region']}), created "
         f"{backup['create_timestamp']}, {_duration(backup.get('age_seconds'))} old",
         f"- Drill cluster: `{cluster.get('cluster_id') or 'none created'}` in {report['region']}",
+        f"- {posture_line(report)}",
         "",
         "## Measurements",
         "",
@@ -380,6 +421,7 @@ def alert(report: Mapping[str, Any], console_url: str) -> dict[str, str]:
         f"{measured['rto_minutes']:g} min {_rto(measured['rto_met'])}",
         f"HSM-hours: {measured['hsm_hours']:.4f} (about {measured['estimated_cost_usd']:.2f} USD)",
         f"Teardown: {report['teardown']['status']}",
+        posture_line(report),
     ]
     if report["teardown"].get("run"):
         summary.append(f"Teardown ran in: {report['teardown']['run']} (the drill was stopped)")

@@ -77,6 +77,14 @@ def still_there(job: Job, settings: DrillSettings) -> list[str]:
             cluster = clusters.get(cluster_id)
             if cluster is None or cluster.state == "DELETED":
                 continue
+            if support.borrowed(job, cluster_id):  # the standby stays: only its HSMs count
+                created = {h["hsm_id"] for h in run["hsms"]}
+                found += [
+                    f"HSM {h.hsm_id} ({h.state}) the drill added to standby {cluster_id}"
+                    for h in cluster.hsms
+                    if h.hsm_id in created and h.state != "DELETED"
+                ]
+                continue
             found.append(f"drill cluster {cluster_id} ({cluster.state}) in {region}")
             found += [
                 f"HSM {h.hsm_id} ({h.state}) of drill cluster {cluster_id}"

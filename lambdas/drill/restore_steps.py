@@ -43,6 +43,7 @@ from lambdas.shared.models import (
     HSM_DELETE_IN_PROGRESS,
 )
 from lambdas.shared.observability import logger
+from lambdas.shared.protected import POSTURE_WARM_STANDBY
 
 # The cluster -----------------------------------------------------------------------------
 
@@ -50,6 +51,8 @@ from lambdas.shared.observability import logger
 def create_cluster(job: Job) -> Job:
     plan_, run = job["plan"], job["run"]
     region, execution = plan_["region"], plan_["execution"]
+    if plan_.get("standby_cluster_id"):
+        return _borrow_standby(job)
     mine = support.tagged(support.gateway_in(region), execution)
     if mine:  # an earlier try of this step created it before its response was lost
         cluster = mine[0]
@@ -69,6 +72,22 @@ def create_cluster(job: Job) -> Job:
         "deadline": deadline(support.utc_now(), plan_["cluster_timeout_minutes"]),
     }
     logger.info("drill cluster created", extra={"cluster": run["cluster"]})
+    return support.done(job, "create_cluster")
+
+
+def _borrow_standby(job: Job) -> Job:
+    """Pilot light or warm standby: the restore a disaster would run starts from the
+    region's standby, so the drill does too (its tags checked; nothing is created). The
+    clock starts here, as it starts at CreateCluster for a cold drill."""
+    plan_, run = job["plan"], job["run"]
+    standby = support.owned_cluster(job, plan_["standby_cluster_id"])
+    support.mark(run, "create_requested")
+    run["cluster"] = support.cluster_record(standby, plan_["region"])
+    run["cluster_wait"] = {
+        "status": "WAITING",
+        "deadline": deadline(support.utc_now(), plan_["cluster_timeout_minutes"]),
+    }
+    logger.info("drill borrows the standby", extra={"cluster": run["cluster"]})
     return support.done(job, "create_cluster")
 
 
@@ -131,6 +150,8 @@ def create_hsm(job: Job) -> Job:
     cluster = support.owned_cluster(job, run["cluster"]["cluster_id"])
     known = {h["hsm_id"] for h in run["hsms"]}
     serving = [h for h in cluster.hsms if h.state in (HSM_ACTIVE, HSM_CREATE_IN_PROGRESS)]
+    if plan_.get("posture") == POSTURE_WARM_STANDBY and not known:
+        return _use_warm_hsm(job, serving)
     if serving:  # an earlier try of this step created it before its response was lost
         hsm = serving[0]
         if hsm.hsm_id not in known:
@@ -156,6 +177,27 @@ def create_hsm(job: Job) -> Job:
         "deadline": deadline(support.utc_now(), plan_["hsm_timeout_minutes"]),
     }
     logger.info("drill HSM created", extra={"hsm": run["hsm"]})
+    return support.done(job, "create_hsm")
+
+
+def _use_warm_hsm(job: Job, serving: list[Any]) -> Job:
+    """A warm standby's HSM already serves: the drill waits on it, creates none, and
+    never deletes it (it is not in the drill's own HSMs)."""
+    plan_, run = job["plan"], job["run"]
+    active = [h for h in serving if h.state == HSM_ACTIVE]
+    if not active:
+        raise HsmCreationFailed(
+            f"warm standby {plan_['standby_cluster_id']} has no ACTIVE HSM any more: the "
+            "posture a restore would use is not there (see STANDBY_NO_HSM)"
+        )
+    hsm = active[0]
+    run["hsm"] = {
+        "hsm_id": hsm.hsm_id,
+        "zone": hsm.availability_zone,
+        "purpose": "borrowed",
+        "status": hsm.state,
+        "deadline": deadline(support.utc_now(), plan_["hsm_timeout_minutes"]),
+    }
     return support.done(job, "create_hsm")
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from lambdas.drill.plan import (
     DRILL_KEY,
     NotOwnedByThisDrill,
+    borrowed_problem,
     network_plan,
     ownership_problem,
 )
@@ -75,21 +76,39 @@ def tagged(gateway: CloudHsmGateway, execution: str) -> list[Cluster]:
     ]
 
 
+def borrowed(job: Job, cluster_id: str) -> bool:
+    """Whether `cluster_id` is the standby this drill borrowed (never deleted by it)."""
+    return bool(cluster_id) and job["plan"].get("standby_cluster_id") == cluster_id
+
+
+def _problem(job: Job, cluster_id: str, tags: dict[str, str] | None) -> str | None:
+    plan_ = job["plan"]
+    if borrowed(job, cluster_id):
+        return borrowed_problem(
+            cluster_id,
+            tags,
+            deployment=plan_["deployment"],
+            source_cluster=plan_["source_cluster_id"],
+            protected=protected(),
+        )
+    return ownership_problem(cluster_id, tags, plan_["execution"], protected())
+
+
 def owned_cluster(job: Job, cluster_id: str) -> Cluster:
+    """The drill cluster, or the standby it borrowed, with its tags checked."""
     cluster = gateway_in(job["plan"]["region"]).find_clusters([cluster_id]).get(cluster_id)
-    problem = ownership_problem(
-        cluster_id, cluster.tags if cluster else None, job["plan"]["execution"], protected()
-    )
+    problem = _problem(job, cluster_id, dict(cluster.tags) if cluster else None)
     if problem or cluster is None:
         raise NotOwnedByThisDrill(problem or f"drill cluster {cluster_id} is gone")
     return cluster
 
 
 def require_owned(job: Job, cluster_id: str, gateway: CloudHsmGateway | None = None) -> None:
-    """The cluster's tags, read now, must name this execution; never a production one."""
+    """The cluster's tags, read now, must name this execution (or, for the borrowed
+    standby, still say it is this deployment's standby); never a production one."""
     gateway = gateway or gateway_in(job["plan"]["region"])
     tags = gateway.list_tags(cluster_id)
-    problem = ownership_problem(cluster_id, tags, job["plan"]["execution"], protected())
+    problem = _problem(job, cluster_id, tags)
     if problem:
         raise NotOwnedByThisDrill(f"refusing to delete anything in {cluster_id}: {problem}")
 

@@ -18,6 +18,7 @@ from lambdas.drill.plan import (
     deadline,
     passed,
     plan_backup_cleanup,
+    plan_borrowed_teardown,
     plan_teardown,
 )
 from lambdas.drill.report import (
@@ -39,6 +40,7 @@ from lambdas.shared.errors import (
 )
 from lambdas.shared.executions import state_machine_of
 from lambdas.shared.gateway import CloudHsmGateway
+from lambdas.shared.models import Cluster
 from lambdas.shared.observability import logger
 
 # Teardown: always ------------------------------------------------------------------------
@@ -100,6 +102,8 @@ def _tear_down_cluster(
     for record in run["hsms"]:
         if record["hsm_id"] not in hsms_now:
             support.gone(run, record["hsm_id"], now)
+    if support.borrowed(job, cluster_id):
+        return _give_back_standby(job, gateway, cluster, state)
     decision = plan_teardown(cluster)
     if decision.gone:
         return []
@@ -118,6 +122,30 @@ def _tear_down_cluster(
         state["actions"].append(f"deleted drill cluster {cluster_id}")
     if cluster_id not in state["owned"]:
         state["owned"].append(cluster_id)
+    return list(decision.waiting)
+
+
+def _give_back_standby(
+    job: Job, gateway: CloudHsmGateway, cluster: Cluster | None, state: dict[str, Any]
+) -> list[str]:
+    """The borrowed standby stays: only the HSMs this drill created on it go (its tags
+    read again right before each delete); the cluster, an HSM it had before and the
+    backups CloudHSM makes of it are the standby refresher's."""
+    run = job["run"]
+    created = {h["hsm_id"] for h in run["hsms"]}
+    decision = plan_borrowed_teardown(cluster, created)
+    for hsm_id in decision.delete_hsms:
+        assert cluster is not None  # an HSM to delete was found in it
+        support.require_owned(job, cluster.cluster_id, gateway)
+        gateway.delete_hsm(cluster.cluster_id, hsm_id)
+        state["actions"].append(
+            f"deleted HSM {hsm_id} the drill added to standby {cluster.cluster_id}"
+        )
+    if decision.gone and "standby_kept" not in state:
+        state["standby_kept"] = run["cluster"]["cluster_id"]
+        state["actions"].append(
+            f"kept standby {run['cluster']['cluster_id']}: borrowed, not created by this drill"
+        )
     return list(decision.waiting)
 
 
@@ -173,6 +201,10 @@ def _close_network(job: Job, settings: DrillSettings, state: dict[str, Any]) -> 
         state["network_closed"] = True
         return
     rules = support.network_rules(job, settings, group)
+    if rules.ingress is not None and support.borrowed(job, run["cluster"]["cluster_id"]):
+        # A drill cluster's group goes with it; a borrowed standby's stays: revoke.
+        Ec2.for_region(job["plan"]["region"]).revoke_ingress(group, rules.ingress)
+        state["actions"].append(f"revoked the verifier's ingress rule on the standby ({group})")
     if rules.egress is not None:
         Ec2.for_region(settings.primary_region).revoke_egress(
             settings.verifier_security_group, rules.egress

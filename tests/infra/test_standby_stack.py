@@ -104,3 +104,18 @@ def test_a_warm_refresher_creates_hsms_only_on_its_own_standbys_and_alerts() -> 
         for s in statements
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
+
+
+def test_the_warm_refresher_grants_pass_the_iam_gate() -> None:
+    from tests.infra.static_gates import iam_findings, iam_statements
+    from tests.infra.template_arns import StackTemplate
+
+    app = warm_standby_app()
+    stack = StackTemplate(
+        "warm-standby", DR_STACK, app.regions[DR_STACK], app.accounts[DR_STACK],
+        app.templates[DR_STACK],
+    )  # fmt: skip
+    labels = {s.label for s in iam_statements(stack)}
+    assert {"WarmStandbyHsmOnlyOnStandbys", "CreateStandbyOnlyTagged"} <= labels
+    problems = [f.line() for f in iam_findings([stack]) if "StandbyRefresher" in f.line()]
+    assert problems == []

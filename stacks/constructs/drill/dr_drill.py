@@ -21,6 +21,10 @@ IAM, the second line of defence behind the code's own checks (lambdas/drill/plan
 - CreateHsm and DeleteCluster only on clusters carrying an `hsmdr:drill` tag and this
   deployment's tag; DeleteHsm takes no resource in IAM: "*" in the drill regions, and
   teardown deletes only HSMs of clusters it re-read as its own;
+- a drill of a pilot-light posture borrows the region's standby: CreateHsm (never
+  DeleteCluster) also on clusters tagged as this deployment's standby and not adopted
+  by a restore, only with such a posture configured; teardown deletes only the HSMs the
+  drill added there, after re-reading the standby's tags;
 - the drill's backups (CloudHSM backs the drill cluster up when its HSM is removed, so
   they cannot be tagged at creation): TagResource on backups with `hsmdr:drill` only,
   DeleteBackup only on backups so tagged, never on this project's copies or golden
@@ -30,7 +34,9 @@ IAM, the second line of defence behind the code's own checks (lambdas/drill/plan
   (aws:ViaAWSService); the drill's own ingress rule only on security groups tagged
   `hsmdr:drill`, which it may tag with that key alone (CloudHSM makes the group: it
   cannot be tagged at creation), never the protected clusters' known group (Deny);
-  egress only on the verifier's group.
+  egress only on the verifier's group. A borrowed standby's group outlives the drill:
+  the drill revokes its own ingress rule there (RevokeSecurityGroupIngress, on groups
+  tagged `hsmdr:drill` only).
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from lambdas.shared.copies import (
     MANAGED_BY_VALUE,
     SOURCE_BACKUP_KEY,
 )
+from lambdas.shared.standby import ADOPTED_BY_KEY, STANDBY_OF_KEY
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.alerting.scheduled_job import schedule_expression
@@ -396,6 +403,30 @@ def _security_group_arn(scope: Construct, region: str) -> str:
     )
 
 
+def borrowed_standby_statements(
+    config: DeploymentConfig, clusters: list[str], regions: list[str]
+) -> list[iam.PolicyStatement]:
+    """CreateHsm on this deployment's pilot-light standbys (a drill of that posture
+    adds the HSM a restore would), only where such a posture is configured."""
+    if not any(config.pilot_light(r) for r in regions):
+        return []
+    return [
+        iam.PolicyStatement(
+            sid="DrillAddsHsmToStandbys",
+            actions=["cloudhsm:CreateHsm"],
+            resources=clusters,
+            conditions={
+                "StringEquals": {
+                    f"aws:ResourceTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+                    f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name,
+                },
+                "StringLike": {f"aws:ResourceTag/{STANDBY_OF_KEY}": "*"},
+                "Null": {f"aws:ResourceTag/{ADOPTED_BY_KEY}": "true"},
+            },
+        )
+    ]
+
+
 def drill_statements(
     scope: Construct, config: DeploymentConfig, verifier_group: ec2.ISecurityGroup | None
 ) -> list[iam.PolicyStatement]:
@@ -442,6 +473,7 @@ def drill_statements(
             resources=clusters,
             conditions={"StringLike": drill_tag_present, "StringEquals": ours},
         ),
+        *borrowed_standby_statements(config, clusters, regions),
         # DeleteHsm takes no resource type and no condition key: "*" in the drill
         # regions; teardown deletes only HSMs of clusters whose tags it re-reads first.
         delete_hsm_statement(regions),
@@ -502,7 +534,7 @@ def drill_statements(
             ),
             iam.PolicyStatement(
                 sid="IngressOnlyToDrillGroups",
-                actions=["ec2:AuthorizeSecurityGroupIngress"],
+                actions=["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
                 resources=groups,
                 conditions={"StringLike": {f"ec2:ResourceTag/{DRILL_KEY}": "*"}},
             ),
