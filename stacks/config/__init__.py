@@ -678,21 +678,6 @@ class RecoveryAccount(_Strict):
         description="who the vault stack's own topics reach",
         json_schema_extra={"shown_default": "`escalation`"},
     )
-    poll_seconds: int = Field(
-        default=60, ge=1, le=3600, description="the refresh's wait between status checks"
-    )
-    cluster_timeout_minutes: int = Field(
-        default=60, ge=1, le=24 * 60, description="a vault cluster must be ACTIVE within this"
-    )
-    hsm_timeout_minutes: int = Field(
-        default=45,
-        ge=1,
-        le=24 * 60,
-        description="the vault HSM must be ACTIVE (and later gone) within this",
-    )
-    max_hsm_attempts: int = Field(
-        default=3, ge=1, le=10, description="DEGRADED HSMs in a row before a refresh gives up"
-    )
 
     def vault_region(self, deployment_region: str) -> str:
         return self.region or deployment_region

@@ -31,10 +31,11 @@ def vault_settings(config: DeploymentConfig) -> VaultSettings:
         keep_days=vault.retention.keep_days,
         rpo_hours=vault.objective_hours(config.rpo_hours),
         silent_after_hours=vault.silent_after_hours,
-        poll_seconds=vault.poll_seconds,
-        cluster_timeout_minutes=vault.cluster_timeout_minutes,
-        hsm_timeout_minutes=vault.hsm_timeout_minutes,
-        max_hsm_attempts=vault.max_hsm_attempts,
+        # The restore's waits and deadlines: a vault cluster is a restored cluster.
+        poll_seconds=config.restore.poll_seconds,
+        cluster_timeout_minutes=config.restore.cluster_timeout_minutes,
+        hsm_timeout_minutes=config.restore.hsm_timeout_minutes,
+        max_hsm_attempts=config.restore.max_hsm_attempts,
         golden_enabled=vault.retention.golden.enabled,
         golden_period=vault.retention.golden.period,
         golden_keep=vault.retention.golden.keep,
@@ -44,8 +45,8 @@ def vault_settings(config: DeploymentConfig) -> VaultSettings:
 def refresh_timeout_minutes(config: DeploymentConfig) -> float:
     """Every protected cluster refreshed one after the other, each with its cluster
     wait, every HSM attempt created and discarded, the last removed, and the backup."""
-    vault = recovery_of(config)
-    one = vault.cluster_timeout_minutes + vault.hsm_timeout_minutes * (
-        2 * vault.max_hsm_attempts + 2
+    restore = config.restore
+    one = restore.cluster_timeout_minutes + restore.hsm_timeout_minutes * (
+        2 * restore.max_hsm_attempts + 2
     )
     return len(config.protected_clusters) * one + 30
