@@ -43,8 +43,6 @@ def run_step(
 ) -> dict[str, Any]:
     name = event.get("step") if isinstance(event, dict) else None
     if name in EVENT_STEPS:
-        if name == "plan":
-            return steps.plan(event, settings, gateway_for)
         return EVENT_STEPS[name](event, settings, gateway_for, now)
     if name in JOB_STEPS:
         job = event.get("job")

@@ -45,7 +45,9 @@ def refresh_id_of(execution: str) -> str:
     return execution.rsplit(":", 1)[-1]
 
 
-def plan(event: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor) -> dict[str, Any]:
+def plan(
+    event: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, now: datetime
+) -> dict[str, Any]:
     gateway = gateway_for(settings.region)
     shared = list(gateway.iter_shared_backups())
     owned = list(gateway.iter_backups())
@@ -67,7 +69,7 @@ def create_cluster(
 ) -> dict[str, Any]:
     refresh, plan_ = job["refresh"], job["plan"]
     gateway = gateway_for(settings.region)
-    shared = gateway_shared(gateway, refresh["shared_arn"], refresh["shared_id"])
+    shared = _shared_backup(gateway, refresh["shared_arn"], refresh["shared_id"])
     cluster = gateway.create_cluster(
         hsm_type=refresh["hsm_type"],
         subnet_ids=settings.subnet_ids,
@@ -88,7 +90,7 @@ def create_cluster(
     return {"plan": plan_, "refresh": refresh, "run": run}
 
 
-def gateway_shared(gateway: CloudHsmGateway, arn: str, backup_id: str) -> Any:
+def _shared_backup(gateway: CloudHsmGateway, arn: str, backup_id: str) -> Backup:
     """The shared backup as the vault sees it now (it may have been unshared since)."""
     for backup in gateway.iter_shared_backups():
         if backup.backup_arn == arn or backup.backup_id == backup_id:
