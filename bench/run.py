@@ -10,6 +10,10 @@
 - pilot_light_restore(_realistic): a restore that adopts a pilot-light standby, its
   RTO against the HSM-create floor and the cold floor (cluster from backup + first
   HSM), at demo speed and in the realistic profile on the 120x clock.
+- posture_rto_realistic: in one run, a restore per DR posture (cold, pilot light, warm
+  standby) in the realistic profile on the 120x clock: each RTO against the cold
+  floor, each posture's aim, its monthly cost from `drills.hsm_hour_usd` and the
+  standby refresh's API calls.
 """
 
 from __future__ import annotations
@@ -262,6 +266,104 @@ def pilot_light_restore(speed_name: str = "demo") -> dict[str, Any]:
     }
 
 
+WARM_STANDBY_AIM_SECONDS = 120  # "at most two minutes plus client re-pointing"
+# The states before the service is back that wait on a CloudHSM transition (compressed
+# time); a warm standby's restore must run none of them.
+EMULATED_WAITS = ("CreateCluster", "WaitForCluster", "CreateFirstHsm", "WaitForFirstHsm")
+
+
+def posture_rto(speed_name: str = "realistic") -> dict[str, Any]:
+    """RTO per DR posture against the cold floor, in one run.
+
+    One restore after the disaster per posture, each in its own sandbox, at
+    `speed_name` (`realistic`: AWS's durations on a clock 120x faster; emulated
+    seconds are the measured ones x 120), 1 s poll. Floors: cold = cluster create + one
+    HSM create; pilot light = one HSM create. Aims: pilot light at most the HSM-create
+    floor x 1.10 + one poll; warm standby at most two minutes plus client re-pointing
+    (the restore publishes the client configuration; re-pointing the clients themselves
+    is outside it). A warm standby's restore waits on no CloudHSM transition before the
+    service is back (checked: no such state ran), so its seconds are not compressed and
+    are compared as they are. Costs: `posture_cost` at the sandbox config's
+    `drills.hsm_hour_usd`.
+    """
+    from lambdas.shared.standby import posture_cost
+    from sandbox.emulator import SPEEDS
+    from sandbox.emulator.profile import REALISTIC_SPEEDUP
+    from sandbox.restore_scenarios import restore_after_disaster
+    from sandbox.session import SANDBOX_CONFIG, speed
+    from stacks.config import load_config
+
+    poll = 1
+    profile = SPEEDS[speed_name]
+    scale = REALISTIC_SPEEDUP if speed_name == "realistic" else 1.0
+    price = load_config(SANDBOX_CONFIG).drills.hsm_hour_usd
+    postures: dict[str, Any] = {}
+    for posture in ("cold", "pilot-light", "warm-standby"):
+        with speed(speed_name):
+            report = restore_after_disaster(posture=posture)
+        rto = report["rto_seconds"]
+        # The floors as drawn in this run (jitter included), in wall seconds.
+        drawn = _first_drawn(report, scale)
+        hsm_floor = drawn.get("hsm_create", profile.hsm_create.total_seconds())
+        cold_floor = drawn.get("cluster_create", profile.cluster_create.total_seconds()) + (
+            hsm_floor
+        )
+        names = [s["state"] for s in report["timeline"]]
+        before = (
+            names[: names.index("NotifyServiceRestored")]
+            if "NotifyServiceRestored" in names
+            else names
+        )
+        waits = [n for n in before if n in EMULATED_WAITS]
+        standby = report.get("standby") or {}
+        refreshes = [r for r in (standby.get("refresh"), standby.get("warm_refresh")) if r]
+        if posture == "pilot-light":
+            within = rto is not None and rto <= 1.10 * hsm_floor + poll
+            aim = "rto <= 1.10 x HSM-create floor + one poll interval"
+        elif posture == "warm-standby":
+            within = rto is not None and not waits and rto <= WARM_STANDBY_AIM_SECONDS
+            aim = "no CloudHSM wait before the service is back; rto <= 120 s + re-pointing"
+        else:
+            within = rto is not None and rto <= 1.10 * cold_floor + 2 * poll
+            aim = "rto <= 1.10 x cold floor + a poll per wait (the cold floor itself)"
+        postures[posture] = {
+            "status": report["status"],
+            "posture_used": report["posture"],
+            "posture_reason": report["posture_reason"],
+            "rto_seconds": rto,
+            "rto_emulated_seconds": None if rto is None else round(rto * scale, 3),
+            "ratio_to_cold_floor": round(rto / cold_floor, 3) if rto else None,
+            "floors_drawn_seconds": {"pilot_light": hsm_floor, "cold": cold_floor},
+            "emulated_waits_before_service": waits,
+            "within_aim": within,
+            "aim": aim,
+            "monthly_cost": posture_cost(posture, price).to_dict(),
+            "standby_refresh_api_calls": sum(r.get("api_calls") or 0 for r in refreshes),
+            "leaked_resources": report["leaked_resources"],
+        }
+    nominal_hsm = profile.hsm_create.total_seconds()
+    nominal_cold = (profile.cluster_create + profile.hsm_create).total_seconds()
+    return {
+        "speed": speed_name,
+        "poll_seconds": poll,
+        "hsm_hour_usd": price,
+        "nominal_floors_seconds": {"cold": nominal_cold, "pilot_light": nominal_hsm},
+        "nominal_floors_emulated_seconds": {
+            "cold": nominal_cold * scale,
+            "pilot_light": nominal_hsm * scale,
+        },
+        "postures": postures,
+    }
+
+
+def _first_drawn(report: dict[str, Any], scale: float) -> dict[str, float]:
+    """The first cluster_create and hsm_create the restore drew, in wall seconds."""
+    found: dict[str, float] = {}
+    for drawn in report.get("emulated_durations") or []:
+        found.setdefault(drawn["step"], round(drawn["seconds"] / scale, 3))
+    return found
+
+
 def drill_hsm_time(runs: int = 3) -> dict[str, Any]:
     """HSM time a DR drill spends, against the floor: one HSM created, the keys verified,
     the HSM deleted, one after the other (aim: ratio under 1.10).
@@ -311,6 +413,7 @@ def main() -> None:
         "restore_times": restore_times(),
         "pilot_light_restore": pilot_light_restore("demo"),
         "pilot_light_restore_realistic": pilot_light_restore("realistic"),
+        "posture_rto_realistic": posture_rto("realistic"),
         "drill_hsm_time": drill_hsm_time(),
     }
     print(json.dumps(result, indent=2))
