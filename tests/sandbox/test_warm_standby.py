@@ -78,3 +78,40 @@ def test_verification_reports_a_warm_standby_without_its_hsm_and_the_refresher_r
         codes = {f["code"] for f in fire_verification(sandbox)["findings"]}
         assert "STANDBY_NO_HSM" not in codes
         assert sandbox.permissions_report()["denied_calls"] == []
+
+
+def test_a_new_copy_rotates_the_warm_standby_under_the_refreshers_own_permissions() -> None:
+    from lambdas.shared.copies import copy_tags
+    from lambdas.shared.models import Backup
+
+    east = "us-east-1"
+    with Sandbox(posture_config(WEST, WARM), profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        old = keep_standby(sandbox, WEST, WARM)
+        [old_hsm] = old["hsms_before_disaster"]
+        # A new backup of the protected cluster (removing an HSM makes one), copied west.
+        primary_hsm = sandbox.world.hsms(SOURCE)[0]["HsmId"]
+        boto3.client("cloudhsmv2", region_name=east).delete_hsm(ClusterId=SOURCE, HsmId=primary_hsm)
+        sandbox.world.settle()
+        newest = max(
+            (b for b in sandbox.world.backups(east) if b.get("ClusterId") == SOURCE),
+            key=lambda b: b["CreateTimestamp"],
+        )
+        tags = copy_tags(sandbox.config.deployment_name, Backup.from_api(newest))
+        new_copy = sandbox.world.seed_copy(newest["BackupId"], WEST, tags=tags)
+        # Run by run, as the schedule would: the new standby, its HSM, then the old
+        # standby's HSM, then the old standby. The old one serves until the new one does.
+        runs = [keep_standby(sandbox, WEST, "pilot-light")["refresh"] for _ in range(4)]
+        [created] = runs[0]["created"]
+        assert created["backup"] == new_copy and runs[0]["deleted"] == []
+        assert [h["standby"] for h in runs[1]["hsms_created"]] == [created["standby"]]
+        assert runs[1]["hsms_deleted"] == [] and runs[1]["deleted"] == []
+        assert [(h["standby"], h["hsm"]) for h in runs[2]["hsms_deleted"]] == [
+            (old["cluster_id"], old_hsm["hsm_id"])
+        ]
+        assert runs[3]["deleted"] == [old["cluster_id"]]
+        live = [c for c in sandbox.world.clusters(WEST) if c["State"] != "DELETED"]
+        assert [c["ClusterId"] for c in live] == [created["standby"]]
+        assert [h["State"] for h in live[0]["Hsms"] if h["State"] != "DELETED"] == ["ACTIVE"]
+        assert all(not r["refused"] and not r["errors"] for r in runs)
+        assert sandbox.permissions_report()["denied_calls"] == []
