@@ -15,6 +15,7 @@ from lambdas.shared.settings import SettingsError
 VAULT_SETTINGS = "HSMDR_VAULT_SETTINGS"
 VAULT_PAGE_TOPIC_ARN = "HSMDR_VAULT_PAGE_TOPIC_ARN"  # a token: not in the JSON
 VAULT_STATE_MACHINE_ARN = "HSMDR_VAULT_STATE_MACHINE_ARN"  # a token: not in the JSON
+VAULT_ALERT_MEMORY_TABLE = "HSMDR_VAULT_ALERT_MEMORY_TABLE"  # a token: not in the JSON
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class VaultSettings:
     golden_enabled: bool = False
     golden_period: str = "monthly"
     golden_keep: int = 12
+    repeat_alert_minutes: int = 240  # the same findings page again only after this long
 
     def to_env(self) -> dict[str, str]:
         data = asdict(self)

@@ -11,7 +11,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.alerting.alerts import Alert
-from lambdas.alerting.delivery import publish
+from lambdas.alerting.delivery import Repeat
+from lambdas.alerting.memory import AlertMemory, signature
 from lambdas.shared import runbooks
 from lambdas.shared.executions import recent_executions
 from lambdas.shared.gateway import CloudHsmGateway
@@ -19,7 +20,12 @@ from lambdas.shared.observability import logger, metrics, tracer
 from lambdas.shared.settings import AlertTopics
 from lambdas.shared.severity import PAGE
 from lambdas.vault.checks import Execution, VaultFinding, check_vault
-from lambdas.vault.settings import VAULT_PAGE_TOPIC_ARN, VAULT_STATE_MACHINE_ARN, VaultSettings
+from lambdas.vault.settings import (
+    VAULT_ALERT_MEMORY_TABLE,
+    VAULT_PAGE_TOPIC_ARN,
+    VAULT_STATE_MACHINE_ARN,
+    VaultSettings,
+)
 
 LOOK_BACK = timedelta(days=7)
 
@@ -68,8 +74,21 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     gateway = CloudHsmGateway.for_region(settings.region)
     findings = run_verification(settings, gateway, executions, now)
     metrics.add_metric(name="VaultFindings", unit=MetricUnit.Count, value=len(findings))
-    sent = None
-    if findings:
-        topics = AlertTopics(page=os.environ.get(VAULT_PAGE_TOPIC_ARN))
-        sent = publish(vault_alert(settings.deployment_name, findings), topics)
-    return {"findings": [f.to_dict() for f in findings], "alert": sent}
+    table = os.environ.get(VAULT_ALERT_MEMORY_TABLE)
+    repeat = Repeat(
+        AlertMemory(boto3.client("dynamodb"), table) if table else None,
+        "vault",
+        timedelta(minutes=settings.repeat_alert_minutes),
+    )
+    if not findings:
+        repeat.clear()
+        return {"findings": [], "alert_message_id": None}
+    topics = AlertTopics(page=os.environ.get(VAULT_PAGE_TOPIC_ARN))
+    sent = repeat.publish(
+        vault_alert(settings.deployment_name, findings),
+        topics,
+        signature=signature(f"{f.code}:{f.subject}" for f in findings),
+        now=now,
+        scheduled=isinstance(event, dict) and event.get("source") == "schedule",
+    )
+    return {"findings": [f.to_dict() for f in findings], **sent}

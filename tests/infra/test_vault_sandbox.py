@@ -39,8 +39,15 @@ def test_shared_backup_becomes_a_vault_backup_the_recovery_account_owns(tmp_path
             b["BackupArn"] for b in sandbox.world.backups("us-east-1") if b["BackupId"] == shared_id
         ]
         sandbox.world.promote_policy_share(arn)
-        # When the vault refresh runs in the recovery account
         vault = sandbox.deployments[vault_stack_name(DEPLOYMENT)]
+        # Before any refresh the vault is empty: one page, not one every hour
+        first = vault.fire_schedule("VaultVerificationJobSchedule").invocation
+        assert first is not None and first.function_error is None, first
+        assert [f["code"] for f in first.payload["findings"]] == ["VAULT_EMPTY"]
+        assert first.payload["alert_message_id"]
+        again = vault.fire_schedule("VaultVerificationJobSchedule").invocation
+        assert again is not None and again.payload["alert_held_back"] is True
+        # When the vault refresh runs in the recovery account
         result = vault.run_state_machine("VaultRefreshWorkflow", {}, timeout=300)
         # Then it succeeded, and the recovery account owns a vault backup of that cluster
         assert result.status == "SUCCEEDED", (result.error, result.cause)

@@ -39,6 +39,7 @@ def vault_settings(config: DeploymentConfig) -> VaultSettings:
         golden_enabled=vault.retention.golden.enabled,
         golden_period=vault.retention.golden.period,
         golden_keep=vault.retention.golden.keep,
+        repeat_alert_minutes=(vault.escalation or config.escalation).repeat_after_minutes,
     )
 
 

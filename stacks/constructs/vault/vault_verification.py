@@ -9,7 +9,11 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from lambdas.shared import runbooks
-from lambdas.vault.settings import VAULT_PAGE_TOPIC_ARN, VAULT_STATE_MACHINE_ARN
+from lambdas.vault.settings import (
+    VAULT_ALERT_MEMORY_TABLE,
+    VAULT_PAGE_TOPIC_ARN,
+    VAULT_STATE_MACHINE_ARN,
+)
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.alerting.scheduled_job import ScheduledJob
@@ -44,6 +48,7 @@ class VaultVerification(Construct):
                 **vault_settings(config).to_env(),
                 VAULT_PAGE_TOPIC_ARN: alerting.topic.topic_arn,
                 VAULT_STATE_MACHINE_ARN: state_machine,
+                VAULT_ALERT_MEMORY_TABLE: alerting.memory.table_name,
             },
             timeout=Duration.minutes(2),
         )
@@ -56,19 +61,13 @@ class VaultVerification(Construct):
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["states:ListExecutions"], resources=[state_machine])
         )
-        alerting.topic.grant_publish(function)
+        alerting.grant_alerts(function)  # the page topic, its key, the alert memory
         alerting.grant_publish_key(function)
         acknowledge(
             self.lambda_.role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
             "cloudhsm:DescribeBackups/DescribeClusters and X-Ray trace writes support no "
             "resource-level permissions.",
-        )
-        acknowledge(
-            self.lambda_.role,
-            "AwsSolutions::AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-            "Publishing to the KMS-encrypted alert topic needs GenerateDataKey*; the "
-            "statement is scoped to the alert key alone.",
         )
         self.job = ScheduledJob(
             self,
