@@ -22,6 +22,7 @@ RECOVERY = "210987654321"
 DEPLOYMENT = "hsmdr-sandbox"
 VAULT_STACK = vault_stack_name(DEPLOYMENT)
 HANDLER = "tests.sandbox.test_accounts.look_around"
+SDK_DESCRIBE_BACKUPS = "arn:aws:states:::aws-sdk:cloudhsmv2:describeBackups"
 CONFIGURED_SUBNETS = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
 VAULT_CONFIG = f"""
 recovery_account:
@@ -119,6 +120,29 @@ def _vault_template() -> dict[str, Any]:
                 },
                 "DependsOn": ["WorkflowRole", "LookFunction"],
             },
+            "SdkRole": role(
+                {"Effect": "Allow", "Action": "cloudhsm:DescribeBackups", "Resource": "*"}
+            ),
+            "SdkWorkflow": {
+                "Type": "AWS::StepFunctions::StateMachine",
+                "Properties": {
+                    "RoleArn": {"Fn::GetAtt": ["SdkRole", "Arn"]},
+                    "DefinitionString": json.dumps(
+                        {
+                            "StartAt": "ListShared",
+                            "States": {
+                                "ListShared": {
+                                    "Type": "Task",
+                                    "Resource": SDK_DESCRIBE_BACKUPS,
+                                    "Parameters": {"Shared": True},
+                                    "End": True,
+                                }
+                            },
+                        }
+                    ),
+                },
+                "DependsOn": ["SdkRole"],
+            },
         }
     }
 
@@ -162,8 +186,9 @@ def test_vault_stack_runs_in_the_recovery_account_and_sees_only_what_is_shared(
     """Given the vault stack deployed by the sandbox beside production, production's
     seeded cluster, and its newest backup shared with the recovery account (the share
     promoted to a standard RAM share)
-    When the vault function is invoked directly and through its workflow
-    Then it runs as the recovery account (its ARN names it, IAM allowed its calls),
+    When the vault function is invoked directly and through its workflow, and a
+    workflow lists shared backups with an aws-sdk task
+    Then each runs as the recovery account (its ARN names it, IAM allowed its calls),
     sees none of production's clusters and lists exactly the shared backup."""
     [cluster_id] = sandbox.seed_protected_clusters(dr_copies=False)
     newest = [b for b in sandbox.world.backups("us-east-1") if b["ClusterId"] == cluster_id][-1]
@@ -187,6 +212,7 @@ def test_vault_stack_runs_in_the_recovery_account_and_sees_only_what_is_shared(
 
     invoked = vault.invoke("look-around").payload
     executed = vault.run_state_machine("LookWorkflow", {})
+    sdk_task = vault.run_state_machine("SdkWorkflow", {})
 
     assert vault.account_id == RECOVERY
     assert sandbox.deployment.account_id == PRODUCTION
@@ -195,6 +221,8 @@ def test_vault_stack_runs_in_the_recovery_account_and_sees_only_what_is_shared(
     assert invoked["shared"] == [arn]
     assert executed.status == "SUCCEEDED"
     assert executed.output["shared"] == [arn]
+    assert sdk_task.status == "SUCCEEDED", sdk_task.cause
+    assert [b["BackupArn"] for b in sdk_task.output["Backups"]] == [arn]
     assert sorted(sandbox.worlds) == [PRODUCTION, RECOVERY]
     assert sandbox.world.account_id == PRODUCTION
     assert sandbox.permissions.denials == []
