@@ -278,7 +278,12 @@ class Sandbox:
             )
         account = accounts[config.deployment_name]
         try:
+            from sandbox.permissions import in_account
+
             self._stack.enter_context(_environment({"AWS_DEFAULT_REGION": config.region}))
+            # The sandbox's own calls (networks, seeding, a test's clients) are the
+            # deployment's account's, whatever moto's default account is.
+            self._stack.enter_context(in_account(account))
             self._stack.enter_context(_quiet_interpreter())
             self.world = opened_world(CloudHsmWorld(profile=self.profile, account_id=account))
             for other in sorted(set(accounts.values()) - {account}):
@@ -287,7 +292,6 @@ class Sandbox:
             from sandbox.permissions import (
                 PermissionEnforcer,
                 enforcing,
-                in_account,
                 principals_follow_executions,
             )
 

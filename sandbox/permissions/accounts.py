@@ -8,7 +8,7 @@ or the account a service principal acts in); otherwise the account set with
 default account, as before there were several.
 
 A client bound to an account (`bind_client`, a deployment's own clients) calls in that
-account whenever neither a principal nor `in_account` says otherwise.
+account unless a principal is set: principal, then bound client, then `in_account`.
 """
 
 from __future__ import annotations
@@ -45,10 +45,10 @@ def calling_account() -> str | None:
 
 
 def bind_client(client: Any, account: str) -> Any:
-    """Make `client` call in `account` unless a principal or `in_account` names one.
-    A client is bound once: binding it again keeps its first account."""
+    """Make `client` call in `account` unless a principal is set (whatever
+    `in_account` says). A client is bound once: binding it again keeps its first."""
     client.meta.events.register(
-        "request-created", partial(_default_account, account), unique_id=_BOUND
+        "request-created", partial(_bound_account, account), unique_id=_BOUND
     )
     return client
 
@@ -56,13 +56,20 @@ def bind_client(client: Any, account: str) -> Any:
 def _add_account_header(request: Any, **_: Any) -> None:
     account = calling_account()
     if account is not None:
-        request.headers[ACCOUNT_HEADER] = account
+        _set_header(request, account)
 
 
-def _default_account(account: str, request: Any, **_: Any) -> None:
-    # Client handlers run after the built-in one: only fill in what it left unset.
-    if ACCOUNT_HEADER not in request.headers:
-        request.headers[ACCOUNT_HEADER] = account
+def _bound_account(account: str, request: Any, **_: Any) -> None:
+    # Runs after the built-in hook: a principal's account stays, in_account's does not.
+    if current_principal() is None:
+        _set_header(request, account)
+
+
+def _set_header(request: Any, account: str) -> None:
+    # botocore's headers keep every value assigned to a name: drop the earlier one.
+    if ACCOUNT_HEADER in request.headers:
+        del request.headers[ACCOUNT_HEADER]
+    request.headers[ACCOUNT_HEADER] = account
 
 
 def _install_hook() -> None:

@@ -19,6 +19,7 @@ from sandbox.permissions import (
     PermissionEnforcer,
     Principal,
     acting_as,
+    bind_client,
     calling_account,
     enforcing,
     in_account,
@@ -307,3 +308,21 @@ def test_cross_account_evaluation_needs_both_sides_and_honours_an_explicit_deny(
     assert not decide([], resource("Allow"))
     assert not decide([allow_identity], None)
     assert not decide([allow_identity], resource("Deny"))
+
+
+def test_a_bound_client_calls_in_its_account_unless_a_principal_is_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Given a client bound to the recovery account, inside in_account(production)
+    When it creates a queue, and again as a production role
+    Then the first queue is the recovery account's and the second production's."""
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws(), in_account(PRODUCTION):
+        sqs = bind_client(boto3.client("sqs", region_name=REGION), RECOVERY)
+        bound = sqs.create_queue(QueueName="bound")["QueueUrl"]
+        with acting_as(Principal.role(f"arn:aws:iam::{PRODUCTION}:role/r")):
+            as_role = sqs.create_queue(QueueName="as-role")["QueueUrl"]
+
+    assert bound.split("/")[-2] == RECOVERY
+    assert as_role.split("/")[-2] == PRODUCTION

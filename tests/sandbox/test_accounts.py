@@ -264,3 +264,48 @@ def test_without_permission_checks_workflows_still_run_in_their_account(
 
     assert executed.status == "SUCCEEDED", executed.cause
     assert executed.output["function"].split(":")[4] == RECOVERY
+
+
+def test_a_deployment_account_that_is_not_motos_default_needs_no_pin(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a config whose `account` is not moto's default, with a recovery account,
+    and no MOTO_ACCOUNT_ID
+    When the sandbox seeds production's cluster, shares its newest backup and the vault
+    function lists what is shared
+    Then seeding and sharing happen in the deployment's account and the vault sees the
+    share, with nothing refused."""
+    monkeypatch.delenv("MOTO_ACCOUNT_ID", raising=False)
+    home = "111122223333"
+    path = tmp_path / "elsewhere.yaml"
+    text = SANDBOX_CONFIG.read_text(encoding="utf-8").replace(
+        f'account: "{PRODUCTION}"', f'account: "{home}"'
+    )
+    path.write_text(text + VAULT_CONFIG, encoding="utf-8")
+    main = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic", "Properties": {}}}}
+    templates = {DEPLOYMENT: main, VAULT_STACK: _vault_template()}
+
+    with Sandbox(path, templates=templates) as box:
+        [cluster_id] = box.seed_protected_clusters(dr_copies=False)
+        arn = [b for b in box.world.backups("us-east-1") if b["ClusterId"] == cluster_id][-1][
+            "BackupArn"
+        ]
+        policy = {
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": RECOVERY},
+                    "Action": "cloudhsm:DescribeBackups",
+                    "Resource": arn,
+                }
+            ]
+        }
+        boto3.client("cloudhsmv2", region_name="us-east-1").put_resource_policy(
+            ResourceArn=arn, Policy=json.dumps(policy)
+        )
+        box.world.promote_policy_share(arn)
+        seen = box.deployments[VAULT_STACK].invoke("look-around").payload
+
+    assert box.world.account_id == home
+    assert arn.split(":")[4] == home
+    assert seen["shared"] == [arn]
