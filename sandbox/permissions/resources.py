@@ -127,6 +127,8 @@ class ResourceFacts:
             return self._cloudhsm_tags(arn)
         if service == "ec2" and ":security-group/" in arn:
             return self._security_group_tags(arn)
+        if service == "kms" and ":key/" in arn:
+            return self._key_tags(arn)
         return {}
 
     def _cloudhsm_tags(self, arn: str) -> dict[str, str]:
@@ -150,6 +152,18 @@ class ResourceFacts:
         parts = arn.split(":")
         group_id = parts[5].split("/", 1)[1]
         return dict(ec2_backends[parts[4]][parts[3]].tags.get(group_id, {}))
+
+    def _key_tags(self, arn: str) -> dict[str, str]:
+        """A KMS key's tags (KMS evaluates aws:ResourceTag on its keys)."""
+        from moto.kms.models import kms_backends
+
+        parts = arn.split(":")
+        backend = kms_backends[parts[4]][parts[3]]
+        key_id = parts[5].split("/", 1)[1]
+        if key_id not in backend.keys:
+            return {}
+        tags = backend.list_resource_tags(key_id).get("Tags", [])
+        return {t["TagKey"]: t["TagValue"] for t in tags}
 
     # -- encryption keys -------------------------------------------------------------
 

@@ -21,6 +21,8 @@ def kms_key(ctx: ProvisionContext, logical_id: str, props: Properties) -> Provis
     request = pick(props, "Description", "KeyUsage", "KeySpec", "MultiRegion")
     if "KeyPolicy" in props:
         request["Policy"] = policy_json(props["KeyPolicy"])
+    if props.get("Tags"):  # CloudFormation tags the key (stack tags included), as IAM sees it
+        request["Tags"] = [{"TagKey": t["Key"], "TagValue": t["Value"]} for t in props["Tags"]]
     metadata = kms.create_key(**request)["KeyMetadata"]
     if props.get("EnableKeyRotation"):
         kms.enable_key_rotation(KeyId=metadata["KeyId"])
