@@ -204,3 +204,36 @@ def test_with_key_verification_the_policy_lets_hsmdr_keys_capture_a_manifest(
     assert json.dumps(invoke["Resource"]).endswith(
         ':function:hsmdr-sandbox-capture-key-manifest"]]}'
     )
+
+
+def test_in_a_dr_region_the_role_reads_the_restore_report_and_tests_the_alert_routes(
+    synthesized: Synthesized,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+) -> None:
+    # Given the main and the DR-region stack deployed, and the on-call role; the DR
+    # stack's bucket and keys are named there, so the policy reaches them by prefix, by
+    # this deployment's tag and through the service that uses them
+    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    with Sandbox(profile="test", templates=synthesized.templates) as sandbox:
+        sandbox.seed_protected_clusters()
+        role = on_call_role()
+        called = record_actions(monkeypatch, role)
+        with enforcement.acting_as(Principal.role(role)):
+            # When a restore runs in the DR region (refused: no such backup there)
+            _code, restore = run_json(capsys, [*RESTORE, "--region", "us-west-2"])
+            assert ":us-west-2:" in restore["execution_arn"], restore
+            # and the role reads its report, and sends the test alerts of every region
+            page = tmp_path / "dr-restore.html"
+            code, read = run_json(capsys, ["report", restore["execution_arn"], "--html", str(page)])
+            routes_code, routes = run_json(capsys, ["alerts", "check", *DEPLOYMENT, "--send-test"])
+    # Then nothing was refused, the DR stack's report was read and its page written
+    assert code == 0 and routes_code in (0, 1)
+    stored = read["stored_report"]
+    assert "error" not in stored, stored
+    assert stored["report"]["execution"] == restore["execution_arn"]
+    assert stored["report"]["status"] == "FAILED"
+    assert restore["execution_arn"] in page.read_text(encoding="utf-8")
+    assert {t["region"] for t in routes["tests_sent"]} == {"us-east-1", "us-west-2"}
+    assert {"s3:GetObject", "kms:Decrypt", "sns:Publish", "kms:GenerateDataKey"} <= called
