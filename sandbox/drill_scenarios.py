@@ -27,8 +27,7 @@ import yaml
 
 from lambdas.shared.protected import POSTURE_COLD, STANDBY_POSTURES
 from presentation.timeline import timeline
-from sandbox.restore_scenarios import keep_standby, posture_config
-from sandbox.scenarios import alerts
+from sandbox.scenarios import alerts, keep_standby, posture_config
 from sandbox.session import SANDBOX_CONFIG, SEEDED_BACKUP_AGES, Sandbox
 from stacks.config import load_config
 from stacks.names import DR_DRILL, dr_drill_state_machine_name

@@ -18,12 +18,14 @@ import yaml
 
 from lambdas.shared.protected import (
     POSTURE_COLD,
-    POSTURE_PILOT_LIGHT,
-    POSTURE_WARM_STANDBY,
     STANDBY_POSTURES,
 )
 from presentation.timeline import timeline
-from sandbox.scenarios import alerts
+from sandbox.scenarios import (
+    alerts,
+    keep_standby,
+    posture_config,
+)
 from sandbox.session import SANDBOX_CONFIG, SEEDED_BACKUP_AGES, FaultError, FaultSpec, Sandbox
 from stacks.config import load_config
 from stacks.names import restore_state_machine_name
@@ -287,66 +289,6 @@ def _restore_sandbox(
         return
     with key_verification_sandbox(profile=profile, base=base) as sandbox:
         yield sandbox
-
-
-# Placeholders: the config needs them; the sandbox points the standby refresher at its
-# own subnets (sandbox/standby_subnets.py).
-STANDBY_SUBNETS = ["subnet-0e0e0e0e0e0e0e0e0", "subnet-0f0f0f0f0f0f0f0f0"]
-
-
-def pilot_light_config(region: str, base: Path = SANDBOX_CONFIG) -> Path:
-    """The sandbox config with its first protected cluster kept as a pilot light in
-    `region` (a DR region), in a temporary file."""
-    return posture_config(region, POSTURE_PILOT_LIGHT, base)
-
-
-def posture_config(region: str, posture: str, base: Path = SANDBOX_CONFIG) -> Path:
-    """The sandbox config with its first protected cluster's `dr_posture` in `region`
-    (a DR region) set to `posture`, in a temporary file."""
-    data: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
-    data["protected_clusters"][0]["dr_posture"] = {region: posture}
-    restore = data.setdefault("restore", {})
-    restore.setdefault("subnets", {}).setdefault(region, list(STANDBY_SUBNETS))
-    path = Path(tempfile.gettempdir()) / f"hsmdr-sandbox-{posture}-{region}-{base.stem}.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-    return path
-
-
-def keep_standby(sandbox: Sandbox, region: str, posture: str) -> dict[str, Any]:
-    """The head start taken before the disaster: the refresher's standby ACTIVE, and
-    for a warm standby a second refresh that gives it its HSM, ACTIVE too."""
-    standby = light_the_pilot(sandbox, region)
-    if posture != POSTURE_WARM_STANDBY:
-        return standby
-    warmed = light_the_pilot(sandbox, region)
-    hsms = [
-        h
-        for c in sandbox.world.clusters(region)
-        if c["ClusterId"] == standby["cluster_id"]
-        for h in c["Hsms"]
-        if h["State"] != "DELETED"
-    ]
-    return {
-        **standby,
-        "hsms_before_disaster": [{"hsm_id": h["HsmId"], "state": h["State"]} for h in hsms],
-        "warm_refresh": warmed["refresh"],
-    }
-
-
-def light_the_pilot(sandbox: Sandbox, region: str) -> dict[str, Any]:
-    """Run the DR stack's standby refresher once, as its schedule would, and let the
-    standby it creates become ACTIVE: the head start taken before the disaster."""
-    fired = sandbox.dr_deployment(region).fire_schedule("StandbyRefresherJobSchedule")
-    invocation = fired.invocation
-    payload = invocation.payload if invocation is not None else None
-    sandbox.world.settle()
-    created = (payload or {}).get("created") or []
-    standby_id = created[0]["standby"] if created else None
-    state = next(
-        (c["State"] for c in sandbox.world.clusters(region) if c["ClusterId"] == standby_id),
-        None,
-    )
-    return {"cluster_id": standby_id, "state_before_disaster": state, "refresh": payload}
 
 
 # Placeholders: the config needs them, the sandbox network has its own ids.

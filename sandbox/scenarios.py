@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Sequence
 from datetime import timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sandbox.session import Sandbox
+import yaml
+
+from lambdas.shared.protected import POSTURE_PILOT_LIGHT, POSTURE_WARM_STANDBY
+from sandbox.session import SANDBOX_CONFIG, Sandbox
 
 if TYPE_CHECKING:
     from sandbox.runner import Deployment
@@ -63,3 +68,66 @@ def verify_backups(
         result.update(sandbox.faults_fired())
         result["advanced_seconds"] = advance.total_seconds()
         return result
+
+
+# Standbys (pilot light, warm standby): the head start taken before a disaster, shared
+# by the restore and the drill scenarios.
+
+# Placeholders: the config needs them; the sandbox points the standby refresher at its
+# own subnets (sandbox/standby_subnets.py).
+STANDBY_SUBNETS = ["subnet-0e0e0e0e0e0e0e0e0", "subnet-0f0f0f0f0f0f0f0f0"]
+
+
+def pilot_light_config(region: str, base: Path = SANDBOX_CONFIG) -> Path:
+    """The sandbox config with its first protected cluster kept as a pilot light in
+    `region` (a DR region), in a temporary file."""
+    return posture_config(region, POSTURE_PILOT_LIGHT, base)
+
+
+def posture_config(region: str, posture: str, base: Path = SANDBOX_CONFIG) -> Path:
+    """The sandbox config with its first protected cluster's `dr_posture` in `region`
+    (a DR region) set to `posture`, in a temporary file."""
+    data: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
+    data["protected_clusters"][0]["dr_posture"] = {region: posture}
+    restore = data.setdefault("restore", {})
+    restore.setdefault("subnets", {}).setdefault(region, list(STANDBY_SUBNETS))
+    path = Path(tempfile.gettempdir()) / f"hsmdr-sandbox-{posture}-{region}-{base.stem}.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def keep_standby(sandbox: Sandbox, region: str, posture: str) -> dict[str, Any]:
+    """The head start taken before the disaster: the refresher's standby ACTIVE, and
+    for a warm standby a second refresh that gives it its HSM, ACTIVE too."""
+    standby = light_the_pilot(sandbox, region)
+    if posture != POSTURE_WARM_STANDBY:
+        return standby
+    warmed = light_the_pilot(sandbox, region)
+    hsms = [
+        h
+        for c in sandbox.world.clusters(region)
+        if c["ClusterId"] == standby["cluster_id"]
+        for h in c["Hsms"]
+        if h["State"] != "DELETED"
+    ]
+    return {
+        **standby,
+        "hsms_before_disaster": [{"hsm_id": h["HsmId"], "state": h["State"]} for h in hsms],
+        "warm_refresh": warmed["refresh"],
+    }
+
+
+def light_the_pilot(sandbox: Sandbox, region: str) -> dict[str, Any]:
+    """Run the DR stack's standby refresher once, as its schedule would, and let the
+    standby it creates become ACTIVE: the head start taken before the disaster."""
+    fired = sandbox.dr_deployment(region).fire_schedule("StandbyRefresherJobSchedule")
+    invocation = fired.invocation
+    payload = invocation.payload if invocation is not None else None
+    sandbox.world.settle()
+    created = (payload or {}).get("created") or []
+    standby_id = created[0]["standby"] if created else None
+    state = next(
+        (c["State"] for c in sandbox.world.clusters(region) if c["ClusterId"] == standby_id),
+        None,
+    )
+    return {"cluster_id": standby_id, "state_before_disaster": state, "refresh": payload}

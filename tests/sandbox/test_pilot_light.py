@@ -13,14 +13,13 @@ import boto3
 
 from sandbox.emulator import PROFILES
 from sandbox.restore_scenarios import (
-    light_the_pilot,
     lose_cluster,
-    pilot_light_config,
     restore_after_disaster,
     run_restore,
     seed_trust_anchor,
     subnets,
 )
+from sandbox.scenarios import light_the_pilot, pilot_light_config
 from sandbox.session import Sandbox
 
 SOURCE = "cluster-sandboxprimary"

@@ -14,8 +14,8 @@ from typing import Any
 
 import boto3
 
-from sandbox.restore_scenarios import keep_standby, posture_config, restore_after_disaster
-from sandbox.scenarios import fire_verification
+from sandbox.restore_scenarios import restore_after_disaster
+from sandbox.scenarios import fire_verification, keep_standby, posture_config
 from sandbox.session import Sandbox
 
 SOURCE = "cluster-sandboxprimary"
