@@ -8,6 +8,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.backups.share_job import share_backups
+from lambdas.backups.share_ram import RamShares
 from lambdas.backups.share_settings import ShareSettings
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.observability import logger, metrics, tracer
@@ -18,7 +19,7 @@ from lambdas.shared.observability import logger, metrics, tracer
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = ShareSettings.from_env()
-    result = share_backups(settings, CloudHsmGateway.for_region)
+    result = share_backups(settings, CloudHsmGateway.for_region, RamShares.for_region)
     if result.errors or result.refused:
         logger.warning("backup sharing problems", extra=result.to_dict())
         # A failed invocation raises the job's errors alarm (ScheduledJob), which pages.

@@ -1,7 +1,9 @@
 """One run of the sharing job: the AWS calls behind the decisions of share.py.
 
 Per region, one listing of its backups, then per group: share the newest READY backup
-(PutResourcePolicy, then the tag), and only once that is done unshare the older ones.
+(PutResourcePolicy, the tag, then the promotion of the RAM share the policy created,
+without which the recovery account does not list it), and only once that is done
+unshare the older ones.
 Before any Put or Delete the backup's policy is read back: a policy this code did not
 write is never replaced nor removed (the run reports it instead).
 """
@@ -20,6 +22,7 @@ from lambdas.backups.share import (
     plan_sharing,
     share_policy,
 )
+from lambdas.backups.share_ram import RamShareError, RamShares
 from lambdas.backups.share_settings import ShareSettings
 from lambdas.shared.errors import CloudHsmDrError
 from lambdas.shared.gateway import CloudHsmGateway
@@ -30,6 +33,7 @@ class ShareResult:
     recovery_account: str
     decisions: list[ShareDecision] = field(default_factory=list)
     shared: list[str] = field(default_factory=list)
+    promoted: list[str] = field(default_factory=list)  # RAM shares made standard
     unshared: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)  # foreign policies left alone
     errors: list[str] = field(default_factory=list)
@@ -44,6 +48,7 @@ class ShareResult:
             "recovery_account": self.recovery_account,
             "decisions": [d.to_dict() for d in self.decisions],
             "shared": self.shared,
+            "promoted": self.promoted,
             "unshared": self.unshared,
             "refused": self.refused,
             "errors": self.errors,
@@ -51,7 +56,9 @@ class ShareResult:
 
 
 def share_backups(
-    settings: ShareSettings, gateway_for: Callable[[str], CloudHsmGateway]
+    settings: ShareSettings,
+    gateway_for: Callable[[str], CloudHsmGateway],
+    ram_for: Callable[[str], RamShares],
 ) -> ShareResult:
     result = ShareResult(settings.recovery_account)
     for region in settings.regions():
@@ -73,12 +80,16 @@ def share_backups(
             result.errors.append(f"{region}: listing backups: {error}")
             continue
         result.decisions += decisions
-        _apply(gateway, settings.recovery_account, decisions, result)
+        _apply(gateway, ram_for(region), settings.recovery_account, decisions, result)
     return result
 
 
 def _apply(
-    gateway: CloudHsmGateway, account: str, decisions: list[ShareDecision], result: ShareResult
+    gateway: CloudHsmGateway,
+    ram: RamShares,
+    account: str,
+    decisions: list[ShareDecision],
+    result: ShareResult,
 ) -> None:
     shared_groups: set[str] = set()
     for decision in decisions:
@@ -86,6 +97,7 @@ def _apply(
             continue
         try:
             if _share(gateway, account, decision, result):
+                _promote(ram, decision, result)
                 shared_groups.add(decision.cluster_id)
         except CloudHsmDrError as error:
             result.errors.append(f"{decision.backup.backup_id}: sharing: {error}")
@@ -119,6 +131,18 @@ def _share(
     if backup.tags.get(SHARED_WITH_KEY) != account:
         gateway.tag_resource(backup.backup_id, {SHARED_WITH_KEY: account})
     return True
+
+
+def _promote(ram: RamShares, decision: ShareDecision, result: ShareResult) -> None:
+    """The policy's RAM share made standard: only then does the recovery account list
+    the backup. A share promoted before needs nothing."""
+    backup = decision.backup
+    share = ram.share_of(backup.backup_arn)
+    if share is None:
+        raise RamShareError(f"no RAM share holds {backup.backup_arn} after its policy was put")
+    if share.needs_promotion:
+        ram.promote(share.arn)
+        result.promoted.append(backup.backup_id)
 
 
 def _unshare(

@@ -30,15 +30,12 @@ def test_shared_backup_becomes_a_vault_backup_the_recovery_account_owns(tmp_path
     path.write_text(SANDBOX_CONFIG.read_text(encoding="utf-8") + VAULT_CONFIG, encoding="utf-8")
     with Sandbox(path, profile="test") as sandbox:
         [cluster_id] = sandbox.seed_protected_clusters(dr_copies=False)
-        # Given production's share job ran (and its share was promoted to a RAM share)
+        # Given production's share job ran (policy, tag, RAM share promoted)
         fired = sandbox.deployment.fire_schedule("BackupSharingJobSchedule")
         assert fired.invocation is not None
         assert fired.invocation.function_error is None, fired.invocation.payload
         [shared_id] = fired.invocation.payload["shared"]
-        [arn] = [
-            b["BackupArn"] for b in sandbox.world.backups("us-east-1") if b["BackupId"] == shared_id
-        ]
-        sandbox.world.promote_policy_share(arn)
+        assert fired.invocation.payload["promoted"] == [shared_id]
         vault = sandbox.deployments[vault_stack_name(DEPLOYMENT)]
         # Before any refresh the vault is empty: one page, not one every hour
         first = vault.fire_schedule("VaultVerificationJobSchedule").invocation

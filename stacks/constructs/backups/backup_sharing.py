@@ -9,6 +9,9 @@ IAM, as narrow as CloudHSM allows:
   policy back before replacing or removing it and touches only the one it writes.
 - TagResource only to set `hsmdr:shared-with` to the recovery account, UntagResource
   only of that key: the role can mark nothing else, and the mark decides nothing alone.
+- RAM: finding the share a policy created (reads that take no resource type) and
+  PromoteResourceShareCreatedFromPolicy on this account's shares in those regions, which
+  makes the shared backup visible to the recovery account.
 - DescribeBackups supports no resource-level permissions.
 It grants the recovery account nothing but what the policy on each shared backup says
 (describe it, create a cluster from it).
@@ -16,7 +19,7 @@ It grants the recovery account nothing but what the policy on each shared backup
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
@@ -36,6 +39,15 @@ POLICY_ACTIONS = [
     "cloudhsm:GetResourcePolicy",
     "cloudhsm:PutResourcePolicy",
 ]
+
+
+RAM_READ_ACTIONS = ["ram:GetResourceShareAssociations", "ram:GetResourceShares"]
+
+
+def resource_shares(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="ram", region=region, resource="resource-share", resource_name="*"
+    )
 
 
 def share_settings(config: DeploymentConfig) -> ShareSettings:
@@ -82,9 +94,18 @@ class BackupSharing(Construct):
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
-            "cloudhsm:DescribeBackups and X-Ray trace writes support no resource-level "
-            "permissions; every other statement names its resources.",
+            "cloudhsm:DescribeBackups, ram:GetResourceShares/GetResourceShareAssociations "
+            "and X-Ray trace writes support no resource-level permissions; every other "
+            "statement names its resources.",
         )
+        for region in settings.regions():
+            acknowledge(
+                role,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::"
+                f"{rendered(self, resource_shares(self, region))}]",
+                "The RAM share a backup policy creates gets its id at run time; only "
+                "PromoteResourceShareCreatedFromPolicy is allowed on this account's shares.",
+            )
         for region in settings.regions():
             every_backup = rendered(self, backup_arns(self, region))
             acknowledge(
@@ -127,6 +148,12 @@ def sharing_statements(scope: Construct, config: DeploymentConfig) -> list[iam.P
     return [
         iam.PolicyStatement(actions=["cloudhsm:DescribeBackups"], resources=["*"]),
         iam.PolicyStatement(actions=POLICY_ACTIONS, resources=backups),
+        # Finding the RAM share a policy created: these RAM reads take no resource type.
+        iam.PolicyStatement(actions=RAM_READ_ACTIONS, resources=["*"]),
+        iam.PolicyStatement(
+            actions=["ram:PromoteResourceShareCreatedFromPolicy"],
+            resources=[resource_shares(scope, r) for r in sharing_regions(config)],
+        ),
         iam.PolicyStatement(
             sid="MarkSharedBackups",
             actions=["cloudhsm:TagResource"],

@@ -20,6 +20,7 @@ from lambdas.backups.share import (
     share_policy,
 )
 from lambdas.backups.share_job import share_backups
+from lambdas.backups.share_ram import RamShares
 from lambdas.backups.share_settings import ShareSettings
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.settings import SettingsError
@@ -139,7 +140,11 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudHsmWorld]:
 
 def run(cluster_id: str) -> Any:
     settings = ShareSettings("hsmdr-test", RECOVERY, ((cluster_id, "us-east-1"),), ())
-    return share_backups(settings, lambda region: CloudHsmGateway(client("cloudhsmv2", region)))
+    return share_backups(
+        settings,
+        lambda region: CloudHsmGateway(client("cloudhsmv2", region)),
+        lambda region: RamShares(client("ram", region)),
+    )
 
 
 def backups_newest_first(cluster_id: str) -> list[dict[str, Any]]:
@@ -169,6 +174,7 @@ def test_job_shares_the_newest_then_unshares_the_one_shared_before(world: CloudH
     # Then the newest is shared and tagged, the older one no longer is
     assert result.status == "SUCCEEDED", result.to_dict()
     assert result.shared == [newest["BackupId"]]
+    assert result.promoted == [newest["BackupId"]]  # the recipient lists it only then
     assert result.unshared == [older["BackupId"]]
     assert is_our_share(policy_of(newest["BackupArn"]), newest["BackupArn"], RECOVERY)
     assert policy_of(older["BackupArn"]) is None
@@ -177,7 +183,8 @@ def test_job_shares_the_newest_then_unshares_the_one_shared_before(world: CloudH
     assert all(t["Key"] != SHARED_WITH_KEY for t in tags[older["BackupId"]])
     # And a second run changes nothing
     again = run(cluster_id)
-    assert (again.shared, again.unshared, again.status) == ([], [], "SUCCEEDED")
+    assert (again.shared, again.promoted, again.unshared) == ([], [], [])
+    assert again.status == "SUCCEEDED"
 
 
 def test_job_leaves_a_foreign_policy_and_keeps_the_older_share(world: CloudHsmWorld) -> None:
@@ -200,3 +207,31 @@ def test_job_leaves_a_foreign_policy_and_keeps_the_older_share(world: CloudHsmWo
     assert json.loads(policy_of(newest["BackupArn"]) or "{}") == foreign
     assert is_our_share(policy_of(older["BackupArn"]), older["BackupArn"], RECOVERY)
     assert result.unshared == []
+
+
+class FakeRam:
+    """RAM answering more than asked (moto ignores resourceShareArns), with a deleted
+    share and a disassociated one among them."""
+
+    def get_resource_share_associations(self, **_: Any) -> dict[str, Any]:
+        return {
+            "resourceShareAssociations": [
+                {"resourceShareArn": "arn:share/policy", "status": "ASSOCIATED"},
+                {"resourceShareArn": "arn:share/gone", "status": "DISASSOCIATED"},
+            ]
+        }
+
+    def get_resource_shares(self, **_: Any) -> dict[str, Any]:
+        return {
+            "resourceShares": [
+                {"resourceShareArn": "arn:share/other", "featureSet": "CREATED_FROM_POLICY"},
+                {"resourceShareArn": "arn:share/gone", "featureSet": "CREATED_FROM_POLICY"},
+                {"resourceShareArn": "arn:share/policy", "featureSet": "STANDARD"},
+            ]
+        }
+
+
+def test_the_share_of_a_backup_is_only_one_that_holds_it() -> None:
+    share = RamShares(FakeRam()).share_of(f"{ARN}backup-aaaaaaaaaa1")
+    assert share is not None
+    assert (share.arn, share.needs_promotion) == ("arn:share/policy", False)

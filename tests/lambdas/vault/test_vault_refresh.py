@@ -15,6 +15,7 @@ import pytest
 from moto import mock_aws
 
 from lambdas.backups.share_job import share_backups
+from lambdas.backups.share_ram import RamShares
 from lambdas.backups.share_settings import ShareSettings
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.vault.handler import after_stopped, run_step
@@ -117,17 +118,21 @@ class Vault:
 
 @pytest.fixture
 def shared(world: CloudHsmWorld) -> tuple[str, str]:
-    """A production cluster whose newest backup production shared (and promoted)."""
+    """A production cluster whose newest backup production's share job shared (policy,
+    then the RAM share's promotion, without which the vault would not list it)."""
     cluster_id = seed(world, make_network(REGION), hours=(2, 26))
     settings = ShareSettings(DEPLOYMENT, RECOVERY, ((cluster_id, REGION),), ())
-    result = share_backups(settings, lambda r: CloudHsmGateway(client("cloudhsmv2", r)))
+    result = share_backups(
+        settings,
+        lambda r: CloudHsmGateway(client("cloudhsmv2", r)),
+        lambda r: RamShares(client("ram", r)),
+    )
     assert result.status == "SUCCEEDED", result.to_dict()
     arn = next(
         b["BackupArn"]
         for b in client("cloudhsmv2", REGION).describe_backups(SortAscending=False)["Backups"]
         if b["BackupId"] == result.shared[0]
     )
-    world.promote_policy_share(arn)  # PromoteResourceShareCreatedFromPolicy's stand-in
     return cluster_id, arn
 
 
