@@ -27,7 +27,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     result = refresh_standbys(settings, gateway)
     answer = result.to_dict()
     if result.errors or result.refused:
-        logger.warning("standby refresh problems", extra=answer)
+        # Nested: "created" is a LogRecord attribute, and a top-level key would clash.
+        logger.warning("standby refresh problems", extra={"refresh": answer})
     alerts = VerificationSettings.from_env()
     repeat = Repeat(memory_of(alerts), f"standby#{result.region}", alerts.repeat_every)
     if result.refused:

@@ -115,3 +115,36 @@ def test_a_new_copy_rotates_the_warm_standby_under_the_refreshers_own_permission
         assert [h["State"] for h in live[0]["Hsms"] if h["State"] != "DELETED"] == ["ACTIVE"]
         assert all(not r["refused"] and not r["errors"] for r in runs)
         assert sandbox.permissions_report()["denied_calls"] == []
+
+
+def test_a_refresh_the_quota_refuses_is_alerted_from_the_dr_region() -> None:
+    import tempfile
+    from pathlib import Path
+
+    import yaml
+
+    from sandbox.scenarios import alerts, light_the_pilot
+
+    data = yaml.safe_load(posture_config(WEST, WARM).read_text())
+    data["quotas"] = {"clusters_per_region": 1, "hsms_per_region": 6}
+    path = Path(tempfile.gettempdir()) / "hsmdr-sandbox-warm-quota.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    with Sandbox(path, profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        # Another cluster already uses the region's one cluster of quota.
+        network = sandbox.networks[WEST]
+        boto3.client("cloudhsmv2", region_name=WEST).create_cluster(
+            HsmType="hsm2m.medium", SubnetIds=[network.subnets[sorted(network.subnets)[0]]]
+        )
+        sandbox.world.settle()
+        dr = sandbox.dr_deployment(WEST)
+        seen = len(dr.messages())
+        refresh = light_the_pilot(sandbox, WEST)["refresh"]
+        assert refresh.get("created") == [], refresh
+        assert "quota of 1 clusters" in refresh["refused"][0]
+        [sent] = alerts(sandbox, seen, dr)
+        assert "standby refresh refused in us-west-2" in sent["subject"]
+        assert "quota of 1 clusters" in sent["message"]
+        assert "standby.md" in sent["message"]
+        assert refresh["alert_severity"] == "notify"
+        assert sandbox.permissions_report()["denied_calls"] == []
