@@ -11,12 +11,14 @@ import io
 import logging
 import sys
 import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 
 _LOCK = threading.Lock()
 _LOGS: defaultdict[str, list[str]] = defaultdict(list)  # function name -> log lines
+_OWN_BUFFERS: weakref.WeakSet[io.StringIO] = weakref.WeakSet()  # every captured() buffer
 
 
 @contextmanager
@@ -24,13 +26,16 @@ def captured(function_name: str) -> Iterator[io.StringIO]:
     """Send stdout, stderr and logging handlers bound to them into the function's log."""
     buffer = io.StringIO()
     originals = (sys.stdout, sys.stderr)
-    # Logging handlers (Powertools' among them) keep the stream they were created with.
+    # Logging handlers (Powertools' among them) keep the stream they were created with:
+    # this process's stdout or stderr, or whatever stood in for them when the handler
+    # was made (another function's log, a test's captured output since closed).
     handlers = [
         h
         for logger in [logging.getLogger(), *_loggers()]
         for h in logger.handlers
-        if isinstance(h, logging.StreamHandler) and h.stream in originals
+        if isinstance(h, logging.StreamHandler) and _stands_for_stdout(h.stream, originals)
     ]
+    _OWN_BUFFERS.add(buffer)
     saved = [(h, h.stream) for h in handlers]
     for handler in handlers:
         handler.setStream(buffer)
@@ -42,6 +47,15 @@ def captured(function_name: str) -> Iterator[io.StringIO]:
             handler.setStream(stream)
         with _LOCK:
             _LOGS[function_name].extend(buffer.getvalue().splitlines())
+
+
+def _stands_for_stdout(stream: object, originals: tuple[object, ...]) -> bool:
+    return (
+        stream in originals
+        or stream in (sys.__stdout__, sys.__stderr__)
+        or stream in _OWN_BUFFERS
+        or bool(getattr(stream, "closed", False))
+    )
 
 
 def forget(function_name: str) -> None:
