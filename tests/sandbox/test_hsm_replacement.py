@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
@@ -329,11 +331,12 @@ def test_a_second_replacement_on_a_locked_cluster_is_refused(sandbox: Sandbox) -
     fail_an_hsm(sandbox)
     client = boto3.client("stepfunctions")
     arn = sandbox.deployment.state_machine_arn(replace_state_machine(sandbox))
-    # (a slow poll: the first run still holds the cluster, its failed HSM still there,
-    # when the second run and the check look)
-    first = client.start_execution(
-        stateMachineArn=arn, input=json.dumps({"cluster_id": CLUSTER, "poll_seconds": 8})
-    )["executionArn"]
+    # The first run's new HSM takes an emulated hour: it holds the cluster, its failed
+    # HSM still there, until the test moves the clock, however loaded the machine.
+    sandbox.world.profile = replace(sandbox.world.profile, hsm_create=timedelta(hours=1))
+    first = client.start_execution(stateMachineArn=arn, input=json.dumps({"cluster_id": CLUSTER}))[
+        "executionArn"
+    ]
     deadline = time.monotonic() + 30
     while not lock_items(sandbox) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -343,6 +346,7 @@ def test_a_second_replacement_on_a_locked_cluster_is_refused(sandbox: Sandbox) -
     # The check sees the lock too, and waits quietly.
     check = fire_health_check(sandbox)
     assert check["clusters"][0]["status"] == "REPLACEMENT_RUNNING" and check["alerts"] == []
+    sandbox.world.time_travel(timedelta(hours=1))
     assert await_execution(sandbox, first).status == "SUCCEEDED"
     assert lock_items(sandbox) == []
 
