@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.speedups import shared_sandbox_caches
+from tests.speedups import polls_end_at_the_next_change, shared_sandbox_caches
 from tests.synthesis import Synthesized, share_between_workers, synthesis, synthesize_path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -85,6 +85,18 @@ def _one_synthesis_per_config() -> Iterator[None]:
     sandbox.session.synthesize = synthesize_path
     yield
     sandbox.session.synthesize = original
+
+
+@pytest.fixture(autouse=True)
+def _polls_end_at_the_next_change(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Workflow polls skip the identical looks between two emulator transitions
+    (tests/speedups.py); a test that needs a run to stay busy for the whole poll
+    interval says so with @pytest.mark.full_polls."""
+    if request.node.get_closest_marker("full_polls"):
+        yield
+        return
+    with polls_end_at_the_next_change():
+        yield
 
 
 def config_data(path: Path = SANDBOX_CONFIG) -> dict[str, Any]:

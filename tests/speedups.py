@@ -12,14 +12,28 @@ changes what a sandbox deploys or how it behaves:
   second parse. Executions still parse their definition as before.
 - moto's default AMIs (thousands of EC2 images per region, which the stack never
   uses) are not loaded, as tests/emulator/conftest.py already does.
+
+`polls_end_at_the_next_change` is of another kind: it shortens the workflows' poll
+waits, so it is applied per test (tests/conftest.py) and a test can opt out.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+
+# Every Wait state of the workflows is a poll (stacks/constructs/shared/steps.poll_wait)
+# of a few seconds; a longer wait is left alone.
+POLL_WAIT_MAX_SECONDS = 10
+# Retry intervals (Retry's IntervalSeconds, backoff included) last this share of
+# themselves: the same attempts, in the same order, sooner.
+RETRY_INTERVAL_SHARE = 0.1
+# A poll ends this long after the emulator's next transition is due, so the transition
+# has surely happened when the workflow looks.
+AFTER_CHANGE_SECONDS = 0.02
 
 
 @contextmanager
@@ -57,3 +71,73 @@ def shared_sandbox_caches() -> Iterator[None]:
             os.environ.pop("MOTO_EC2_LOAD_DEFAULT_AMIS", None)
         else:
             os.environ["MOTO_EC2_LOAD_DEFAULT_AMIS"] = saved_amis
+
+
+def seconds_until_next_change() -> float | None:
+    """Wall seconds until the next transition of any emulated CloudHSM world (a
+    cluster, HSM or backup changing state); None when nothing is pending."""
+    from sandbox.emulator import moto_plugin
+
+    soonest: float | None = None
+    for world in list(getattr(moto_plugin, "_installed", [])):
+        pending = world.pending()
+        if not pending:
+            continue
+        left = (pending[0][0] - world._core.now()).total_seconds()
+        soonest = left if soonest is None else min(soonest, left)
+    return soonest
+
+
+@contextmanager
+def polls_end_at_the_next_change() -> Iterator[None]:
+    """A workflow's poll wait (Wait state of at most POLL_WAIT_MAX_SECONDS) ends just
+    after the emulator's next state change when that comes sooner; with nothing
+    pending it waits in full.
+
+    Every poll of the workflows reads CloudHSM state, which only changes when the
+    emulator's scheduler fires a transition: between two transitions a poll would see
+    exactly what the previous one saw. Ending the wait at the next transition skips
+    only those identical polls, so a run takes the same path through the same states,
+    seconds sooner. Stopping an execution still interrupts the wait. A Retry's
+    interval is shortened too (RETRY_INTERVAL_SHARE): the attempts stay the same."""
+    from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.wait.wait_function import (
+        wait_function,
+    )
+
+    function = wait_function.WaitFunction
+    original: Callable[..., None] = function._wait_interval
+    retrier_time = retrier_decl.time
+
+    def wait_interval(self: Any, env: Any, wait_seconds: int) -> None:
+        if not 0 < wait_seconds <= POLL_WAIT_MAX_SECONDS:
+            original(self, env, wait_seconds)
+            return
+        deadline = time.monotonic() + wait_seconds
+        while env.is_running():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            change = seconds_until_next_change()
+            if change is not None and change + AFTER_CHANGE_SECONDS < remaining:
+                env.program_state_event.wait(max(change, 0.0) + AFTER_CHANGE_SECONDS)
+                return
+            env.program_state_event.wait(remaining)
+
+    function._wait_interval = wait_interval
+    retrier_decl.time = _ShorterSleeps()  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        retrier_decl.time = retrier_time
+        function._wait_interval = original
+
+
+class _ShorterSleeps:
+    """`time` as moto's retrier sees it: its sleep between attempts is shorter."""
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(seconds * RETRY_INTERVAL_SHARE)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
