@@ -34,8 +34,9 @@ softhsm:
 	fi
 
 ## test: lint, type-check and run the whole test suite (static gates included), on
-## every core (pytest-xdist; PYTEST_WORKERS=N to choose, 0 for one process)
-PYTEST_WORKERS ?= auto
+## two workers per core (pytest-xdist; PYTEST_WORKERS=N to choose, 0 for one process):
+## the sandbox's workflows spend much of their time waiting on emulated AWS
+PYTEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 PYTEST_PARALLEL = -n $(PYTEST_WORKERS) --dist worksteal
 test: $(STAMP) lint typecheck gate-tools
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
@@ -47,7 +48,7 @@ check: lint typecheck unit
 ## tests/conftest.py marks every test that asks for a synthesis or runs the sandbox)
 FAST_TESTS := tests/lambdas tests/config tests/project tests/docs tests/permissions tests/emulator
 unit: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_PARALLEL) -m "not slow" $(FAST_TESTS)
+	$(BIN)/python -m pytest -q -n auto --dist worksteal -m "not slow" $(FAST_TESTS)
 
 ## gate-tools: what the static gates of the tests run: asl-validator (npm ci, pinned in
 ## package-lock.json) and checkov, in its own virtualenv since it pins an older boto3
