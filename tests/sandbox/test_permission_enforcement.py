@@ -229,14 +229,14 @@ def test_the_stack_as_synthesized_delivers_every_alarm(
 
 @pytest.mark.parametrize("config_name", ["example.yaml", "all-options.yaml"])
 def test_shipped_configs_deploy_and_run_their_jobs_with_nothing_refused(
-    config_name: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    config_name: str,
 ) -> None:
     """The example config and the one with every option on: each scheduled job that a
-    function runs, and every alarm of every stack, get through the permission checks."""
-    from stacks.config import load_config
+    function runs, and every alarm of every stack, get through the permission checks;
+    all-options' vault stack too, in its own account (recovery_account)."""
+    from tests.conftest import REPO_ROOT
 
-    path = _one_account_copy(config_name, tmp_path)
-    monkeypatch.setenv("MOTO_ACCOUNT_ID", load_config(path).account or "123456789012")
+    path = REPO_ROOT / "config" / config_name
     with Sandbox(path, profile="test") as sandbox:
         sandbox.seed_protected_clusters()
         fired = 0
@@ -257,24 +257,11 @@ def test_shipped_configs_deploy_and_run_their_jobs_with_nothing_refused(
                 ]
                 assert topics and all(d.delivered for d in topics), (alarm, topics)
         assert fired >= 3
+        if config_name == "all-options.yaml":
+            vault = sandbox.deployments["hsmdr-all-vault"]
+            assert vault.account_id == "444455556666" != sandbox.world.account_id
         assert sandbox.permissions.denials == []
         assert sandbox.permissions.checked > 0
-
-
-def _one_account_copy(config_name: str, tmp_path: Path) -> Path:
-    """The shipped config without recovery_account: MOTO_ACCOUNT_ID pins moto to the
-    deployment's account (all-options' is not moto's default), and a pinned moto serves
-    no second account for the vault stack; tests/sandbox/test_accounts.py runs the vault
-    stack in its own account."""
-    import yaml
-
-    from tests.conftest import REPO_ROOT
-
-    data = yaml.safe_load((REPO_ROOT / "config" / config_name).read_text(encoding="utf-8"))
-    data.pop("recovery_account", None)
-    path = tmp_path / config_name
-    path.write_text(yaml.safe_dump(data), encoding="utf-8")
-    return path
 
 
 def _seed_manifests(sandbox: Sandbox) -> None:
@@ -316,7 +303,7 @@ def _workflow_on(sandbox: Sandbox, workflow: str) -> dict[str, Any]:
 @pytest.mark.parametrize("workflow", ["on-demand backup", "hsm replacement", "restore"])
 @pytest.mark.parametrize("config_name", ["example.yaml", "all-options.yaml"])
 def test_shipped_configs_run_their_workflows_with_nothing_refused(
-    config_name: str, workflow: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    config_name: str, workflow: str, tmp_path: Path
 ) -> None:
     import yaml
 
@@ -327,11 +314,11 @@ def test_shipped_configs_run_their_workflows_with_nothing_refused(
     # The health check starts the replacement with the config's poll interval (30-60 s of
     # real waiting per poll here): shortened, as permissions do not depend on it.
     data["hsm_replacement"]["poll_seconds"] = 10
-    data.pop("recovery_account", None)  # see _one_account_copy
+    # The vault stack's own workflow: tests/infra/test_vault_sandbox.py.
+    data.pop("recovery_account", None)
     path = tmp_path / config_name
     path.write_text(yaml.safe_dump(data), encoding="utf-8")
     config = load_config(path)
-    monkeypatch.setenv("MOTO_ACCOUNT_ID", config.account or "123456789012")
     # A restore with key_verification configured checks the keys: SoftHSM2 tokens and
     # a key manifest older than every seeded backup, as the daily capture would leave.
     keys = workflow == "restore" and config.key_verification is not None
