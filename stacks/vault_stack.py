@@ -8,7 +8,12 @@ nobody in production can delete:
 - its own alerting (topics, keys, dead letters), subscribed as
   `recovery_account.escalation` says (the deployment's escalation when unset);
 - the vault refresh state machine on `recovery_account.refresh_schedule`;
-- the vault verification, hourly, paging on this stack's topic.
+- the vault verification, hourly, paging on this stack's topic;
+- the restore state machine (stacks/constructs/restore/), restoring a protected cluster
+  into the vault region from the newest READY vault backup of it (the backup's
+  `hsmdr:source-cluster` tag names the production cluster), its report in this stack's
+  own reports bucket. Production's key verifier is not reachable from this account: the
+  restore's report says its keys were not checked.
 
 It shares nothing with the production stacks (no cross-account reference): it deploys
 and runs whatever state production is in. Nothing is deployed in
@@ -22,10 +27,22 @@ from typing import Any
 from aws_cdk import Stack, Tags
 from constructs import Construct
 
+from lambdas.restore.keys import not_run
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
+from stacks.constructs.restore.restore_cluster import RestoreCluster
+from stacks.constructs.shared.reports_bucket import ReportsBucket
+from stacks.constructs.vault.settings import vault_region, vault_restore_config
 from stacks.constructs.vault.vault_refresh import VaultRefresh
 from stacks.constructs.vault.vault_verification import VaultVerification
+
+KEYS_NOT_CHECKED = str(
+    not_run(
+        "the key verifier is deployed in the production account, not in the recovery "
+        "account: check the restored cluster's keys (cloudhsm-cli key list, KCVs) against "
+        "the source cluster's manifest before clients rely on them"
+    )["summary"]
+)
 
 
 class VaultStack(Stack):
@@ -42,4 +59,16 @@ class VaultStack(Stack):
         )
         self.verification = VaultVerification(
             self, "VaultVerification", config=vault_config, alerting=self.alerting
+        )
+        # Restore from the vault when production is lost (docs/runbooks/vault.md).
+        self.reports = ReportsBucket(self, "Reports", deployment_name=config.deployment_name)
+        self.restore_cluster = RestoreCluster(
+            self,
+            "RestoreCluster",
+            config=vault_restore_config(vault_config),
+            alerting=self.alerting,
+            region=vault_region(config),
+            reports=self.reports,
+            vault_deployment=config.deployment_name,
+            keys_absent=KEYS_NOT_CHECKED,
         )

@@ -5,7 +5,7 @@ restore id. The AWS clients come in as arguments (the handler passes real ones).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -16,6 +16,7 @@ from lambdas.restore.plan import Subnet, quota_note, zones_of
 from lambdas.restore.request import RestoreRequest, parse_request, subnets_for
 from lambdas.restore.settings import RestoreSettings
 from lambdas.restore.tags import EXECUTION_KEY, identity_tags, restore_clusters
+from lambdas.restore.vault import as_vault_backups
 from lambdas.shared.copies import SOURCE_BACKUP_KEY, SOURCE_CLUSTER_KEY
 from lambdas.shared.errors import InvalidInput
 from lambdas.shared.gateway import CloudHsmGateway
@@ -68,13 +69,13 @@ def identify_restore(
         choice = choose_backup(
             request,
             specs,
-            _backups_here(gateway, request),
+            _restorable(settings, _backups_here(gateway, request)),
             # Other regions are only looked in: `lookup_for` may fail fast there.
             lambda: _elsewhere(settings, request, lookup_for or gateway_for),
         )
         zones = _zones(request, settings, client_for("ec2", request.region))
     else:
-        choice = _adopted_choice(adopted, gateway)
+        choice = _adopted_choice(adopted, gateway, settings)
         zones = dict(adopted.subnet_mapping)
     spec = specs.get(choice.source_cluster_id)
     if adopted is None:
@@ -86,7 +87,7 @@ def identify_restore(
     standby = next((c for c in clusters if c.cluster_id == posture.standby_id), None)
     if adopted is None and standby is not None:
         newer = choice.backup.backup_id
-        choice = _adopted_choice(standby, gateway)
+        choice = _adopted_choice(standby, gateway, settings)
         zones = dict(standby.subnet_mapping)
         if newer != choice.backup.backup_id:
             notes.append(
@@ -244,8 +245,19 @@ def _elsewhere(
     others = [r for r in settings.regions if r != request.region]
     if request.backup_id is not None:
         wanted = [request.backup_id]
-        return {r: list(gateway_for(r).iter_backups(backup_ids=wanted)) for r in others}
-    return {r: list(gateway_for(r).iter_backups(state=BACKUP_READY)) for r in others}
+        return {
+            r: _restorable(settings, gateway_for(r).iter_backups(backup_ids=wanted)) for r in others
+        }
+    return {
+        r: _restorable(settings, gateway_for(r).iter_backups(state=BACKUP_READY)) for r in others
+    }
+
+
+def _restorable(settings: RestoreSettings, backups: Iterable[Backup]) -> list[Backup]:
+    """Every backup listed; in the recovery account, only the vault's (vault.py)."""
+    if settings.vault_deployment is None:
+        return list(backups)
+    return as_vault_backups(backups, settings.vault_deployment)
 
 
 def _zones(request: RestoreRequest, settings: RestoreSettings, ec2: Any) -> dict[str, str]:
@@ -255,14 +267,13 @@ def _zones(request: RestoreRequest, settings: RestoreSettings, ec2: Any) -> dict
     return zones_of(subnet_ids, subnets, request.region)
 
 
-def _adopted_choice(cluster: Cluster, gateway: CloudHsmGateway) -> BackupChoice:
+def _adopted_choice(
+    cluster: Cluster, gateway: CloudHsmGateway, settings: RestoreSettings
+) -> BackupChoice:
     """What an adopted cluster was restored from (its SourceBackupId, else its tags)."""
     backup_id = cluster.source_backup_id or cluster.tags.get(SOURCE_BACKUP_KEY, "")
-    found = (
-        next(iter(gateway.iter_backups(backup_ids=[backup_id], limit=1)), None)
-        if backup_id
-        else None
-    )
+    listed = gateway.iter_backups(backup_ids=[backup_id], limit=1) if backup_id else []
+    found = next(iter(_restorable(settings, listed)), None)
     backup = found or Backup(backup_id=backup_id, state="UNKNOWN", create_timestamp=None)
     return BackupChoice(
         backup=backup,

@@ -31,6 +31,9 @@ class RestoreSettings:
     hsms_per_region_quota: int = 6
     key_verification: bool = False  # is the verify-keys function invoked by this restore?
     rto_minutes: float | None = None  # the objective its report holds the RTO to
+    # In the recovery account (the vault stack): restore only from this deployment's
+    # vault backups, each as a backup of the production cluster it holds (vault.py).
+    vault_deployment: str | None = None
 
     @property
     def regions(self) -> tuple[str, ...]:

@@ -23,8 +23,8 @@ from lambdas.shared.copies import (
     newest_first,
 )
 from lambdas.shared.models import BACKUP_READY, GONE, HSM_ACTIVE, HSM_DEGRADED, Backup
+from lambdas.shared.vault_tags import VAULT_KEY
 
-VAULT_KEY = "hsmdr:vault"  # value: the deployment; on vault clusters and vault backups
 REFRESH_KEY = "hsmdr:vault-refresh"  # on a vault cluster: the execution that created it
 # Keys a vault cluster is created with (CreateCluster's TagList).
 CLUSTER_TAG_KEYS = (

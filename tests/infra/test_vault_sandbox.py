@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from lambdas.vault.plan import VAULT_KEY
+from lambdas.shared.vault_tags import VAULT_KEY
 from sandbox.session import SANDBOX_CONFIG, Sandbox
 from stacks.names import vault_stack_name
 

@@ -103,3 +103,29 @@ def test_the_vault_role_deletes_only_what_the_vault_owns() -> None:
     assert delete_hsm["Condition"] == {"StringEquals": {"aws:RequestedRegion": ["us-east-1"]}}
     # keep (the default) never deletes a cluster
     assert not by_action(found, "cloudhsm:DeleteCluster")
+
+
+def test_the_vault_stack_restores_from_vault_backups_into_the_vault_region() -> None:
+    template = vault_app().templates[VAULT_STACK]
+    [function] = [
+        f
+        for f in resources(template, "RestoreCluster", "AWS::Lambda::Function")
+        if "HSMDR_RESTORE_SETTINGS" in f["Properties"]["Environment"]["Variables"]
+    ]
+    settings = json.loads(
+        function["Properties"]["Environment"]["Variables"]["HSMDR_RESTORE_SETTINGS"]
+    )
+    # Only this deployment's vault backups, into the vault region, on the vault's subnets
+    assert settings["vault_deployment"] == "hsmdr-sandbox"
+    assert settings["primary_region"] == "us-east-1"
+    assert settings["subnets"] == {"us-east-1": SUBNETS}
+    # Production's trust anchor and key verifier are out of this account's reach
+    assert settings["trust_anchor_parameter"] is None
+    assert settings["key_verification"] is False
+    [machine] = resources(template, "RestoreCluster", "AWS::StepFunctions::StateMachine")
+    assert "key verifier is deployed in the production account" in json.dumps(machine["Properties"])
+    # CreateCluster only from backups of this (the recovery) account's vault region
+    [create] = by_action(statements(template, "RestoreCluster"), "cloudhsm:CreateCluster")
+    assert "backup/*" in json.dumps(create["Resource"])
+    assert "us-east-1" in json.dumps(create["Resource"])
+    assert resources(template, "Reports", "AWS::S3::Bucket")

@@ -72,7 +72,7 @@ READ_ACTIONS = ["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups"]
 
 
 def restore_settings(
-    config: DeploymentConfig, *, key_verification: bool = False
+    config: DeploymentConfig, *, key_verification: bool = False, vault_deployment: str | None = None
 ) -> RestoreSettings:
     restore = config.restore
     return RestoreSettings(
@@ -88,6 +88,7 @@ def restore_settings(
         hsms_per_region_quota=config.quotas.hsms_per_region,
         key_verification=key_verification,
         rto_minutes=config.drills.rto_minutes,  # the deployment's RTO, which drills hold too
+        vault_deployment=vault_deployment,
     )
 
 
@@ -108,11 +109,16 @@ class RestoreCluster(Construct):
         verify_keys: lambda_.IFunction | None = None,
         verifier_group: ec2.ISecurityGroup | None = None,
         reports: ReportsBucket,
+        vault_deployment: str | None = None,
+        keys_absent: str | None = None,
     ) -> None:
         """`verify_keys`, `verifier_group`: the key verifier's function and security
         group (stacks/constructs/keycheck), in the main stack when key verification is
         configured; both or neither. `reports`: the stack's reports bucket, where the
-        final step writes the report (success or failure) under reports/restores/."""
+        final step writes the report (success or failure) under reports/restores/.
+        `vault_deployment` (the vault stack): restore only from that deployment's vault
+        backups (lambdas/restore/vault.py); `keys_absent`: what the report says in place
+        of the keys' check when this stack has no verifier (default: from the config)."""
         super().__init__(scope, construct_id)
         if (verify_keys is None) != (verifier_group is None):
             raise ValueError("verify_keys and verifier_group go together")
@@ -133,7 +139,9 @@ class RestoreCluster(Construct):
             environment={
                 # The alert topics: it pages itself for an execution that was stopped.
                 **alerting.alert_settings(config).to_env(),
-                **restore_settings(config, key_verification=keys).to_env(),
+                **restore_settings(
+                    config, key_verification=keys, vault_deployment=vault_deployment
+                ).to_env(),
                 **verifier_env,
                 Env.REPORTS_BUCKET: reports.bucket.bucket_name,
             },
@@ -160,7 +168,7 @@ class RestoreCluster(Construct):
                 function=self.lambda_.function,
                 topic=alerting.topic,
                 verify_keys=verify_keys,
-                keys_absent=_keys_absent(config),
+                keys_absent=keys_absent or _keys_absent(config),
             ),
             # A backstop: every wait has its own deadline in the steps.
             timeout=Duration.minutes(

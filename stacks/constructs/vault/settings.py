@@ -51,3 +51,26 @@ def refresh_timeout_minutes(config: DeploymentConfig) -> float:
         2 * restore.max_hsm_attempts + 2
     )
     return len(config.protected_clusters) * one + 30
+
+
+def vault_restore_config(config: DeploymentConfig) -> DeploymentConfig:
+    """The config the vault stack's restore is built from: it restores into the vault
+    region, on the vault's subnets, finding backups in the vault region and the vault's
+    DR regions. Production's trust anchor parameter and key verifier live in the
+    production account, out of this account's reach: neither is used here."""
+    vault = recovery_of(config)
+    restore = config.restore.model_copy(
+        update={
+            "subnets": {region: list(ids) for region, ids in vault.subnets.items()},
+            "trust_anchor_parameter": None,
+            "trust_anchor_kms_key_arn": None,
+        }
+    )
+    return config.model_copy(
+        update={
+            "region": vault_region(config),
+            "dr_regions": list(vault.dr_regions),
+            "restore": restore,
+            "key_verification": None,
+        }
+    )

@@ -30,7 +30,8 @@ from constructs import Construct
 
 from lambdas.shared import runbooks
 from lambdas.shared.copies import DEPLOYMENT_KEY, GOLDEN_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
-from lambdas.vault.plan import BACKUP_TAG_KEYS, CLUSTER_TAG_KEYS, VAULT_KEY
+from lambdas.shared.vault_tags import VAULT_KEY
+from lambdas.vault.plan import BACKUP_TAG_KEYS, CLUSTER_TAG_KEYS
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import ALARM_PERIOD, Alerting
 from stacks.constructs.alerting.scheduled_job import schedule_expression
