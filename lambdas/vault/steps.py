@@ -159,6 +159,8 @@ def check_hsm(
     run["hsm"] = {**run["hsm"], "status": status}
     if status == HSM_ACTIVE:
         run["was_active"] = True
+    elif status == GONE and run.get("removed_at") and not run.get("hsm_gone_at"):
+        run["hsm_gone_at"] = now.isoformat()  # its billed life ends: the refresh's record
     elif status != GONE and passed(run["hsm_deadline"], now):
         raise VaultTimeout(
             f"HSM {run['hsm_id']} still {status} after {settings.hsm_timeout_minutes} minutes"

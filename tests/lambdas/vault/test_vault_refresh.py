@@ -18,8 +18,9 @@ from lambdas.backups.share_job import share_backups
 from lambdas.backups.share_ram import RamShares
 from lambdas.backups.share_settings import ShareSettings
 from lambdas.shared.gateway import CloudHsmGateway
+from lambdas.shared.vault_tags import VAULT_KEY
 from lambdas.vault.handler import after_stopped, run_step
-from lambdas.vault.plan import REFRESH_KEY, VAULT_KEY, NotOurVaultCluster
+from lambdas.vault.plan import REFRESH_KEY, NotOurVaultCluster
 from lambdas.vault.settings import VaultSettings
 from sandbox.emulator import PROFILES, CloudHsmWorld, install
 from tests.emulator.helpers import client, make_network, seed
@@ -158,6 +159,11 @@ def test_refresh_makes_a_vault_backup_the_recovery_account_owns(
     ]
     assert cluster["Hsms"] == []
     assert job["run"]["cluster_kept"] is True
+    # The HSM's billed life is on record: created, removed, then seen gone
+    created, removed, gone = (
+        datetime.fromisoformat(run[k]) for k in ("hsm_created_at", "removed_at", "hsm_gone_at")
+    )
+    assert created <= removed <= gone
     # Nothing newer is shared: the next plan has nothing to do
     assert vault.step("plan", execution="run-2")["refreshes"] == []
 
