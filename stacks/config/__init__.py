@@ -537,6 +537,38 @@ LOG_RETENTION_NAMES = {
 }  # fmt: skip
 
 
+class RegionalVerifier(_Strict):
+    """A verify-keys function in a DR region's VPC (`key_verification.regions`): it checks
+    the clusters restored there and the warm standbys kept there."""
+
+    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="the DR region's VPC")
+    subnet_ids: list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]] = Field(
+        min_length=1,
+        max_length=16,
+        description="private subnets with a route to Secrets Manager, SSM, S3 (in the "
+        "deployment region too) and the CloudHSM API",
+    )
+    hsm_security_group_id: str = Field(
+        pattern=r"^sg-[0-9a-f]{8,17}$",
+        description="the security group of the region's clusters (warm standbys): the "
+        "verifier's standing HSM egress (TCP 2223-2225); a restored cluster's own group is "
+        "opened by the restore",
+    )
+    secret_kms_key_arn: str | None = Field(
+        default=None,
+        pattern=KMS_KEY_ARN_PATTERN,
+        description="the customer-managed KMS key of the crypto user's secret's replica in "
+        "this region, if not aws/secretsmanager",
+    )
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _distinct_subnets(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a subnet twice")
+        return value
+
+
 class KeyVerification(_Strict):
     """Key-level checks over PKCS#11 (container-image functions in the clusters' VPC)."""
 
@@ -577,6 +609,13 @@ class KeyVerification(_Strict):
     )
     timeout_minutes: int = Field(
         default=5, ge=1, le=15, description="the two key functions' timeout"
+    )
+    regions: dict[Region, RegionalVerifier] = Field(
+        default={},
+        description="a verifier in a DR region's VPC, `{dr_region: {vpc_id, subnet_ids, "
+        "hsm_security_group_id}}`: restores there check their keys, and that region's warm "
+        "standbys are checked daily; it reads the manifests from this region's bucket and "
+        "the crypto user's secret from its replica there (same name)",
     )
 
     @field_validator("subnet_ids")
@@ -865,7 +904,24 @@ class DeploymentConfig(_Strict):
             problem = kms_key_problem(keys.secret_kms_key_arn, self.region)
             if problem:
                 problems.append(f"key_verification.secret_kms_key_arn: {problem}")
+        for region, verifier in keys.regions.items():
+            field = f"key_verification.regions.{region}"
+            if region not in self.dr_regions:
+                problems.append(
+                    f"{field}: {region} is not one of dr_regions "
+                    f"({', '.join(self.dr_regions) or 'none'}): a regional verifier serves a "
+                    "DR stack (the deployment region's verifier is key_verification itself)"
+                )
+            elif verifier.secret_kms_key_arn is not None:
+                problem = kms_key_problem(verifier.secret_kms_key_arn, region)
+                if problem:
+                    problems.append(f"{field}.secret_kms_key_arn: {problem}")
         return problems
+
+    def regional_verifier(self, region: str) -> RegionalVerifier | None:
+        """The verifier configured in DR region `region`, if any."""
+        keys = self.key_verification
+        return None if keys is None else keys.regions.get(region)
 
     def drill_regions(self) -> list[str]:
         """Where a drill without a backup_id restores: the DR regions for dr-copy (the
