@@ -17,6 +17,15 @@ standby's tags before deleting it):
   which takes no resource type and no condition key, on "*" in this region: the code
   re-reads the standby's tags right before each DeleteHsm and deletes only HSMs of its
   own standbys;
+- a warm standby's rotation backup (the backup CloudHSM makes when the refresher removes
+  an old standby's HSM): TagResource on backups only with the rotation tag keys and
+  this deployment's values, and only on backups that carry no `managed-by` tag yet
+  (never a copy, which the copy job tagged); DeleteBackup only on backups tagged as this
+  deployment's rotation backups. IAM has no condition key naming a backup's cluster, so
+  it cannot keep the role from tagging another untagged backup of the region (a
+  restored cluster's, say) into deletability: the code proves ownership before each
+  DeleteBackup (the backup's ClusterId is the standby whose HSM it removed, never a
+  copy or a protected cluster, created after that removal; lambdas/standby/rotation_backups.py);
 - EC2: the dependent actions CloudHSM performs while creating and deleting the
   cluster's security group (and, warm, the HSM's network interface) only through
   CloudHSM (aws:ViaAWSService), in this region;
@@ -32,6 +41,7 @@ from constructs import Construct
 from lambdas.shared import runbooks
 from lambdas.shared.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
 from lambdas.shared.standby import ADOPTED_BY_KEY, STANDBY_OF_KEY, STANDBY_TAG_KEYS
+from lambdas.standby.rotation_backups import ROTATION_OF_KEY, ROTATION_TAG_KEYS
 from lambdas.standby.settings import StandbySettings
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
@@ -217,7 +227,42 @@ def standby_statements(
     ]
     if config.warm_standby(region):
         statements += warm_statements(config, clusters, region)
+        statements += rotation_backup_statements(config, backups)
     return statements
+
+
+def rotation_backup_statements(config: DeploymentConfig, backups: str) -> list[iam.PolicyStatement]:
+    """The backup an old warm standby's HSM removal made: tagged once (never a backup
+    the tool already tagged), then deleted only as this deployment's rotation backup."""
+    return [
+        iam.PolicyStatement(
+            sid="TagRotationBackupOnce",
+            actions=["cloudhsm:TagResource"],
+            resources=[backups],
+            conditions={
+                "StringEquals": {
+                    f"aws:RequestTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+                    f"aws:RequestTag/{DEPLOYMENT_KEY}": config.deployment_name,
+                },
+                "StringLike": {f"aws:RequestTag/{ROTATION_OF_KEY}": "cluster-*"},
+                "ForAllValues:StringEquals": {"aws:TagKeys": list(ROTATION_TAG_KEYS)},
+                # only a backup nobody tagged as the tool's yet: never a copy
+                "Null": {f"aws:ResourceTag/{MANAGED_BY_KEY}": "true"},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="DeleteOnlyRotationBackups",
+            actions=["cloudhsm:DeleteBackup"],
+            resources=[backups],
+            conditions={
+                "StringEquals": {
+                    f"aws:ResourceTag/{MANAGED_BY_KEY}": MANAGED_BY_VALUE,
+                    f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name,
+                },
+                "StringLike": {f"aws:ResourceTag/{ROTATION_OF_KEY}": "cluster-*"},
+            },
+        ),
+    ]
 
 
 def warm_statements(
