@@ -7,7 +7,17 @@ from datetime import timedelta
 from typing import Any
 
 from hsmdr.arguments import add_json_flag, hours
-from hsmdr.commands import alerts, backup_create, copies, docs, drill, hsm, keys, restore
+from hsmdr.commands import (
+    alerts,
+    backup_create,
+    copies,
+    docs,
+    drill,
+    hsm,
+    keys,
+    restore,
+    sandbox_vault,
+)
 from hsmdr.outcome import Outcome, UsageError
 
 FAULT_HELP = (
@@ -53,6 +63,7 @@ def register(groups: Any) -> None:
     restore.register_sandbox(commands, FAULT_HELP)
     drill.register_sandbox(commands, FAULT_HELP)
     alerts.register_sandbox(commands)
+    sandbox_vault.register_sandbox(commands)
     for parser in commands.choices.values():
         parser.add_argument(
             "--speed",
@@ -135,6 +146,8 @@ MEASURED_DURING_THE_RUN = (
     "wall_seconds",
     "hsm_hours",
     "estimated_cost_usd",
+    "hsm_seconds",
+    "vault_age_seconds",
 )
 
 
