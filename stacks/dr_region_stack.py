@@ -17,7 +17,10 @@ region, and CopyBackupToRegion is called there) and any permission to change or
 delete backups. The restore state machine is here too (`RestoreCluster`, restoring
 into this region only, from the copies): when the primary region is down, this is
 where the cluster comes back, and where its report is written (this region's own
-reports bucket, KMS-encrypted, versioned, TLS-only, with access logs).
+reports bucket, KMS-encrypted, versioned, TLS-only, with access logs). With
+`key_verification.regions.<this region>`, a verify-keys function of its own
+(stacks/constructs/keycheck/regional_verifier.py) checks a restored cluster's keys, as
+the main stack's restore does; without it, the report says how to enable the check.
 
 It also holds the deployment's validated config (`StoredConfig`), so that `hsmdr
 --deployment NAME` reads it here when the primary region is down.
@@ -41,7 +44,8 @@ from constructs import Construct
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.backups.copy_monitor import CopyMonitor
-from stacks.constructs.restore.restore_cluster import RestoreCluster
+from stacks.constructs.keycheck.regional_verifier import RegionalKeyVerifier
+from stacks.constructs.restore.restore_cluster import RestoreCluster, keys_absent
 from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.constructs.shared.stored_config import StoredConfig
 from stacks.constructs.standby.standby_refresher import StandbyRefresher
@@ -68,6 +72,13 @@ class DrRegionStack(Stack):
         )
         # This region's own reports bucket: the restore writes its report here.
         self.reports = ReportsBucket(self, "Reports", deployment_name=config.deployment_name)
+        # Only with key_verification.regions.<this region>: restores here check their keys.
+        self.key_verifier = (
+            RegionalKeyVerifier(self, "KeyVerifier", config=config, region=dr_region)
+            if config.regional_verifier(dr_region) is not None
+            else None
+        )
+        verifier = self.key_verifier
         self.restore_cluster = RestoreCluster(
             self,
             "RestoreCluster",
@@ -75,6 +86,9 @@ class DrRegionStack(Stack):
             alerting=self.alerting,
             region=dr_region,
             reports=self.reports,
+            verify_keys=verifier.verify.function if verifier else None,
+            verifier_group=verifier.security_group if verifier else None,
+            keys_absent=None if verifier else keys_absent(config, dr_region),
         )
         # Only where a protected cluster's dr_posture here keeps a standby.
         self.standby_refresher = (

@@ -25,6 +25,10 @@ class KeyEnv:
     TOKEN_LABEL = "HSMDR_PKCS11_TOKEN_LABEL"  # noqa: S105
     CONFIGURE_CLIENT = "HSMDR_CONFIGURE_CLOUDHSM_CLIENT"
     USERS_SOURCE = "HSMDR_USERS_SOURCE"
+    # A DR region's verifier: the manifest bucket is the deployment region's, named by
+    # an SSM parameter there (the bucket's name is CloudFormation's, unknown to this stack).
+    MANIFEST_BUCKET_PARAMETER = "HSMDR_KEY_MANIFEST_BUCKET_PARAMETER"
+    MANIFEST_REGION = "HSMDR_KEY_MANIFEST_REGION"
 
 
 class KeySettingsError(RuntimeError):
@@ -52,6 +56,10 @@ class KeyCheckSettings:
     # sandbox's SoftHSM needs no configuring.
     configure_client: bool = True
     users_source: str = USERS_FROM_CLI
+    # A DR region's verifier: where to read the manifest bucket's name (manifest_bucket
+    # is then empty) and that bucket's region.
+    manifest_bucket_parameter: str | None = None
+    manifest_region: str | None = None
 
     def token_label_for(self, cluster_id: str) -> str | None:
         return None if self.token_label is None else self.token_label.format(cluster_id=cluster_id)
@@ -70,6 +78,10 @@ class KeyCheckSettings:
         }
         if self.token_label is not None:
             env[KeyEnv.TOKEN_LABEL] = self.token_label
+        if self.manifest_bucket_parameter is not None:
+            env[KeyEnv.MANIFEST_BUCKET_PARAMETER] = self.manifest_bucket_parameter
+        if self.manifest_region is not None:
+            env[KeyEnv.MANIFEST_REGION] = self.manifest_region
         return env
 
     @classmethod
@@ -88,6 +100,8 @@ class KeyCheckSettings:
                 token_label=environ.get(KeyEnv.TOKEN_LABEL) or None,
                 configure_client=environ.get(KeyEnv.CONFIGURE_CLIENT, "true") == "true",
                 users_source=environ.get(KeyEnv.USERS_SOURCE, USERS_FROM_CLI),
+                manifest_bucket_parameter=environ.get(KeyEnv.MANIFEST_BUCKET_PARAMETER) or None,
+                manifest_region=environ.get(KeyEnv.MANIFEST_REGION) or None,
             )
         except (KeyError, TypeError, ValueError) as error:
             raise KeySettingsError(f"key verification environment is incomplete: {error}") from (
@@ -97,4 +111,8 @@ class KeyCheckSettings:
             USERS_FROM_FILE
         ):
             raise KeySettingsError(f"{KeyEnv.USERS_SOURCE}: {settings.users_source!r} is unknown")
+        if not settings.manifest_bucket and settings.manifest_bucket_parameter is None:
+            raise KeySettingsError(
+                f"{KeyEnv.MANIFEST_BUCKET} is empty and {KeyEnv.MANIFEST_BUCKET_PARAMETER} unset"
+            )
         return settings

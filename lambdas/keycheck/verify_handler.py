@@ -26,7 +26,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from lambdas.keycheck.client_setup import read_crypto_user
 from lambdas.keycheck.comparison import KeyCheckReport, failed_report, unreachable
-from lambdas.keycheck.manifest_store import ManifestStore
+from lambdas.keycheck.manifest_source import manifest_store
 from lambdas.keycheck.settings import KeyCheckSettings
 from lambdas.keycheck.targets import prepare_target
 from lambdas.keycheck.verifier import check_keys
@@ -81,7 +81,7 @@ def parse_request(event: Any, default_region: str) -> VerifyKeysRequest:
 
 def verify(request: VerifyKeysRequest, settings: KeyCheckSettings) -> KeyCheckReport:
     """The whole check; raises KeyManifestNotFound when there is nothing to compare with."""
-    store = ManifestStore.for_bucket(settings.manifest_bucket)
+    store = manifest_store(settings)
     if request.manifest_key is not None:
         manifest_key, manifest = request.manifest_key, store.load(request.manifest_key)
     else:

@@ -313,9 +313,11 @@ def open_key_network(job: Job) -> Job:
     plan, run = job["plan"], job["run"]
     settings = RestoreSettings.from_env()
     verifier_group = os.environ.get(Env.RESTORE_VERIFIER_SECURITY_GROUP, "")
-    if plan["region"] != settings.primary_region:
+    # The verifier is in this function's stack, so in its region (main or DR stack).
+    verifier_region = os.environ.get("AWS_REGION", settings.primary_region)
+    if plan["region"] != verifier_region:
         run["key_network"] = {"status": "UNREACHABLE"}
-        run["key_verification"] = other_region(plan["region"], settings.primary_region)
+        run["key_verification"] = other_region(plan["region"], verifier_region)
         return done(job, "open_key_network")
     if not verifier_group:
         run["key_network"] = {"status": "UNREACHABLE"}

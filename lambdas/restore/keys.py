@@ -1,8 +1,9 @@
 """Key verification of a restored cluster: the verifier's way in, and what it found.
 
-With `key_verification` configured, the main stack's restore invokes the verify-keys
-function (lambdas/keycheck) once the first HSM is ACTIVE, against the source cluster's
-manifest captured at or before the backup's time. Before that, OpenKeyNetwork lets the
+With `key_verification` configured, the main stack's restore (and a DR stack's, with
+`key_verification.regions.<its region>`) invokes its own stack's verify-keys function
+(lambdas/keycheck) once the first HSM is ACTIVE, against the source cluster's manifest
+captured at or before the backup's time. Before that, OpenKeyNetwork lets the
 verifier in: the restored cluster's security group (made by CloudHSM) is tagged with
 the restore id, which is what IAM requires before the role may add ingress to a group,
 and gets ingress from the verifier's group on TCP 2223-2225; the verifier's group gets
@@ -13,7 +14,8 @@ daily manifest capture use from now on, and the capture needs the same path. The
 name the two groups only (no address range) and the HSM ports only.
 
 Security groups cannot reference each other across regions: a restore into a region
-other than the verifier's does not run the check, and the report says so.
+other than the verifier's (the restore function's own region) does not run the check,
+and the report says so.
 
 Pure: the EC2 calls are the handler's.
 """

@@ -20,8 +20,10 @@ the first HSM is ACTIVE. Before that the function tags the restored cluster's se
 group (made by CloudHSM) with `hsmdr:restore-id` and nothing else, may add ingress only
 to groups so tagged, and egress to the verifier's group alone; the rules reference the
 two groups on TCP 2223-2225 and stay (the restored cluster is the one the manifest
-capture reads from now on), so the role has no revoke. A DR-region stack has no
-verifier: its report says so.
+capture reads from now on), so the role has no revoke. A DR-region stack does the
+same with its own verifier when `key_verification.regions` names its region
+(stacks/constructs/keycheck/regional_verifier.py); without one, its report says so and
+names that field (`keys_absent`).
 
 The restored cluster's id (so its ARN) is unknown at synth time, so CreateHsm is
 allowed on any cluster of the configured regions that carries this deployment's
@@ -123,6 +125,7 @@ class RestoreCluster(Construct):
         if (verify_keys is None) != (verifier_group is None):
             raise ValueError("verify_keys and verifier_group go together")
         self.regions = [region] if region else restore_regions(config)
+        self.verifier_region = region or config.region  # a verifier is in this stack's region
         keys = verifier_group is not None
         verifier_env = (
             {Env.RESTORE_VERIFIER_SECURITY_GROUP: verifier_group.security_group_id}
@@ -150,7 +153,7 @@ class RestoreCluster(Construct):
         for statement in restore_statements(self, config, self.regions):
             self.lambda_.role.add_to_policy(statement)
         if verifier_group is not None:
-            for statement in key_network_statements(self, config, verifier_group):
+            for statement in key_network_statements(self, self.verifier_region, verifier_group):
                 self.lambda_.role.add_to_policy(statement)
         alerting.grant_alerts(self.lambda_.function)
         reports.grant_write_reports(self.lambda_.role, REPORT_PREFIX)
@@ -208,7 +211,7 @@ class RestoreCluster(Construct):
     def _acknowledge_function(self, config: DeploymentConfig, *, keys: bool) -> None:
         role = self.lambda_.role
         if keys:
-            groups = rendered(self, _security_groups(self, config.region))
+            groups = rendered(self, _security_groups(self, self.verifier_region))
             acknowledge(
                 role,
                 f"AwsSolutions::AwsSolutions-IAM5[Resource::{groups}]",
@@ -340,6 +343,21 @@ def _executions(scope: Construct, config: DeploymentConfig) -> str:
     )
 
 
+def keys_absent(config: DeploymentConfig, region: str) -> str:
+    """What a DR stack's restore report says in place of the key check when that region
+    has no verifier: why, and the config field that deploys one."""
+    if config.key_verification is None:
+        return NOT_CONFIGURED
+    return str(
+        not_run(
+            f"no key verifier in {region} (the deployment's runs in {config.region}, and "
+            "security groups cannot reference each other across regions); set "
+            f"key_verification.regions.{region} (vpc_id, subnet_ids, hsm_security_group_id) "
+            "to check restores here; until then check the keys before clients rely on them"
+        )["summary"]
+    )
+
+
 def _keys_absent(config: DeploymentConfig) -> str:
     if config.key_verification is None:
         return NOT_CONFIGURED
@@ -358,12 +376,12 @@ def _security_groups(scope: Construct, region: str) -> str:
 
 
 def key_network_statements(
-    scope: Construct, config: DeploymentConfig, verifier_group: ec2.ISecurityGroup
+    scope: Construct, region: str, verifier_group: ec2.ISecurityGroup
 ) -> list[iam.PolicyStatement]:
-    """Let the verifier (in the main region) reach a restored cluster there: tag its
+    """Let the verifier (in this stack's region) reach a restored cluster there: tag its
     group with the restore id, ingress only to groups so tagged, egress from the
     verifier's group only. No revoke: the rules stay (module docstring)."""
-    groups = _security_groups(scope, config.region)
+    groups = _security_groups(scope, region)
     return [
         iam.PolicyStatement(
             sid="TagRestoredSecurityGroup",

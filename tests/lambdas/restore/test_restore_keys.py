@@ -103,8 +103,46 @@ def test_a_restore_in_another_region_than_the_verifiers_skips_the_check(
     settings = RestoreSettings("us-east-1").to_env()[Env.RESTORE_SETTINGS]
     monkeypatch.setenv(Env.RESTORE_SETTINGS, settings)
     monkeypatch.setenv(Env.RESTORE_VERIFIER_SECURITY_GROUP, "sg-0123456789abcdef0")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")  # the main stack's restore function
     monkeypatch.setattr(handler, "_client", lambda *_: pytest.fail("no EC2 call"))
     done = handler.open_key_network(job(cluster_id="cluster-newnewnewnew"))
     assert done["run"]["key_network"] == {"status": "UNREACHABLE"}
     assert done["run"]["key_verification"]["status"] == "NOT_RUN"
     assert "runs in us-east-1" in done["run"]["key_verification"]["summary"]
+
+
+def test_a_dr_stacks_verifier_opens_the_network_in_its_own_region(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A DR stack's restore function and its regional verifier share the DR region: a
+    restore there lets the verifier in (key_verification.regions)."""
+    from lambdas.restore import handler
+    from lambdas.restore.settings import RestoreSettings
+    from lambdas.shared.env import Env
+
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    class Ec2:
+        def __init__(self, region: str) -> None:
+            self.region = region
+
+        def __getattr__(self, name: str) -> Any:
+            return lambda **kwargs: calls.append((self.region, name, kwargs))
+
+    settings = RestoreSettings("us-east-1").to_env()[Env.RESTORE_SETTINGS]
+    monkeypatch.setenv(Env.RESTORE_SETTINGS, settings)
+    monkeypatch.setenv(Env.RESTORE_VERIFIER_SECURITY_GROUP, "sg-0fedcba9876543210")
+    monkeypatch.setenv("AWS_REGION", "us-west-2")  # the DR stack's restore function
+    monkeypatch.setattr(handler, "_client", lambda _service, region: Ec2(region))
+    restored = cluster(
+        hsm("us-west-2a"), cluster_id="cluster-newnewnewnew", security_group="sg-0aaaabbbbcccc1111"
+    )
+    monkeypatch.setattr(handler, "_cluster", lambda _job: restored)
+    done = handler.open_key_network(job(cluster_id="cluster-newnewnewnew"))
+    assert done["run"]["key_network"]["status"] == "OPEN"
+    assert done["run"]["key_network"]["verifier_security_group"] == "sg-0fedcba9876543210"
+    assert [(region, name) for region, name, _ in calls] == [
+        ("us-west-2", "create_tags"),
+        ("us-west-2", "authorize_security_group_ingress"),
+        ("us-west-2", "authorize_security_group_egress"),
+    ]
