@@ -57,17 +57,20 @@ from stacks.nag import acknowledge, rendered
 from stacks.names import STANDBY_REFRESHER
 
 READ_ACTIONS = ["cloudhsm:DescribeClusters", "cloudhsm:DescribeBackups", "cloudhsm:ListTags"]
-# CreateCluster makes the cluster's security group; DeleteCluster deletes it.
+# CreateCluster makes the cluster's security group; DeleteCluster deletes it, and
+# CloudHSM calls ec2:DeleteNetworkInterface as the caller there too (facts page, IAM):
+# without it a pilot-light-only refresher could never retire an old standby.
 EC2_DEPENDENT_ACTIONS = sorted(
-    [
+    {
         "ec2:AuthorizeSecurityGroupEgress",
         "ec2:AuthorizeSecurityGroupIngress",
         "ec2:CreateSecurityGroup",
+        "ec2:DeleteNetworkInterface",
         "ec2:DescribeSecurityGroups",
         "ec2:DescribeSubnets",
         "ec2:RevokeSecurityGroupEgress",
         *DELETE_CLUSTER_EC2_ACTIONS,
-    ]
+    }
 )
 
 
