@@ -129,3 +129,20 @@ def test_without_a_standby_verification_reports_it_and_the_restore_is_cold_sayin
         assert "CreateCluster" in [s["state"] for s in report["timeline"]]
         assert report["leaked_resources"] == {"clusters": [], "hsms": []}
         assert sandbox.permissions_report()["denied_calls"] == []
+
+
+def test_a_pilot_light_rotation_leaves_no_backup_of_the_old_standby() -> None:
+    # A standby without HSMs is never backed up: rotating it leaves nothing to delete.
+    from tests.sandbox.test_warm_standby import copy_a_new_backup_west
+
+    with Sandbox(pilot_light_config(WEST), profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        old = light_the_pilot(sandbox, WEST)["cluster_id"]
+        copy_a_new_backup_west(sandbox)
+        runs = [light_the_pilot(sandbox, WEST)["refresh"] for _ in range(2)]
+        assert runs[0]["created"] and runs[1]["deleted"] == [old]
+        assert [r["backups_tagged"] + r["backups_deleted"] for r in runs] == [[], []]
+        standbys = {old, runs[0]["created"][0]["standby"]}
+        assert [b for b in sandbox.world.backups(WEST) if b.get("ClusterId") in standbys] == []
+        assert all(not r["refused"] and not r["errors"] for r in runs)
+        assert sandbox.permissions_report()["denied_calls"] == []

@@ -10,6 +10,7 @@ emulator holds."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import boto3
@@ -147,4 +148,109 @@ def test_a_refresh_the_quota_refuses_is_alerted_from_the_dr_region() -> None:
         assert "quota of 1 clusters" in sent["message"]
         assert "standby.md" in sent["message"]
         assert refresh["alert_severity"] == "notify"
+        assert sandbox.permissions_report()["denied_calls"] == []
+
+
+def copy_a_new_backup_west(sandbox: Sandbox) -> str:
+    """A new backup of the protected cluster (removing one of its HSMs makes one),
+    copied west as the copy job would: the copy the next rotation moves onto."""
+    from lambdas.shared.copies import copy_tags
+    from lambdas.shared.models import Backup
+
+    east = "us-east-1"
+    active = [h for h in sandbox.world.hsms(SOURCE) if h["State"] == "ACTIVE"]
+    boto3.client("cloudhsmv2", region_name=east).delete_hsm(
+        ClusterId=SOURCE, HsmId=active[0]["HsmId"]
+    )
+    sandbox.world.settle()
+    newest = max(
+        (b for b in sandbox.world.backups(east) if b.get("ClusterId") == SOURCE),
+        key=lambda b: b["CreateTimestamp"],
+    )
+    tags = copy_tags(sandbox.config.deployment_name, Backup.from_api(newest))
+    return sandbox.world.seed_copy(newest["BackupId"], WEST, tags=tags)
+
+
+def rotate(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """Run by run, as the schedule would: the new standby, its HSM, the old standby's
+    HSM (its removal makes a backup, tagged), then the old standby (and that backup)."""
+    copy_a_new_backup_west(sandbox)
+    return [keep_standby(sandbox, WEST, "pilot-light")["refresh"] for _ in range(4)]
+
+
+def test_two_rotations_leave_no_backup_of_an_old_standby_under_the_refreshers_own_permissions() -> (
+    None
+):
+    with Sandbox(posture_config(WEST, WARM), profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        first = keep_standby(sandbox, WEST, WARM)["cluster_id"]
+        rotations = [rotate(sandbox), rotate(sandbox)]
+        old_standbys = [first, rotations[0][0]["created"][0]["standby"]]
+        for old, runs in zip(old_standbys, rotations, strict=True):
+            [tagged] = runs[2]["backups_tagged"]
+            assert tagged["standby"] == old
+            assert runs[3]["deleted"] == [old]
+            # The run that deleted the old standby deleted its rotation backup too.
+            assert runs[3]["backups_deleted"] == [tagged]
+            assert all(not r["refused"] and not r["errors"] for r in runs)
+        by_cluster: dict[str, list[str]] = {}
+        for b in sandbox.world.backups(WEST):
+            by_cluster.setdefault(b.get("ClusterId", ""), []).append(b["BackupState"])
+        # Each old standby's only backup is PENDING_DELETION (restorable for 7 days).
+        assert [by_cluster[old] for old in old_standbys] == [["PENDING_DELETION"]] * 2
+        # The copies the standbys came from are untouched.
+        assert set(by_cluster[""]) == {"READY"}
+        assert sandbox.permissions_report()["denied_calls"] == []
+
+
+def test_a_production_backup_or_copy_with_forged_rotation_tags_is_refused_and_alerted() -> None:
+    from lambdas.shared.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
+    from lambdas.shared.standby import STANDBY_OF_KEY
+    from lambdas.standby.rotation_backups import HSM_REMOVED_AT_KEY, ROTATION_OF_KEY
+    from sandbox.scenarios import alerts
+
+    with Sandbox(posture_config(WEST, WARM), profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        standby = keep_standby(sandbox, WEST, WARM)
+        # A production cluster in the DR region (a restore's, say) and its backup.
+        network = sandbox.networks[WEST]
+        production = sandbox.world.seed_cluster(
+            WEST,
+            [network.subnets[sorted(network.subnets)[0]]],
+            backup_ages=[timedelta(hours=1)],
+        )
+        [prod_backup] = [
+            b["BackupId"] for b in sandbox.world.backups(WEST) if b.get("ClusterId") == production
+        ]
+        source_copy = next(
+            b["BackupId"] for b in sandbox.world.backups(WEST) if b.get("SourceBackup")
+        )
+        client = boto3.client("cloudhsmv2", region_name=WEST)
+
+        def forge(backup_id: str, standby_id: str) -> None:
+            tags = {
+                MANAGED_BY_KEY: MANAGED_BY_VALUE,
+                DEPLOYMENT_KEY: sandbox.config.deployment_name,
+                STANDBY_OF_KEY: SOURCE,
+                ROTATION_OF_KEY: standby_id,
+                HSM_REMOVED_AT_KEY: "2020-01-01T00:00:00.000000Z",
+            }
+            client.tag_resource(
+                ResourceId=backup_id, TagList=[{"Key": k, "Value": v} for k, v in tags.items()]
+            )
+
+        forge(prod_backup, production)  # names its own cluster: not a standby
+        forge(source_copy, standby["cluster_id"])  # a copy: never
+        dr = sandbox.dr_deployment(WEST)
+        seen = len(dr.messages())
+        refresh = keep_standby(sandbox, WEST, "pilot-light")["refresh"]
+        assert refresh["backups_deleted"] == []
+        refused = "\n".join(refresh["refused"])
+        assert f"backup {prod_backup}: its ClusterId {production} is not a standby" in refused
+        assert f"backup {source_copy} is a copy" in refused
+        states = {b["BackupId"]: b["BackupState"] for b in sandbox.world.backups(WEST)}
+        assert (states[prod_backup], states[source_copy]) == ("READY", "READY")
+        [sent] = alerts(sandbox, seen, dr)
+        assert "standby refresh refused in us-west-2" in sent["subject"]
+        assert prod_backup in sent["message"] and source_copy in sent["message"]
         assert sandbox.permissions_report()["denied_calls"] == []
