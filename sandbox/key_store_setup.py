@@ -8,7 +8,9 @@
   configuration, and the user list from a file. Everything else in their environment
   (manifest bucket, secret name, canary) is the template's;
 - the crypto user's secret, which the operator creates in AWS, is created with the
-  sandbox's fixed credentials.
+  sandbox's fixed credentials, in the deployment region and (as the replica the operator
+  makes) in each DR region with a verifier of its own (`key_verification.regions`); a DR
+  stack's verify-keys function is pointed at the tokens like the main stack's.
 
 - a verifier reaches a cluster's token only through security groups that AWS would let
   through (sandbox/network_access.py): its own egress and the cluster group's ingress on
@@ -197,10 +199,12 @@ def _create_crypto_user_secret(sandbox: RunningSandbox) -> None:
     keys = sandbox.config.key_verification
     if keys is None:
         return
-    boto3.client("secretsmanager", region_name=sandbox.config.region).create_secret(
-        Name=keys.crypto_user_secret_name,
-        SecretString=json.dumps({"username": CRYPTO_USER, "password": CRYPTO_PASSWORD}),
-    )
+    # A DR region's verifier reads the secret's replica there, under the same name.
+    for region in (sandbox.config.region, *sorted(keys.regions)):
+        boto3.client("secretsmanager", region_name=region).create_secret(
+            Name=keys.crypto_user_secret_name,
+            SecretString=json.dumps({"username": CRYPTO_USER, "password": CRYPTO_PASSWORD}),
+        )
 
 
 def seed_manifest(sandbox: RunningSandbox, cluster_id: str, captured_at: datetime) -> str:
