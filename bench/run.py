@@ -424,9 +424,11 @@ def vault_refresh(speed_name: str = "realistic") -> dict[str, Any]:
     HSM time: from the refresh's CreateHsm to the refresh seeing the HSM gone (its own
     record: hsm_created_at, hsm_gone_at; wall seconds x the clock's scale), against the
     floor the emulator drew for that HSM (hsm_create + backup_create + hsm_delete of the
-    profile, jitter included). Vault age: the vault backup's age right after the refresh
-    (what verify-vault's VAULT_STALE reads, emulated) against the age of the production
-    backup it holds (seeded, so not scaled): the data in the vault is that old."""
+    profile, jitter included), and against HSM create + HSM delete alone (the emulator
+    backs up while the HSM is being deleted, so that is the HSM's shortest life).
+    Vault age: the vault backup's age right after the refresh (what verify-vault's
+    VAULT_STALE reads, emulated) against the age of the production backup it holds
+    (seeded, so not scaled): the data in the vault is that old."""
     from sandbox.emulator.profile import REALISTIC_SPEEDUP
     from sandbox.session import speed
     from sandbox.vault_scenarios import recover_from_vault
@@ -436,6 +438,10 @@ def vault_refresh(speed_name: str = "realistic") -> dict[str, Any]:
     scale = REALISTIC_SPEEDUP if speed_name == "realistic" else 1.0
     hsm = report["hsm_seconds"]
     floor = report["hsm_floor_seconds"]
+    steps = report["hsm_floor_steps"]
+    # The emulator takes the backup while the HSM is being deleted (both start at
+    # DeleteHsm): the HSM can be gone after HSM create + HSM delete alone.
+    life_floor = round(steps["hsm_create"] + steps["hsm_delete"], 3)
     emulated_hsm = None if hsm is None else round(hsm * scale, 3)
     vault_age = report["vault_age_seconds"]
     source_age = report["source_backup_age_seconds"]
@@ -450,6 +456,11 @@ def vault_refresh(speed_name: str = "realistic") -> dict[str, Any]:
         "refresh_hsm_within_aim": bool(emulated_hsm and floor)
         and emulated_hsm < VAULT_HSM_AIM * floor,
         "aim": f"refresh HSM seconds < {VAULT_HSM_AIM} x floor",
+        "refresh_hsm_floor_steps": steps,
+        "refresh_hsm_life_floor_seconds": life_floor,
+        "refresh_hsm_ratio_to_life_floor": (
+            round(emulated_hsm / life_floor, 3) if emulated_hsm and life_floor else None
+        ),
         "vault_age_after_refresh_seconds": None
         if vault_age is None
         else round(vault_age * scale, 3),

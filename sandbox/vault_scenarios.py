@@ -68,7 +68,7 @@ def recover(sandbox: Sandbox, *, keys: bool) -> dict[str, Any]:
     drawn = len(recovery.emulated_durations())
     refresh = vault.run_state_machine(REFRESH_WORKFLOW, {}, timeout=600)
     refreshed = _refresh_run(refresh.output, spec.id)
-    floor = _floor(recovery.emulated_durations()[drawn:])
+    floor_steps = _floor_steps(recovery.emulated_durations()[drawn:])
     vault_backups = _vault_backups(recovery, region, config.deployment_name)
     after_refresh = datetime.now(UTC)
     newest_vault = max((b["CreateTimestamp"] for b in vault_backups), default=None)
@@ -111,7 +111,8 @@ def recover(sandbox: Sandbox, *, keys: bool) -> dict[str, Any]:
         # How long the refresh's HSM billed: from its CreateHsm to the refresh seeing it
         # gone (the refresh's own record), against the profile's durations it drew.
         "hsm_seconds": _hsm_seconds(refreshed),
-        "hsm_floor_seconds": floor,
+        "hsm_floor_seconds": round(sum(floor_steps.values()), 3),
+        "hsm_floor_steps": floor_steps,
         # Right after the refresh: the vault holds data as old as the shared backup.
         "vault_age_seconds": _age(newest_vault, after_refresh),
         "source_backup_age_seconds": _age(shared_at, after_refresh),
@@ -253,8 +254,14 @@ def _hsm_seconds(run: dict[str, Any]) -> float | None:
     )
 
 
-def _floor(drawn: list[tuple[str, Any]]) -> float:
-    return round(float(sum(d.total_seconds() for step, d in drawn if step in HSM_FLOOR_STEPS)), 3)
+def _floor_steps(drawn: list[tuple[str, Any]]) -> dict[str, float]:
+    """Each floor step's emulated seconds as drawn for the refresh's HSM (summed if a
+    DEGRADED HSM made the refresh draw a step twice)."""
+    steps = dict.fromkeys(HSM_FLOOR_STEPS, 0.0)
+    for step, duration in drawn:
+        if step in steps:
+            steps[step] = round(steps[step] + float(duration.total_seconds()), 3)
+    return steps
 
 
 def _created(backups: list[dict[str, Any]], backup_id: str) -> datetime | None:
