@@ -21,8 +21,10 @@ def refusal_alert(result: RefreshResult, deployment: str) -> Alert:
         *[f"  - {r}" for r in result.refused],
         "",
         "Next step: fix the cause (raise the quota in Service Quotas, AWS CloudHSM; set "
-        f"restore.subnets.{result.region}; or look at a standby whose tags changed), then "
-        f"list the standbys: aws cloudhsmv2 describe-clusters --region {result.region}",
+        f"restore.subnets.{result.region}; look at a standby whose tags changed; or, for "
+        "a backup, see the runbook's rotation backups: never delete a backup because it "
+        "is named here), then list the standbys: aws cloudhsmv2 describe-clusters "
+        f"--region {result.region}",
         f"Runbook: {runbooks.STANDBY}",
     ]
     return Alert(
