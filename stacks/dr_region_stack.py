@@ -28,7 +28,9 @@ It also holds the deployment's validated config (`StoredConfig`), so that `hsmdr
 With a protected cluster whose `dr_posture` here is `pilot-light` or `warm-standby`, a
 standby refresher on the verification schedule keeps one standby cluster per such
 cluster (no HSM; warm: one ACTIVE HSM), restored from the newest READY copy here
-(stacks/constructs/standby/).
+(stacks/constructs/standby/). With a verifier here too, the warm standbys' keys are
+checked on `key_verification.capture_schedule` (stacks/constructs/standby/
+standby_key_check.py); without one they are not, and docs/runbooks/standby.md says so.
 
 The stack shares nothing with the main stack (no cross-region references), so it
 deploys and runs whatever state the primary region is in.
@@ -48,6 +50,7 @@ from stacks.constructs.keycheck.regional_verifier import RegionalKeyVerifier
 from stacks.constructs.restore.restore_cluster import RestoreCluster, keys_absent
 from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.constructs.shared.stored_config import StoredConfig
+from stacks.constructs.standby.standby_key_check import StandbyKeyCheck
 from stacks.constructs.standby.standby_refresher import StandbyRefresher
 from stacks.monitoring import Monitoring
 
@@ -96,6 +99,20 @@ class DrRegionStack(Stack):
                 self, "StandbyRefresher", config=config, alerting=self.alerting, region=dr_region
             )
             if config.standbys(dr_region)
+            else None
+        )
+        # The warm standbys' daily key check: only with a verifier in this region.
+        self.standby_key_check = (
+            StandbyKeyCheck(
+                self,
+                "StandbyKeyCheck",
+                config=config,
+                alerting=self.alerting,
+                region=dr_region,
+                verify_keys=verifier.verify.function,
+                verifier_group=verifier.security_group,
+            )
+            if verifier is not None and config.warm_standby(dr_region)
             else None
         )
         # LAST: it alarms on every function and state machine added above.

@@ -26,6 +26,8 @@ PAGING_FINDINGS = frozenset(
         FindingCode.HSM_DEGRADED,
         FindingCode.HSM_COUNT_BELOW_DESIRED,
         FindingCode.COPY_MISSING,
+        # a warm standby whose keys differ from the manifest: the recovery is at risk
+        FindingCode.STANDBY_KEYS_MISMATCH,
     }
 )
 

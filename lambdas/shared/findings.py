@@ -40,6 +40,9 @@ class FindingCode(StrEnum):
     STANDBY_HOLDS_HSM = "STANDBY_HOLDS_HSM"
     STANDBY_DEGRADED = "STANDBY_DEGRADED"
     STANDBY_NO_HSM = "STANDBY_NO_HSM"
+    # The DR region's daily key check of its warm standbys (lambdas/standby/key_check.py)
+    STANDBY_KEYS_MISMATCH = "STANDBY_KEYS_MISMATCH"
+    STANDBY_KEYS_UNCHECKED = "STANDBY_KEYS_UNCHECKED"
 
 
 @dataclass(frozen=True)

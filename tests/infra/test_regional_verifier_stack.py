@@ -163,3 +163,87 @@ def test_without_a_regional_verifier_the_dr_report_names_the_field() -> None:
         if f["Properties"]["Environment"]["Variables"].get("POWERTOOLS_SERVICE_NAME")
         == "verify-keys"
     ]
+
+
+def warm_data(*, regional: bool) -> dict[str, Any]:
+    data = config_data()
+    data["dr_regions"] = [DR_REGION]
+    data["protected_clusters"][0]["dr_posture"] = {DR_REGION: "warm-standby"}
+    data.setdefault("restore", {}).setdefault("subnets", {})[DR_REGION] = [
+        "subnet-0a0a0a0a0a0a0a0a0",
+        "subnet-0b0b0b0b0b0b0b0b0",
+    ]
+    keys: dict[str, Any] = dict(KEY_VERIFICATION)
+    if regional:
+        keys["regions"] = {DR_REGION: REGIONAL}
+    data["key_verification"] = keys
+    return data
+
+
+@pytest.fixture(scope="module")
+def warm_app() -> Synthesized:
+    from tests.synthesis import synthesis
+
+    return synthesis(warm_data(regional=True))
+
+
+def _by_service(template: dict[str, Any], service: str) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (k, v["Properties"])
+        for k, v in resources(template, "AWS::Lambda::Function").items()
+        if v["Properties"]["Environment"]["Variables"].get("POWERTOOLS_SERVICE_NAME") == service
+    ]
+
+
+def test_warm_standbys_get_a_key_check_on_the_capture_schedule(warm_app: Synthesized) -> None:
+    template = warm_app.templates[DR_STACK]
+    [(check_id, props)] = _by_service(template, "standby-key-check")
+    env = props["Environment"]["Variables"]
+    verify_id, _ = key_function(template, "verify-keys")
+    assert env["HSMDR_STANDBY_VERIFY_FUNCTION"] == {"Ref": verify_id}
+    [schedule] = [
+        s["Properties"]
+        for s in resources(template, "AWS::Scheduler::Schedule").values()
+        if s["Properties"]["Target"]["Arn"] == {"Fn::GetAtt": [check_id, "Arn"]}
+    ]
+    assert schedule["ScheduleExpression"] == KEY_VERIFICATION["capture_schedule"]
+    assert "DeadLetterConfig" in schedule["Target"]
+
+
+def test_the_key_check_role_invokes_the_verifier_and_opens_tagged_groups_only(
+    warm_app: Synthesized,
+) -> None:
+    template = warm_app.templates[DR_STACK]
+    [(_, props)] = _by_service(template, "standby-key-check")
+    role_id = props["Role"]["Fn::GetAtt"][0]
+    statements = {s.get("Sid"): s for s in _statements(template, role_id)}
+    verify_id, _ = key_function(template, "verify-keys")
+    invoke = statements["InvokeTheRegionsVerifier"]
+    assert invoke["Action"] == "lambda:InvokeFunction"
+    assert invoke["Resource"] == {"Fn::GetAtt": [verify_id, "Arn"]}
+    tag = statements["TagStandbyGroupForKeyCheck"]
+    assert tag["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["hsmdr:key-check"]}
+    ingress = statements["IngressOnlyOnKeyCheckedGroups"]
+    assert ingress["Condition"] == {"StringLike": {"ec2:ResourceTag/hsmdr:key-check": "cluster-*"}}
+    assert DR_REGION in json.dumps(ingress["Resource"])
+    egress = statements["EgressOnlyFromTheVerifier"]
+    assert "VerifierGroup" in json.dumps(egress["Resource"])
+    every = {
+        a
+        for s in _statements(template, role_id)
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert not {a for a in every if a.startswith(("cloudhsm:Create", "cloudhsm:Delete", "s3:"))}
+
+
+def test_warm_standby_cdk_nag_is_clean(warm_app: Synthesized) -> None:
+    report = json.loads((warm_app.assembly_dir / "validation-report.json").read_text())
+    [nag] = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
+    assert nag["violations"] == []
+
+
+def test_no_regional_verifier_no_key_check() -> None:
+    from tests.synthesis import synthesis
+
+    template = synthesis(warm_data(regional=False)).templates[DR_STACK]
+    assert _by_service(template, "standby-key-check") == []
