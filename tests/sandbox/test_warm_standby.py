@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import boto3
+import pytest
 
 from sandbox.restore_scenarios import restore_after_disaster
 from sandbox.scenarios import fire_verification, keep_standby, posture_config
@@ -254,3 +255,61 @@ def test_a_production_backup_or_copy_with_forged_rotation_tags_is_refused_and_al
         assert "standby refresh refused in us-west-2" in sent["subject"]
         assert prod_backup in sent["message"] and source_copy in sent["message"]
         assert sandbox.permissions_report()["denied_calls"] == []
+
+
+@pytest.mark.denials_expected
+def test_iam_lets_the_refresher_tag_only_untagged_backups_and_delete_only_rotation_backups() -> (
+    None
+):
+    from lambdas.shared.copies import DEPLOYMENT_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
+    from lambdas.shared.standby import STANDBY_OF_KEY
+    from lambdas.standby.rotation_backups import HSM_REMOVED_AT_KEY, ROTATION_OF_KEY
+    from sandbox.permissions.policy import Principal
+
+    with Sandbox(posture_config(WEST, WARM), profile="test") as sandbox:
+        sandbox.seed_protected_clusters()
+        standby = keep_standby(sandbox, WEST, WARM)["cluster_id"]
+        network = sandbox.networks[WEST]
+        production = sandbox.world.seed_cluster(
+            WEST, [network.subnets[sorted(network.subnets)[0]]], backup_ages=[timedelta(hours=1)]
+        )
+        [untagged] = [
+            b["BackupId"] for b in sandbox.world.backups(WEST) if b.get("ClusterId") == production
+        ]
+        copy = next(b["BackupId"] for b in sandbox.world.backups(WEST) if b.get("SourceBackup"))
+        [role] = [  # the function's role (the schedule's job role only invokes it)
+            r["Arn"]
+            for r in boto3.client("iam").list_roles()["Roles"]
+            if "StandbyRefresherRefresh" in r["RoleName"] and WEST in r["RoleName"]
+        ]
+        enforcer = sandbox.permissions
+        assert enforcer is not None
+        rotation = {
+            MANAGED_BY_KEY: MANAGED_BY_VALUE,
+            DEPLOYMENT_KEY: sandbox.config.deployment_name,
+            STANDBY_OF_KEY: SOURCE,
+            ROTATION_OF_KEY: standby,
+            HSM_REMOVED_AT_KEY: "2026-01-01T00:00:00.000000Z",
+        }
+
+        def allowed(operation: str, backup_id: str, tags: dict[str, str] | None = None) -> bool:
+            params: dict[str, Any] = {"BackupId": backup_id}
+            if tags is not None:
+                params = {
+                    "ResourceId": backup_id,
+                    "TagList": [{"Key": k, "Value": v} for k, v in tags.items()],
+                }
+            found = enforcer.check(Principal.role(role), "cloudhsmv2", operation, params, WEST)
+            return found is None
+
+        # A copy carries managed-by already: the role cannot tag it into deletability,
+        # nor delete it, nor delete an untagged backup.
+        assert not allowed("TagResource", copy, rotation)
+        assert not allowed("DeleteBackup", copy)
+        assert not allowed("DeleteBackup", untagged)
+        # Only the rotation keys with this deployment's values.
+        assert not allowed("TagResource", untagged, {**rotation, "team": "x"})
+        assert not allowed("TagResource", untagged, {**rotation, DEPLOYMENT_KEY: "other"})
+        # What IAM cannot express: an untagged backup of another cluster can be tagged
+        # (no condition key names a backup's cluster); the code's checks refuse it.
+        assert allowed("TagResource", untagged, rotation)
