@@ -426,9 +426,9 @@ def vault_refresh(speed_name: str = "realistic") -> dict[str, Any]:
     floor the emulator drew for that HSM (hsm_create + backup_create + hsm_delete of the
     profile, jitter included), and against HSM create + HSM delete alone (the emulator
     backs up while the HSM is being deleted, so that is the HSM's shortest life).
-    Vault age: the vault backup's age right after the refresh (what verify-vault's
-    VAULT_STALE reads, emulated) against the age of the production backup it holds
-    (seeded, so not scaled): the data in the vault is that old."""
+    Vault age: the vault backup's own age right after the refresh (emulated) against
+    the age of the production backup it holds (seeded, so not scaled): the data in the
+    vault is that old, which is what VAULT_STALE holds to the objective."""
     from sandbox.emulator.profile import REALISTIC_SPEEDUP
     from sandbox.session import speed
     from sandbox.vault_scenarios import recover_from_vault

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from lambdas.shared.copies import SOURCE_CLUSTER_KEY, newest_first
 from lambdas.shared.models import BACKUP_READY, Backup, Cluster
-from lambdas.vault.plan import is_vault_resource, vault_backups
+from lambdas.vault.plan import data_time, is_vault_resource, vault_backups
 
 VAULT_EMPTY = "VAULT_EMPTY"
 VAULT_STALE = "VAULT_STALE"
@@ -67,15 +67,22 @@ def check_vault(
                 )
             )
             continue
-        created = mine[0].create_timestamp
+        # The vault's age is its data's: the production backup the freshest vault
+        # backup holds, not when the refresh made the vault backup (plan.data_time).
+        dated = [(data_time(b), b) for b in mine]
+        created, freshest = max(
+            ((when, b) for when, b in dated if when is not None),
+            key=lambda pair: pair[0],
+            default=(None, mine[0]),
+        )
         if created is not None and now - created > rpo:
             hours = (now - created).total_seconds() / 3600
             findings.append(
                 VaultFinding(
                     VAULT_STALE,
                     cluster_id,
-                    f"the newest vault backup of {cluster_id} ({mine[0].backup_id}) is "
-                    f"{hours:.1f} h old, over the vault objective of "
+                    f"the newest vault backup of {cluster_id} ({freshest.backup_id}) holds "
+                    f"data {hours:.1f} h old, over the vault objective of "
                     f"{rpo.total_seconds() / 3600:g} h",
                     "see the refresh executions and whether production still shares",
                 )

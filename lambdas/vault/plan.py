@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from lambdas.shared.copies import (
     DEPLOYMENT_KEY,
@@ -36,7 +36,18 @@ CLUSTER_TAG_KEYS = (
     REFRESH_KEY,
 )
 # Keys the refresh puts on the vault backup it made, and on the copies of it.
-BACKUP_TAG_KEYS = (MANAGED_BY_KEY, DEPLOYMENT_KEY, VAULT_KEY, SOURCE_CLUSTER_KEY, SOURCE_BACKUP_KEY)
+# On a vault backup: when the production backup it holds was made. The vault backup
+# itself is made later, by the refresh: its own CreateTimestamp says nothing of how old
+# its keys are, this tag does (the vault's data age, what VAULT_STALE holds to the RPO).
+SOURCE_CREATED_KEY = "hsmdr:source-created"
+BACKUP_TAG_KEYS = (
+    MANAGED_BY_KEY,
+    DEPLOYMENT_KEY,
+    VAULT_KEY,
+    SOURCE_CLUSTER_KEY,
+    SOURCE_BACKUP_KEY,
+    SOURCE_CREATED_KEY,
+)
 
 # What the HSM step does next.
 CREATE = "create"  # add the vault HSM (none yet, or the DEGRADED one is gone)
@@ -78,14 +89,37 @@ def cluster_tags(deployment: str, shared: Backup, refresh_id: str) -> dict[str, 
     }
 
 
-def backup_tags(deployment: str, source_cluster: str, source_backup: str) -> dict[str, str]:
-    return {
+def backup_tags(
+    deployment: str, source_cluster: str, source_backup: str, source_created: str = ""
+) -> dict[str, str]:
+    tags = {
         MANAGED_BY_KEY: MANAGED_BY_VALUE,
         DEPLOYMENT_KEY: deployment,
         VAULT_KEY: deployment,
         SOURCE_CLUSTER_KEY: source_cluster,
         SOURCE_BACKUP_KEY: source_backup,
     }
+    if source_created:
+        tags[SOURCE_CREATED_KEY] = source_created
+    return tags
+
+
+def created_tag(moment: datetime | None) -> str:
+    """A timestamp as a tag value (UTC, seconds): '' when unknown."""
+    if moment is None:
+        return ""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def data_time(backup: Backup) -> datetime | None:
+    """When the data a vault backup holds was backed up in production: its
+    hsmdr:source-created tag; a backup without it (made before the tag existed) is
+    taken at its own CreateTimestamp, which is later (so it looks fresher than it is)."""
+    raw = backup.tags.get(SOURCE_CREATED_KEY, "")
+    try:
+        return datetime.strptime(raw, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return backup.create_timestamp
 
 
 def is_vault_resource(tags: Mapping[str, str], deployment: str) -> bool:
@@ -113,9 +147,11 @@ class Refresh:
     hsm_type: str
     mode: str
     reason: str
+    shared_created: str = ""  # created_tag() of the shared backup
 
     def to_dict(self) -> dict[str, str]:
         return {
+            "shared_created": self.shared_created,
             "source_cluster": self.source_cluster,
             "shared_arn": self.shared_arn,
             "shared_id": self.shared_id,
@@ -139,7 +175,7 @@ def plan_refreshes(
     newest_vault: dict[str, datetime] = {}
     for backup in vault:
         source = backup.tags.get(SOURCE_CLUSTER_KEY, "")
-        when = backup.create_timestamp
+        when = data_time(backup)
         if backup.state != BACKUP_READY or when is None:
             continue
         if source not in newest_vault or when > newest_vault[source]:
@@ -174,6 +210,7 @@ def plan_refreshes(
                 hsm_type=newest.hsm_type or "hsm2m.medium",
                 mode=newest.mode or "FIPS",
                 reason=reason,
+                shared_created=created_tag(created),
             )
         )
     return refreshes

@@ -21,6 +21,7 @@ from lambdas.shared.golden import GoldenAction, decide_golden
 from lambdas.shared.models import CLUSTER_ACTIVE, GONE, HSM_ACTIVE, Backup, hsm_status
 from lambdas.vault.plan import (
     REMOVE,
+    SOURCE_CREATED_KEY,
     NotOurVaultCluster,
     VaultRefusal,
     VaultTimeout,
@@ -200,7 +201,12 @@ def tag_backup(
         raise NotOurVaultCluster(f"{newest.backup_id} is not a backup of {run['cluster_id']}")
     gateway.tag_resource(
         newest.backup_id,
-        backup_tags(settings.deployment_name, refresh["source_cluster"], refresh["shared_arn"]),
+        backup_tags(
+            settings.deployment_name,
+            refresh["source_cluster"],
+            refresh["shared_arn"],
+            refresh.get("shared_created", ""),
+        ),
     )
     run["backup"] = {"status": "READY", "backup_id": newest.backup_id}
     return job
@@ -297,7 +303,12 @@ def maintain(
             home.copy_backup_to_region(
                 backup.backup_id,
                 region,
-                backup_tags(deployment, backup.tags.get(SOURCE_CLUSTER_KEY, ""), backup.backup_id),
+                backup_tags(
+                    deployment,
+                    backup.tags.get(SOURCE_CLUSTER_KEY, ""),
+                    backup.backup_id,
+                    backup.tags.get(SOURCE_CREATED_KEY, ""),
+                ),
             )
             result["copied"].append({"backup_id": backup.backup_id, "region": region})
         except CloudHsmDrError as error:

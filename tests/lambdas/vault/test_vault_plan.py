@@ -26,6 +26,8 @@ from lambdas.vault.plan import (
     WAIT,
     TooManyDegradedHsms,
     backup_tags,
+    created_tag,
+    data_time,
     missing_copies,
     next_hsm_action,
     plan_prune,
@@ -47,12 +49,12 @@ def shared(n: int, hours: float, **overrides: Any) -> Any:
     )
 
 
-def vaulted(n: int, hours: float, source: str = "x", **overrides: Any) -> Any:
+def vaulted(n: int, hours: float, source: str = "x", created: str = "", **overrides: Any) -> Any:
     return backup(
         age=timedelta(hours=hours),
         backup_id=f"backup-vaultaaaaa{n}",
         cluster_id="cluster-vaultcluster1",
-        tags=backup_tags(DEPLOYMENT, CLUSTER_ID, source),
+        tags=backup_tags(DEPLOYMENT, CLUSTER_ID, source, created),
         **overrides,
     )
 
@@ -179,3 +181,24 @@ def test_settings_round_trip() -> None:
     settings = VaultSettings(DEPLOYMENT, "us-east-1", (CLUSTER_ID,), ("subnet-0a1b2c3d",),
                              dr_regions=("us-west-2",))  # fmt: skip
     assert VaultSettings.from_env(settings.to_env()) == settings
+
+
+def test_the_vault_is_as_old_as_the_production_backup_it_holds() -> None:
+    # A vault backup the refresh made an hour ago from a production backup 60 h old
+    old_data = vaulted(1, 1, created=created_tag(NOW - timedelta(hours=60)))
+    assert data_time(old_data) == NOW - timedelta(hours=60)
+    assert findings(owned=[old_data]) == [VAULT_STALE]
+    # Without the tag (made before it existed) its own CreateTimestamp is all there is
+    assert data_time(vaulted(1, 1)) == NOW - timedelta(hours=1)
+    assert findings(owned=[vaulted(1, 1)]) == []
+
+
+def test_a_production_backup_made_during_the_last_refresh_is_pulled() -> None:
+    # The vault backup (made 1 h ago) holds a production backup 5 h old; production's
+    # newest (3 h old) is older than the vault backup itself, newer than its data
+    made = vaulted(1, 1, created=created_tag(NOW - timedelta(hours=5)))
+    [refresh] = plan_refreshes(
+        [shared(2, 3)], [made], deployment=DEPLOYMENT, cluster_ids=[CLUSTER_ID]
+    )
+    assert refresh.shared_id == "backup-sharedaaaa2"
+    assert refresh.to_dict()["shared_created"] == created_tag(NOW - timedelta(hours=3))

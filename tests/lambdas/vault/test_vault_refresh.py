@@ -20,7 +20,7 @@ from lambdas.backups.share_settings import ShareSettings
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.vault_tags import VAULT_KEY
 from lambdas.vault.handler import after_stopped, run_step
-from lambdas.vault.plan import REFRESH_KEY, NotOurVaultCluster
+from lambdas.vault.plan import REFRESH_KEY, NotOurVaultCluster, created_tag
 from lambdas.vault.settings import VaultSettings
 from sandbox.emulator import PROFILES, CloudHsmWorld, install
 from tests.emulator.helpers import client, make_network, seed
@@ -153,6 +153,11 @@ def test_refresh_makes_a_vault_backup_the_recovery_account_owns(
     assert tags[VAULT_KEY] == DEPLOYMENT
     assert tags["hsmdr:source-backup"] == arn
     assert tags["hsmdr:source-cluster"] == cluster_id
+    # and says when production made the backup it holds: the vault's data age
+    (source,) = client("cloudhsmv2", REGION).describe_backups(
+        Filters={"backupIds": [arn.rsplit("/", 1)[1]]}
+    )["Backups"]
+    assert tags["hsmdr:source-created"] == created_tag(source["CreateTimestamp"])
     # The vault cluster is kept, with no HSM left (no HSM charge)
     (cluster,) = vault.hsm.describe_clusters(Filters={"clusterIds": [run["cluster_id"]]})[
         "Clusters"
