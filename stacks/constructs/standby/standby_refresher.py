@@ -135,7 +135,10 @@ class StandbyRefresher(Construct):
                     service="cloudhsm", region=region, resource="backup", resource_name="*"
                 ),
                 "A standby is created from the newest copy, chosen at run time; CreateCluster "
-                "is limited by condition to the standby's request tags.",
+                "is limited by condition to the standby's request tags. Warm standby: the "
+                "backup an old standby's HSM removal makes gets its id at run time; "
+                "TagResource is limited to untagged backups and the rotation tags, "
+                "DeleteBackup to backups tagged as this deployment's rotation backups.",
             ),
         ):
             acknowledge(
