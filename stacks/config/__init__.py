@@ -613,7 +613,8 @@ class KeyVerification(_Strict):
     regions: dict[Region, RegionalVerifier] = Field(
         default={},
         description="a verifier in a DR region's VPC, `{dr_region: {vpc_id, subnet_ids, "
-        "hsm_security_group_id}}`: restores there check their keys, and that region's warm "
+        "hsm_security_group_id, secret_kms_key_arn (optional)}}`: restores there check "
+        "their keys, and that region's warm "
         "standbys are checked daily; it reads the manifests from this region's bucket and "
         "the crypto user's secret from its replica there (same name)",
     )

@@ -43,7 +43,9 @@ def keys_set(data: Any, path: str = "") -> set[str]:
     """Dotted keys a config file sets, `[]` for list items, maps of user keys not walked."""
     if isinstance(data, list):
         return {k for item in data for k in keys_set(item, f"{path}[]")}
-    if not isinstance(data, dict) or path.endswith(("hsms_per_az", "subnets", "dr_posture")):
+    if not isinstance(data, dict) or path.endswith(
+        ("hsms_per_az", "subnets", "dr_posture", "regions")
+    ):
         return set()
     found = set()
     for key, value in data.items():
