@@ -78,7 +78,8 @@ def recover(sandbox: Sandbox, *, keys: bool) -> dict[str, Any]:
 
     restored = vault.run_state_machine(
         restore_state_machine_name(config.deployment_name),
-        {"source_cluster_id": spec.id, "poll_seconds": 1},
+        # by name, as an operator who lost production knows it (the config maps it to the id)
+        {"source_cluster_id": spec.name or spec.id, "poll_seconds": 1},
         timeout=900,
     )
     report = restored.output if isinstance(restored.output, dict) else {}
@@ -122,6 +123,7 @@ def recover(sandbox: Sandbox, *, keys: bool) -> dict[str, Any]:
             "error": restored.error,
             "cause": restored.cause,
             "execution_arn": restored.execution_arn,
+            "source_cluster_id": report.get("source_cluster_id"),
             "backup_id": (report.get("backup") or {}).get("backup_id"),
             "key_verification": report.get("key_verification"),
         },

@@ -13,7 +13,7 @@ from lambdas.restore.backup import BackupChoice, choose_backup
 from lambdas.restore.claims import HolderRunning, RestoreClaims
 from lambdas.restore.job import Job, adopt, new_run
 from lambdas.restore.plan import Subnet, quota_note, zones_of
-from lambdas.restore.request import RestoreRequest, parse_request, subnets_for
+from lambdas.restore.request import RestoreRequest, named_cluster, parse_request, subnets_for
 from lambdas.restore.settings import RestoreSettings
 from lambdas.restore.tags import EXECUTION_KEY, identity_tags, restore_clusters
 from lambdas.restore.vault import as_vault_backups
@@ -54,7 +54,7 @@ def identify_restore(
 ) -> Job:
     execution = str(event.get("execution") or "manual")
     request = parse_request(
-        event.get("input") or {},
+        named_cluster(event.get("input") or {}, deployment.clusters),
         settings,
         default_region,
         str(event.get("execution_name") or "manual"),

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from lambdas.restore.settings import RestoreSettings
 from lambdas.shared.errors import InvalidInput
-from lambdas.shared.protected import BACKUP_ID_PATTERN, CLUSTER_ID_PATTERN, REGION_PATTERN
+from lambdas.shared.protected import (
+    BACKUP_ID_PATTERN,
+    CLUSTER_ID_PATTERN,
+    REGION_PATTERN,
+    ProtectedCluster,
+)
 
 SUBNET_ID_PATTERN = r"^subnet-[0-9a-f]{8,17}$"
 # Tag values and SSM parameter names both accept these; Step Functions execution names too.
@@ -43,6 +48,19 @@ class RestoreRequest:
         data = asdict(self)
         data["subnet_ids"] = None if self.subnet_ids is None else list(self.subnet_ids)
         return data
+
+
+def named_cluster(event: Any, clusters: Iterable[ProtectedCluster]) -> Any:
+    """The input with `source_cluster_id` given as a protected cluster's name (the
+    config's `protected_clusters[].name`) replaced by that cluster's id: in the recovery
+    account the operator may know the lost cluster by name only. Anything else as is."""
+    if not isinstance(event, Mapping):
+        return event
+    given = event.get("source_cluster_id")
+    if not isinstance(given, str) or re.fullmatch(CLUSTER_ID_PATTERN, given):
+        return event
+    ids = [c.id for c in clusters if c.name and c.name == given]
+    return {**event, "source_cluster_id": ids[0]} if len(ids) == 1 else event
 
 
 def parse_request(

@@ -31,7 +31,9 @@ def test_the_recovery_account_restores_from_its_vault_with_production_keys(
     assert report["status"] == "SUCCEEDED", report
     assert report["refresh"]["status"] == "SUCCEEDED"
     assert report["restore"]["status"] == "SUCCEEDED", report["restore"]
-    # The restore started from a vault backup, and the cluster is the recovery account's
+    # Asked by the cluster's name, the restore started from a vault backup of that
+    # cluster, and the cluster is the recovery account's
+    assert report["restore"]["source_cluster_id"] == "cluster-sandboxprimary"
     assert report["restore"]["backup_id"] in report["vault_backups"]
     assert report["restore"]["backup_id"] == report["refresh"]["vault_backup_id"]
     recovery = sandbox.worlds[RECOVERY_ACCOUNT]

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from lambdas.restore.backup import choose_backup
-from lambdas.restore.request import RestoreRequest
+from lambdas.restore.request import RestoreRequest, named_cluster, parse_request
 from lambdas.restore.settings import RestoreSettings
 from lambdas.restore.vault import as_vault_backups
-from lambdas.shared.errors import BackupNotFound
+from lambdas.shared.errors import BackupNotFound, InvalidInput
 from lambdas.shared.models import Backup
 from tests.lambdas.factories import CLUSTER_ID, backup, spec
 
@@ -91,3 +91,23 @@ def test_settings_carry_the_vault_deployment_through_the_environment() -> None:
 
     assert RestoreSettings.from_env(settings.to_env()).vault_deployment == DEPLOYMENT
     assert RestoreSettings.from_env(RestoreSettings("us-west-2").to_env()).vault_deployment is None
+
+
+def test_the_source_cluster_may_be_named_as_the_config_names_it() -> None:
+    clusters = [spec(), spec(id="cluster-ledgerledge", name="ledger")]
+    settings = RestoreSettings(primary_region="us-east-1")
+
+    def parsed(given: str) -> RestoreRequest:
+        event = named_cluster({"source_cluster_id": given}, clusters)
+        return parse_request(event, settings, "us-east-1", "run-1")
+
+    assert parsed("payments").source_cluster_id == CLUSTER_ID
+    assert parsed("ledger").source_cluster_id == "cluster-ledgerledge"
+    assert parsed(CLUSTER_ID).source_cluster_id == CLUSTER_ID
+    # A name the config does not hold (or holds twice) is refused, naming the field
+    with pytest.raises(InvalidInput, match="source_cluster_id"):
+        parsed("nobody")
+    twice = [spec(), spec(id="cluster-ledgerledge")]
+    assert named_cluster({"source_cluster_id": "payments"}, twice) == {
+        "source_cluster_id": "payments"
+    }
