@@ -271,13 +271,12 @@ def test_without_key_verification_the_restore_says_so_and_invokes_nothing_else(
     assert not any(a.startswith("ec2:CreateTags") for a in granted(synthesized.template))
 
 
-def test_with_key_verification_the_dr_stack_restore_says_the_verifier_is_in_the_main_stack() -> (
-    None
-):
+def test_without_a_regional_verifier_the_dr_stack_restore_names_the_field_to_set() -> None:
     from tests.sandbox.restore_support import key_templates
 
     template = key_templates()[DR_STACK]
     definition = json.dumps(_restore_machine(template)["Properties"])
     assert "KeyVerificationNotRun" in definition and "OpenKeyNetwork" not in definition
-    assert "the key verifier is deployed in the main stack (us-east-1)" in definition
+    assert "no key verifier in us-west-2 (the deployment's runs in us-east-1" in definition
+    assert "set key_verification.regions.us-west-2" in definition
     assert not any(a.startswith("ec2:CreateTags") for a in granted(template))
