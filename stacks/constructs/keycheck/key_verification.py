@@ -19,6 +19,11 @@ before it invokes verify-keys.
 
 The crypto user's secret is not made here: it holds an HSM password, created by
 the operator who creates the crypto user; the functions may only read it.
+
+With `key_verification.regions`, DR stacks run a verify-keys function of their own
+(regional_verifier.py) that reads the manifests here: this construct then writes the
+bucket's name to an SSM parameter and admits those functions' roles (fixed names) in
+the bucket's and key's policies, to read manifests/ only and decrypt only through S3.
 """
 
 from __future__ import annotations
