@@ -354,7 +354,53 @@ def record_keys(event: Mapping[str, Any]) -> Job:
     if run["key_verification"]["status"] == "SUCCEEDED":
         mark(run, "keys_verified", _now())
     logger.info("keys checked", extra={"key_verification": run["key_verification"]})
+    _close_key_network(job)
     return done(job, "record_keys")
+
+
+def _close_key_network(job: Job) -> None:
+    """A DR stack's verifier is let in for the check only, then its rules are revoked:
+    no manifest capture runs in that region to need them. (The main stack's stay: the
+    daily capture reads the restored cluster through them.) A revoke that fails is
+    recorded, not fatal: the check itself is done."""
+    from botocore.exceptions import ClientError
+
+    plan, run = job["plan"], job["run"]
+    network = run.get("key_network") or {}
+    settings = RestoreSettings.from_env()
+    if network.get("status") != "OPEN":
+        return
+    if os.environ.get("AWS_REGION", settings.primary_region) == settings.primary_region:
+        return
+    ec2 = _client("ec2", plan["region"])
+    group, verifier_group = network["cluster_security_group"], network["verifier_security_group"]
+    try:
+        _tolerating_gone(
+            lambda: ec2.revoke_security_group_egress(
+                GroupId=verifier_group,
+                IpPermissions=[hsm_permission(group, plan["restore_id"])],
+            )
+        )
+        _tolerating_gone(
+            lambda: ec2.revoke_security_group_ingress(
+                GroupId=group, IpPermissions=[hsm_permission(verifier_group, plan["restore_id"])]
+            )
+        )
+    except ClientError as error:
+        network["close_error"] = str(error)
+        logger.warning("key network not closed", extra={"key_network": network})
+        return
+    network["status"] = "CLOSED"
+
+
+def _tolerating_gone(call: Any) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "InvalidPermission.NotFound":
+            raise
 
 
 def _idempotent(call: Any) -> None:

@@ -9,8 +9,9 @@ the restore id, which is what IAM requires before the role may add ingress to a 
 and gets ingress from the verifier's group on TCP 2223-2225; the verifier's group gets
 the matching egress.
 
-The rules stay after the restore: the restored cluster is the one clients and the
-daily manifest capture use from now on, and the capture needs the same path. They
+The rules stay after a main-stack restore: the restored cluster is the one clients and
+the daily manifest capture use from now on, and the capture needs the same path. A DR
+stack's restore revokes them once the check is recorded (no capture runs there). They
 name the two groups only (no address range) and the HSM ports only.
 
 Security groups cannot reference each other across regions: a restore into a region

@@ -133,6 +133,35 @@ def test_the_dr_restore_runs_the_regional_verifier(app: Synthesized) -> None:
         if Env.RESTORE_VERIFIER_SECURITY_GROUP in f["Properties"]["Environment"]["Variables"]
     ]
     assert len(steps) == 1
+    # The DR restore takes the verifier's rules out again after the check.
+    [step_id] = [
+        k
+        for k, f in resources(template, "AWS::Lambda::Function").items()
+        if Env.RESTORE_VERIFIER_SECURITY_GROUP in f["Properties"]["Environment"]["Variables"]
+    ]
+    role_id = resources(template, "AWS::Lambda::Function")[step_id]["Properties"]["Role"][
+        "Fn::GetAtt"
+    ][0]
+    statements = {s.get("Sid"): s for s in _statements(template, role_id)}
+    assert statements["IngressOnlyToRestoredGroups"]["Action"] == [
+        "ec2:AuthorizeSecurityGroupIngress",
+        "ec2:RevokeSecurityGroupIngress",
+    ]
+    assert "Condition" in statements["IngressOnlyToRestoredGroups"]
+    assert statements["EgressOnlyFromTheVerifier"]["Action"] == [
+        "ec2:AuthorizeSecurityGroupEgress",
+        "ec2:RevokeSecurityGroupEgress",
+    ]
+    # The main stack's restore keeps them (the capture uses them): no revoke there.
+    main = app.template
+    [main_role] = [
+        f["Properties"]["Role"]["Fn::GetAtt"][0]
+        for f in resources(main, "AWS::Lambda::Function").values()
+        if Env.RESTORE_VERIFIER_SECURITY_GROUP in f["Properties"]["Environment"]["Variables"]
+    ]
+    kept = {s.get("Sid"): s for s in _statements(main, main_role)}
+    assert kept["IngressOnlyToRestoredGroups"]["Action"] == "ec2:AuthorizeSecurityGroupIngress"
+    assert kept["EgressOnlyFromTheVerifier"]["Action"] == "ec2:AuthorizeSecurityGroupEgress"
 
 
 def test_the_verifier_group_reaches_the_dr_hsm_group_only(app: Synthesized) -> None:

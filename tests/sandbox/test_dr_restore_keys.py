@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 import yaml
 
@@ -66,6 +67,19 @@ def sandbox() -> Iterator[Sandbox]:
         yield sandbox
 
 
+def verifier_pairs(group_id: str) -> list[dict[str, Any]]:
+    """HSM-port rules on the restored cluster's group from any group but its own."""
+    ec2 = boto3.client("ec2", region_name=WEST)
+    [group] = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    return [
+        pair
+        for rule in group["IpPermissions"]
+        if rule.get("FromPort") == 2223
+        for pair in rule.get("UserIdGroupPairs", [])
+        if pair["GroupId"] != group_id
+    ]
+
+
 def test_a_dr_restore_checks_every_key_with_the_regions_verifier(sandbox: Sandbox) -> None:
     report = restore(sandbox, region=WEST)
     assert report["status"] == "SUCCEEDED", (report["error"], report["cause"])
@@ -83,6 +97,8 @@ def test_a_dr_restore_checks_every_key_with_the_regions_verifier(sandbox: Sandbo
     assert result["key_verification"] in final["message"]
     assert sandbox.permissions.denials == []
     assert sandbox.permissions.network_refusals == []
+    # The DR verifier was let in for the check only: its rules are gone again.
+    assert result["security_group"] and verifier_pairs(result["security_group"]) == []
 
 
 def test_a_dr_restore_with_a_missing_key_fails_and_pages_the_finding(sandbox: Sandbox) -> None:

@@ -22,8 +22,9 @@ to groups so tagged, and egress to the verifier's group alone; the rules referen
 two groups on TCP 2223-2225 and stay (the restored cluster is the one the manifest
 capture reads from now on), so the role has no revoke. A DR-region stack does the
 same with its own verifier when `key_verification.regions` names its region
-(stacks/constructs/keycheck/regional_verifier.py); without one, its report says so and
-names that field (`keys_absent`).
+(stacks/constructs/keycheck/regional_verifier.py), except that its rules are revoked
+once the check is recorded (no manifest capture runs in that region to need them);
+without one, its report says so and names that field (`keys_absent`).
 
 The restored cluster's id (so its ARN) is unknown at synth time, so CreateHsm is
 allowed on any cluster of the configured regions that carries this deployment's
@@ -153,7 +154,12 @@ class RestoreCluster(Construct):
         for statement in restore_statements(self, config, self.regions):
             self.lambda_.role.add_to_policy(statement)
         if verifier_group is not None:
-            for statement in key_network_statements(self, self.verifier_region, verifier_group):
+            # A DR stack's restore revokes the rules after the check (its region has no
+            # manifest capture to keep them for); the main stack's keep them.
+            revoke = self.verifier_region != config.region
+            for statement in key_network_statements(
+                self, self.verifier_region, verifier_group, revoke=revoke
+            ):
                 self.lambda_.role.add_to_policy(statement)
         alerting.grant_alerts(self.lambda_.function)
         reports.grant_write_reports(self.lambda_.role, REPORT_PREFIX)
@@ -376,12 +382,18 @@ def _security_groups(scope: Construct, region: str) -> str:
 
 
 def key_network_statements(
-    scope: Construct, region: str, verifier_group: ec2.ISecurityGroup
+    scope: Construct, region: str, verifier_group: ec2.ISecurityGroup, *, revoke: bool = False
 ) -> list[iam.PolicyStatement]:
     """Let the verifier (in this stack's region) reach a restored cluster there: tag its
     group with the restore id, ingress only to groups so tagged, egress from the
-    verifier's group only. No revoke: the rules stay (module docstring)."""
+    verifier's group only. `revoke` (a DR stack): the same rules may be taken out again
+    on the same groups; otherwise no revoke: the rules stay (module docstring)."""
     groups = _security_groups(scope, region)
+    ingress = ["ec2:AuthorizeSecurityGroupIngress"]
+    egress = ["ec2:AuthorizeSecurityGroupEgress"]
+    if revoke:
+        ingress.append("ec2:RevokeSecurityGroupIngress")
+        egress.append("ec2:RevokeSecurityGroupEgress")
     return [
         iam.PolicyStatement(
             sid="TagRestoredSecurityGroup",
@@ -394,13 +406,13 @@ def key_network_statements(
         ),
         iam.PolicyStatement(
             sid="IngressOnlyToRestoredGroups",
-            actions=["ec2:AuthorizeSecurityGroupIngress"],
+            actions=ingress,
             resources=[groups],
             conditions={"StringLike": {f"ec2:ResourceTag/{RESTORE_ID_KEY}": "*"}},
         ),
         iam.PolicyStatement(
             sid="EgressOnlyFromTheVerifier",
-            actions=["ec2:AuthorizeSecurityGroupEgress"],
+            actions=egress,
             resources=[
                 Stack.of(scope).format_arn(
                     service="ec2",

@@ -146,3 +146,56 @@ def test_a_dr_stacks_verifier_opens_the_network_in_its_own_region(
         ("us-west-2", "authorize_security_group_ingress"),
         ("us-west-2", "authorize_security_group_egress"),
     ]
+
+
+def _record(monkeypatch: pytest.MonkeyPatch, function_region: str) -> tuple[Any, list[Any]]:
+    from lambdas.restore import handler
+    from lambdas.restore.settings import RestoreSettings
+    from lambdas.shared.env import Env
+
+    calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    class Ec2:
+        def __init__(self, region: str) -> None:
+            self.region = region
+
+        def __getattr__(self, name: str) -> Any:
+            return lambda **kwargs: calls.append((self.region, name, kwargs))
+
+    monkeypatch.setenv(
+        Env.RESTORE_SETTINGS, RestoreSettings("us-east-1").to_env()[Env.RESTORE_SETTINGS]
+    )
+    monkeypatch.setenv("AWS_REGION", function_region)
+    monkeypatch.setattr(handler, "_client", lambda _service, region: Ec2(region))
+    network = {
+        "status": "OPEN",
+        "cluster_security_group": "sg-0aaaabbbbcccc1111",
+        "verifier_security_group": "sg-0fedcba9876543210",
+        "hsm_ips": ["10.0.1.10"],
+    }
+    event = {
+        "job": job(cluster_id="cluster-newnewnewnew", key_network=network),
+        "keys": verifier_report("SUCCEEDED", []),
+    }
+    return handler.record_keys(event), calls
+
+
+def test_a_dr_stacks_restore_revokes_the_verifiers_rules_once_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorded, calls = _record(monkeypatch, "us-west-2")
+    assert recorded["run"]["key_verification"]["status"] == "SUCCEEDED"
+    assert recorded["run"]["key_network"]["status"] == "CLOSED"
+    assert [(region, name) for region, name, _ in calls] == [
+        ("us-west-2", "revoke_security_group_egress"),
+        ("us-west-2", "revoke_security_group_ingress"),
+    ]
+    assert calls[1][2]["GroupId"] == "sg-0aaaabbbbcccc1111"
+    assert calls[1][2]["IpPermissions"] == [hsm_permission("sg-0fedcba9876543210", "dr-1")]
+
+
+def test_the_main_stacks_restore_keeps_the_rules_for_the_capture(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    recorded, calls = _record(monkeypatch, "us-east-1")
+    assert recorded["run"]["key_network"]["status"] == "OPEN" and calls == []
