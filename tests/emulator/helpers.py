@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -100,3 +100,22 @@ def create_uninitialized(client: Any, network: Network, world: CloudHsmWorld) ->
     )
     world.settle()
     return cluster_id
+
+
+# How long a held lifecycle step lasts: far longer than any test takes to look at it.
+HELD = timedelta(hours=1)
+
+
+def hold(world: CloudHsmWorld, *steps: str) -> None:
+    """Make these lifecycle steps (DurationProfile fields) last an emulated hour, so a
+    test reads the in-progress state however loaded the machine is; `fast_forward`
+    then finishes them without waiting."""
+    world.profile = replace(world.profile, **dict.fromkeys(steps, HELD))
+
+
+def fast_forward(world: CloudHsmWorld) -> None:
+    """Travel in time, transition by transition, until nothing is pending (settle()
+    without waiting on the wall clock; timestamps move back with the travel)."""
+    while pending := world.pending():
+        due = pending[0][0]
+        world.time_travel(max(due - world._core.now(), timedelta(0)) + timedelta(milliseconds=1))

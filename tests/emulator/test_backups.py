@@ -3,7 +3,6 @@ filters/sorting/pagination, CopyBackupToRegion."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -13,18 +12,19 @@ from botocore.exceptions import ClientError
 from sandbox.emulator import CloudHsmWorld
 from tests.emulator.helpers import (
     DR_REGION,
+    HELD,
     REGION,
     Network,
     age,
     assert_error,
     backups_of,
+    fast_forward,
+    hold,
     seed,
 )
 
 INVALID = "CloudHsmInvalidRequestException"
 HOUR = timedelta(hours=1)
-
-COPY_TIME = timedelta(minutes=10)
 
 
 def test_daily_backups_catch_up_after_time_travel(
@@ -227,13 +227,11 @@ def test_copy_backup_to_region_appears_in_the_destination_and_becomes_ready(
     cluster_id = seed(world, network)
     source = backups_of(hsm, clusterIds=[cluster_id])[-1]
     hsm.tag_resource(ResourceId=source["BackupId"], TagList=[{"Key": "tier", "Value": "gold"}])
-    # A copy that takes emulated minutes, so "during" is read while it is in progress
-    # however loaded the machine, and time travel (not the wall clock) finishes it.
-    world.profile = replace(world.profile, backup_copy=COPY_TIME)
+    hold(world, "backup_copy")
 
     answer = hsm.copy_backup_to_region(DestinationRegion=DR_REGION, BackupId=source["BackupId"])
     during = backups_of(hsm_dr, sourceBackupIds=[source["BackupId"]])
-    world.time_travel(COPY_TIME)
+    fast_forward(world)
     (copy,) = backups_of(hsm_dr, sourceBackupIds=[source["BackupId"]])
 
     assert answer["DestinationBackup"] == {
@@ -246,10 +244,10 @@ def test_copy_backup_to_region_appears_in_the_destination_and_becomes_ready(
     assert copy["BackupState"] == "READY"
     assert copy["BackupArn"].startswith(f"arn:aws:cloudhsm:{DR_REGION}:{world.account_id}:backup/")
     assert (copy["SourceRegion"], copy["SourceCluster"]) == (REGION, cluster_id)
-    # (time travel moved both back by COPY_TIME)
+    # (time travel moved both back)
     (source_now,) = backups_of(hsm, backupIds=[source["BackupId"]])
     assert copy["CreateTimestamp"] == source_now["CreateTimestamp"]
-    assert age(copy["CopyTimestamp"]) < COPY_TIME + timedelta(minutes=1)
+    assert age(copy["CopyTimestamp"]) < HELD + timedelta(minutes=1)
     assert (copy["HsmType"], copy["Mode"]) == (source["HsmType"], source["Mode"])
     assert "ClusterId" not in copy
     assert copy["TagList"] == [{"Key": "tier", "Value": "gold"}]

@@ -21,6 +21,7 @@ from tests.emulator.helpers import (
     client,
     cluster_of,
     create_uninitialized,
+    hold,
     make_network,
     seed,
 )
@@ -360,6 +361,7 @@ def test_describe_clusters_filters_by_id_vpc_and_state(
     When DescribeClusters filters by clusterIds, vpcIds and states
     Then each filter selects the right clusters and an unknown filter is refused."""
     active = seed(world, network)
+    hold(world, "cluster_create")
     creating = hsm.create_cluster(HsmType="hsm2m.medium", SubnetIds=network.subnet_ids[:1])[
         "Cluster"
     ]["ClusterId"]

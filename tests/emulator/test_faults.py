@@ -15,6 +15,8 @@ from tests.emulator.helpers import (
     Network,
     backups_of,
     cluster_of,
+    fast_forward,
+    hold,
     seed,
 )
 
@@ -190,10 +192,11 @@ def test_copy_fails_ends_the_copy_deleted(
     cluster_id = seed(world, network)
     source_id = backups_of(hsm, clusterIds=[cluster_id])[-1]["BackupId"]
     world.faults.enable("copy-fails")
+    hold(world, "backup_copy")
 
     hsm.copy_backup_to_region(DestinationRegion=DR_REGION, BackupId=source_id)
     during = backups_of(hsm_dr, sourceBackupIds=[source_id])
-    world.settle()
+    fast_forward(world)
     after = backups_of(hsm_dr, sourceBackupIds=[source_id])
 
     assert [b["BackupState"] for b in during] == ["CREATE_IN_PROGRESS"]

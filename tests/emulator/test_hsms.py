@@ -19,6 +19,8 @@ from tests.emulator.helpers import (
     client,
     cluster_of,
     create_uninitialized,
+    fast_forward,
+    hold,
     seed,
 )
 
@@ -138,10 +140,11 @@ def test_adding_an_hsm_to_an_active_cluster_makes_a_backup_first(
     Then a fourth backup appears CREATE_IN_PROGRESS at once and is READY after settling,
     with the cluster's HsmType and Mode."""
     cluster_id = seed(world, network, azs=2)
+    hold(world, "backup_create")
 
     hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=f"{REGION}b")
     during = backups_of(hsm, clusterIds=[cluster_id])
-    world.settle()
+    fast_forward(world)
     after = backups_of(hsm, clusterIds=[cluster_id])
 
     assert len(during) == 4
@@ -160,10 +163,11 @@ def test_delete_hsm_by_any_identifier_removes_it_and_its_eni_after_a_backup(
     made a backup (even of the last HSM, so it can be restored later)."""
     cluster_id = seed(world, network)
     target = cluster_of(hsm, cluster_id)["Hsms"][0]
+    hold(world, "hsm_delete")
 
     answer = hsm.delete_hsm(ClusterId=cluster_id, **{identifier: target[identifier]})
     during = cluster_of(hsm, cluster_id)["Hsms"]
-    world.settle()
+    fast_forward(world)
 
     assert answer["HsmId"] == target["HsmId"]
     assert [h["State"] for h in during] == ["DELETE_IN_PROGRESS"]
@@ -218,11 +222,12 @@ def test_an_hsm_still_being_created_can_be_deleted_and_repeat_deletes_are_harmle
     When it is deleted twice before the deletion completes
     Then both calls return its id, it never becomes ACTIVE, and it disappears."""
     cluster_id = create_uninitialized(hsm, network, world)
+    hold(world, "hsm_create", "hsm_delete")
     hsm_id = hsm.create_hsm(ClusterId=cluster_id, AvailabilityZone=AZ_A)["Hsm"]["HsmId"]
 
     answers = [hsm.delete_hsm(ClusterId=cluster_id, HsmId=hsm_id)["HsmId"] for _ in range(2)]
     states = [h["State"] for h in cluster_of(hsm, cluster_id)["Hsms"]]
-    world.settle()
+    fast_forward(world)
 
     assert answers == [hsm_id, hsm_id]
     assert states == ["DELETE_IN_PROGRESS"]
