@@ -42,11 +42,20 @@ def test_every_stack_stores_the_validated_config(synthesized: Synthesized) -> No
         assert config_from_stored(parameter["Value"], name) == config
 
 
-@pytest.mark.parametrize("path", ["sandbox.yaml", "example.yaml", "all-options.yaml"])
-def test_the_shipped_configs_round_trip_as_plain_json(path: str) -> None:
+@pytest.mark.parametrize(
+    ("path", "limit"),
+    [
+        ("sandbox.yaml", STANDARD_LIMIT),  # the free tier
+        ("example.yaml", STANDARD_LIMIT),
+        # every option set at once (DR-region key verifiers included) outgrows 4 KB:
+        # Intelligent-Tiering stores it as an advanced parameter, still plain JSON
+        ("all-options.yaml", ADVANCED_LIMIT),
+    ],
+)
+def test_the_shipped_configs_round_trip_as_plain_json(path: str, limit: int) -> None:
     config = load_config(REPO_ROOT / "config" / path)
     value = stored_value(config)
-    assert value.startswith("{") and len(value) <= STANDARD_LIMIT  # the free tier
+    assert value.startswith("{") and len(value) <= limit
     assert config_from_stored(value, path) == config
 
 
