@@ -76,9 +76,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## bench: cold-import ratio and verification at scale, printed as JSON
+## bench: every benchmark (bench/run.py ENTRIES), printed as JSON; BENCH="name ..." runs
+## only those (e.g. make bench BENCH=posture_rto_realistic)
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH)
 
 ## synth: validate the config and synthesize the CDK app into cdk.out (CONFIG=path)
 CONFIG ?= config/example.yaml
