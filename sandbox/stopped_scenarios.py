@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from sandbox.deployment import Deployment
+from sandbox.execution_holds import held_at_a_wait
 from sandbox.service_delivery import Delivery, status_change_event
 from sandbox.session import Sandbox
 
@@ -23,24 +24,29 @@ def abort_when(
     timeout: float = 120,
 ) -> str:
     """Start an execution and abort it (StopExecution, as a person would) once `ready()`
-    says it reached the point under test; returns its ARN."""
+    says it reached the point under test; returns its ARN.
+
+    The execution itself asks `ready()` at the end of each of its poll waits and, once
+    it holds, waits there until it is stopped: it cannot run past the point while this
+    thread looks, however fast the emulator or loaded the machine. (`ready` reads the
+    emulated world directly; it runs in the execution's thread.)"""
     import boto3
 
     sfn = boto3.client("stepfunctions", region_name=sandbox.config.region)
-    arn = str(
-        sfn.start_execution(
-            stateMachineArn=sandbox.deployment.state_machine_arn(state_machine),
-            input=json.dumps(execution_input),
-        )["executionArn"]
-    )
-    deadline = time.monotonic() + timeout
-    while not ready():
-        if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
-            raise AssertionError(f"{arn} ended before the point it was to be aborted at")
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{arn} did not reach the point to abort it at in {timeout}s")
-        time.sleep(0.2)
-    sandbox.deployment.stop_execution(arn, cause="aborted by the test", announce=False)
+    with held_at_a_wait(ready) as hold:
+        arn = str(
+            sfn.start_execution(
+                stateMachineArn=sandbox.deployment.state_machine_arn(state_machine),
+                input=json.dumps(execution_input),
+            )["executionArn"]
+        )
+        deadline = time.monotonic() + timeout
+        while not hold.held.wait(0.05):
+            if sfn.describe_execution(executionArn=arn)["status"] != "RUNNING":
+                raise AssertionError(f"{arn} ended before the point it was to be aborted at")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{arn} did not reach the point to abort it at in {timeout}s")
+        sandbox.deployment.stop_execution(arn, cause="aborted by the test", announce=False)
     return arn
 
 

@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from sandbox.backup_scenarios import create_backup, on_demand_state_machine
+from sandbox.execution_holds import held_at_a_wait
 from sandbox.session import Sandbox
 from tests.conftest import Synthesized
 
@@ -252,23 +253,20 @@ def test_no_quota_headroom_suggests_cycling(sandbox: Sandbox) -> None:
 
 
 def test_a_second_run_on_a_busy_cluster_is_refused(sandbox: Sandbox) -> None:
-    # Given a run in progress (slow polling keeps it busy)
+    # Given a run in progress, held at its first poll (it holds the cluster's lock)
     client = boto3.client("stepfunctions")
     arn = sandbox.deployment.state_machine_arn(on_demand_state_machine(sandbox))
-    first = client.start_execution(
-        stateMachineArn=arn, input=json.dumps({"cluster_id": CLUSTER, "poll_seconds": 2})
-    )["executionArn"]
-    deadline = time.monotonic() + 30
-    while not lock_items(sandbox) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    # When a second one starts, Then it is rejected naming the holder
-    report = create_backup(sandbox)
-    assert report["status"] == "FAILED" and report["error"] == "ClusterBusy"
-    assert first in report["cause"]
-    # And the first one still finishes cleanly
-    while client.describe_execution(executionArn=first)["status"] == "RUNNING":
-        time.sleep(0.2)
-    assert client.describe_execution(executionArn=first)["status"] == "SUCCEEDED"
+    with held_at_a_wait() as hold:
+        first = client.start_execution(
+            stateMachineArn=arn, input=json.dumps({"cluster_id": CLUSTER, "poll_seconds": 1})
+        )["executionArn"]
+        assert hold.held.wait(60)
+        # When a second one starts, Then it is rejected naming the holder
+        report = create_backup(sandbox)
+        assert report["status"] == "FAILED" and report["error"] == "ClusterBusy"
+        assert first in report["cause"]
+    # And the first one, released, still finishes cleanly
+    assert sandbox.deployment.await_execution(first).status == "SUCCEEDED"
     assert lock_items(sandbox) == []
 
 
@@ -296,20 +294,18 @@ def test_a_stale_lock_is_taken_over(sandbox: Sandbox) -> None:
 
 
 def test_an_hsm_failing_mid_run_does_not_stop_the_backup_or_get_deleted(sandbox: Sandbox) -> None:
-    # Given a run in progress
+    # Given a run in progress, held at its first poll
     client = boto3.client("stepfunctions")
     arn = sandbox.deployment.state_machine_arn(on_demand_state_machine(sandbox))
     before = {h["HsmId"] for h in sandbox.world.hsms(CLUSTER)}
-    execution = client.start_execution(
-        stateMachineArn=arn, input=json.dumps({"cluster_id": CLUSTER, "poll_seconds": 1})
-    )["executionArn"]
-    deadline = time.monotonic() + 30
-    while not lock_items(sandbox) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    # When one of the cluster's own HSMs fails meanwhile
-    sandbox.apply_faults(["hsm-failure"])
-    while client.describe_execution(executionArn=execution)["status"] == "RUNNING":
-        time.sleep(0.2)
+    with held_at_a_wait() as hold:
+        execution = client.start_execution(
+            stateMachineArn=arn, input=json.dumps({"cluster_id": CLUSTER, "poll_seconds": 1})
+        )["executionArn"]
+        assert hold.held.wait(60)
+        # When one of the cluster's own HSMs fails meanwhile
+        sandbox.apply_faults(["hsm-failure"])
+    assert sandbox.deployment.await_execution(execution).status == "SUCCEEDED"
     # Then the backup still completes, and the failed HSM (not this run's) is left for
     # the replacement workflow: the automation never deletes what it did not create
     assert client.describe_execution(executionArn=execution)["status"] == "SUCCEEDED"
