@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -253,7 +254,9 @@ def test_the_same_restore_id_twice_makes_one_cluster(sandbox: Sandbox) -> None:
 def test_a_second_start_while_the_first_runs_is_refused_and_creates_nothing(
     sandbox: Sandbox,
 ) -> None:
-    # Given a restore in progress (it holds its restore id)
+    # Given a restore in progress (it holds its restore id): its cluster takes an
+    # emulated hour, until the test moves the clock, however loaded the machine
+    sandbox.world.profile = replace(sandbox.world.profile, cluster_create=timedelta(hours=1))
     client = boto3.client("stepfunctions", region_name=EAST)
     arn = sandbox.deployment.state_machine_arn(restore_state_machine_name("hsmdr-sandbox"))
     execution_input = {
@@ -274,6 +277,7 @@ def test_a_second_start_while_the_first_runs_is_refused_and_creates_nothing(
     assert second["alerts"] == []
     assert [s["state"] for s in second["timeline"]][-1] == "Refused"
     # And the first one finishes with the only cluster
+    sandbox.world.time_travel(timedelta(hours=1))
     while client.describe_execution(executionArn=first["executionArn"])["status"] == "RUNNING":
         time.sleep(0.1)
     assert client.describe_execution(executionArn=first["executionArn"])["status"] == "SUCCEEDED"
