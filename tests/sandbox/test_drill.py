@@ -249,6 +249,8 @@ def test_a_teardown_that_crashes_again_and_again_is_retried_until_it_finishes(
     assert report["teardown"]["left"] == []
 
 
+# Its teardown's retries must outlast the 60 s run: their intervals at full length.
+@pytest.mark.full_polls
 def test_a_teardown_broken_for_good_keeps_retrying_and_a_stop_still_pages(
     sandbox: Sandbox,
 ) -> None:
