@@ -80,10 +80,10 @@ def seconds_until_next_change() -> float | None:
 
     soonest: float | None = None
     for world in list(getattr(moto_plugin, "_installed", [])):
-        pending = world.pending()
-        if not pending:
+        change = world.next_change_in()
+        if change is None:
             continue
-        left = (pending[0][0] - world._core.now()).total_seconds()
+        left = change.total_seconds()
         soonest = left if soonest is None else min(soonest, left)
     return soonest
 

@@ -261,6 +261,15 @@ class CloudHsmWorld:
             ]
             return sorted(found, key=lambda item: item[0])
 
+    def next_change_in(self) -> timedelta | None:
+        """How long until the soonest scheduled transition of any account (negative when
+        it is due and fires at the next call); None when nothing is pending."""
+        pending = self.pending()
+        if not pending:
+            return None
+        with self._core.lock:
+            return pending[0][0] - self._core.now()
+
     # -- out-of-band actions ------------------------------------------------------------------
     def activate_cluster(self, cluster_id: str) -> None:
         """The operator's CLI activation, for worlds with settings.auto_activate off."""

@@ -116,6 +116,5 @@ def hold(world: CloudHsmWorld, *steps: str) -> None:
 def fast_forward(world: CloudHsmWorld) -> None:
     """Travel in time, transition by transition, until nothing is pending (settle()
     without waiting on the wall clock; timestamps move back with the travel)."""
-    while pending := world.pending():
-        due = pending[0][0]
-        world.time_travel(max(due - world._core.now(), timedelta(0)) + timedelta(milliseconds=1))
+    while (change := world.next_change_in()) is not None:
+        world.time_travel(max(change, timedelta(0)) + timedelta(milliseconds=1))
