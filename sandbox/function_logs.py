@@ -15,6 +15,7 @@ import weakref
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
+from typing import Any
 
 _LOCK = threading.Lock()
 _LOGS: defaultdict[str, list[str]] = defaultdict(list)  # function name -> log lines
@@ -38,15 +39,25 @@ def captured(function_name: str) -> Iterator[io.StringIO]:
     _OWN_BUFFERS.add(buffer)
     saved = [(h, h.stream) for h in handlers]
     for handler in handlers:
-        handler.setStream(buffer)
+        _point(handler, buffer)
     try:
         with redirect_stdout(buffer), redirect_stderr(buffer):
             yield buffer
     finally:
         for handler, stream in saved:
-            handler.setStream(stream)
+            _point(handler, stream)
         with _LOCK:
             _LOGS[function_name].extend(buffer.getvalue().splitlines())
+
+
+def _point(handler: logging.StreamHandler[Any], stream: Any) -> None:
+    """handler.setStream without its flush of the old stream, which raises when that
+    stream is a closed capture (and would fail the function's invocation)."""
+    handler.acquire()
+    try:
+        handler.stream = stream
+    finally:
+        handler.release()
 
 
 def _stands_for_stdout(stream: object, originals: tuple[object, ...]) -> bool:
