@@ -11,7 +11,11 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.speedups import polls_end_at_the_next_change, shared_sandbox_caches
+from tests.speedups import (
+    demo_speed_compressed,
+    polls_end_at_the_next_change,
+    shared_sandbox_caches,
+)
 from tests.synthesis import Synthesized, share_between_workers, synthesis, synthesize_path
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -128,3 +132,14 @@ def _nothing_refused_unexpectedly(request: pytest.FixtureRequest) -> Any:
         refused += [d.message for d in enforcer.denials[denials:]]
         refused += enforcer.network_refusals[refusals:]
     assert not refused, "refused by the sandbox's permission checks:\n" + "\n".join(refused)
+
+
+@pytest.fixture(autouse=True)
+def _demo_speed_compressed(request: pytest.FixtureRequest) -> Iterator[None]:
+    """The CLI's sandbox commands run at the demo speed: in the tests on a clock ten
+    times faster (tests/speedups.py), unless the test is marked demo_pace."""
+    if request.node.get_closest_marker("demo_pace"):
+        yield
+        return
+    with demo_speed_compressed():
+        yield

@@ -141,3 +141,25 @@ class _ShorterSleeps:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(time, name)
+
+
+# The demo speed in the tests: the demo profile's durations on a clock this many times
+# faster than the wall, so emulated durations and the reports' emulated seconds stay
+# the demo's.
+DEMO_SPEEDUP = 10.0
+
+
+@contextmanager
+def demo_speed_compressed(speedup: float = DEMO_SPEEDUP) -> Iterator[None]:
+    """Sandboxes opened at the demo speed (the CLI's default) run the demo profile
+    compressed `speedup` times (profile.compressed, as the realistic speed compresses
+    AWS's durations): the same emulated durations in a tenth of the wall time. A test
+    that needs the demo's wall-clock pace says so with @pytest.mark.demo_pace."""
+    from sandbox.emulator import PROFILES, SPEEDS, compressed
+
+    demo = SPEEDS["demo"]
+    SPEEDS["demo"] = compressed(PROFILES["demo"], speedup)
+    try:
+        yield
+    finally:
+        SPEEDS["demo"] = demo

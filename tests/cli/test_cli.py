@@ -113,6 +113,7 @@ def test_backup_verify_against_an_account_reads_and_reports(
     assert set(account.api_calls) == {"DescribeClusters", "DescribeBackups"}  # read-only
 
 
+@pytest.mark.demo_pace  # what `make demo` prints, at the demo's own pace
 def test_demo_tells_the_whole_story(capsys: pytest.CaptureFixture[str]) -> None:
     code, out = run(capsys, "sandbox", "demo")
     assert code == 0, out

@@ -18,6 +18,7 @@ from tests.emulator.helpers import REGION, Network, client, create_uninitialized
 REALISTIC = PROFILES["realistic"]
 
 
+@pytest.mark.demo_pace  # it checks the shipped demo speed, uncompressed
 def test_realistic_speed_is_aws_durations_on_a_clock_120x_faster() -> None:
     fast = SPEEDS["realistic"]
     assert fast.time_scale == REALISTIC_SPEEDUP == 120

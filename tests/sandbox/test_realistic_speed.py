@@ -71,6 +71,7 @@ def test_restore_at_realistic_speed_shows_a_restore_rto_of_realistic_minutes(
     assert emulated["rto_seconds"] < emulated["time_to_full_ha_seconds"]
 
 
+@pytest.mark.demo_pace  # the shipped demo speed, uncompressed
 def test_demo_speed_adds_no_clock(capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["sandbox", "verify-backups", "--json"])
     report = json.loads(capsys.readouterr().out)
