@@ -262,7 +262,7 @@ def test_the_vault_capture_refuses_a_cluster_its_tags_do_not_name(
     for tags in (vault_tags(deployment="other"), vault_tags(source=RESTORED), {}):
         # Then nothing is read nor written
         with pytest.raises(InvalidInput, match="not tagged as a vault cluster"):
-            capture_key_manifest.capture_vault(request, settings, user, store, lambda _: tags)
+            capture_key_manifest.capture_vault(request, settings, user, store, lambda _, t=tags: t)
     assert boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
 
 

@@ -46,7 +46,7 @@ def test_a_failed_capture_names_the_error_without_its_stack_trace() -> None:
         {
             "errorType": "KeyManifestCaptureFailed",
             "errorMessage": "vault cluster cluster-x: HsmUnreachable: no slot",
-            "stackTrace": ["  File \"/var/task/lambdas/keycheck/capture_handler.py\""],
+            "stackTrace": ['  File "/var/task/lambdas/keycheck/capture_handler.py"'],
         }
     )
     outcome = capture_outcome(None, {"Error": "KeyManifestCaptureFailed", "Cause": cause})
