@@ -154,3 +154,12 @@ def test_the_vault_secret_key_may_not_be_productions() -> None:
         f"arn:aws:kms:us-east-1:{RECOVERY}:key/abc"
     )
     assert parse_config(data).recovery_account is not None
+
+
+def test_the_refresh_deadline_makes_room_for_the_vault_capture() -> None:
+    from stacks.constructs.vault.settings import refresh_timeout_minutes
+
+    plain = refresh_timeout_minutes(parse_config(config_with()))
+    keyed = parse_config(config_with(key_verification={**VAULT_KEYS, "timeout_minutes": 7}))
+    # Three tries of the capture's timeout per protected cluster
+    assert refresh_timeout_minutes(keyed) == plain + 3 * 7 * len(keyed.protected_clusters)
