@@ -207,9 +207,36 @@ def test_the_refresh_captures_keys_and_opens_only_vault_cluster_groups(
     [egress] = [s for s in by_action(found, "ec2:AuthorizeSecurityGroupEgress") if "Sid" in s]
     assert "VaultKeyVerifierVerifierGroup" in json.dumps(egress["Resource"])
     [machine] = resources(template, "VaultRefreshWorkflow", "AWS::StepFunctions::StateMachine")
-    definition = json.dumps(machine["Properties"])
-    for state in ("OpenCaptureNetwork", "CaptureKeys", "RecordCapture", "NotifyKeys"):
-        assert state in definition
+    states = refresh_states(machine)
+    # The capture runs once, while the HSM is ACTIVE: before the REMOVE branch deletes it
+    choices = states["HsmAction?"]["Choices"]
+    first = choices[0]
+    assert first["Next"] == "OpenCaptureNetwork"
+    assert {"Variable": "$.job.run.next", "StringEquals": "remove"} in first["And"]
+    assert {"Variable": "$.job.run.keys", "IsPresent": False} in first["And"]
+    assert [c["Next"] for c in choices if c.get("StringEquals") == "remove"] == ["DeleteHsm"]
+    assert states["OpenCaptureNetwork"]["Next"] == "CaptureKeys"
+    assert states["CaptureKeys"]["Next"] == "RecordCapture"
+    # A failed capture is recorded and the HSM still removed; a failed record cleans up
+    for state in ("OpenCaptureNetwork", "CaptureKeys"):
+        assert states[state]["Catch"][0]["Next"] == "RecordCaptureError"
+    for state in ("RecordCapture", "RecordCaptureError"):
+        assert states[state]["Next"] == "DeleteHsm"
+        assert states[state]["Catch"][0]["Next"] == "Cleanup"
+    # Once the backup is kept: a page when the keys changed or were not captured
+    assert states["FinishCluster"]["Next"] == "KeysNeedAttention?"
+    assert states["KeysNeedAttention?"]["Choices"][0]["Next"] == "NotifyKeys"
+    assert states["KeysNeedAttention?"]["Default"] == "RefreshDone"
+
+
+def refresh_states(machine: dict[str, Any]) -> dict[str, Any]:
+    """The refresh's per-backup states (inside the Map), by name."""
+    raw = machine["Properties"]["DefinitionString"]
+    if isinstance(raw, dict):
+        raw = "".join(p if isinstance(p, str) else "ARN" for p in raw["Fn::Join"][1])
+    definition = json.loads(raw)
+    processor = definition["States"]["EachRefresh"]["ItemProcessor"]
+    return dict(processor["States"])
 
 
 def test_the_vault_restore_checks_keys_with_the_vault_verifier(
