@@ -10,7 +10,10 @@
 - the crypto user's secret, which the operator creates in AWS, is created with the
   sandbox's fixed credentials, in the deployment region and (as the replica the operator
   makes) in each DR region with a verifier of its own (`key_verification.regions`); a DR
-  stack's verify-keys function is pointed at the tokens like the main stack's.
+  stack's verify-keys function is pointed at the tokens like the main stack's;
+- with `recovery_account.key_verification`, the recovery account's operator creates
+  that account's own copy of the secret in the vault region (in the recovery account's
+  world), and the vault stack's key functions run in the recovery account's subnets.
 
 - a verifier reaches a cluster's token only through security groups that AWS would let
   through (sandbox/network_access.py): its own egress and the cluster group's ingress on
@@ -56,6 +59,9 @@ class RunningSandbox(Protocol):
     def networks(self) -> Mapping[str, RegionNetwork]: ...
 
     @property
+    def account_networks(self) -> Mapping[str, Mapping[str, RegionNetwork]]: ...
+
+    @property
     def permissions(self) -> Any: ...
 
     @property
@@ -67,10 +73,11 @@ def use_softhsm(
     stack: ExitStack,
     templates: Mapping[str, Template],
     regions: Mapping[str, str],
+    accounts: Mapping[str, str] | None = None,
 ) -> dict[str, Template]:
     """Enter a temporary SoftHSM2 key store for the sandbox's lifetime; returns the
-    templates (by stack name; `regions` says where each deploys) with the key functions
-    pointed at it."""
+    templates (by stack name; `regions` and `accounts` say where each deploys) with the
+    key functions pointed at it."""
     from sandbox.softhsm_keystore import SoftHsmKeyStore
 
     store = stack.enter_context(SoftHsmKeyStore.temporary())
@@ -79,8 +86,15 @@ def use_softhsm(
     sandbox.key_store = store
     _create_crypto_user_secret(sandbox)
     stack.enter_context(_tokens_behind_security_groups(sandbox))
+    accounts = accounts or {}
+
+    def network(name: str) -> Any:
+        account = accounts.get(name)
+        networks = sandbox.account_networks.get(account, {}) if account else {}
+        return networks.get(regions[name]) or sandbox.networks[regions[name]]
+
     return {
-        name: _in_sandbox_subnets(softhsm_functions(t, store), sandbox.networks[regions[name]])
+        name: _in_sandbox_subnets(softhsm_functions(t, store), network(name))
         for name, t in templates.items()
     }
 
@@ -194,17 +208,27 @@ def softhsm_functions(template: Template, store: SoftHsmKeyStore) -> Template:
 def _create_crypto_user_secret(sandbox: RunningSandbox) -> None:
     import boto3
 
+    from sandbox.permissions import in_account
     from sandbox.softhsm_keystore import CRYPTO_PASSWORD, CRYPTO_USER
 
+    secret = json.dumps({"username": CRYPTO_USER, "password": CRYPTO_PASSWORD})
     keys = sandbox.config.key_verification
-    if keys is None:
-        return
-    # A DR region's verifier reads the secret's replica there, under the same name.
-    for region in (sandbox.config.region, *sorted(keys.regions)):
-        boto3.client("secretsmanager", region_name=region).create_secret(
-            Name=keys.crypto_user_secret_name,
-            SecretString=json.dumps({"username": CRYPTO_USER, "password": CRYPTO_PASSWORD}),
-        )
+    if keys is not None:
+        # A DR region's verifier reads the secret's replica there, under the same name.
+        for region in (sandbox.config.region, *sorted(keys.regions)):
+            boto3.client("secretsmanager", region_name=region).create_secret(
+                Name=keys.crypto_user_secret_name, SecretString=secret
+            )
+    vault = sandbox.config.recovery_account
+    if vault is not None and vault.key_verification is not None:
+        # The recovery account's own copy, made there by its operator: the same crypto
+        # user (it travels inside the backup), nothing read from production.
+        with in_account(vault.account):
+            boto3.client(
+                "secretsmanager", region_name=vault.vault_region(sandbox.config.region)
+            ).create_secret(
+                Name=vault.key_verification.crypto_user_secret_name, SecretString=secret
+            )
 
 
 def seed_manifest(sandbox: RunningSandbox, cluster_id: str, captured_at: datetime) -> str:

@@ -325,7 +325,7 @@ class Sandbox:
             if self._key_store:
                 from sandbox.key_store_setup import use_softhsm
 
-                templates = use_softhsm(self, self._stack, templates, regions)
+                templates = use_softhsm(self, self._stack, templates, regions, accounts)
             from sandbox.standby_subnets import standby_in_sandbox_subnets
 
             templates = standby_in_sandbox_subnets(templates, regions, self.networks)

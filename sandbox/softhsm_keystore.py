@@ -140,6 +140,12 @@ class SoftHsmKeyStore:
         if damage:
             self._damage(cluster_id, damage)
 
+    def key_deleted(self, cluster_id: str, label: str) -> None:
+        """Someone with the crypto user's rights deletes a secret key from the cluster
+        (the sandbox's stand-in for a key retired, or destroyed by an attacker)."""
+        with self._session(cluster_id) as session:
+            _secret_key(session, label).destroy()
+
     # -- internals -------------------------------------------------------------------------
     def _damage(self, cluster_id: str, damage: frozenset[str]) -> None:
         with self._session(cluster_id) as session:

@@ -7,6 +7,10 @@ with production's rights deletes every cluster, backup and copy there and tries 
 delete the vault's backups (refused: they belong to another account); the recovery
 account's restore state machine then restores the protected cluster from the newest
 vault backup, and the restored token's keys are compared with production's (KCVs).
+With keys, the vault has its own key verifier (`recovery_account.key_verification`):
+the refresh captures the vault cluster's manifest, and the restore checks the restored
+cluster against it; the sandbox's own KCV comparison with production's keys is kept
+beside it.
 Everything reported is what the run recorded: the refresh's own timestamps, the
 emulator's drawn durations, the restore's report, what exists afterwards.
 """
@@ -29,27 +33,38 @@ from stacks.names import restore_state_machine_name, vault_stack_name
 RECOVERY_ACCOUNT = "210987654321"
 # Placeholders: the sandbox puts the recovery account's own subnets in their place.
 VAULT_SUBNETS = ["subnet-0aaaaaaaaaaaaaaaa", "subnet-0bbbbbbbbbbbbbbbb"]
+# The vault's own verifier: placeholders too (the sandbox's VPC and subnets stand in),
+# and the secret the sandbox creates in the recovery account as its operator would.
+VAULT_KEY_VERIFICATION = {
+    "vpc_id": "vpc-0eeeeeeeeeeeeeeee",
+    "subnet_ids": ["subnet-0eeeeeeeeeeeeeeee"],
+    "crypto_user_secret_name": "hsmdr-sandbox/vault-key-verifier",
+}
 SHARE_SCHEDULE = "BackupSharingJobSchedule"
 REFRESH_WORKFLOW = "VaultRefreshWorkflow"
 # The profile steps a vault refresh's HSM lives through: its floor.
 HSM_FLOOR_STEPS = ("hsm_create", "backup_create", "hsm_delete")
 
 
-def vault_config(base: Path = SANDBOX_CONFIG) -> Path:
-    """The sandbox deployment config plus `recovery_account`, in a temporary file."""
+def vault_config(base: Path = SANDBOX_CONFIG, *, keys: bool = True) -> Path:
+    """The sandbox deployment config plus `recovery_account` (with `keys`, its
+    `key_verification`), in a temporary file."""
     data: dict[str, Any] = yaml.safe_load(base.read_text(encoding="utf-8"))
     data["recovery_account"] = {
         "account": RECOVERY_ACCOUNT,
         "subnets": {data["region"]: list(VAULT_SUBNETS)},
     }
-    path = Path(tempfile.gettempdir()) / "hsmdr-sandbox-vault.yaml"
+    if keys:
+        data["recovery_account"]["key_verification"] = dict(VAULT_KEY_VERIFICATION)
+    name = "hsmdr-sandbox-vault-keys.yaml" if keys else "hsmdr-sandbox-vault.yaml"
+    path = Path(tempfile.gettempdir()) / name
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path
 
 
 def recover_from_vault(*, profile: str | None = None, keys: bool = True) -> dict[str, Any]:
     """The whole story; `keys`: SoftHSM2 tokens behind the clusters, keys compared."""
-    with Sandbox(vault_config(), profile=profile, key_store=keys) as sandbox:
+    with Sandbox(vault_config(keys=keys), profile=profile, key_store=keys) as sandbox:
         return recover(sandbox, keys=keys)
 
 
@@ -94,6 +109,8 @@ def recover(sandbox: Sandbox, *, keys: bool) -> dict[str, Any]:
         and not compromise["vault_backups_deleted"]
         and not any(leaked.values())
         and (key_check is None or key_check["status"] == "SUCCEEDED")
+        # with keys, the restore checked them itself against the vault's own manifest
+        and (not keys or (report.get("key_verification_report") or {}).get("status") == "SUCCEEDED")
     )
     return {
         "status": "SUCCEEDED" if succeeded else "FAILED",
@@ -107,6 +124,8 @@ def recover(sandbox: Sandbox, *, keys: bool) -> dict[str, Any]:
             "cause": refresh.cause,
             "execution_arn": refresh.execution_arn,
             "vault_backup_id": (refreshed.get("backup") or {}).get("backup_id"),
+            # The vault's own manifest of that backup (recovery_account.key_verification)
+            "keys": refreshed.get("keys"),
         },
         "vault_backups": [b["BackupId"] for b in survived],
         # How long the refresh's HSM billed: from its CreateHsm to the refresh seeing it
@@ -126,6 +145,7 @@ def recover(sandbox: Sandbox, *, keys: bool) -> dict[str, Any]:
             "source_cluster_id": report.get("source_cluster_id"),
             "backup_id": (report.get("backup") or {}).get("backup_id"),
             "key_verification": report.get("key_verification"),
+            "key_verification_report": report.get("key_verification_report"),
         },
         "cluster_id": cluster_id,
         # The restored data is as old as the production backup the vault pulled.

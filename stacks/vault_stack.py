@@ -12,8 +12,13 @@ nobody in production can delete:
 - the restore state machine (stacks/constructs/restore/), restoring a protected cluster
   into the vault region from the newest READY vault backup of it (the backup's
   `hsmdr:source-cluster` tag names the production cluster), its report in this stack's
-  own reports bucket. Production's key verifier is not reachable from this account: the
-  restore's report says its keys were not checked.
+  own reports bucket;
+- with `recovery_account.key_verification`, the vault's own key verifier
+  (stacks/constructs/keycheck/vault_verifier.py): each refresh captures the vault
+  cluster's manifest while its HSM is ACTIVE and compares it with the vault's previous
+  one (VAULT_KEYS_CHANGED), and the restore checks the restored cluster's keys against
+  the vault's manifest. Without it the restore's report says the keys were not checked
+  and names that field.
 
 It shares nothing with the production stacks (no cross-account reference): it deploys
 and runs whatever state production is in. Nothing is deployed in
@@ -30,6 +35,7 @@ from constructs import Construct
 from lambdas.restore.keys import not_run
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
+from stacks.constructs.keycheck.vault_verifier import VaultKeyVerifier, vault_key_verification
 from stacks.constructs.restore.restore_cluster import RestoreCluster
 from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.constructs.vault.settings import vault_region, vault_restore_config
@@ -38,9 +44,11 @@ from stacks.constructs.vault.vault_verification import VaultVerification
 
 KEYS_NOT_CHECKED = str(
     not_run(
-        "the key verifier is deployed in the production account, not in the recovery "
-        "account: check the restored cluster's keys (cloudhsm-cli key list, KCVs) against "
-        "the source cluster's manifest before clients rely on them"
+        "the vault has no key verifier of its own (recovery_account.key_verification is "
+        "not set; production's verifier is in the production account, which the vault "
+        "does not trust): set recovery_account.key_verification to check restores from "
+        "the vault; until then check the restored cluster's keys (cloudhsm-cli key list, "
+        "KCVs) against a manifest you hold outside production before clients rely on them"
     )["summary"]
 )
 
@@ -54,8 +62,20 @@ class VaultStack(Stack):
         Tags.of(self).add("hsmdr:deployment", config.deployment_name)
         vault_config = config.vault_config()  # its own escalation
         self.alerting = Alerting(self, "Alerting", config=vault_config)
+        # The vault's own verifier (None unless recovery_account.key_verification is set).
+        self.key_verifier = (
+            VaultKeyVerifier(self, "VaultKeyVerifier", config=vault_config)
+            if vault_key_verification(config) is not None
+            else None
+        )
+        kv = self.key_verifier
         self.refresh = VaultRefresh(
-            self, "VaultRefresh", config=vault_config, alerting=self.alerting
+            self,
+            "VaultRefresh",
+            config=vault_config,
+            alerting=self.alerting,
+            capture=kv.capture.function if kv else None,
+            verifier_group=kv.security_group if kv else None,
         )
         self.verification = VaultVerification(
             self, "VaultVerification", config=vault_config, alerting=self.alerting
@@ -70,5 +90,7 @@ class VaultStack(Stack):
             region=vault_region(config),
             reports=self.reports,
             vault_deployment=config.deployment_name,
-            keys_absent=KEYS_NOT_CHECKED,
+            verify_keys=kv.verify.function if kv else None,
+            verifier_group=kv.security_group if kv else None,
+            keys_absent=None if kv else KEYS_NOT_CHECKED,
         )

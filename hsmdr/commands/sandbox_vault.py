@@ -20,8 +20,9 @@ def register_sandbox(commands: Any) -> None:
         "--keys",
         action=argparse.BooleanOptionalAction,
         default=True,
-        help="back the clusters with SoftHSM2 tokens and compare the restored cluster's keys "
-        "with production's (default: on; --no-keys skips it)",
+        help="back the clusters with SoftHSM2 tokens, deploy the vault's own key verifier "
+        "(recovery_account.key_verification) and compare the restored cluster's keys with "
+        "the vault's manifest and with production's (default: on; --no-keys skips it)",
     )
     add_json_flag(vault)
     vault.set_defaults(run=run_sandbox_vault)
@@ -66,10 +67,14 @@ def render(document: dict[str, Any]) -> str:
         )
     keys = document.get("keys_verified")
     if keys:
-        lines.append(
+        captured = refresh.get("keys") or {}
+        lines += [
+            f"Vault manifest: {captured.get('status', 'none')} "
+            f"({captured.get('manifest_key') or '-'}; {captured.get('summary') or '-'})",
+            f"Restore's key check: {restore.get('key_verification') or '-'}",
             f"Keys: {keys['status']} ({keys['keys_found']} of {keys['keys_expected']} "
-            f"production keys on the restored token, checked by the sandbox)"
-        )
+            f"production keys on the restored token, checked by the sandbox)",
+        ]
     else:
         lines.append(f"Keys: not checked ({restore.get('key_verification') or '--no-keys'})")
     leaked = document["leaked_resources"]

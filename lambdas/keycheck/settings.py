@@ -29,6 +29,9 @@ class KeyEnv:
     # an SSM parameter there (the bucket's name is CloudFormation's, unknown to this stack).
     MANIFEST_BUCKET_PARAMETER = "HSMDR_KEY_MANIFEST_BUCKET_PARAMETER"
     MANIFEST_REGION = "HSMDR_KEY_MANIFEST_REGION"
+    # The recovery account's verifier: the deployment whose vault clusters its capture
+    # reads (only clusters tagged as that deployment's vault clusters).
+    VAULT_DEPLOYMENT = "HSMDR_KEY_VAULT_DEPLOYMENT"
 
 
 class KeySettingsError(RuntimeError):
@@ -60,6 +63,10 @@ class KeyCheckSettings:
     # is then empty) and that bucket's region.
     manifest_bucket_parameter: str | None = None
     manifest_region: str | None = None
+    # The recovery account's verifier (stacks/constructs/keycheck/vault_verifier.py):
+    # its capture takes only vault clusters of this deployment, filed under the
+    # production cluster whose backup each holds.
+    vault_deployment: str | None = None
 
     def token_label_for(self, cluster_id: str) -> str | None:
         return None if self.token_label is None else self.token_label.format(cluster_id=cluster_id)
@@ -82,6 +89,8 @@ class KeyCheckSettings:
             env[KeyEnv.MANIFEST_BUCKET_PARAMETER] = self.manifest_bucket_parameter
         if self.manifest_region is not None:
             env[KeyEnv.MANIFEST_REGION] = self.manifest_region
+        if self.vault_deployment is not None:
+            env[KeyEnv.VAULT_DEPLOYMENT] = self.vault_deployment
         return env
 
     @classmethod
@@ -102,6 +111,7 @@ class KeyCheckSettings:
                 users_source=environ.get(KeyEnv.USERS_SOURCE, USERS_FROM_CLI),
                 manifest_bucket_parameter=environ.get(KeyEnv.MANIFEST_BUCKET_PARAMETER) or None,
                 manifest_region=environ.get(KeyEnv.MANIFEST_REGION) or None,
+                vault_deployment=environ.get(KeyEnv.VAULT_DEPLOYMENT) or None,
             )
         except (KeyError, TypeError, ValueError) as error:
             raise KeySettingsError(f"key verification environment is incomplete: {error}") from (

@@ -21,6 +21,7 @@ Step = Callable[..., dict[str, Any]]
 EVENT_STEPS: dict[str, Step] = {
     "plan": steps.plan,
     "maintain": steps.maintain,
+    "record_capture": steps.record_capture,
 }
 JOB_STEPS: dict[str, Step] = {
     "create_cluster": steps.create_cluster,
@@ -29,6 +30,7 @@ JOB_STEPS: dict[str, Step] = {
     "create_hsm": steps.create_hsm,
     "check_hsm": steps.check_hsm,
     "delete_hsm": steps.delete_hsm,
+    "open_capture_network": steps.open_capture_network,
     "tag_backup": steps.tag_backup,
     "finish_cluster": steps.finish_cluster,
     "cleanup": steps.cleanup,

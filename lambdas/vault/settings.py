@@ -16,6 +16,9 @@ VAULT_SETTINGS = "HSMDR_VAULT_SETTINGS"
 VAULT_PAGE_TOPIC_ARN = "HSMDR_VAULT_PAGE_TOPIC_ARN"  # a token: not in the JSON
 VAULT_STATE_MACHINE_ARN = "HSMDR_VAULT_STATE_MACHINE_ARN"  # a token: not in the JSON
 VAULT_ALERT_MEMORY_TABLE = "HSMDR_VAULT_ALERT_MEMORY_TABLE"  # a token: not in the JSON
+# The vault key verifier's security group (recovery_account.key_verification): the
+# refresh lets it in to a vault cluster's group for the capture. A token: not in the JSON.
+VAULT_VERIFIER_SECURITY_GROUP = "HSMDR_VAULT_VERIFIER_SECURITY_GROUP"
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ proof and with no HSM left.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -19,7 +21,9 @@ from lambdas.shared.errors import CloudHsmDrError
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.golden import GoldenAction, decide_golden
 from lambdas.shared.models import CLUSTER_ACTIVE, GONE, HSM_ACTIVE, Backup, hsm_status
+from lambdas.vault.keys import capture_outcome, capture_permission
 from lambdas.vault.plan import (
+    REFRESH_KEY,
     REMOVE,
     SOURCE_CREATED_KEY,
     NotOurVaultCluster,
@@ -35,7 +39,7 @@ from lambdas.vault.plan import (
     plan_refreshes,
     vault_backups,
 )
-from lambdas.vault.settings import VaultSettings
+from lambdas.vault.settings import VAULT_VERIFIER_SECURITY_GROUP, VaultSettings
 
 GatewayFor = Callable[[str], CloudHsmGateway]
 CLUSTER_IN_TRANSIT = ("CREATE_IN_PROGRESS", "UPDATE_IN_PROGRESS", "MODIFY_IN_PROGRESS")
@@ -229,12 +233,115 @@ def finish_cluster(
     return job
 
 
+def open_capture_network(
+    job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, **_: Any
+) -> dict[str, Any]:
+    """Let the vault's key verifier reach this refresh's ACTIVE HSM (lambdas/vault/keys.py):
+    the cluster's tags re-read first; its security group (CloudHSM's) tagged with the
+    refresh id, which IAM requires before ingress; egress from the verifier's group."""
+    run, refresh_id = job["run"], job["plan"]["refresh_id"]
+    verifier_group = os.environ.get(VAULT_VERIFIER_SECURITY_GROUP, "")
+    if not verifier_group:
+        raise VaultRefusal(f"{VAULT_VERIFIER_SECURITY_GROUP} is not set: no verifier to let in")
+    gateway = gateway_for(settings.region)
+    _prove_ours(gateway, settings, job)
+    cluster = gateway.get_cluster(run["cluster_id"])
+    group = cluster.security_group
+    if not group:
+        raise VaultRefusal(f"vault cluster {cluster.cluster_id} has no security group")
+    ec2 = _ec2(settings.region)
+    ec2.create_tags(Resources=[group], Tags=[{"Key": REFRESH_KEY, "Value": refresh_id}])
+    # Recorded before the rules: whatever happens next, RecordCapture or Cleanup revokes.
+    run["capture_network"] = {
+        "status": "OPENING",
+        "refresh_id": refresh_id,
+        "cluster_security_group": group,
+        "verifier_security_group": verifier_group,
+        "hsm_ips": sorted(h.eni_ip for h in cluster.hsms if h.state == HSM_ACTIVE and h.eni_ip),
+    }
+    _ec2_idempotent(
+        lambda: ec2.authorize_security_group_ingress(
+            GroupId=group, IpPermissions=[capture_permission(verifier_group, refresh_id)]
+        ),
+        "InvalidPermission.Duplicate",
+    )
+    _ec2_idempotent(
+        lambda: ec2.authorize_security_group_egress(
+            GroupId=verifier_group, IpPermissions=[capture_permission(group, refresh_id)]
+        ),
+        "InvalidPermission.Duplicate",
+    )
+    run["capture_network"]["status"] = "OPEN"
+    return job
+
+
+def record_capture(
+    event: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, now: datetime
+) -> dict[str, Any]:
+    """The capture's outcome in `run.keys` (CAPTURED, CHANGED or FAILED), the verifier's
+    rules revoked. Raises nothing the refresh should stop for: the HSM is removed next."""
+    job: dict[str, Any] = json.loads(json.dumps(event["job"]))
+    run = job["run"]
+    run["keys"] = capture_outcome(event.get("capture"), event.get("capture_error"))
+    run["keys"]["captured_at"] = now.isoformat()
+    close_capture_network(run, settings)
+    return job
+
+
+def close_capture_network(run: dict[str, Any], settings: VaultSettings) -> None:
+    """Revoke the two rules OpenCaptureNetwork added, if it added any; a revoke that fails
+    is recorded in `run.capture_network.close_error`, not raised."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    network = run.get("capture_network") or {}
+    if network.get("status") not in ("OPENING", "OPEN"):
+        return
+    group, verifier = network["cluster_security_group"], network["verifier_security_group"]
+    refresh_id = network.get("refresh_id") or ""
+    ec2 = _ec2(settings.region)
+    try:
+        for call in (
+            lambda: ec2.revoke_security_group_egress(
+                GroupId=verifier, IpPermissions=[capture_permission(group, refresh_id)]
+            ),
+            lambda: ec2.revoke_security_group_ingress(
+                GroupId=group, IpPermissions=[capture_permission(verifier, refresh_id)]
+            ),
+        ):
+            _ec2_idempotent(call, "InvalidPermission.NotFound")
+    except (BotoCoreError, ClientError) as error:
+        network["close_error"] = str(error)
+        return
+    network["status"] = "CLOSED"
+
+
+def _ec2(region: str) -> Any:
+    import boto3
+
+    return boto3.client("ec2", region_name=region)
+
+
+def _ec2_idempotent(call: Callable[[], Any], tolerated: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        call()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != tolerated:
+            raise
+
+
 def cleanup(
     job: dict[str, Any], settings: VaultSettings, gateway_for: GatewayFor, **_: Any
 ) -> dict[str, Any]:
-    """After any failure: delete the HSM this execution created, if it is still there.
-    Never raises: what it could not do is in its result, and the execution fails."""
+    """After any failure: revoke the capture's rules if they are still there, delete the
+    HSM this execution created, if it is still there. Never raises: what it could not do
+    is in its result, and the execution fails."""
     run = job.get("run") or {}
+    try:
+        close_capture_network(run, settings)
+    except Exception as error:  # the HSM's deletion must still be tried
+        run.setdefault("capture_network", {})["close_error"] = str(error)
     if not run.get("hsm_id"):
         return {"deleted_hsm": None, "note": "this refresh created no HSM that still exists"}
     try:

@@ -55,6 +55,7 @@ __all__ = [
     "DeploymentConfig",
     "ProtectedClusterConfig",
     "RecoveryAccount",
+    "VaultKeyVerification",
     "load_config",
     "parse_config",
     "schedule_interval_minutes",
@@ -669,6 +670,57 @@ class VaultRetention(_Strict):
     )
 
 
+class VaultKeyVerification(_Strict):
+    """Key verification in the recovery account (`recovery_account.key_verification`):
+    the vault's own verifier, manifests and copy of the crypto user's secret; nothing of
+    it is read from production."""
+
+    vpc_id: str = Field(
+        pattern=r"^vpc-[0-9a-f]{8,17}$",
+        description="the recovery account's VPC that holds `recovery_account.subnets` (the "
+        "vault clusters' and the restored clusters' network)",
+    )
+    subnet_ids: list[SubnetId] = Field(
+        min_length=1,
+        max_length=16,
+        description="private subnets of that VPC for the verifier, with a route to Secrets "
+        "Manager, S3 and the CloudHSM API",
+    )
+    crypto_user_secret_name: str = Field(
+        pattern=r"^[A-Za-z0-9/_+=.@-]{1,512}$",
+        description='a secret in the recovery account (vault region): JSON {"username", '
+        '"password", "customer_ca"} of the same crypto user production checks with (users '
+        "travel inside the backup); customer_ca is the recovery account's own copy of the "
+        "trust anchor",
+    )
+    secret_kms_key_arn: str | None = Field(
+        default=None,
+        pattern=KMS_KEY_ARN_PATTERN,
+        description="the customer-managed KMS key of that secret (recovery account, vault "
+        "region), if not aws/secretsmanager",
+    )
+    canary_key_label: str = Field(
+        default="hsmdr-canary",
+        min_length=1,
+        max_length=127,
+        description="the key used for a live crypto test on every check (as "
+        "`key_verification.canary_key_label`)",
+    )
+    memory_mb: int = Field(
+        default=512, ge=128, le=10240, description="the vault's two key functions' memory"
+    )
+    timeout_minutes: int = Field(
+        default=5, ge=1, le=15, description="the vault's two key functions' timeout"
+    )
+
+    @field_validator("subnet_ids")
+    @classmethod
+    def _distinct_subnets(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError("lists a subnet twice")
+        return value
+
+
 class RecoveryAccount(_Strict):
     """The recovery-account vault (docs/runbooks/vault.md): production shares its newest
     backups with this account, which restores each into a vault cluster of its own so
@@ -717,6 +769,12 @@ class RecoveryAccount(_Strict):
         default=None,
         description="who the vault stack's own topics reach",
         json_schema_extra={"shown_default": "`escalation`"},
+    )
+    key_verification: VaultKeyVerification | None = Field(
+        default=None,
+        description="the vault's own key verifier: each refresh captures the vault cluster's "
+        "key manifest, compares it with the previous one and a restore from the vault checks "
+        "its keys against it; unset, neither runs and the restore's report says so",
     )
 
     def vault_region(self, deployment_region: str) -> str:
@@ -1050,6 +1108,18 @@ class DeploymentConfig(_Strict):
                 )
         if vault.escalation is not None:
             problems += [f"recovery_account.{p}" for p in vault.escalation.problems()]
+        keys = vault.key_verification
+        if keys is not None and keys.secret_kms_key_arn is not None:
+            problem = kms_key_problem(keys.secret_kms_key_arn, region)
+            if problem:
+                problems.append(f"recovery_account.key_verification.secret_kms_key_arn: {problem}")
+            elif keys.secret_kms_key_arn.split(":")[4] == self.account:
+                problems.append(
+                    "recovery_account.key_verification.secret_kms_key_arn: the key is in "
+                    f"the production account {self.account}: the vault trusts nothing of "
+                    "production's; use a key of the recovery account (or another account "
+                    "production cannot administer)"
+                )
         return problems
 
     def _vault_subnet_problems(self, vault: RecoveryAccount, region: str) -> list[str]:

@@ -27,6 +27,9 @@ def test_sandbox_vault_prints_the_recovery_and_exits_zero(
     assert document["vault_backups"] == [document["restore"]["backup_id"]]
     assert document["leaked_resources"] == {"clusters": [], "hsms": []}
     assert document["keys_verified"]["status"] == "SUCCEEDED"
+    # The restore checked the keys itself, against the vault's own manifest
+    assert document["restore"]["key_verification_report"]["status"] == "SUCCEEDED"
+    assert document["refresh"]["keys"]["status"] == "CAPTURED"
 
 
 def test_sandbox_vault_without_keys_says_so_and_a_failed_run_exits_one(
@@ -55,4 +58,5 @@ def test_sandbox_vault_without_keys_says_so_and_a_failed_run_exits_one(
     assert recorded["keys_verified"] is None
     assert code == 1
     assert "Keys: not checked (key verification: not run" in out
+    assert "recovery_account.key_verification" in out
     assert "Leaked: clusters [], HSMs ['hsm-x']" in out

@@ -98,3 +98,68 @@ def test_refused_naming_the_field(vault: dict[str, Any], top: dict[str, Any], pr
         del data["account"]
     found = problems_of(data)
     assert any(problem in p for p in found), found
+
+
+VAULT_KEYS = {
+    "vpc_id": "vpc-0a1b2c3d4e5f60718",
+    "subnet_ids": ["subnet-0c1d2e3f4a5b60738"],
+    "crypto_user_secret_name": "hsmdr/vault-key-verifier",
+}
+
+
+def test_vault_key_verification_is_optional_and_takes_its_own_secret() -> None:
+    assert parse_config(config_with()).recovery_account.key_verification is None  # type: ignore[union-attr]
+    config = parse_config(config_with(key_verification=dict(VAULT_KEYS)))
+    keys = config.recovery_account.key_verification  # type: ignore[union-attr]
+    assert keys is not None
+    assert keys.crypto_user_secret_name == "hsmdr/vault-key-verifier"
+    assert keys.canary_key_label == "hsmdr-canary" and keys.secret_kms_key_arn is None
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"vpc_id": "vpc-nope"}, "recovery_account.key_verification.vpc_id"),
+        ({"subnet_ids": []}, "recovery_account.key_verification.subnet_ids"),
+        (
+            {"subnet_ids": ["subnet-0c1d2e3f4a5b60738", "subnet-0c1d2e3f4a5b60738"]},
+            "recovery_account.key_verification.subnet_ids",
+        ),
+        ({"crypto_user_secret_name": "no spaces"}, "recovery_account.key_verification.crypto"),
+        ({"timeout_minutes": 16}, "recovery_account.key_verification.timeout_minutes"),
+        ({"hsm_security_group_id": "sg-0a1b2c3d"}, "recovery_account.key_verification"),
+        (
+            {"secret_kms_key_arn": "arn:aws:kms:us-west-2:210987654321:key/abc"},
+            "recovery_account.key_verification.secret_kms_key_arn",
+        ),
+    ],
+)
+def test_each_wrong_vault_key_setting_names_its_field(change: dict[str, Any], field: str) -> None:
+    problems = problems_of(config_with(key_verification={**VAULT_KEYS, **change}))
+    assert any(p.startswith(field) for p in problems), problems
+
+
+def test_the_vault_secret_key_may_not_be_productions() -> None:
+    data = config_with(
+        key_verification={
+            **VAULT_KEYS,
+            "secret_kms_key_arn": f"arn:aws:kms:us-east-1:{config_with()['account']}:key/abc",
+        }
+    )
+    [problem] = problems_of(data)
+    assert problem.startswith("recovery_account.key_verification.secret_kms_key_arn")
+    assert "production account" in problem
+    # A key of the recovery account is fine
+    data["recovery_account"]["key_verification"]["secret_kms_key_arn"] = (
+        f"arn:aws:kms:us-east-1:{RECOVERY}:key/abc"
+    )
+    assert parse_config(data).recovery_account is not None
+
+
+def test_the_refresh_deadline_makes_room_for_the_vault_capture() -> None:
+    from stacks.constructs.vault.settings import refresh_timeout_minutes
+
+    plain = refresh_timeout_minutes(parse_config(config_with()))
+    keyed = parse_config(config_with(key_verification={**VAULT_KEYS, "timeout_minutes": 7}))
+    # Three tries of the capture's timeout per protected cluster
+    assert refresh_timeout_minutes(keyed) == plain + 3 * 7 * len(keyed.protected_clusters)

@@ -123,9 +123,133 @@ def test_the_vault_stack_restores_from_vault_backups_into_the_vault_region() -> 
     assert settings["trust_anchor_parameter"] is None
     assert settings["key_verification"] is False
     [machine] = resources(template, "RestoreCluster", "AWS::StepFunctions::StateMachine")
-    assert "key verifier is deployed in the production account" in json.dumps(machine["Properties"])
+    # No vault verifier configured: the report says so and names the field that adds one
+    assert "set recovery_account.key_verification" in json.dumps(machine["Properties"])
+    assert not resources(template, "VaultKeyVerifier", "AWS::Lambda::Function")
     # CreateCluster only from backups of this (the recovery) account's vault region
     [create] = by_action(statements(template, "RestoreCluster"), "cloudhsm:CreateCluster")
     assert "backup/*" in json.dumps(create["Resource"])
     assert "us-east-1" in json.dumps(create["Resource"])
     assert resources(template, "Reports", "AWS::S3::Bucket")
+
+
+VAULT_KEYS = {
+    "vpc_id": "vpc-0a1b2c3d4e5f60718",
+    "subnet_ids": ["subnet-0c1d2e3f4a5b60738"],
+    "crypto_user_secret_name": "hsmdr/vault-key-verifier",
+}
+
+
+@pytest.fixture(scope="module")
+def keyed_vault() -> dict[str, Any]:
+    data = config_data()
+    data["recovery_account"] = {
+        "account": RECOVERY,
+        "subnets": {"us-east-1": SUBNETS},
+        "key_verification": dict(VAULT_KEYS),
+    }
+    return synthesis(data).templates[VAULT_STACK]
+
+
+def env_of(template: dict[str, Any], prefix: str) -> dict[str, Any]:
+    [function] = resources(template, prefix, "AWS::Lambda::Function")
+    return dict(function["Properties"]["Environment"]["Variables"])
+
+
+def test_the_vault_verifier_has_its_own_bucket_secret_and_vault_mode_capture(
+    keyed_vault: dict[str, Any],
+) -> None:
+    template = keyed_vault
+    capture = env_of(template, "VaultKeyVerifierCaptureKeyManifest")
+    verify = env_of(template, "VaultKeyVerifierVerifyKeys")
+    # Both read this stack's own bucket and the recovery account's secret
+    for env in (capture, verify):
+        assert env["HSMDR_KEY_MANIFEST_BUCKET"]["Ref"].startswith("VaultKeyVerifierManifests")
+        assert env["HSMDR_CRYPTO_USER_SECRET"] == "hsmdr/vault-key-verifier"
+        assert env["HSMDR_KEY_VAULT_DEPLOYMENT"] == "hsmdr-sandbox"
+        assert env["HSMDR_KEY_CLUSTERS"] == "[]"  # no production cluster is captured
+    [bucket] = [
+        r
+        for lid, r in template["Resources"].items()
+        if lid == capture["HSMDR_KEY_MANIFEST_BUCKET"]["Ref"]
+    ]
+    encryption = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert encryption[0]["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    # The capture reads tags of the vault's clusters only; neither function reads
+    # anything of production's
+    found = statements(template, "VaultKeyVerifierCaptureKeyManifest")
+    [tags] = by_action(found, "cloudhsm:ListTags")
+    assert tags["Condition"]["StringEquals"]["aws:ResourceTag/hsmdr:vault"] == "hsmdr-sandbox"
+    assert "123456789012" not in json.dumps(found + statements(template, "VaultKeyVerifierVerify"))
+    assert not by_action(statements(template, "VaultKeyVerifierVerify"), "s3:PutObject")
+
+
+def test_the_vault_verifier_group_has_no_standing_hsm_rule(keyed_vault: dict[str, Any]) -> None:
+    [group] = resources(keyed_vault, "VaultKeyVerifierVerifierGroup", "AWS::EC2::SecurityGroup")
+    assert [(e["FromPort"], e["ToPort"]) for e in group["Properties"]["SecurityGroupEgress"]] == [
+        (443, 443)
+    ]
+    assert not resources(keyed_vault, "VaultKeyVerifier", "AWS::EC2::SecurityGroupIngress")
+
+
+def test_the_refresh_captures_keys_and_opens_only_vault_cluster_groups(
+    keyed_vault: dict[str, Any],
+) -> None:
+    template = keyed_vault
+    env = env_of(template, "VaultRefreshSteps")
+    assert "HSMDR_VAULT_VERIFIER_SECURITY_GROUP" in env
+    found = statements(template, "VaultRefreshSteps")
+    # Besides what CloudHSM does through its own calls (aws:CalledVia), only this:
+    [ingress] = [s for s in by_action(found, "ec2:AuthorizeSecurityGroupIngress") if "Sid" in s]
+    assert ingress["Condition"] == {"StringLike": {"ec2:ResourceTag/hsmdr:vault-refresh": "*"}}
+    [tag] = [s for s in by_action(found, "ec2:CreateTags") if "Sid" in s]
+    assert tag["Condition"]["ForAllValues:StringEquals"] == {"aws:TagKeys": ["hsmdr:vault-refresh"]}
+    [egress] = [s for s in by_action(found, "ec2:AuthorizeSecurityGroupEgress") if "Sid" in s]
+    assert "VaultKeyVerifierVerifierGroup" in json.dumps(egress["Resource"])
+    [machine] = resources(template, "VaultRefreshWorkflow", "AWS::StepFunctions::StateMachine")
+    states = refresh_states(machine)
+    # The capture runs once, while the HSM is ACTIVE: before the REMOVE branch deletes it
+    choices = states["HsmAction?"]["Choices"]
+    first = choices[0]
+    assert first["Next"] == "OpenCaptureNetwork"
+    assert {"Variable": "$.job.run.next", "StringEquals": "remove"} in first["And"]
+    assert {"Variable": "$.job.run.keys", "IsPresent": False} in first["And"]
+    assert [c["Next"] for c in choices if c.get("StringEquals") == "remove"] == ["DeleteHsm"]
+    assert states["OpenCaptureNetwork"]["Next"] == "CaptureKeys"
+    assert states["CaptureKeys"]["Next"] == "RecordCapture"
+    # A failed capture is recorded and the HSM still removed; a failed record cleans up
+    for state in ("OpenCaptureNetwork", "CaptureKeys"):
+        assert states[state]["Catch"][0]["Next"] == "RecordCaptureError"
+    for state in ("RecordCapture", "RecordCaptureError"):
+        assert states[state]["Next"] == "DeleteHsm"
+        assert states[state]["Catch"][0]["Next"] == "Cleanup"
+    # Once the backup is kept: a page when the keys changed or were not captured
+    assert states["FinishCluster"]["Next"] == "KeysNeedAttention?"
+    assert states["KeysNeedAttention?"]["Choices"][0]["Next"] == "NotifyKeys"
+    assert states["KeysNeedAttention?"]["Default"] == "RefreshDone"
+
+
+def refresh_states(machine: dict[str, Any]) -> dict[str, Any]:
+    """The refresh's per-backup states (inside the Map), by name."""
+    raw = machine["Properties"]["DefinitionString"]
+    if isinstance(raw, dict):
+        raw = "".join(p if isinstance(p, str) else "ARN" for p in raw["Fn::Join"][1])
+    definition = json.loads(raw)
+    processor = definition["States"]["EachRefresh"]["ItemProcessor"]
+    return dict(processor["States"])
+
+
+def test_the_vault_restore_checks_keys_with_the_vault_verifier(
+    keyed_vault: dict[str, Any],
+) -> None:
+    [function] = [
+        f
+        for f in resources(keyed_vault, "RestoreCluster", "AWS::Lambda::Function")
+        if "HSMDR_RESTORE_SETTINGS" in f["Properties"]["Environment"]["Variables"]
+    ]
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert json.loads(variables["HSMDR_RESTORE_SETTINGS"])["key_verification"] is True
+    [machine] = resources(keyed_vault, "RestoreCluster", "AWS::StepFunctions::StateMachine")
+    definition = json.dumps(machine["Properties"])
+    assert "VaultKeyVerifierVerifyKeys" in definition
+    assert "KeyVerificationNotRun" not in definition

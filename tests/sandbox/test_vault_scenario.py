@@ -42,13 +42,23 @@ def test_the_recovery_account_restores_from_its_vault_with_production_keys(
     ]
     assert cluster["State"] == "ACTIVE"
     assert [h["State"] for h in cluster["Hsms"]] == ["ACTIVE", "ACTIVE"]
-    # Production's keys are on the restored token (checked by the sandbox), and the
-    # workflow says plainly that it did not check them
+    # Production's keys are on the restored token (checked by the sandbox against
+    # production's own keys)
     keys = report["keys_verified"]
     assert keys["status"] == "SUCCEEDED", keys
     assert keys["keys_found"] == keys["keys_expected"] == keys["manifest_keys"] > 0
     assert keys["canary"]["ok"] is True
-    assert "not run" in report["restore"]["key_verification"]
+    # And the restore checked them itself, against the manifest the vault captured from
+    # its own vault cluster during the refresh, filed under production's cluster
+    captured = report["refresh"]["keys"]
+    assert captured["status"] == "CAPTURED" and captured["comparison"] == "FIRST"
+    assert captured["manifest_key"].startswith("manifests/cluster-sandboxprimary/")
+    assert report["restore"]["key_verification"].startswith("key verification: every key")
+    checked = report["restore"]["key_verification_report"]
+    assert checked["status"] == "SUCCEEDED", checked
+    assert checked["manifest_key"] == captured["manifest_key"]
+    assert checked["keys_found"] == checked["keys_expected"] == keys["manifest_keys"]
+    assert checked["canary"]["ok"] is True
     # The restored data is as old as the production backup the vault pulled
     assert report["rpo_seconds"] >= report["source_backup_age_seconds"] > 0
     assert report["rto_seconds"] > 0

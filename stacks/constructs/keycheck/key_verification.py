@@ -75,33 +75,11 @@ class KeyVerificationConstruct(Construct):
         alerting: Alerting,
     ) -> None:
         super().__init__(scope, construct_id)
-        # Access logs delivered under a bucket policy, not the legacy LogDeliveryWrite ACL
-        # (the flag applies to this construct's buckets only; it must precede them).
-        self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
         keys = config.key_verification
         if keys is None:
             raise ValueError("key_verification is not configured")
-        self.key = kms.Key(
-            self,
-            "ManifestKey",
-            description=f"{config.deployment_name}: encrypts key manifests at rest",
-            enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        self.access_logs = self._access_log_bucket()
-        self.bucket = s3.Bucket(
-            self,
-            "Manifests",
-            encryption=s3.BucketEncryption.KMS,
-            encryption_key=self.key,
-            bucket_key_enabled=True,
-            versioned=True,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            server_access_logs_bucket=self.access_logs,
-            server_access_logs_prefix="manifests/",
-            removal_policy=RemovalPolicy.RETAIN,
+        self.key, self.access_logs, self.bucket = manifest_storage(
+            self, f"{config.deployment_name}: encrypts key manifests at rest"
         )
         self.secret = secretsmanager.Secret.from_secret_name_v2(
             self, "CryptoUser", keys.crypto_user_secret_name
@@ -206,21 +184,6 @@ class KeyVerificationConstruct(Construct):
             )
         )
 
-    def _access_log_bucket(self) -> s3.Bucket:
-        logs = s3.Bucket(
-            self,
-            "AccessLogs",
-            # Server access log delivery supports SSE-S3 only, not SSE-KMS.
-            encryption=s3.BucketEncryption.S3_MANAGED,
-            enforce_ssl=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # logs via policy, no ACL
-            versioned=True,
-            lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
-            removal_policy=RemovalPolicy.RETAIN,
-        )
-        return logs
-
     def _security_group(self, keys: Network) -> ec2.SecurityGroup:
         return verifier_security_group(self, self._vpc(keys), keys.hsm_security_group_id)
 
@@ -251,30 +214,78 @@ class KeyVerificationConstruct(Construct):
         )
 
     def _grant(self, function: ContainerFunction, *, write: bool) -> None:
-        role = function.role
-        manifests = self.bucket.arn_for_objects(f"{MANIFEST_PREFIX}*")
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject", *(["s3:PutObject"] if write else [])],
-                resources=[manifests],
-            )
+        grant_manifests(self, function.role, self.bucket, self.key, write=write)
+        grant_client_reads(self, function.role, self.secret, self.secret_key_arn, self.region)
+
+
+def manifest_storage(scope: Construct, description: str) -> tuple[kms.Key, s3.Bucket, s3.Bucket]:
+    """The manifest bucket (versioned, KMS-encrypted with a key of its own, TLS only,
+    access-logged, retained) and its access-log bucket, in `scope`."""
+    # Access logs delivered under a bucket policy, not the legacy LogDeliveryWrite ACL
+    # (the flag applies to this construct's buckets only; it must precede them).
+    scope.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
+    key = kms.Key(
+        scope,
+        "ManifestKey",
+        description=description,
+        enable_key_rotation=True,
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    logs = s3.Bucket(
+        scope,
+        "AccessLogs",
+        # Server access log delivery supports SSE-S3 only, not SSE-KMS.
+        encryption=s3.BucketEncryption.S3_MANAGED,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,  # logs via policy, no ACL
+        versioned=True,
+        lifecycle_rules=[s3.LifecycleRule(expiration=Duration.days(365))],
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    bucket = s3.Bucket(
+        scope,
+        "Manifests",
+        encryption=s3.BucketEncryption.KMS,
+        encryption_key=key,
+        bucket_key_enabled=True,
+        versioned=True,
+        enforce_ssl=True,
+        block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+        object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        server_access_logs_bucket=logs,
+        server_access_logs_prefix="manifests/",
+        removal_policy=RemovalPolicy.RETAIN,
+    )
+    return key, logs, bucket
+
+
+def grant_manifests(
+    scope: Construct, role: iam.IRole, bucket: s3.IBucket, key: kms.IKey, *, write: bool
+) -> None:
+    """Read (and with `write`, write) manifests/ of the bucket, through its key."""
+    manifests = bucket.arn_for_objects(f"{MANIFEST_PREFIX}*")
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:GetObject", *(["s3:PutObject"] if write else [])],
+            resources=[manifests],
         )
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:ListBucket"],
-                resources=[self.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{MANIFEST_PREFIX}*"]}},
-            )
+    )
+    role.add_to_principal_policy(
+        iam.PolicyStatement(
+            actions=["s3:ListBucket"],
+            resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{MANIFEST_PREFIX}*"]}},
         )
-        key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if write else [])]
-        role.add_to_policy(iam.PolicyStatement(actions=key_actions, resources=[self.key.key_arn]))
-        grant_client_reads(self, role, self.secret, self.secret_key_arn, self.region)
-        acknowledge(
-            role,
-            f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(self, manifests)}]",
-            "Manifests are written under manifests/{cluster_id}/ with a timestamp in the "
-            "name, so objects are named by that prefix; nothing else in the bucket.",
-        )
+    )
+    key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if write else [])]
+    role.add_to_principal_policy(iam.PolicyStatement(actions=key_actions, resources=[key.key_arn]))
+    acknowledge(
+        role,
+        f"AwsSolutions::AwsSolutions-IAM5[Resource::{rendered(scope, manifests)}]",
+        "Manifests are written under manifests/{cluster_id}/ with a timestamp in the "
+        "name, so objects are named by that prefix; nothing else in the bucket.",
+    )
 
 
 def verifier_security_group(

@@ -45,11 +45,15 @@ def vault_settings(config: DeploymentConfig) -> VaultSettings:
 
 def refresh_timeout_minutes(config: DeploymentConfig) -> float:
     """Every protected cluster refreshed one after the other, each with its cluster
-    wait, every HSM attempt created and discarded, the last removed, and the backup."""
+    wait, every HSM attempt created and discarded, the last removed, and the backup;
+    with the vault's key verifier, its capture too (up to three tries of its timeout)."""
     restore = config.restore
     one = restore.cluster_timeout_minutes + restore.hsm_timeout_minutes * (
         2 * restore.max_hsm_attempts + 2
     )
+    keys = recovery_of(config).key_verification
+    if keys is not None:
+        one += 3 * keys.timeout_minutes
     return len(config.protected_clusters) * one + 30
 
 

@@ -17,13 +17,22 @@ copies):
   tagging another backup of the recovery account as the vault's; the code tags only the
   newest backup of the vault cluster it created.
 - The EC2 actions CloudHSM performs for the cluster and its HSM only through CloudHSM.
+- With the vault's key verifier (`recovery_account.key_verification`): the refresh lets
+  the verifier in to a vault cluster's security group for the capture and revokes after.
+  It may tag a security group of the vault region with the refresh key only, change
+  ingress only on groups so tagged, and egress only on the verifier's group. A tag this
+  role sets itself is no proof: the code takes the group from the vault cluster whose
+  tags (re-read from CloudHSM) say it is this refresh's, and the rules reference the
+  verifier's group on the HSM ports only.
 """
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as scheduler_targets
 from constructs import Construct
@@ -31,7 +40,8 @@ from constructs import Construct
 from lambdas.shared import runbooks
 from lambdas.shared.copies import DEPLOYMENT_KEY, GOLDEN_KEY, MANAGED_BY_KEY, MANAGED_BY_VALUE
 from lambdas.shared.vault_tags import VAULT_KEY
-from lambdas.vault.plan import BACKUP_TAG_KEYS, CLUSTER_TAG_KEYS
+from lambdas.vault.plan import BACKUP_TAG_KEYS, CLUSTER_TAG_KEYS, REFRESH_KEY
+from lambdas.vault.settings import VAULT_VERIFIER_SECURITY_GROUP
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import ALARM_PERIOD, Alerting
 from stacks.constructs.alerting.scheduled_job import schedule_expression
@@ -59,10 +69,26 @@ READ_ACTIONS = ["cloudhsm:DescribeBackups", "cloudhsm:DescribeClusters"]
 
 class VaultRefresh(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, alerting: Alerting
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+        capture: lambda_.IFunction | None = None,
+        verifier_group: ec2.ISecurityGroup | None = None,
     ) -> None:
+        """`capture`, `verifier_group`: the vault key verifier's capture function and
+        security group (stacks/constructs/keycheck/vault_verifier.py); both or neither."""
         super().__init__(scope, construct_id)
+        if (capture is None) != (verifier_group is None):
+            raise ValueError("capture and verifier_group go together")
         settings = vault_settings(config)
+        verifier_env = (
+            {VAULT_VERIFIER_SECURITY_GROUP: verifier_group.security_group_id}
+            if verifier_group is not None
+            else {}
+        )
         self.lambda_ = PythonFunction(
             self,
             "Steps",
@@ -70,25 +96,30 @@ class VaultRefresh(Construct):
             service_name=VAULT_REFRESH,
             handler="lambdas.vault.handler.handler",
             description="Steps of the recovery-account vault refresh state machine",
-            environment=settings.to_env(),
+            environment={**settings.to_env(), **verifier_env},
             timeout=Duration.minutes(5),
         )
         function = self.lambda_.function
         for statement in refresh_statements(self, config):
             function.add_to_role_policy(statement)
-        self._acknowledge(config)
+        if verifier_group is not None:
+            for statement in capture_network_statements(self, config, verifier_group):
+                function.add_to_role_policy(statement)
+        self._acknowledge(config, keys=verifier_group is not None)
         name = vault_refresh_state_machine_name(config.deployment_name)
         self.workflow = ObservedStateMachine(
             self,
             "Workflow",
             config=config,
             name=name,
-            definition=workflow.build(self, function=function, topic=alerting.topic),
+            definition=workflow.build(
+                self, function=function, topic=alerting.topic, capture=capture
+            ),
             timeout=Duration.minutes(refresh_timeout_minutes(config)),
             comment="Vault refresh: restore each newly shared backup into a vault cluster, "
             "add and remove one HSM to make a backup this account owns",
             alerting=alerting,
-            invokes=[function],
+            invokes=[function, *([capture] if capture else [])],
             when_stopped=(
                 "A vault refresh timed out or was aborted: its stopped rule runs the clean-up; if "
                 "that failed too, a "
@@ -160,8 +191,17 @@ class VaultRefresh(Construct):
         )
         return schedule
 
-    def _acknowledge(self, config: DeploymentConfig) -> None:
+    def _acknowledge(self, config: DeploymentConfig, *, keys: bool) -> None:
         role = self.lambda_.role
+        if keys:
+            acknowledge(
+                role,
+                "AwsSolutions::AwsSolutions-IAM5[Resource::"
+                f"{rendered(self, _security_groups(self, vault_region(config)))}]",
+                "A vault cluster's security group is made by CloudHSM at run time: the role "
+                f"may tag a group with {REFRESH_KEY} only, and change ingress only on groups "
+                "so tagged, in the vault region.",
+            )
         acknowledge(
             role,
             "AwsSolutions::AwsSolutions-IAM5[Resource::*]",
@@ -314,3 +354,47 @@ def refresh_statements(scope: Construct, config: DeploymentConfig) -> list[iam.P
             )
         )
     return statements
+
+
+def _security_groups(scope: Construct, region: str) -> str:
+    return Stack.of(scope).format_arn(
+        service="ec2", region=region, resource="security-group", resource_name="*"
+    )
+
+
+def capture_network_statements(
+    scope: Construct, config: DeploymentConfig, verifier_group: ec2.ISecurityGroup
+) -> list[iam.PolicyStatement]:
+    """Let the vault key verifier reach a vault cluster's HSM for the capture, and take
+    the rules out again (module docstring)."""
+    groups = _security_groups(scope, vault_region(config))
+    return [
+        iam.PolicyStatement(
+            sid="TagVaultClusterSecurityGroup",
+            actions=["ec2:CreateTags"],
+            resources=[groups],
+            conditions={
+                "StringLike": {f"aws:RequestTag/{REFRESH_KEY}": "*"},
+                "ForAllValues:StringEquals": {"aws:TagKeys": [REFRESH_KEY]},
+            },
+        ),
+        iam.PolicyStatement(
+            sid="IngressOnlyToVaultClusterGroups",
+            actions=["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+            resources=[groups],
+            conditions={"StringLike": {f"ec2:ResourceTag/{REFRESH_KEY}": "*"}},
+        ),
+        iam.PolicyStatement(
+            sid="EgressOnlyFromTheVaultVerifier",
+            actions=["ec2:AuthorizeSecurityGroupEgress", "ec2:RevokeSecurityGroupEgress"],
+            resources=[
+                Stack.of(scope).format_arn(
+                    service="ec2",
+                    region=vault_region(config),
+                    resource="security-group",
+                    resource_name=verifier_group.security_group_id,
+                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+                )
+            ],
+        ),
+    ]

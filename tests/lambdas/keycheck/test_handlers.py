@@ -185,3 +185,105 @@ def test_capture_of_an_unreachable_cluster_fails_the_run(aws_keys: SoftHsmKeySto
     # Given no token for the configured cluster
     with pytest.raises(KeyManifestCaptureFailed, match=SOURCE):
         capture_key_manifest.handler({"source": "schedule"}, context("capture-key-manifest"))
+
+
+VAULT_ONE = "cluster-vaultclusteraa"
+VAULT_TWO = "cluster-vaultclusterbb"
+DEPLOYMENT = "hsmdr-sandbox"
+
+
+def vault_tags(source: str = SOURCE, deployment: str = DEPLOYMENT) -> dict[str, str]:
+    return {
+        "managed-by": "cloudhsm-dr",
+        "hsmdr:deployment": deployment,
+        "hsmdr:vault": deployment,
+        "hsmdr:source-cluster": source,
+    }
+
+
+def vault_settings(store: SoftHsmKeyStore) -> KeyCheckSettings:
+    return KeyCheckSettings(
+        BUCKET,
+        SECRET,
+        library_path=store.library,
+        token_label="{cluster_id}",
+        configure_client=False,
+        users_source=f"file:{store.users_path_template}",
+        vault_deployment=DEPLOYMENT,
+    )
+
+
+def test_the_vault_capture_files_under_the_source_and_finds_a_key_gone(
+    aws_keys: SoftHsmKeyStore,
+) -> None:
+    # Given production's cluster backed up twice, a key deleted between the backups,
+    # and each backup restored into a vault cluster of the recovery account
+    aws_keys.cluster_seeded(SOURCE)
+    aws_keys.backup_taken(SOURCE, "backup-aaaaaaaaaaa")
+    aws_keys.hsm_restored(VAULT_ONE, "backup-aaaaaaaaaaa", frozenset())
+    aws_keys.hsm_restored(VAULT_TWO, "backup-aaaaaaaaaaa", frozenset({"key-missing"}))
+    settings = vault_settings(aws_keys)
+    store = capture_key_manifest.ManifestStore.for_bucket(BUCKET)
+    tags = {VAULT_ONE: vault_tags(), VAULT_TWO: vault_tags()}
+    user = CryptoUser(CRYPTO_USER, CRYPTO_PASSWORD)
+
+    def capture(cluster_id: str, at: datetime) -> dict[str, Any]:
+        request = capture_key_manifest.parse_vault_capture(
+            {"cluster_id": cluster_id, "manifest_cluster_id": SOURCE}, "us-east-1"
+        )
+        return capture_key_manifest.capture_vault(
+            request, settings, user, store, tags.__getitem__, now=at
+        )
+
+    # When the vault captures each vault cluster in turn
+    first = capture(VAULT_ONE, datetime(2026, 12, 1, 2, tzinfo=UTC))
+    second = capture(VAULT_TWO, datetime(2026, 12, 2, 2, tzinfo=UTC))
+    # Then both are filed under production's cluster, where a restore looks
+    assert first["object_key"] == f"manifests/{SOURCE}/20261201T020000Z.json"
+    assert second["object_key"] == f"manifests/{SOURCE}/20261202T020000Z.json"
+    assert store.latest(SOURCE).notes[-1] == f"captured from vault cluster {VAULT_TWO}"
+    # And the second names the key gone since the first
+    assert first["comparison"]["status"] == "FIRST"
+    assert second["comparison"]["code"] == "VAULT_KEYS_CHANGED"
+    assert [m.split("'")[1] for m in second["comparison"]["missing"]] == ["aes-payments-2"]
+
+
+def test_the_vault_capture_refuses_a_cluster_its_tags_do_not_name(
+    aws_keys: SoftHsmKeyStore,
+) -> None:
+    aws_keys.cluster_seeded(SOURCE)
+    settings = vault_settings(aws_keys)
+    store = capture_key_manifest.ManifestStore.for_bucket(BUCKET)
+    user = CryptoUser(CRYPTO_USER, CRYPTO_PASSWORD)
+    request = capture_key_manifest.parse_vault_capture(
+        {"cluster_id": SOURCE, "manifest_cluster_id": SOURCE}, "us-east-1"
+    )
+    # Given tags of another deployment's vault, of another source, or none at all
+    for tags in (vault_tags(deployment="other"), vault_tags(source=RESTORED), {}):
+        # Then nothing is read nor written
+        with pytest.raises(InvalidInput, match="not tagged as a vault cluster"):
+            capture_key_manifest.capture_vault(request, settings, user, store, lambda _, t=tags: t)
+    assert boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("KeyCount") == 0
+
+
+def test_only_the_vault_capture_takes_a_manifest_cluster_id() -> None:
+    settings = KeyCheckSettings(BUCKET, SECRET, clusters=(KeyCluster(SOURCE, "us-east-1"),))
+    with pytest.raises(InvalidInput) as raised:
+        capture_key_manifest.select_clusters(
+            {"cluster_ids": [SOURCE], "manifest_cluster_id": RESTORED}, settings
+        )
+    assert raised.value.field == "manifest_cluster_id"
+    for event, field in (
+        ({"cluster_id": VAULT_ONE}, "manifest_cluster_id"),
+        ({"cluster_ids": [VAULT_ONE], "manifest_cluster_id": SOURCE}, "cluster_id"),
+        ({"cluster_id": VAULT_ONE, "manifest_cluster_id": SOURCE, "hsm_ips": ["x"]}, "hsm_ips"),
+        ({"cluster_id": VAULT_ONE, "manifest_cluster_id": SOURCE, "source": "x"}, "source"),
+    ):
+        with pytest.raises(InvalidInput) as raised:
+            capture_key_manifest.parse_vault_capture(event, "us-east-1")
+        assert raised.value.field == field, event
+
+
+def test_vault_settings_round_trip_through_the_environment() -> None:
+    settings = KeyCheckSettings(BUCKET, SECRET, vault_deployment=DEPLOYMENT)
+    assert KeyCheckSettings.from_env(settings.to_env()) == settings

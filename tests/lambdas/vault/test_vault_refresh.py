@@ -19,9 +19,10 @@ from lambdas.backups.share_ram import RamShares
 from lambdas.backups.share_settings import ShareSettings
 from lambdas.shared.gateway import CloudHsmGateway
 from lambdas.shared.vault_tags import VAULT_KEY
+from lambdas.vault import steps
 from lambdas.vault.handler import after_stopped, run_step
 from lambdas.vault.plan import REFRESH_KEY, NotOurVaultCluster, created_tag
-from lambdas.vault.settings import VaultSettings
+from lambdas.vault.settings import VAULT_VERIFIER_SECURITY_GROUP, VaultSettings
 from sandbox.emulator import PROFILES, CloudHsmWorld, install
 from tests.emulator.helpers import client, make_network, seed
 
@@ -298,3 +299,99 @@ def test_a_stopped_refresh_cleans_up_the_hsm_it_created(
         "Clusters"
     ]
     assert cluster["Hsms"] == []
+
+
+def hsm_rules(ec2: Any, group_id: str, *, egress: bool = False) -> list[str]:
+    """The other groups a security group's TCP 2223-2225 rules name (a cluster's group
+    admits its own members: CloudHSM's rule, not ours)."""
+    (group,) = ec2.describe_security_groups(GroupIds=[group_id])["SecurityGroups"]
+    rules = group["IpPermissionsEgress" if egress else "IpPermissions"]
+    return sorted(
+        pair["GroupId"]
+        for rule in rules
+        if rule.get("FromPort") == 2223 and rule.get("ToPort") == 2225
+        for pair in rule.get("UserIdGroupPairs", [])
+        if pair["GroupId"] != group_id
+    )
+
+
+def test_the_capture_network_opens_to_the_verifier_only_and_is_revoked_after(
+    world: CloudHsmWorld, shared: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a refresh whose HSM is ACTIVE and the vault verifier's group in the vault VPC
+    cluster_id, _ = shared
+    vault = Vault(world, cluster_id)
+    ec2 = as_recovery("ec2")
+    monkeypatch.setattr(steps, "_ec2", lambda region: ec2)
+    vpc_id = ec2.describe_subnets(SubnetIds=[vault.settings.subnet_ids[0]])["Subnets"][0]["VpcId"]
+    verifier = ec2.create_security_group(GroupName="verifier", Description="v", VpcId=vpc_id)[
+        "GroupId"
+    ]
+    monkeypatch.setenv(VAULT_VERIFIER_SECURITY_GROUP, verifier)
+    planned = vault.step("plan", execution="run-1")
+    job = vault.step(
+        "create_cluster",
+        job={"plan": planned["plan"], "refresh": planned["refreshes"][0], "run": {}},
+    )
+    world.settle()
+    job = vault.step("check_cluster", job=job)
+    job = vault.step("create_hsm", job=vault.step("plan_hsm", job=job))
+    world.settle()
+    job = vault.step("plan_hsm", job=vault.step("check_hsm", job=job))
+    assert job["run"]["next"] == "remove"
+    # Another execution's job naming this cluster opens nothing
+    other = {**job, "plan": {**job["plan"], "refresh_id": "run-2"}}
+    with pytest.raises(NotOurVaultCluster):
+        vault.step("open_capture_network", job=other)
+    # When this refresh opens the way in
+    job = vault.step("open_capture_network", job=job)
+    network = job["run"]["capture_network"]
+    group = network["cluster_security_group"]
+    # Then the cluster's group admits the verifier's, the verifier's reaches it, HSM
+    # ports only, and the HSM's address is handed to the capture
+    assert network["status"] == "OPEN" and network["hsm_ips"]
+    assert hsm_rules(ec2, group) == [verifier]
+    assert hsm_rules(ec2, verifier, egress=True) == [group]
+    tags = ec2.describe_tags(Filters=[{"Name": "resource-id", "Values": [group]}])["Tags"]
+    assert {(t["Key"], t["Value"]) for t in tags} >= {(REFRESH_KEY, "run-1")}
+    # When the capture failed, its record keeps the finding and revokes both rules
+    failure = {"Error": "KeyManifestCaptureFailed", "Cause": "HsmUnreachable: no slot"}
+    recorded = vault.step("record_capture", job=job, capture_error=failure)
+    assert recorded["run"]["keys"]["code"] == "VAULT_KEYS_NOT_CAPTURED"
+    assert recorded["run"]["capture_network"]["status"] == "CLOSED"
+    assert hsm_rules(ec2, group) == [] and hsm_rules(ec2, verifier, egress=True) == []
+    # And the refresh goes on: the HSM is removed, which makes the vault backup
+    job = vault.step("delete_hsm", job=recorded)
+    world.settle()
+    job = vault.step("plan_hsm", job=vault.step("check_hsm", job=job))
+    assert job["run"]["next"] == "done"
+
+
+def test_the_cleanup_revokes_a_capture_network_left_open(
+    world: CloudHsmWorld, shared: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cluster_id, _ = shared
+    vault = Vault(world, cluster_id)
+    ec2 = as_recovery("ec2")
+    monkeypatch.setattr(steps, "_ec2", lambda region: ec2)
+    vpc_id = ec2.describe_subnets(SubnetIds=[vault.settings.subnet_ids[0]])["Subnets"][0]["VpcId"]
+    verifier = ec2.create_security_group(GroupName="verifier", Description="v", VpcId=vpc_id)[
+        "GroupId"
+    ]
+    monkeypatch.setenv(VAULT_VERIFIER_SECURITY_GROUP, verifier)
+    planned = vault.step("plan", execution="run-1")
+    job = vault.step(
+        "create_cluster",
+        job={"plan": planned["plan"], "refresh": planned["refreshes"][0], "run": {}},
+    )
+    world.settle()
+    job = vault.step("check_cluster", job=job)
+    job = vault.step("create_hsm", job=vault.step("plan_hsm", job=job))
+    world.settle()
+    job = vault.step("open_capture_network", job=vault.step("check_hsm", job=job))
+    group = job["run"]["capture_network"]["cluster_security_group"]
+    # Given a failure right after the way in was opened (the Catch runs the clean-up)
+    cleaned = vault.step("cleanup", job=job)
+    # Then the rules are gone and so is the HSM
+    assert cleaned["deleted_hsm"] == job["run"]["hsm_id"]
+    assert hsm_rules(ec2, group) == [] and hsm_rules(ec2, verifier, egress=True) == []
