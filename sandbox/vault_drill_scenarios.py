@@ -12,7 +12,11 @@ the drill left in the recovery account (nothing may be).
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from lambdas.shared.vault_tags import DRILL_KEY, VAULT_KEY
 from sandbox.session import Sandbox
@@ -20,6 +24,26 @@ from sandbox.vault_scenarios import RECOVERY_ACCOUNT, REFRESH_WORKFLOW, share, v
 from stacks.names import dr_drill_state_machine_name, vault_stack_name
 
 GONE = ("DELETED", "PENDING_DELETION")
+# A second protected cluster, for the scheduled round over every cluster.
+LEDGER = {
+    "id": "cluster-sandboxledger",
+    "name": "ledger",
+    "hsms_per_az": {"us-east-1a": 1},
+    "hsm_type": "hsm2m.medium",
+    "mode": "FIPS",
+}
+
+
+def two_cluster_vault_config() -> Path:
+    """vault_config() with a second protected cluster and a 1 s drill poll, in a
+    temporary file."""
+    data: dict[str, Any] = yaml.safe_load(vault_config().read_text(encoding="utf-8"))
+    data["protected_clusters"] = [*data["protected_clusters"], dict(LEDGER)]
+    # A scheduled run takes its poll from the config: emulated clusters take seconds.
+    data["drills"] = {**(data.get("drills") or {}), "poll_seconds": 1}
+    path = Path(tempfile.gettempdir()) / "hsmdr-sandbox-vault-two-clusters.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path
 
 
 def drill_the_vault(*, profile: str | None = None) -> dict[str, Any]:

@@ -19,6 +19,7 @@ Safety rules that live here, so they are tested without AWS:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -300,6 +301,31 @@ def _newest_ready(
         candidates,
         key=lambda c: (c[0].create_timestamp, -order.index(c[1]), c[0].backup_id),
     )
+
+
+# Every protected cluster, one after the other ---------------------------------------------
+
+SCHEDULED = "schedule"  # the trigger the drill's schedule starts it with
+
+
+def next_scheduled_cluster(
+    *, trigger: str, cluster_id: str, order: Sequence[str], vault: bool
+) -> str | None:
+    """A scheduled drill from the vault drills every protected cluster, one per
+    execution (two drill clusters at once are refused): the cluster after this one in
+    the config's order, None after the last, for a drill started by hand, and in the
+    main stack (whose schedule drills drills.cluster)."""
+    if not vault or trigger != SCHEDULED or cluster_id not in order:
+        return None
+    index = list(order).index(cluster_id)
+    return order[index + 1] if index + 1 < len(order) else None
+
+
+def chained_execution_name(execution: str, cluster_id: str) -> str:
+    """The next cluster's execution name: the same for a retried report step, so a
+    second StartExecution finds the first instead of starting another drill."""
+    digest = hashlib.sha256(execution.encode()).hexdigest()[:16]
+    return f"{cluster_id}-after-{digest}"[:80]
 
 
 # Where the cluster goes ------------------------------------------------------------------

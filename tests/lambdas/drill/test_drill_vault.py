@@ -13,7 +13,9 @@ from lambdas.drill.plan import (
     DRILL_KEY,
     VAULT,
     DrillRequest,
+    chained_execution_name,
     choose_backup,
+    next_scheduled_cluster,
     ownership_problem,
     parse_request,
 )
@@ -128,3 +130,25 @@ def test_the_vault_settings_survive_the_environment() -> None:
     assert back.key_verification_field == "recovery_account.key_verification"
     plain = DrillSettings(deployment_name=DEPLOYMENT, primary_region="us-east-1")
     assert DrillSettings.from_env(plain.to_env()).vault_deployment == ""
+
+
+def test_a_scheduled_vault_drill_hands_over_to_the_next_protected_cluster() -> None:
+    order = ["cluster-aaaaaaaaaaa", "cluster-bbbbbbbbbbb", "cluster-ccccccccccc"]
+
+    def after(cluster: str, trigger: str = "schedule", vault: bool = True) -> str | None:
+        return next_scheduled_cluster(trigger=trigger, cluster_id=cluster, order=order, vault=vault)
+
+    assert after("cluster-aaaaaaaaaaa") == "cluster-bbbbbbbbbbb"
+    assert after("cluster-bbbbbbbbbbb") == "cluster-ccccccccccc"
+    assert after("cluster-ccccccccccc") is None  # the last: the round is over
+    assert after("cluster-aaaaaaaaaaa", trigger="cli") is None  # by hand: that cluster only
+    assert after("cluster-aaaaaaaaaaa", vault=False) is None  # the main stack: drills.cluster
+    assert after("cluster-zzzzzzzzzzz") is None
+
+
+def test_the_next_drills_name_is_the_same_for_a_retried_step_and_fits_step_functions() -> None:
+    name = chained_execution_name(EXECUTION, "cluster-bbbbbbbbbbb")
+    assert name == chained_execution_name(EXECUTION, "cluster-bbbbbbbbbbb")
+    assert name != chained_execution_name(EXECUTION + "x", "cluster-bbbbbbbbbbb")
+    assert len(name) <= 80 and name.startswith("cluster-bbbbbbbbbbb-")
+    assert all(c.isalnum() or c in "-_" for c in name)
