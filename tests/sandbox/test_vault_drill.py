@@ -177,3 +177,39 @@ def test_the_scheduled_vault_drill_drills_every_protected_cluster_one_after_the_
         }
         assert vault_inventory(recovery, REGION, deployment) == before
         assert sandbox.permissions_report()["denied_calls"] == []
+
+
+def test_a_backup_that_is_not_the_vaults_is_refused_before_anything_is_created(
+    run: tuple[dict[str, Any], Sandbox],
+) -> None:
+    from datetime import timedelta
+
+    report, sandbox = run
+    vault = sandbox.deployments[vault_stack_name(sandbox.config.deployment_name)]
+    recovery = sandbox.worlds[RECOVERY_ACCOUNT]
+    network = sandbox.account_networks[RECOVERY_ACCOUNT][REGION]
+    # Given a backup of the recovery account the vault did not make, and the production
+    # backup shared with it (DescribeBackups lists it only with Shared: not the vault's)
+    stranger_cluster = recovery.seed_cluster(
+        REGION, network.subnet_ids(["us-east-1a"]), backup_ages=[timedelta(hours=1)]
+    )
+    [stranger] = [
+        b["BackupId"] for b in recovery.backups(REGION) if b.get("ClusterId") == stranger_cluster
+    ]
+    [held] = report["vault_after"]["backups"].values()
+    shared = dict(held["tags"])["hsmdr:source-backup"].rsplit("/", 1)[-1]
+    created = recovery.api_calls["CreateCluster"]
+
+    def drill(backup_id: str) -> Any:
+        given = {"backup_id": backup_id, "poll_seconds": 1}
+        return vault.run_state_machine("hsmdr-sandbox-dr-drill", given, timeout=120)
+
+    # When the vault's drill is asked to drill either, Then it is refused, naming the
+    # field or the backup, and nothing is created
+    refused = drill(stranger)
+    assert (refused.status, refused.error) == ("FAILED", "InvalidInput")
+    assert "backup_id" in refused.cause and "not a vault backup" in refused.cause
+    refused = drill(shared)
+    assert (refused.status, refused.error) == ("FAILED", "BackupNotFound")
+    assert shared in refused.cause
+    assert recovery.api_calls["CreateCluster"] == created
