@@ -109,58 +109,22 @@ def workflow_runbook(workflow: Workflow, deployment_name: str) -> str | None:
     return WORKFLOW_RUNBOOKS.get(workflow.name.removeprefix(f"{deployment_name}-"))
 
 
-class Monitoring(Construct):
+class _Alarms(Construct):
+    """What every monitoring construct shares: alarms on the stack's topics, and the two
+    drill alarms."""
+
+    # How the alarm text tells an operator to read the latest drill report.
+    report_command = "hsmdr drill report --config <deployment config>"
+    drill_name = "DR drill"
+
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: DeploymentConfig,
-        alerting: Alerting,
-        dr_region: str | None = None,
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, alerting: Alerting
     ) -> None:
-        """In the main stack (`dr_region` None): every alarm, the drill watcher and the
-        dashboard. In a DR-region stack: that region's copies, workflows and functions."""
         super().__init__(scope, construct_id)
         self.config = config
         self.alerting = alerting
         self.stack = Stack.of(self)
         self.alarms: list[cloudwatch.Alarm] = []
-        if dr_region is None:
-            from stacks.constructs.drill.drill_watch import DrillWatch
-
-            DrillWatch(self, "DrillWatch", config=config, alerting=alerting)
-        # Every other construct of the stack exists now: this one is added last.
-        self.watched = WatchedMetrics(self.stack)
-        self.workflows = find_workflows(self.stack)
-        self.functions = find_functions(self.stack)
-        if dr_region is None:
-            self._backups()
-            self._copies_from_primary()
-            self._hsms()
-            self._drills()
-        else:
-            self._copies_held_in(dr_region)
-        self._drill_rto()
-        self._workflows()
-        self._functions()
-        if dr_region is None:
-            from stacks.constructs.alerting.dashboard import DeploymentDashboard
-
-            self.dashboard = DeploymentDashboard(
-                self, "Dashboard", config=config, workflows=self.workflows
-            ).dashboard
-        seen = {w.resource.node.path for w in self.workflows}
-        seen |= {f.resource.node.path for f in self.functions}
-        self.node.add_validation(NothingAddedAfter(self, seen, self._added_late))
-
-    def _added_late(self, path: str) -> str:
-        return (
-            f"{path} was added after {self.node.path}: add Monitoring last in the stack so "
-            "its alarms cover every function and state machine"
-        )
-
-    # -- alarms ----------------------------------------------------------------------
 
     def _alarm(
         self,
@@ -204,6 +168,97 @@ class Monitoring(Construct):
             alarm.add_insufficient_data_action(action)
         self.alarms.append(alarm)
         return alarm
+
+    def _drills(self) -> None:
+        drills = self.config.drills
+        self._alarm(
+            "DrillOverdue",
+            severity="page",
+            description=(
+                f"No {self.drill_name} has succeeded in the last {drills.period_days} days "
+                "(drills.period_days), or the drill watcher stopped reporting: nobody knows "
+                "that the backups restore. Run a drill."
+            ),
+            runbook=Runbook.DR_DRILL,
+            metric=project_metric(
+                WATCH_DRILLS, DAYS_SINCE_SUCCESSFUL_DRILL, period=Duration.days(1)
+            ),
+            threshold=drills.period_days,
+            comparison=GT,
+            # The watcher emits the metric on every daily run (the lookback when no drill
+            # ever succeeded), so an overdue drill is data, not silence: quiet until its
+            # first run, then a watcher that stops reporting pages as INSUFFICIENT_DATA
+            # (its crashes and failed invocations page through its own job's alarms).
+            missing="quiet-until-data",
+            periods=2,
+        )
+
+    def _drill_rto(self) -> None:
+        rto = self.config.drills.rto_minutes
+        self._alarm(
+            "DrillRtoExceeded",
+            severity="notify",
+            description=(
+                f"A {self.drill_name} took longer than the recovery time objective of {rto} "
+                "minutes (drills.rto_minutes) to restore a cluster. Read its report: "
+                f"{self.report_command} (the latest drill)."
+            ),
+            runbook=Runbook.DR_DRILL,
+            metric=project_metric(DR_DRILL, "DrillRecoveryTimeSeconds", period=Duration.days(1)),
+            threshold=rto * 60,
+            comparison=GT,
+            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+
+class Monitoring(_Alarms):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        alerting: Alerting,
+        dr_region: str | None = None,
+    ) -> None:
+        """In the main stack (`dr_region` None): every alarm, the drill watcher and the
+        dashboard. In a DR-region stack: that region's copies, workflows and functions."""
+        super().__init__(scope, construct_id, config=config, alerting=alerting)
+        if dr_region is None:
+            from stacks.constructs.drill.drill_watch import DrillWatch
+
+            DrillWatch(self, "DrillWatch", config=config, alerting=alerting)
+        # Every other construct of the stack exists now: this one is added last.
+        self.watched = WatchedMetrics(self.stack)
+        self.workflows = find_workflows(self.stack)
+        self.functions = find_functions(self.stack)
+        if dr_region is None:
+            self._backups()
+            self._copies_from_primary()
+            self._hsms()
+            self._drills()
+        else:
+            self._copies_held_in(dr_region)
+        self._drill_rto()
+        self._workflows()
+        self._functions()
+        if dr_region is None:
+            from stacks.constructs.alerting.dashboard import DeploymentDashboard
+
+            self.dashboard = DeploymentDashboard(
+                self, "Dashboard", config=config, workflows=self.workflows
+            ).dashboard
+        seen = {w.resource.node.path for w in self.workflows}
+        seen |= {f.resource.node.path for f in self.functions}
+        self.node.add_validation(NothingAddedAfter(self, seen, self._added_late))
+
+    def _added_late(self, path: str) -> str:
+        return (
+            f"{path} was added after {self.node.path}: add Monitoring last in the stack so "
+            "its alarms cover every function and state machine"
+        )
+
+    # -- alarms ----------------------------------------------------------------------
 
     def _backups(self) -> None:
         config = self.config
@@ -389,47 +444,6 @@ class Monitoring(Construct):
             periods=periods,
         )
 
-    def _drills(self) -> None:
-        drills = self.config.drills
-        self._alarm(
-            "DrillOverdue",
-            severity="page",
-            description=(
-                f"No DR drill has succeeded in the last {drills.period_days} days "
-                "(drills.period_days), or the drill watcher stopped reporting: nobody knows "
-                "that the backups restore. Run a drill."
-            ),
-            runbook=Runbook.DR_DRILL,
-            metric=project_metric(
-                WATCH_DRILLS, DAYS_SINCE_SUCCESSFUL_DRILL, period=Duration.days(1)
-            ),
-            threshold=drills.period_days,
-            comparison=GT,
-            # The watcher emits the metric on every daily run (the lookback when no drill
-            # ever succeeded), so an overdue drill is data, not silence: quiet until its
-            # first run, then a watcher that stops reporting pages as INSUFFICIENT_DATA
-            # (its crashes and failed invocations page through its own job's alarms).
-            missing="quiet-until-data",
-            periods=2,
-        )
-
-    def _drill_rto(self) -> None:
-        rto = self.config.drills.rto_minutes
-        self._alarm(
-            "DrillRtoExceeded",
-            severity="notify",
-            description=(
-                f"A DR drill took longer than the recovery time objective of {rto} minutes "
-                "(drills.rto_minutes) to restore a cluster. Read its report: hsmdr drill "
-                "report --config <deployment config> (the latest drill)."
-            ),
-            runbook=Runbook.DR_DRILL,
-            metric=project_metric(DR_DRILL, "DrillRecoveryTimeSeconds", period=Duration.days(1)),
-            threshold=rto * 60,
-            comparison=GT,
-            missing=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
-
     def _workflows(self) -> None:
         for workflow in self.workflows:
             identity = {"StateMachineArn": workflow.arn}
@@ -493,3 +507,23 @@ def _path_id(resource: IConstruct) -> str:
     if parts and parts[-1] == "Resource":
         parts = parts[:-1]
     return "-".join(parts)
+
+
+class VaultDrillMonitoring(_Alarms):
+    """In the vault stack: the vault drill's watcher (days since a drill from the vault
+    succeeded, from the recovery account's own metric) and the same two drill alarms as
+    the main stack's, on the vault stack's topics. The vault's workflows and functions
+    page through their own alarms (stacks/constructs/vault/)."""
+
+    report_command = "hsmdr drill report --vault --config <deployment config>"
+    drill_name = "DR drill from the vault (the vault stack's dr-drill)"
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, alerting: Alerting
+    ) -> None:
+        super().__init__(scope, construct_id, config=config, alerting=alerting)
+        from stacks.constructs.drill.drill_watch import DrillWatch
+
+        self.watch = DrillWatch(self, "DrillWatch", config=config, alerting=alerting)
+        self._drills()
+        self._drill_rto()

@@ -18,7 +18,15 @@ nobody in production can delete:
   cluster's manifest while its HSM is ACTIVE and compares it with the vault's previous
   one (VAULT_KEYS_CHANGED), and the restore checks the restored cluster's keys against
   the vault's manifest. Without it the restore's report says the keys were not checked
-  and names that field.
+  and names that field;
+- the DR drill (stacks/constructs/drill/) pointed at the vault, on
+  `recovery_account.drill_schedule`: it restores the newest READY vault backup of a
+  protected cluster into a drill cluster in the vault region, measures the recovery
+  time, tears down (never a vault cluster or backup: code and IAM), reports to this
+  stack's reports bucket and pages its topics; its watcher and alarms (overdue drill,
+  RTO) page there too. Its key check is the vault's key verifier's when
+  `recovery_account.key_verification` deploys one (`key_verifier`); without it the
+  report says the keys were not checked and which field turns the check on.
 
 It shares nothing with the production stacks (no cross-account reference): it deploys
 and runs whatever state production is in. Nothing is deployed in
@@ -35,12 +43,18 @@ from constructs import Construct
 from lambdas.restore.keys import not_run
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
+from stacks.constructs.drill.dr_drill import DrDrill
 from stacks.constructs.keycheck.vault_verifier import VaultKeyVerifier, vault_key_verification
 from stacks.constructs.restore.restore_cluster import RestoreCluster
 from stacks.constructs.shared.reports_bucket import ReportsBucket
-from stacks.constructs.vault.settings import vault_region, vault_restore_config
+from stacks.constructs.vault.settings import (
+    vault_drill_config,
+    vault_region,
+    vault_restore_config,
+)
 from stacks.constructs.vault.vault_refresh import VaultRefresh
 from stacks.constructs.vault.vault_verification import VaultVerification
+from stacks.monitoring import VaultDrillMonitoring
 
 KEYS_NOT_CHECKED = str(
     not_run(
@@ -93,4 +107,21 @@ class VaultStack(Stack):
             verify_keys=kv.verify.function if kv else None,
             verifier_group=kv.security_group if kv else None,
             keys_absent=None if kv else KEYS_NOT_CHECKED,
+        )
+        # The quarterly drill, from the vault (docs/runbooks/vault.md), with the vault's
+        # key verifier when it has one.
+        verifier = self.key_verifier
+        drill_config = vault_drill_config(vault_config)
+        self.drill = DrDrill(
+            self,
+            "DrDrill",
+            config=drill_config,
+            alerting=self.alerting,
+            verify_keys=verifier.verify.function if verifier is not None else None,
+            verifier_group=verifier.security_group if verifier is not None else None,
+            reports=self.reports,
+            vault_deployment=config.deployment_name,
+        )
+        self.drill_monitoring = VaultDrillMonitoring(
+            self, "DrillMonitoring", config=drill_config, alerting=self.alerting
         )

@@ -21,6 +21,35 @@ SOURCE_HELP = (
     "takes) or primary (the cluster's newest READY backup in its own region)"
 )
 DRILL_FAULTS_HELP = "; key faults (on the drill cluster): key-missing, key-corrupt, bad-pin"
+VAULT_HELP = (
+    "the vault stack's drill, in the recovery account and the vault region (run with "
+    "recovery-account credentials): it drills the newest READY vault backup"
+)
+
+
+def add_vault_flag(parser: Any) -> None:
+    parser.add_argument("--vault", action="store_true", help=VAULT_HELP)
+
+
+def drill_region(config: Any, args: argparse.Namespace) -> str:
+    """Where the drill state machine is: the deployment's region, or with --vault the
+    vault region (the vault stack's drill has the same name, in the recovery account)."""
+    if not getattr(args, "vault", False):
+        return str(config.region)
+    vault = config.recovery_account
+    if vault is None:
+        raise UsageError("--vault: the config has no recovery_account, so no vault stack")
+    region = str(vault.vault_region(config.region))
+    import boto3
+
+    # Production has a drill state machine of the same name: never start that one here.
+    account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    if account != vault.account:
+        raise UsageError(
+            f"--vault: your credentials are for account {account}; the vault stack is in "
+            f"recovery_account.account {vault.account}: use recovery-account credentials"
+        )
+    return region
 
 
 def register(groups: Any) -> None:
@@ -44,6 +73,7 @@ def register(groups: Any) -> None:
     start.add_argument("--source", choices=SOURCES, help=SOURCE_HELP)
     start.add_argument("--poll-seconds", type=int, metavar="S", help="wait between checks")
     start.add_argument("--follow", action="store_true", help="show each step until it ends")
+    add_vault_flag(start)
     add_json_flag(start)
     start.set_defaults(run=run_start)
 
@@ -53,6 +83,7 @@ def register(groups: Any) -> None:
     )
     add_config_source(status)
     status.add_argument("--limit", type=int, default=5, metavar="N", help="drills to list")
+    add_vault_flag(status)
     add_json_flag(status)
     status.set_defaults(run=run_status)
 
@@ -67,6 +98,7 @@ def register(groups: Any) -> None:
         "across past drills) to FILE",
     )
     add_config_source(report)
+    add_vault_flag(report)
     add_json_flag(report)
     report.set_defaults(run=run_report)
 
@@ -120,12 +152,14 @@ def run_start(args: argparse.Namespace) -> Outcome:
     if args.backup_id:
         execution_input["backup_id"] = args.backup_id
     if args.source:
+        if args.vault:
+            raise UsageError("--source: the vault's drill drills vault backups only")
         execution_input["source"] = args.source
     if args.poll_seconds is not None:
         if not 1 <= args.poll_seconds <= 3600:
             raise UsageError("--poll-seconds: must be from 1 to 3600")
         execution_input["poll_seconds"] = args.poll_seconds
-    client = boto3.client("stepfunctions", region_name=config.region)
+    client = boto3.client("stepfunctions", region_name=drill_region(config, args))
     arn = state_machine_arn(client, dr_drill_state_machine_name(config.deployment_name))
     execution_arn = client.start_execution(stateMachineArn=arn, input=json.dumps(execution_input))[
         "executionArn"
@@ -147,12 +181,14 @@ def run_status(args: argparse.Namespace) -> Outcome:
     config = load(args)
     if args.limit < 1:
         raise UsageError("--limit: must be 1 or more")
-    client = boto3.client("stepfunctions", region_name=config.region)
+    region = drill_region(config, args)
+    client = boto3.client("stepfunctions", region_name=region)
     arn = state_machine_arn(client, dr_drill_state_machine_name(config.deployment_name))
     listed = client.list_executions(stateMachineArn=arn, maxResults=args.limit)["executions"]
     drills = [_summary(client.describe_execution(executionArn=e["executionArn"])) for e in listed]
     running = {d["execution_arn"] for d in drills if d["execution_status"] == "RUNNING"}
-    left = [c for c in leftover_clusters(config) if c["execution"] not in running]
+    regions = [region] if args.vault else None
+    left = [c for c in leftover_clusters(config, regions) if c["execution"] not in running]
     finished = [d for d in drills if d["execution_status"] != "RUNNING"]
     ok = bool(finished) and finished[0]["execution_status"] == "SUCCEEDED" and not left
     document = {
@@ -164,12 +200,14 @@ def run_status(args: argparse.Namespace) -> Outcome:
     return Outcome(document, render_status(document))
 
 
-def leftover_clusters(config: Any) -> list[dict[str, str]]:
-    """Drill clusters of this deployment that still exist, in every drill region."""
+def leftover_clusters(config: Any, regions: list[str] | None = None) -> list[dict[str, str]]:
+    """Drill clusters of this deployment that still exist, in every drill region (or in
+    `regions`: the vault region, for the vault's drill)."""
     from lambdas.drill.plan import DRILL_KEY
     from lambdas.shared.gateway import CloudHsmGateway
 
-    regions = dict.fromkeys([config.region, *config.dr_regions, *config.drills.subnets])
+    if regions is None:
+        regions = list(dict.fromkeys([config.region, *config.dr_regions, *config.drills.subnets]))
     found = []
     for region in regions:
         for cluster in CloudHsmGateway.for_region(region).describe_clusters():
@@ -195,8 +233,9 @@ def run_report(args: argparse.Namespace) -> Outcome:
     from hsmdr.deployment_config import load
 
     config = load(args)
-    bucket = report_bucket(boto3.client("ssm", region_name=config.region), config.deployment_name)
-    s3 = boto3.client("s3", region_name=config.region)
+    region = drill_region(config, args)
+    bucket = report_bucket(boto3.client("ssm", region_name=region), config.deployment_name)
+    s3 = boto3.client("s3", region_name=region)
     key = find_report(s3, bucket, args.execution)
     markdown = s3.get_object(Bucket=bucket, Key=key)["Body"].read().decode()
     stored = stored_report(s3, bucket, key)

@@ -1,5 +1,7 @@
 """`hsmdr sandbox vault`: production compromised, the recovery account restores from its
-vault (sandbox/vault_scenarios.py, docs/runbooks/vault.md)."""
+vault (sandbox/vault_scenarios.py, docs/runbooks/vault.md). `hsmdr sandbox vault-drill`:
+the recovery account's routine DR drill from the vault, production left alone
+(sandbox/vault_drill_scenarios.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +28,15 @@ def register_sandbox(commands: Any) -> None:
     )
     add_json_flag(vault)
     vault.set_defaults(run=run_sandbox_vault)
+    # Its own command: a drill is routine, production stays intact (`vault` deletes it).
+    drill = commands.add_parser(
+        "vault-drill",
+        help="share production's backup, refresh the recovery account's vault, then run the "
+        "vault stack's DR drill: restore the newest vault backup into a drill cluster, "
+        "measure, tear down; the vault is counted before and after",
+    )
+    add_json_flag(drill)
+    drill.set_defaults(run=run_sandbox_vault_drill)
 
 
 def run_sandbox_vault(args: argparse.Namespace) -> Outcome:
@@ -33,6 +44,46 @@ def run_sandbox_vault(args: argparse.Namespace) -> Outcome:
 
     report = recover_from_vault(keys=args.keys)
     return Outcome(report, render(report))
+
+
+def run_sandbox_vault_drill(args: argparse.Namespace) -> Outcome:
+    from sandbox.vault_drill_scenarios import drill_the_vault
+
+    report = drill_the_vault()
+    return Outcome(report, render_drill(report))
+
+
+def render_drill(document: dict[str, Any]) -> str:
+    drill, refresh = document["drill"], document["refresh"]
+    before, after = document["vault_before"], document["vault_after"]
+    keys = drill.get("key_verification") or {}
+    lines = [
+        f"DR drill from the vault: {document['status']}",
+        "",
+        f"Vault refresh in account {document['recovery_account']}: {refresh['status']}"
+        + (f" ({refresh['error']}: {refresh['cause']})" if refresh["error"] else ""),
+        f"Drill: {drill['status']}"
+        + (f" ({drill['error']}: {drill['cause']})" if drill["error"] else ""),
+        f"  vault backup {drill['backup_id']} of {drill['source_cluster_id']} into drill "
+        f"cluster {drill['drill_cluster_id']}; RTO {_seconds(document['rto_seconds'])}",
+        f"  teardown: {(drill.get('teardown') or {}).get('status', 'none')}; keys: "
+        f"{keys.get('status', 'unknown')}",
+        f"Vault before / after: {len(before['clusters'])} / {len(after['clusters'])} clusters, "
+        f"{len(before['backups'])} / {len(after['backups'])} backups; "
+        + ("untouched" if document["vault_untouched"] else "CHANGED"),
+    ]
+    for finding in drill.get("findings") or []:
+        lines.append(f"  {finding['severity']}: {finding['code']}: {finding['next_step']}")
+    leaked = document["leaked_resources"]
+    lines.append(
+        "Leaked: nothing"
+        if not any(leaked.values())
+        else f"Leaked: clusters {leaked['clusters']}, HSMs {leaked['hsms']}, "
+        f"backups {leaked['backups']}"
+    )
+    if drill.get("report_key"):
+        lines.append(f"Report: {drill['report_key']} in the vault stack's reports bucket")
+    return "\n".join(lines)
 
 
 def render(document: dict[str, Any]) -> str:

@@ -11,11 +11,15 @@ Safety rules that live here, so they are tested without AWS:
   is this execution's id;
 - a drill of a pilot-light or warm-standby posture borrows the region's standby
   instead of creating a cluster: it never deletes that cluster, and deletes only the
-  HSMs it created there, after re-reading the standby's tags (`borrowed_problem`).
+  HSMs it created there, after re-reading the standby's tags (`borrowed_problem`);
+- in the recovery account (source `vault`) the drill restores a vault backup and never
+  touches a vault cluster or backup: `ownership_problem` refuses anything tagged
+  `hsmdr:vault`, whatever its `hsmdr:drill` tag says.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -56,11 +60,14 @@ from lambdas.shared.protected import (
     ProtectedCluster,
 )
 from lambdas.shared.standby import PostureChoice, choose_posture, is_standby_of, standbys_of
+from lambdas.shared.vault_tags import DRILL_KEY as _DRILL_KEY
+from lambdas.shared.vault_tags import VAULT_KEY
 
 DR_COPY = "dr-copy"
 PRIMARY = "primary"
 SOURCES = (DR_COPY, PRIMARY)
-DRILL_KEY = "hsmdr:drill"  # value: the execution id (ARN) that created the cluster
+DRILL_KEY = _DRILL_KEY  # value: the execution id (ARN) that created the cluster
+VAULT = "vault"  # the vault stack's drill: the newest READY vault backup, in the vault region
 NAME_KEY = "Name"
 # Every key CreateCluster may send: IAM's aws:TagKeys condition allows these only.
 DRILL_TAG_KEYS = (
@@ -122,7 +129,7 @@ class TeardownIncomplete(CloudHsmDrError):
 @dataclass(frozen=True)
 class DrillRequest:
     cluster_id: str  # the protected cluster whose backup is drilled
-    source: str  # dr-copy | primary
+    source: str  # dr-copy | primary; vault in the recovery account
     poll_seconds: int
     trigger: str
     backup_id: str | None = None
@@ -154,8 +161,14 @@ def parse_request(event: Any, settings: DrillSettings, protected: Collection[str
             "cluster", f"{cluster_id} is not a protected cluster: a drill tests their backups"
         )
     source = event.get("source") or settings.default_source
-    if source not in SOURCES:
-        raise InvalidInput("source", f"{source!r} is not one of {', '.join(SOURCES)}")
+    sources = (VAULT,) if settings.vault_deployment else SOURCES
+    if source not in sources:
+        where = (
+            " (the vault stack's drill restores vault backups only)"
+            if settings.vault_deployment
+            else ""
+        )
+        raise InvalidInput("source", f"{source!r} is not one of {', '.join(sources)}{where}")
     backup_id = event.get("backup_id") or None
     if backup_id is not None and (
         not isinstance(backup_id, str) or not re.fullmatch(BACKUP_ID_PATTERN, backup_id)
@@ -200,7 +213,9 @@ def _subnets(value: Any) -> tuple[str, ...] | None:
 class DrillBackup:
     backup: Backup
     region: str  # where it is, so where the drill cluster goes
-    source: str  # dr-copy (a copy in a DR region) or primary (the cluster's own region)
+    # dr-copy (a copy in a DR region), primary (the cluster's own region) or vault (a
+    # vault backup in the vault region, seen as a backup of its production cluster)
+    source: str
     hsm_type: str  # of the drill cluster
     mode: str
 
@@ -213,7 +228,8 @@ def choose_backup(
 ) -> DrillBackup:
     """The backup to drill, from `found` (backups by region: with a backup_id, those
     with that id; for dr-copy, every backup of each DR region; for primary, the
-    cluster's own region's)."""
+    cluster's own region's; for vault, the vault region's vault backups only, each as a
+    backup of its production cluster: lambdas/shared/vault_backups.py)."""
     if request.backup_id is not None:
         backup, region = _given(request.backup_id, found)
         if backup.origin_cluster != spec.id:
@@ -222,7 +238,13 @@ def choose_backup(
                 f"{backup.backup_id} holds the keys of {backup.origin_cluster or 'no cluster'}, "
                 f"not of {spec.id}",
             )
-        source = PRIMARY if region == spec.region else DR_COPY
+        home = PRIMARY if region == spec.region else DR_COPY
+        source = VAULT if request.source == VAULT else home
+    elif request.source == VAULT:
+        backup, region = _newest_ready(
+            spec.id, found, hint="check that the vault refresh ran (docs/runbooks/vault.md)"
+        )
+        source = VAULT
     elif request.source == DR_COPY:
         if not dr_regions:
             raise InvalidInput(
@@ -255,7 +277,11 @@ def _given(backup_id: str, found: Mapping[str, Sequence[Backup]]) -> tuple[Backu
     raise BackupNotFound(f"backup {backup_id} not found in {', '.join(found) or 'any region'}")
 
 
-def _newest_ready(cluster_id: str, found: Mapping[str, Sequence[Backup]]) -> tuple[Backup, str]:
+def _newest_ready(
+    cluster_id: str,
+    found: Mapping[str, Sequence[Backup]],
+    hint: str = "check the copy job: hsmdr backup list",
+) -> tuple[Backup, str]:
     candidates = [
         (b, region)
         for region, backups in found.items()
@@ -268,13 +294,38 @@ def _newest_ready(cluster_id: str, found: Mapping[str, Sequence[Backup]]) -> tup
         where = ", ".join(found) or "no region"
         raise BackupNotFound(
             f"no READY backup of {cluster_id} in {where}: there is nothing a real restore "
-            "could start from there (check the copy job: hsmdr backup list)"
+            f"could start from there ({hint})"
         )
     order = list(found)
     return max(
         candidates,
         key=lambda c: (c[0].create_timestamp, -order.index(c[1]), c[0].backup_id),
     )
+
+
+# Every protected cluster, one after the other ---------------------------------------------
+
+SCHEDULED = "schedule"  # the trigger the drill's schedule starts it with
+
+
+def next_scheduled_cluster(
+    *, trigger: str, cluster_id: str, order: Sequence[str], vault: bool
+) -> str | None:
+    """A scheduled drill from the vault drills every protected cluster, one per
+    execution (two drill clusters at once are refused): the cluster after this one in
+    the config's order, None after the last, for a drill started by hand, and in the
+    main stack (whose schedule drills drills.cluster)."""
+    if not vault or trigger != SCHEDULED or cluster_id not in order:
+        return None
+    index = list(order).index(cluster_id)
+    return order[index + 1] if index + 1 < len(order) else None
+
+
+def chained_execution_name(execution: str, cluster_id: str) -> str:
+    """The next cluster's execution name: the same for a retried report step, so a
+    second StartExecution finds the first instead of starting another drill."""
+    digest = hashlib.sha256(execution.encode()).hexdigest()[:16]
+    return f"{cluster_id}-after-{digest}"[:80]
 
 
 # Where the cluster goes ------------------------------------------------------------------
@@ -411,6 +462,8 @@ def ownership_problem(
         return f"{cluster_id} is a production cluster of this deployment"
     if tags is None:
         return None
+    if VAULT_KEY in tags:
+        return f"{cluster_id} is a vault cluster ({VAULT_KEY}): a drill never changes the vault"
     found = tags.get(DRILL_KEY)
     if found != execution:
         return (

@@ -13,6 +13,7 @@ from lambdas.drill.network import Ec2
 from lambdas.drill.plan import (
     DR_COPY,
     DRILL_KEY,
+    VAULT,
     DrillBackup,
     DrillRequest,
     check_quota,
@@ -27,6 +28,7 @@ from lambdas.drill.settings import DrillSettings
 from lambdas.drill.step_support import Job
 from lambdas.shared.errors import (
     CloudHsmDrError,
+    InvalidInput,
 )
 from lambdas.shared.models import (
     BACKUP_READY,
@@ -37,6 +39,8 @@ from lambdas.shared.observability import logger
 from lambdas.shared.protected import POSTURE_COLD, POSTURE_WARM_STANDBY, ProtectedCluster
 from lambdas.shared.settings import VerificationSettings
 from lambdas.shared.standby import PostureChoice
+from lambdas.shared.vault_backups import as_vault_backups
+from lambdas.shared.vault_tags import VAULT_KEY
 
 # Plan: creates nothing ------------------------------------------------------------------
 
@@ -59,15 +63,21 @@ def plan(event: Mapping[str, Any]) -> Job:
     clusters = support.gateway_in(region).describe_clusters()
     _refuse_other_drills(clusters, settings.deployment_name, region)
     now = support.utc_now()
-    posture = drill_posture(
-        spec=spec,
-        region=region,
-        backup_id_given=request.backup_id is not None,
-        clusters=clusters,
-        deployment=settings.deployment_name,
-        now=now,
-        rpo=timedelta(hours=VerificationSettings.from_env().rpo_hours_for(spec)),
-    )
+    if request.source == VAULT:
+        # The recovery account keeps no standby: a restore from the vault starts cold.
+        configured = POSTURE_COLD
+        posture = PostureChoice(POSTURE_COLD, "a drill from the vault restores a new cluster")
+    else:
+        configured = spec.posture(region)
+        posture = drill_posture(
+            spec=spec,
+            region=region,
+            backup_id_given=request.backup_id is not None,
+            clusters=clusters,
+            deployment=settings.deployment_name,
+            now=now,
+            rpo=timedelta(hours=VerificationSettings.from_env().rpo_hours_for(spec)),
+        )
     standby = next((c for c in clusters if c.cluster_id == posture.standby_id), None)
     check_quota(
         clusters,
@@ -114,9 +124,10 @@ def plan(event: Mapping[str, Any]) -> Job:
             "key_verification": {
                 "configured": settings.key_verification,
                 "required": settings.require_key_verification,
+                "field": settings.key_verification_field,
             },
             "notes": notes,
-            **_posture_fields(posture, spec.posture(region)),
+            **_posture_fields(posture, configured),
         },
         "run": {
             "step": "plan",
@@ -142,6 +153,8 @@ def plan(event: Mapping[str, Any]) -> Job:
 def _backups(
     request: DrillRequest, spec: ProtectedCluster, settings: DrillSettings
 ) -> dict[str, list[Backup]]:
+    if request.source == VAULT:
+        return {settings.primary_region: _vault_backups(request, settings)}
     if request.backup_id is not None:
         regions = dict.fromkeys([spec.region, *settings.dr_regions])
         return {
@@ -158,6 +171,25 @@ def _backups(
         cluster_ids=[spec.id], state=BACKUP_READY, limit=1
     )
     return {spec.region: list(newest)}
+
+
+def _vault_backups(request: DrillRequest, settings: DrillSettings) -> list[Backup]:
+    """The vault region's vault backups (READY ones, or the one asked for), each seen as
+    a backup of the production cluster it holds; any other backup is never drilled."""
+    gateway = support.gateway_in(settings.primary_region)
+    if request.backup_id is None:
+        listed = gateway.iter_backups(state=BACKUP_READY)
+        return as_vault_backups(listed, settings.vault_deployment)
+    given = list(gateway.iter_backups(backup_ids=[request.backup_id]))
+    vault = as_vault_backups(given, settings.vault_deployment)
+    if given and not vault:
+        raise InvalidInput(
+            "backup_id",
+            f"{request.backup_id} is not a vault backup of {settings.vault_deployment} "
+            f"(tagged {VAULT_KEY}={settings.vault_deployment}, not a drill's): the vault "
+            "stack's drill restores vault backups only",
+        )
+    return vault
 
 
 def _posture_fields(posture: PostureChoice, configured: str) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from typing import Any
 from lambdas.alerting.workflow_alerts import error_summary
 from lambdas.drill import step_support as support
 from lambdas.drill.network import Ec2
+from lambdas.drill.plan import SCHEDULED, chained_execution_name, next_scheduled_cluster
 from lambdas.drill.report import (
     REPORT_PREFIX,
     alert,
@@ -27,6 +28,7 @@ from lambdas.shared.env import METRICS_NAMESPACE
 from lambdas.shared.errors import (
     CloudHsmDrError,
 )
+from lambdas.shared.executions import execution_arn_of, state_machine_of
 from lambdas.shared.observability import logger
 
 # Report ----------------------------------------------------------------------------------
@@ -53,11 +55,60 @@ def report(event: Mapping[str, Any]) -> dict[str, Any]:
         rto_minutes=settings.rto_minutes,
         bucket=settings.report_bucket,
     )
+    document["next_drill"] = start_next_drill(job, settings, document["teardown"]["status"])
+    if document["next_drill"]:
+        document["notes"].append(document["next_drill"]["note"])
     _store(settings, document)
     print(json.dumps(emf_document(document, namespace=METRICS_NAMESPACE, service=SERVICE)))
     document["alert"] = alert(document, execution_url(job["plan"]["execution"]))
     logger.info("drill report", extra={"status": document["status"], "error": document["error"]})
     return document
+
+
+def start_next_drill(job: Job, settings: DrillSettings, teardown: str) -> dict[str, Any] | None:
+    """A scheduled drill from the vault starts the next protected cluster's drill once
+    its own drill cluster is gone (lambdas/drill/plan.py, next_scheduled_cluster). A
+    start that fails is said in the report, never fails it."""
+    plan_ = job["plan"]
+    execution = str(plan_["execution"])
+    cluster = next_scheduled_cluster(
+        trigger=str(plan_.get("trigger")),
+        cluster_id=str(plan_["source_cluster_id"]),
+        order=list(support.protected()),
+        vault=bool(settings.vault_deployment),
+    )
+    if cluster is None or not execution.startswith("arn:"):
+        return None
+    by_hand = f"start it by hand: hsmdr drill start --vault --cluster {cluster} --follow"
+    if teardown not in ("COMPLETE", "COMPLETE_WITH_LEFTOVERS"):
+        return {
+            "cluster": cluster,
+            "execution_arn": None,
+            "note": f"the drill of {cluster} was not started: this drill's teardown did not "
+            f"finish (a second drill cluster would be refused); {by_hand}",
+        }
+    import boto3
+
+    sfn = boto3.client("stepfunctions", region_name=settings.primary_region)
+    name = chained_execution_name(execution, cluster)
+    arn = execution_arn_of(state_machine_of(execution), name)
+    try:
+        sfn.start_execution(
+            stateMachineArn=state_machine_of(execution),
+            name=name,
+            input=json.dumps({"trigger": SCHEDULED, "cluster": cluster}),
+        )
+    except sfn.exceptions.ExecutionAlreadyExists:
+        pass  # this step ran before and started it
+    except Exception as error:  # the report must still be written
+        logger.warning("next drill not started", extra={"error": type(error).__name__})
+        return {
+            "cluster": cluster,
+            "execution_arn": None,
+            "note": f"the drill of {cluster} could not be started ({type(error).__name__}); "
+            f"{by_hand}",
+        }
+    return {"cluster": cluster, "execution_arn": arn, "note": f"the drill of {cluster}: {arn}"}
 
 
 def still_there(job: Job, settings: DrillSettings) -> list[str]:

@@ -260,8 +260,7 @@ def record_keys(event: Mapping[str, Any]) -> Job:
                 KEY_VERIFICATION_NOT_CONFIGURED,
                 "key verification is not configured, so the drill could not prove the keys "
                 "came back: only the cluster and its HSM were restored",
-                "add the key_verification config section and deploy (README), or set "
-                "drills.require_key_verification: false to accept drills without it",
+                _enable_keys(plan_["key_verification"]),
                 ERROR if required else WARNING,
             )
         )
@@ -283,3 +282,14 @@ def record_keys(event: Mapping[str, Any]) -> Job:
         if keys.get("status") == "SUCCEEDED":
             support.mark(run, "keys_verified")
     return support.done(job, "record_keys")
+
+
+def _enable_keys(keys: Mapping[str, Any]) -> str:
+    """How to get a key check: the config field that deploys a verifier here."""
+    field = keys.get("field") or "key_verification"
+    if keys["required"]:
+        return (
+            f"add the {field} config section and deploy (README), or set "
+            "drills.require_key_verification: false to accept drills without it"
+        )
+    return f"add the {field} config section and deploy, for drills that prove the keys"

@@ -50,6 +50,11 @@ class DrillSettings:
     hsm_hour_usd: float = 1.85
     clusters_per_region_quota: int = 4
     hsms_per_region_quota: int = 6
+    # Set in the recovery account's vault stack (its deployment name): the drill restores
+    # the vault's backups (source vault), in primary_region, the vault region.
+    vault_deployment: str = ""
+    # What a drill without a key verifier names as the way to get one.
+    key_verification_field: str = "key_verification"
     # Set from their own environment variables (CloudFormation tokens at synth time).
     report_bucket: str = ""
     verifier_security_group: str = ""

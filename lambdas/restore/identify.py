@@ -16,7 +16,6 @@ from lambdas.restore.plan import Subnet, quota_note, zones_of
 from lambdas.restore.request import RestoreRequest, named_cluster, parse_request, subnets_for
 from lambdas.restore.settings import RestoreSettings
 from lambdas.restore.tags import EXECUTION_KEY, identity_tags, restore_clusters
-from lambdas.restore.vault import as_vault_backups
 from lambdas.shared.copies import SOURCE_BACKUP_KEY, SOURCE_CLUSTER_KEY
 from lambdas.shared.errors import InvalidInput
 from lambdas.shared.gateway import CloudHsmGateway
@@ -34,6 +33,7 @@ from lambdas.shared.standby import (
     choose_posture,
     standbys_of,
 )
+from lambdas.shared.vault_backups import as_vault_backups
 
 GatewayFor = Callable[[str], CloudHsmGateway]  # region -> gateway
 ClientFor = Callable[[str, str], Any]  # (service, region) -> boto3 client
@@ -254,7 +254,7 @@ def _elsewhere(
 
 
 def _restorable(settings: RestoreSettings, backups: Iterable[Backup]) -> list[Backup]:
-    """Every backup listed; in the recovery account, only the vault's (vault.py)."""
+    """Every backup listed; in the recovery account, only the vault's (shared/vault_backups.py)."""
     if settings.vault_deployment is None:
         return list(backups)
     return as_vault_backups(backups, settings.vault_deployment)

@@ -1,5 +1,5 @@
-"""The tag that marks a recovery-account vault resource (docs/runbooks/vault.md): the
-vault refresh writes it, the restore in the recovery account reads it."""
+"""The tags that mark a recovery-account vault resource (docs/runbooks/vault.md): the
+vault refresh writes them, the restore and the drill in the recovery account read them."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from lambdas.shared.copies import (
 )
 
 VAULT_KEY = "hsmdr:vault"  # value: the deployment; on vault clusters and vault backups
+# On a drill cluster, its security group and the backups its teardown makes (value: the
+# drill execution). A resource so tagged is the drill's, never the vault's.
+DRILL_KEY = "hsmdr:drill"
 
 
 def is_vault_cluster_of(tags: Mapping[str, str], deployment: str, source_cluster: str) -> bool:

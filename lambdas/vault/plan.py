@@ -23,7 +23,7 @@ from lambdas.shared.copies import (
     newest_first,
 )
 from lambdas.shared.models import BACKUP_READY, GONE, HSM_ACTIVE, HSM_DEGRADED, Backup
-from lambdas.shared.vault_tags import VAULT_KEY
+from lambdas.shared.vault_tags import DRILL_KEY, VAULT_KEY
 
 REFRESH_KEY = "hsmdr:vault-refresh"  # on a vault cluster: the execution that created it
 # Keys a vault cluster is created with (CreateCluster's TagList).
@@ -123,10 +123,13 @@ def data_time(backup: Backup) -> datetime | None:
 
 
 def is_vault_resource(tags: Mapping[str, str], deployment: str) -> bool:
+    """A vault cluster or backup; never one the vault drill made (a drill backup is
+    neither held back as the newest of its cluster nor pruned as the vault's)."""
     return (
         tags.get(MANAGED_BY_KEY) == MANAGED_BY_VALUE
         and tags.get(DEPLOYMENT_KEY) == deployment
         and tags.get(VAULT_KEY) == deployment
+        and DRILL_KEY not in tags
     )
 
 

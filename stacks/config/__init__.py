@@ -302,6 +302,9 @@ class Escalation(_Strict):
         ]
 
 
+QUARTERLY_DRILL = "cron(0 9 1 1,4,7,10 ? *)"
+
+
 class Drills(_Strict):
     """DR drills: how often one must succeed, and the recovery time it must meet."""
 
@@ -316,7 +319,7 @@ class Drills(_Strict):
     )
     # The drill workflow (stacks/constructs/drill/dr_drill.py, docs/runbooks/dr-drill.md).
     schedule: Schedule | None = Field(
-        default="cron(0 9 1 1,4,7,10 ? *)",
+        default=QUARTERLY_DRILL,
         description="when the drill runs (in `schedules.timezone`); `null`: only by hand",
     )
     cluster: Annotated[str, Field(pattern=CLUSTER_ID_PATTERN)] | None = Field(
@@ -742,6 +745,12 @@ class RecoveryAccount(_Strict):
     )
     refresh_schedule: Schedule = Field(
         default="rate(1 day)", description="when the vault refresh workflow runs"
+    )
+    drill_schedule: Schedule | None = Field(
+        default=QUARTERLY_DRILL,
+        description="when the vault's DR drill runs (in `schedules.timezone`): it restores "
+        "the newest READY vault backup into a drill cluster in the vault region, then tears "
+        "it down; `null`: only by hand",
     )
     rpo_hours: PositiveHours | None = Field(
         default=None,

@@ -60,3 +60,17 @@ def test_sandbox_vault_without_keys_says_so_and_a_failed_run_exits_one(
     assert "Keys: not checked (key verification: not run" in out
     assert "recovery_account.key_verification" in out
     assert "Leaked: clusters [], HSMs ['hsm-x']" in out
+
+
+def test_sandbox_vault_drill_prints_the_drill_and_exits_zero(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    code = main(["sandbox", "vault-drill", "--json"])
+    document = json.loads(capsys.readouterr().out)
+    assert code == 0, document
+    assert document["status"] == "SUCCEEDED"
+    assert document["drill"]["status"] == "SUCCEEDED" and document["drill"]["source"] == "vault"
+    assert document["rto_seconds"] > 0
+    assert document["vault_untouched"] is True
+    assert document["vault_before"]["backups"]
+    assert document["leaked_resources"] == {"clusters": [], "hsms": [], "backups": []}

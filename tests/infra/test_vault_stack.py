@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from lambdas.backups.share_settings import SHARE_SETTINGS
+from lambdas.drill.settings import DrillEnv
 from lambdas.vault.settings import VAULT_SETTINGS
 from tests.conftest import config_data
 from tests.synthesis import Synthesized, synthesis
@@ -253,3 +254,179 @@ def test_the_vault_restore_checks_keys_with_the_vault_verifier(
     definition = json.dumps(machine["Properties"])
     assert "VaultKeyVerifierVerifyKeys" in definition
     assert "KeyVerificationNotRun" not in definition
+
+
+# The drill from the vault ------------------------------------------------------------
+
+
+def vault_drill_settings(template: dict[str, Any]) -> dict[str, Any]:
+    [function] = resources(template, "DrDrillSteps", "AWS::Lambda::Function")
+    variables = function["Properties"]["Environment"]["Variables"]
+    settings: dict[str, Any] = json.loads(variables[DrillEnv.SETTINGS])
+    return settings
+
+
+def test_the_vault_stack_drills_vault_backups_in_the_vault_region() -> None:
+    template = vault_app().templates[VAULT_STACK]
+    settings = vault_drill_settings(template)
+    # From this deployment's vault backups, in the vault region only, on the vault's
+    # subnets; its own backups deleted at teardown (no copy job runs in this account)
+    assert settings["vault_deployment"] == "hsmdr-sandbox"
+    assert settings["default_source"] == "vault"
+    assert settings["primary_region"] == "us-east-1"
+    assert settings["dr_regions"] == []
+    assert settings["subnets"] == {"us-east-1": SUBNETS}
+    assert settings["delete_drill_backups"] is True
+    # No verifier in the vault stack yet: the check is not run, not required, and the
+    # report names the field that deploys one
+    assert settings["key_verification"] is False
+    assert settings["require_key_verification"] is False
+    assert settings["key_verification_field"] == "recovery_account.key_verification"
+    [machine] = resources(template, "DrDrillWorkflow", "AWS::StepFunctions::StateMachine")
+    assert machine["Properties"]["StateMachineName"] == "hsmdr-sandbox-dr-drill"
+    # Reports to this stack's bucket, pages this stack's topic
+    [function] = resources(template, "DrDrillSteps", "AWS::Lambda::Function")
+    variables = function["Properties"]["Environment"]["Variables"]
+    # (the restore's bucket: the stack has one reports bucket, plus its access logs)
+    assert variables[DrillEnv.REPORT_BUCKET]["Ref"] in bucket_ids(template)
+    assert not variables[DrillEnv.REPORT_BUCKET]["Ref"].startswith("ReportsReportAccessLogs")
+    assert variables[DrillEnv.PAGE_TOPIC_ARN]["Ref"].startswith("AlertingTopic")
+
+
+def bucket_ids(template: dict[str, Any]) -> list[str]:
+    return [
+        lid
+        for lid, r in template["Resources"].items()
+        if lid.startswith("Reports") and r["Type"] == "AWS::S3::Bucket"
+    ]
+
+
+def test_the_vault_drill_may_change_nothing_of_the_vault() -> None:
+    found = statements(vault_app().templates[VAULT_STACK], "DrDrillSteps")
+    vault_tagged = {"Null": {"aws:ResourceTag/hsmdr:vault": "false"}}
+    [clusters] = [s for s in found if s.get("Sid") == "NeverChangeVaultClusters"]
+    [backups] = [s for s in found if s.get("Sid") == "NeverChangeVaultBackups"]
+    for deny in (clusters, backups):
+        assert deny["Effect"] == "Deny" and deny["Condition"] == vault_tagged
+    assert {
+        "cloudhsm:DeleteCluster",
+        "cloudhsm:CreateHsm",
+        "cloudhsm:TagResource",
+        "cloudhsm:UntagResource",
+    } <= set(clusters["Action"])
+    assert "cluster/*" in json.dumps(clusters["Resource"])
+    assert {
+        "cloudhsm:DeleteBackup",
+        "cloudhsm:ModifyBackupAttributes",
+        "cloudhsm:TagResource",
+        "cloudhsm:UntagResource",
+    } <= set(backups["Action"])
+    assert "backup/*" in json.dumps(backups["Resource"])
+    # What it may delete: backups tagged hsmdr:drill only; no standby to borrow here
+    [delete_backup] = [
+        s for s in by_action(found, "cloudhsm:DeleteBackup") if s["Effect"] == "Allow"
+    ]
+    assert delete_backup["Condition"] == {"StringLike": {"aws:ResourceTag/hsmdr:drill": "*"}}
+    assert not [s for s in found if s.get("Sid") == "DrillAddsHsmToStandbys"]
+    [tag_as_vault] = [s for s in found if s.get("Sid") == "NeverTagAsTheVault"]
+    assert tag_as_vault["Effect"] == "Deny"
+
+
+def test_the_vault_drill_runs_on_its_own_schedule_and_its_alarms_page_the_vault() -> None:
+    template = vault_app().templates[VAULT_STACK]
+    [schedule] = resources(template, "DrDrillSchedule", "AWS::Scheduler::Schedule")
+    assert schedule["Properties"]["ScheduleExpression"] == "cron(0 9 1 1,4,7,10 ? *)"
+    alarms = {
+        lid: r["Properties"]
+        for lid, r in template["Resources"].items()
+        if lid.startswith("DrillMonitoring") and r["Type"] == "AWS::CloudWatch::Alarm"
+    }
+    overdue = next(p for lid, p in alarms.items() if lid.startswith("DrillMonitoringDrillOverdue"))
+    rto = next(p for lid, p in alarms.items() if lid.startswith("DrillMonitoringDrillRto"))
+    assert overdue["Threshold"] == 92 and rto["Threshold"] == 60 * 60
+    assert "from the vault" in overdue["AlarmDescription"]
+    assert "--vault" in rto["AlarmDescription"]
+    for alarm in (overdue, rto):
+        assert all(a["Ref"].startswith("Alerting") for a in alarm["AlarmActions"])
+    # the watcher reads the drill's metric in the vault region
+    assert resources(template, "DrillMonitoringDrillWatch", "AWS::Lambda::Function")
+
+    data = config_data()
+    data["recovery_account"] = {
+        "account": RECOVERY,
+        "subnets": {"us-east-1": SUBNETS},
+        "drill_schedule": None,
+    }
+    off = synthesis(data).templates[VAULT_STACK]
+    assert not resources(off, "DrDrillSchedule", "AWS::Scheduler::Schedule")
+    assert resources(off, "DrDrillWorkflow", "AWS::StepFunctions::StateMachine")
+
+
+def test_a_bad_drill_schedule_is_refused_naming_the_field() -> None:
+    from stacks.config import ConfigError, parse_config
+
+    data = config_data()
+    data["recovery_account"] = {
+        "account": RECOVERY,
+        "subnets": {"us-east-1": SUBNETS},
+        "drill_schedule": "every quarter",
+    }
+    with pytest.raises(ConfigError, match=r"recovery_account\.drill_schedule"):
+        parse_config(data)
+
+
+def test_a_vault_key_verifier_is_handed_to_the_drill_as_in_the_main_stack() -> None:
+    # Given a vault stack whose key verifier exists (its function and security group)
+    from aws_cdk import App, Environment, Stack
+    from aws_cdk import aws_ec2 as ec2
+    from aws_cdk import aws_lambda as lambda_
+    from aws_cdk.assertions import Template
+
+    from sandbox.drill_scenarios import KEY_VERIFICATION
+    from stacks.config import parse_config
+    from stacks.constructs.alerting.alerting import Alerting
+    from stacks.constructs.drill.dr_drill import DrDrill
+    from stacks.constructs.shared.reports_bucket import ReportsBucket
+    from stacks.constructs.vault.settings import vault_drill_config
+
+    data = config_data()
+    data["key_verification"] = dict(KEY_VERIFICATION)  # drills.require_key_verification: true
+    data["recovery_account"] = {"account": RECOVERY, "subnets": {"us-east-1": SUBNETS}}
+    config = parse_config(data).vault_config()
+    stack = Stack(App(), "VaultDrill", env=Environment(account=RECOVERY, region="us-east-1"))
+    alerting = Alerting(stack, "Alerting", config=config)
+    reports = ReportsBucket(stack, "Reports", deployment_name=config.deployment_name)
+    group = ec2.SecurityGroup(stack, "VerifierGroup", vpc=ec2.Vpc(stack, "Vpc", max_azs=2))
+    verify = lambda_.Function(
+        stack,
+        "Verify",
+        runtime=lambda_.Runtime.PYTHON_3_13,
+        handler="index.handler",
+        code=lambda_.Code.from_inline("def handler(event, context): return {}"),
+    )
+    # When the drill is built with it
+    DrDrill(
+        stack,
+        "DrDrill",
+        config=vault_drill_config(config),
+        alerting=alerting,
+        verify_keys=verify,
+        verifier_group=group,
+        reports=reports,
+        vault_deployment=config.deployment_name,
+    )
+    template = Template.from_stack(stack).to_json()
+    # Then the key check runs and is required (drills.require_key_verification)
+    settings = vault_drill_settings(template)
+    assert settings["key_verification"] is True
+    assert settings["require_key_verification"] is True
+    [function] = resources(template, "DrDrillSteps", "AWS::Lambda::Function")
+    variables = function["Properties"]["Environment"]["Variables"]
+    assert variables[DrillEnv.VERIFIER_SECURITY_GROUP]["Fn::GetAtt"][0].startswith("VerifierGroup")
+    # the state machine invokes the verifier, and the drill may open only its egress
+    [machine] = resources(template, "DrDrillWorkflow", "AWS::StepFunctions::StateMachine")
+    assert "Verify" in json.dumps(machine["Properties"]["DefinitionString"])
+    found = statements(template, "DrDrillSteps")
+    [egress] = [s for s in found if s.get("Sid") == "EgressOnlyFromTheVerifier"]
+    assert "VerifierGroup" in json.dumps(egress["Resource"])
+    assert [s for s in found if s.get("Sid") == "NeverChangeVaultClusters"]

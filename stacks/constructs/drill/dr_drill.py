@@ -37,9 +37,17 @@ IAM, the second line of defence behind the code's own checks (lambdas/drill/plan
   egress only on the verifier's group. A borrowed standby's group outlives the drill:
   the drill revokes its own ingress rule there (RevokeSecurityGroupIngress, on groups
   tagged `hsmdr:drill` only).
+
+In the recovery account (the vault stack, `vault_deployment=`) the same workflow drills
+the vault: source `vault`, the newest READY vault backup of a protected cluster, in the
+vault region; no standby is borrowed (CreateHsm only on drill clusters), and an explicit
+Deny keeps every change off clusters and backups tagged `hsmdr:vault` (a tag this role
+can neither add nor remove), so its teardown can delete nothing of the vault's.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from aws_cdk import ArnFormat, CfnOutput, Duration, Stack
 from aws_cdk import aws_ec2 as ec2
@@ -51,7 +59,7 @@ from aws_cdk import aws_scheduler_targets as scheduler_targets
 from aws_cdk import aws_ssm as ssm
 from constructs import Construct
 
-from lambdas.drill.plan import DRILL_KEY, DRILL_TAG_KEYS
+from lambdas.drill.plan import DRILL_KEY, DRILL_TAG_KEYS, VAULT
 from lambdas.drill.report import REPORT_PREFIX
 from lambdas.drill.settings import DrillEnv, DrillSettings
 from lambdas.shared import runbooks
@@ -63,6 +71,7 @@ from lambdas.shared.copies import (
     SOURCE_BACKUP_KEY,
 )
 from lambdas.shared.standby import ADOPTED_BY_KEY, STANDBY_OF_KEY
+from lambdas.shared.vault_tags import VAULT_KEY
 from stacks.config import DeploymentConfig
 from stacks.constructs.alerting.alerting import Alerting
 from stacks.constructs.alerting.scheduled_job import schedule_expression
@@ -90,11 +99,36 @@ READ_ACTIONS = [
     "ec2:DescribeSecurityGroups",  # the report reads whether the verifier's rule is left
 ]
 MARGIN_MINUTES = 60  # between the last deadline a step enforces and the state machine's
+# A verifier not described by key_verification (the vault's) runs at most Lambda's 15 min.
+VERIFY_MAX_MINUTES = 15
+# Changes to the vault's clusters and to its backups, refused to the vault stack's drill
+# (each action on the resource types the Service Authorization Reference gives it).
+VAULT_CLUSTER_CHANGES = [
+    "cloudhsm:CreateHsm",
+    "cloudhsm:DeleteCluster",
+    "cloudhsm:ModifyCluster",
+    "cloudhsm:TagResource",
+    "cloudhsm:UntagResource",
+]
+VAULT_BACKUP_CHANGES = [
+    "cloudhsm:DeleteBackup",
+    "cloudhsm:ModifyBackupAttributes",
+    "cloudhsm:TagResource",
+    "cloudhsm:UntagResource",
+]
+VAULT_KEY_FIELD = "recovery_account.key_verification"
 
 
-def drill_settings(config: DeploymentConfig) -> DrillSettings:
+def drill_settings(
+    config: DeploymentConfig, *, vault_deployment: str | None = None, verifier: bool | None = None
+) -> DrillSettings:
+    """`verifier`: whether a verify-keys function is given (None: as key_verification
+    says). In the vault, the key check is required only once the vault has a verifier
+    (then as drills.require_key_verification says); until then it is reported as not run,
+    naming recovery_account.key_verification."""
     drills = config.drills
-    return DrillSettings(
+    verifying = config.key_verification is not None if verifier is None else verifier
+    settings = DrillSettings(
         deployment_name=config.deployment_name,
         primary_region=config.region,
         dr_regions=tuple(config.dr_regions),
@@ -109,19 +143,31 @@ def drill_settings(config: DeploymentConfig) -> DrillSettings:
         teardown_timeout_minutes=drills.teardown_timeout_minutes,
         backup_wait_minutes=drills.backup_wait_minutes,
         delete_drill_backups=drills.delete_drill_backups,
-        key_verification=config.key_verification is not None,
+        key_verification=verifying,
         require_key_verification=drills.require_key_verification,
         rto_minutes=drills.rto_minutes,
         hsm_hour_usd=drills.hsm_hour_usd,
         clusters_per_region_quota=config.quotas.clusters_per_region,
         hsms_per_region_quota=config.quotas.hsms_per_region,
     )
+    if not vault_deployment:
+        return settings
+    return replace(
+        settings,
+        default_source=VAULT,
+        vault_deployment=vault_deployment,
+        key_verification_field=VAULT_KEY_FIELD,
+        require_key_verification=drills.require_key_verification and verifying,
+    )
 
 
-def work_minutes(config: DeploymentConfig) -> float:
+def work_minutes(config: DeploymentConfig, *, verifier: bool = False) -> float:
     """The longest a drill can take before teardown starts, from the steps' deadlines."""
     drills = config.drills
-    verify = config.key_verification.timeout_minutes if config.key_verification else 0
+    if config.key_verification:
+        verify: float = config.key_verification.timeout_minutes
+    else:
+        verify = VERIFY_MAX_MINUTES if verifier else 0
     # max_hsm_attempts DEGRADED HSMs per zone (lambdas/shared/hsm_attempts.py), in each
     # zone of the largest drill subnet list.
     zones = max((len(s) for s in drills.subnets.values()), default=1)
@@ -133,11 +179,15 @@ def work_minutes(config: DeploymentConfig) -> float:
     )
 
 
-def state_machine_timeout_minutes(config: DeploymentConfig) -> float:
+def state_machine_timeout_minutes(config: DeploymentConfig, *, verifier: bool = False) -> float:
     """Teardown's own deadline, then one more teardown_timeout_minutes for the retries of
     a round that fails (stacks/constructs/drill/workflow.py), end MARGIN_MINUTES before the
     state machine's timeout."""
-    return work_minutes(config) + 2 * config.drills.teardown_timeout_minutes + MARGIN_MINUTES
+    return (
+        work_minutes(config, verifier=verifier)
+        + 2 * config.drills.teardown_timeout_minutes
+        + MARGIN_MINUTES
+    )
 
 
 class DrDrill(Construct):
@@ -151,12 +201,22 @@ class DrDrill(Construct):
         verify_keys: lambda_.IFunction | None = None,
         verifier_group: ec2.ISecurityGroup | None = None,
         reports: ReportsBucket,
+        vault_deployment: str | None = None,
     ) -> None:
         """`verify_keys` and `verifier_group`: the key verifier's function and security
         group (stacks/constructs/keycheck), when key verification is configured.
-        `reports`: the stack's reports bucket; the drill writes under reports/drills/."""
+        `reports`: the stack's reports bucket; the drill writes under reports/drills/.
+        `vault_deployment`: in the recovery account's vault stack, the deployment whose
+        vault backups are drilled (`config` is then the vault's drill config:
+        stacks/constructs/vault/settings.py, vault_drill_config)."""
         super().__init__(scope, construct_id)
-        settings = drill_settings(config)
+        if vault_deployment and (config.dr_regions or len(config.drills.subnets) > 1):
+            raise ValueError(
+                "a vault drill runs in the vault region only: build its config with "
+                "vault_drill_config"
+            )
+        verifier = verify_keys is not None if vault_deployment else None
+        settings = drill_settings(config, vault_deployment=vault_deployment, verifier=verifier)
         self.regions = list(settings.regions)
         self.bucket, self.key = reports.bucket, reports.key
         verify_function = verify_keys
@@ -179,7 +239,9 @@ class DrDrill(Construct):
             timeout=Duration.minutes(5),
         )
         function = self.lambda_.function
-        self.statements = drill_statements(self, config, verifier_group)
+        self.statements = drill_statements(
+            self, config, verifier_group, vault_deployment=vault_deployment
+        )
         for statement in self.statements:
             self.lambda_.role.add_to_policy(statement)
         self.bucket.grant_put(function, f"{REPORT_PREFIX}*")
@@ -201,7 +263,9 @@ class DrDrill(Construct):
         alerting.topic.grant_publish(function)
         self._acknowledge_function()
 
-        self.timeout_minutes = state_machine_timeout_minutes(config)
+        self.timeout_minutes = state_machine_timeout_minutes(
+            config, verifier=verify_keys is not None
+        )
         self.workflow = ObservedStateMachine(
             self,
             "Workflow",
@@ -427,11 +491,54 @@ def borrowed_standby_statements(
     ]
 
 
+def vault_deny_statements(clusters: list[str], backups: list[str]) -> list[iam.PolicyStatement]:
+    """The vault stack's drill restores vault backups and must never change a vault
+    cluster or backup: denied on anything tagged hsmdr:vault, which the drill can neither
+    tag (its TagResource allows only its own keys, and is denied that one) nor untag."""
+    vault_tagged = {"Null": {f"aws:ResourceTag/{VAULT_KEY}": "false"}}
+    tags_as_vault = {"ForAnyValue:StringEquals": {"aws:TagKeys": [VAULT_KEY]}}
+    return [
+        iam.PolicyStatement(
+            sid="NeverChangeVaultClusters",
+            effect=iam.Effect.DENY,
+            actions=VAULT_CLUSTER_CHANGES,
+            resources=clusters,
+            conditions=vault_tagged,
+        ),
+        iam.PolicyStatement(
+            sid="NeverChangeVaultBackups",
+            effect=iam.Effect.DENY,
+            actions=VAULT_BACKUP_CHANGES,
+            resources=backups,
+            conditions=vault_tagged,
+        ),
+        # Nor make anything look like the vault's, a tag-on-create included.
+        iam.PolicyStatement(
+            sid="NeverTagAsTheVault",
+            effect=iam.Effect.DENY,
+            actions=["cloudhsm:TagResource"],
+            resources=[*clusters, *backups],
+            conditions=tags_as_vault,
+        ),
+        iam.PolicyStatement(
+            sid="NeverCreateAVaultCluster",
+            effect=iam.Effect.DENY,
+            actions=["cloudhsm:CreateCluster"],
+            resources=backups,
+            conditions=tags_as_vault,
+        ),
+    ]
+
+
 def drill_statements(
-    scope: Construct, config: DeploymentConfig, verifier_group: ec2.ISecurityGroup | None
+    scope: Construct,
+    config: DeploymentConfig,
+    verifier_group: ec2.ISecurityGroup | None,
+    *,
+    vault_deployment: str | None = None,
 ) -> list[iam.PolicyStatement]:
     stack = Stack.of(scope)
-    regions = list(drill_settings(config).regions)
+    regions = list(drill_settings(config, vault_deployment=vault_deployment).regions)
     drill_tag_present = {f"aws:ResourceTag/{DRILL_KEY}": "*"}
     ours = {f"aws:ResourceTag/{DEPLOYMENT_KEY}": config.deployment_name}
     request_tags = {
@@ -473,7 +580,8 @@ def drill_statements(
             resources=clusters,
             conditions={"StringLike": drill_tag_present, "StringEquals": ours},
         ),
-        *borrowed_standby_statements(config, clusters, regions),
+        # The recovery account keeps no standby to borrow.
+        *([] if vault_deployment else borrowed_standby_statements(config, clusters, regions)),
         # DeleteHsm takes no resource type and no condition key: "*" in the drill
         # regions; teardown deletes only HSMs of clusters whose tags it re-reads first.
         delete_hsm_statement(regions),
@@ -551,4 +659,6 @@ def drill_statements(
                 ],
             ),
         ]
+    if vault_deployment:
+        statements += vault_deny_statements(clusters, backups)
     return statements + deny_protected_statements(scope, config, regions)

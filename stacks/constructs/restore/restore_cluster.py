@@ -120,7 +120,7 @@ class RestoreCluster(Construct):
         configured; both or neither. `reports`: the stack's reports bucket, where the
         final step writes the report (success or failure) under reports/restores/.
         `vault_deployment` (the vault stack): restore only from that deployment's vault
-        backups (lambdas/restore/vault.py); `keys_absent`: what the report says in place
+        backups (lambdas/shared/vault_backups.py); `keys_absent`: what the report says in place
         of the keys' check when this stack has no verifier (default: from the config)."""
         super().__init__(scope, construct_id)
         if (verify_keys is None) != (verifier_group is None):

@@ -78,3 +78,30 @@ def vault_restore_config(config: DeploymentConfig) -> DeploymentConfig:
             "key_verification": None,
         }
     )
+
+
+def vault_drill_config(config: DeploymentConfig) -> DeploymentConfig:
+    """The config the vault stack's DR drill is built from: it drills in the vault region
+    only, on the vault's subnets, on `recovery_account.drill_schedule`, and deletes the
+    backup CloudHSM makes of its drill cluster (tagged `hsmdr:drill`, never counted as a
+    vault backup): no copy job runs in the recovery account to delete it, and it would
+    keep production's keys there with no expiry. Production's key verifier is out of
+    this account's reach: the vault's own, if any, is handed to the drill by the stack."""
+    vault = recovery_of(config)
+    region = vault_region(config)
+    drills = config.drills.model_copy(
+        update={
+            "subnets": {region: list(vault.subnets.get(region, ()))},
+            "schedule": vault.drill_schedule,
+            "delete_drill_backups": True,
+            "verifier_cidrs": [],  # the vault's verifier, if any, is in the vault region
+        }
+    )
+    return config.model_copy(
+        update={
+            "region": region,
+            "dr_regions": [],
+            "drills": drills,
+            "key_verification": None,
+        }
+    )

@@ -198,6 +198,22 @@ def test_no_key_verification_is_a_finding_of_the_configured_severity(
     assert found["code"] == "KEY_VERIFICATION_NOT_CONFIGURED" and found["severity"] == severity
 
 
+def test_no_key_verification_names_the_field_that_deploys_a_verifier() -> None:
+    # Given the vault's drill, whose verifier is recovery_account.key_verification
+    drill = job()
+    field = "recovery_account.key_verification"
+    drill["plan"]["key_verification"] = {"configured": False, "required": False, "field": field}
+    [found] = recorded(drill)["findings"]
+    # Then the next step names that field, and nothing to switch off (it is not required)
+    assert field in found["next_step"] and "require_key_verification" not in found["next_step"]
+    # and the main stack's drill, required, names key_verification and how to opt out
+    drill = job()
+    drill["plan"]["key_verification"] = {"configured": False, "required": True}
+    [found] = recorded(drill)["findings"]
+    assert "the key_verification config section" in found["next_step"]
+    assert "drills.require_key_verification: false" in found["next_step"]
+
+
 def test_a_passing_key_check_marks_the_keys_verified() -> None:
     run = recorded(job(), keys={"status": "SUCCEEDED", "findings": [], "keys_found": 8})
     assert run["findings"] == [] and "keys_verified" in run["times"]

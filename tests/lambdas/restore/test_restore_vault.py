@@ -12,9 +12,9 @@ import pytest
 from lambdas.restore.backup import choose_backup
 from lambdas.restore.request import RestoreRequest, named_cluster, parse_request
 from lambdas.restore.settings import RestoreSettings
-from lambdas.restore.vault import as_vault_backups
 from lambdas.shared.errors import BackupNotFound, InvalidInput
 from lambdas.shared.models import Backup
+from lambdas.shared.vault_backups import as_vault_backups
 from tests.lambdas.factories import CLUSTER_ID, backup, spec
 
 DEPLOYMENT = "hsmdr-prod"
@@ -75,6 +75,9 @@ def test_a_vault_backup_is_seen_as_a_backup_of_the_production_cluster() -> None:
         vault_tags(deployment="hsmdr-other"),  # another deployment's vault
         {k: v for k, v in vault_tags().items() if k != "hsmdr:vault"},
         {k: v for k, v in vault_tags().items() if k != "hsmdr:source-cluster"},
+        # the vault drill's teardown tags its drill cluster's backup hsmdr:drill: even
+        # carrying every vault tag, it is the drill's, never the vault's
+        {**vault_tags(), "hsmdr:drill": "arn:aws:states:us-east-1:1:execution:d:x"},
     ],
 )
 def test_a_backup_not_of_this_deployments_vault_is_never_chosen(tags: dict[str, str]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from lambdas.shared.models import Cluster
+from lambdas.shared.vault_tags import DRILL_KEY as DRILL
 from lambdas.vault.checks import (
     PRODUCTION_SILENT,
     VAULT_EMPTY,
@@ -122,6 +123,32 @@ def test_prune_keeps_the_newest_and_young_ones_and_never_foreign_backups() -> No
     # the newest is kept whatever the rule says
     alone = plan_prune([old[3]], deployment=DEPLOYMENT, keep_newest=1, keep_days=0, now=NOW)
     assert [d.delete for d in alone] == [False]
+
+
+def test_a_drill_backup_is_neither_pruned_nor_held_as_the_newest_vault_backup() -> None:
+    # Given a drill backup (hsmdr:drill, its teardown's tag) newer than every vault
+    # backup, even carrying the vault's tags
+    drill = backup(
+        age=timedelta(hours=1),
+        backup_id="backup-vaultaaaaa8",
+        cluster_id="cluster-drillcluster1",
+        tags={**backup_tags(DEPLOYMENT, CLUSTER_ID, "x"), DRILL: "exec-1"},
+    )
+    old = [vaulted(n, 24 * (40 + n)) for n in range(1, 4)]
+    decisions = plan_prune(
+        [drill, *old], deployment=DEPLOYMENT, keep_newest=1, keep_days=35, now=NOW
+    )
+    by_id = {d.backup.backup_id: d for d in decisions}
+    # Then the prune leaves it alone (not the vault's) and still keeps the newest vault
+    # backup as the newest, pruning the older ones as without it
+    assert "backup-vaultaaaaa8" not in by_id
+    assert by_id["backup-vaultaaaaa1"].delete is False
+    assert sorted(b for b, d in by_id.items() if d.delete) == [
+        "backup-vaultaaaaa2",
+        "backup-vaultaaaaa3",
+    ]
+    # and the refresh does not take it as the vault's newest copy of the cluster
+    assert plan([shared(1, 2)], [drill, old[0]]) == ["backup-sharedaaaa1"]
 
 
 def test_missing_copies_name_the_newest_vault_backup_per_region() -> None:

@@ -4,7 +4,9 @@ A vault backup is made by a vault cluster (created from the backup production sh
 so its ClusterId names that vault cluster, not the production cluster whose keys it
 holds: that one is in its `hsmdr:source-cluster` tag, which the vault refresh wrote.
 Only backups tagged `hsmdr:vault=<deployment>` (and the project's own tags) count: any
-other backup of the recovery account is not the vault's.
+other backup of the recovery account is not the vault's, nor is one tagged `hsmdr:drill`
+(a backup the vault drill's teardown made of its drill cluster, whatever else it carries).
+The restore and the drill in the recovery account both choose by these two functions.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from lambdas.shared.copies import (
     SOURCE_CLUSTER_KEY,
 )
 from lambdas.shared.models import Backup
-from lambdas.shared.vault_tags import VAULT_KEY
+from lambdas.shared.vault_tags import DRILL_KEY, VAULT_KEY
 
 
 def is_vault_backup(backup: Backup, deployment: str) -> bool:
@@ -29,6 +31,7 @@ def is_vault_backup(backup: Backup, deployment: str) -> bool:
         and tags.get(DEPLOYMENT_KEY) == deployment
         and tags.get(VAULT_KEY) == deployment
         and bool(tags.get(SOURCE_CLUSTER_KEY))
+        and DRILL_KEY not in tags
     )
 
 
