@@ -35,9 +35,9 @@ LEDGER = {
 
 
 def two_cluster_vault_config() -> Path:
-    """vault_config() with a second protected cluster and a 1 s drill poll, in a
-    temporary file."""
-    data: dict[str, Any] = yaml.safe_load(vault_config().read_text(encoding="utf-8"))
+    """vault_config() without a key verifier, with a second protected cluster and a 1 s
+    drill poll, in a temporary file."""
+    data: dict[str, Any] = yaml.safe_load(vault_config(keys=False).read_text(encoding="utf-8"))
     data["protected_clusters"] = [*data["protected_clusters"], dict(LEDGER)]
     # A scheduled run takes its poll from the config: emulated clusters take seconds.
     data["drills"] = {**(data.get("drills") or {}), "poll_seconds": 1}
@@ -46,8 +46,10 @@ def two_cluster_vault_config() -> Path:
     return path
 
 
-def drill_the_vault(*, profile: str | None = None) -> dict[str, Any]:
-    with Sandbox(vault_config(), profile=profile) as sandbox:
+def drill_the_vault(*, profile: str | None = None, keys: bool = True) -> dict[str, Any]:
+    """`keys`: SoftHSM2 tokens behind the clusters and the vault's own key verifier, so
+    the drill checks its cluster's keys against the vault's manifest."""
+    with Sandbox(vault_config(keys=keys), profile=profile, key_store=keys) as sandbox:
         return vault_drill(sandbox)
 
 

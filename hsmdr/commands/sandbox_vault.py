@@ -35,6 +35,14 @@ def register_sandbox(commands: Any) -> None:
         "vault stack's DR drill: restore the newest vault backup into a drill cluster, "
         "measure, tear down; the vault is counted before and after",
     )
+    drill.add_argument(
+        "--keys",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="back the clusters with SoftHSM2 tokens and deploy the vault's own key verifier "
+        "(recovery_account.key_verification): the drill checks the drill cluster's keys "
+        "against the vault's manifest (default: on; --no-keys drills without a verifier)",
+    )
     add_json_flag(drill)
     drill.set_defaults(run=run_sandbox_vault_drill)
 
@@ -49,7 +57,7 @@ def run_sandbox_vault(args: argparse.Namespace) -> Outcome:
 def run_sandbox_vault_drill(args: argparse.Namespace) -> Outcome:
     from sandbox.vault_drill_scenarios import drill_the_vault
 
-    report = drill_the_vault()
+    report = drill_the_vault(keys=args.keys)
     return Outcome(report, render_drill(report))
 
 

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def refreshed() -> Iterator[Sandbox]:
     """Production shared a backup and the vault refreshed: the vault holds one."""
-    with Sandbox(vault_config(), profile="test") as sandbox:
+    with Sandbox(vault_config(keys=False), profile="test") as sandbox:
         sandbox.seed_protected_clusters()
         share(sandbox)
         vault = sandbox.deployments[vault_stack_name(sandbox.config.deployment_name)]
@@ -31,7 +31,7 @@ def refreshed() -> Iterator[Sandbox]:
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any]]:
-    code = main([*argv, "--config", str(vault_config()), "--json"])
+    code = main([*argv, "--config", str(vault_config(keys=False)), "--json"])
     return code, json.loads(capsys.readouterr().out)
 
 
@@ -61,7 +61,7 @@ def test_the_vault_drill_is_started_and_read_with_recovery_account_credentials(
 def test_vault_is_refused_with_production_credentials_or_without_a_vault(
     refreshed: Sandbox, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["drill", "status", "--vault", "--config", str(vault_config())])
+    code = main(["drill", "status", "--vault", "--config", str(vault_config(keys=False))])
     assert code == 2
     assert "recovery-account credentials" in capsys.readouterr().err
     code = main(["drill", "start", "--vault", "--config", str(SANDBOX_CONFIG)])
@@ -69,7 +69,15 @@ def test_vault_is_refused_with_production_credentials_or_without_a_vault(
     assert "no recovery_account" in capsys.readouterr().err
     with in_account(RECOVERY_ACCOUNT):
         code = main(
-            ["drill", "start", "--vault", "--source", "primary", "--config", str(vault_config())]
+            [
+                "drill",
+                "start",
+                "--vault",
+                "--source",
+                "primary",
+                "--config",
+                str(vault_config(keys=False)),
+            ]
         )
     assert code == 2
     assert "vault backups only" in capsys.readouterr().err

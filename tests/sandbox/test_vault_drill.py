@@ -17,6 +17,7 @@ from sandbox.session import Sandbox
 from sandbox.vault_drill_scenarios import drill_backups, vault_drill
 from sandbox.vault_scenarios import RECOVERY_ACCOUNT, vault_config
 from stacks.names import vault_stack_name
+from tests.softhsm_support import require_softhsm
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +26,46 @@ REGION = "us-east-1"
 
 @pytest.fixture(scope="module")
 def run() -> Iterator[tuple[dict[str, Any], Sandbox]]:
-    with Sandbox(vault_config(), profile="test") as sandbox:
+    """A vault without a key verifier of its own (no recovery_account.key_verification)."""
+    with Sandbox(vault_config(keys=False), profile="test") as sandbox:
         yield vault_drill(sandbox), sandbox
+
+
+def test_with_the_vaults_key_verifier_the_drill_checks_every_key_against_the_vaults_manifest() -> (
+    None
+):
+    require_softhsm()
+    with Sandbox(vault_config(keys=True), profile="test", key_store=True) as sandbox:
+        report = vault_drill(sandbox)
+        manifests = {
+            o["Key"] for o in _vault_manifest_objects(sandbox) if o["Key"].startswith("manifests/")
+        }
+    assert report["status"] == "SUCCEEDED", report["drill"]
+    keys = report["drill"]["key_verification"]
+    # Every key of the vault's own manifest (captured by its refresh) found in the drill
+    # cluster, with the same KCVs; not production's manifest: the vault trusts none
+    assert keys["status"] == "SUCCEEDED", keys
+    assert keys["keys_found"] == keys["keys_expected"] > 0
+    assert keys["manifest_key"] in manifests
+    assert keys["manifest_key"].startswith(f"manifests/{report['drill']['source_cluster_id']}/")
+    assert not [f for f in report["drill"]["findings"] if f["code"].startswith("KEY_")]
+    assert report["vault_untouched"] is True
+    assert not any(report["leaked_resources"].values())
+    assert report["denied_calls"] == []
+
+
+def _vault_manifest_objects(sandbox: Sandbox) -> list[dict[str, Any]]:
+    """Every object of the vault's own manifest bucket (in the recovery account)."""
+    from sandbox.permissions import in_account
+
+    with in_account(RECOVERY_ACCOUNT):
+        s3 = boto3.client("s3", region_name=REGION)
+        [bucket] = [
+            b["Name"]
+            for b in s3.list_buckets()["Buckets"]
+            if "vaultkeyverifiermanifests" in b["Name"]
+        ]
+        return list(s3.list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
 def test_the_vault_drill_restores_the_newest_vault_backup_and_leaves_nothing(
