@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from presentation.phases import live_lines, phase_line, progress, workflow_of
+from presentation.phases import live_lines, passed_phase_line, phase_line, progress, workflow_of
 from presentation.timeline import timeline
 
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
@@ -112,7 +112,7 @@ def follow(
     workflow = workflow_of(machine)
     read_hsms = hsms or hsm_states(execution_arn.split(":")[3])
     drawn = 0
-    last_phase: str | None = None
+    written = 0  # phases written so far (log output)
     try:
         while True:
             description = client.describe_execution(executionArn=execution_arn)
@@ -127,9 +127,12 @@ def follow(
                 )
                 out.write((f"\x1b[{drawn}F\x1b[J" if drawn else "") + "\n".join(lines) + "\n")
                 drawn = len(lines)
-            elif seen.phase and seen.phase != last_phase:
+            elif len(seen.entered) > written:
+                # Every phase entered since the last look, the short ones too.
+                for name, entered_at in seen.entered[written:-1]:
+                    out.write(passed_phase_line(name, entered_at, started) + "\n")
                 out.write(phase_line(seen, read_hsms(cluster_ids(events))) + "\n")
-                last_phase = seen.phase
+                written = len(seen.entered)
             out.flush()
             if status in TERMINAL:
                 return execution_document(description, steps)

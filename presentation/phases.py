@@ -168,6 +168,9 @@ class Progress:
     elapsed_seconds: float  # since the execution started
     remaining_minutes: int | None  # estimate; None when failing or the workflow is unknown
     done: tuple[str, ...]  # phases left behind, in order
+    # every phase entered, in order (a phase entered again after another counts again),
+    # with the ISO time it was entered: what a log of the run shows, line by line
+    entered: tuple[tuple[str, str | None], ...] = ()
 
 
 def progress(
@@ -183,6 +186,7 @@ def progress(
     phases = WORKFLOW_PHASES.get(workflow or "", ())
     order = [p.name for p in phases]
     seen: list[str] = []
+    entered: list[tuple[str, str | None]] = []
     phase_started: str | None = None
     for step in steps:
         phase = phase_of(workflow, str(step["state"]))
@@ -190,6 +194,7 @@ def progress(
         if not seen or seen[-1] != name:
             seen.append(name)
             phase_started = step.get("start")
+            entered.append((name, phase_started))
     current = seen[-1] if seen else None
     elapsed = max(0.0, (now - started).total_seconds())
     remaining: int | None = None
@@ -204,7 +209,7 @@ def progress(
             later = sum(p.expected_minutes for p in phases if p.name != FAILURE)
         remaining = max(0, round(max(0.0, left) + later))
     done = tuple(dict.fromkeys(n for n in seen[:-1] if n != current))
-    return Progress(current, phase_started, elapsed, remaining, done)
+    return Progress(current, phase_started, elapsed, remaining, done, tuple(entered))
 
 
 def clock(seconds: float) -> str:
@@ -239,6 +244,17 @@ def live_lines(
     ]
     lines.append(f"Ctrl-C detaches (the workflow keeps running): hsmdr follow {execution_arn}")
     return lines
+
+
+def passed_phase_line(name: str, entered_at: str | None, started: datetime) -> str:
+    """A phase the run entered and left between two looks: its line, for a log that
+    shows every phase, however short."""
+    at = (
+        0.0
+        if entered_at is None
+        else (datetime.fromisoformat(entered_at) - started).total_seconds()
+    )
+    return f"[{clock(max(0.0, at))}] {name}"
 
 
 def phase_line(seen: Progress, hsms: Sequence[Mapping[str, str]]) -> str:

@@ -131,6 +131,38 @@ def test_without_a_terminal_it_prints_one_line_per_phase_change_with_the_time_si
     ]
 
 
+def test_a_phase_shorter_than_the_poll_still_gets_its_line() -> None:
+    # Given a run whose first look sees nothing yet and whose second sees it past two
+    # phases (choosing the backup lasted less than one poll)
+    class TwoLooks(Polled):
+        def get_paginator(self, name: str) -> Any:
+            client = self
+
+            class Pages:
+                def paginate(self, **request: Any) -> list[dict[str, Any]]:
+                    return [{"events": [] if client.poll == 0 else POLLS[1]}]
+
+            return Pages()
+
+    out = io.StringIO()
+    clock = iter([STARTED + timedelta(minutes=m) for m in (0, 7)])
+    follow(
+        TwoLooks(["RUNNING", "SUCCEEDED"]),
+        ARN,
+        out=out,
+        sleep=lambda _s: None,
+        now=lambda: next(clock),
+        hsms=hsms,
+        live=False,
+    )
+    # Then the log has both phases, the passed one at the time it was entered
+    assert out.getvalue().splitlines() == [
+        "[0:00] choosing the backup",
+        "[7:00] restoring the cluster from the backup (about 67 min left); "
+        "HSMs: hsm-aaa CREATE_IN_PROGRESS",
+    ]
+
+
 def test_on_a_terminal_the_view_is_redrawn_in_place() -> None:
     out = io.StringIO()
     client = Polled(["RUNNING", "RUNNING", "SUCCEEDED"])
