@@ -163,3 +163,21 @@ def demo_speed_compressed(speedup: float = DEMO_SPEEDUP) -> Iterator[None]:
         yield
     finally:
         SPEEDS["demo"] = demo
+
+
+class _QuickFollowTime:
+    """`time` as `hsmdr.workflows` sees it: its follow loop polls every 50 ms instead of
+    every 2 s. Only that module's name is rebound; every other sleep of the process
+    (the emulator's, the workflows' waits) stays as it is."""
+
+    def sleep(self, seconds: float) -> None:
+        time.sleep(min(seconds, 0.05))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(time, name)
+
+
+def quick_follow(monkeypatch: Any) -> None:
+    """For a test that runs `--follow` or `hsmdr follow` against the sandbox (a
+    pytest.MonkeyPatch undoes it after the test)."""
+    monkeypatch.setattr("hsmdr.workflows.time", _QuickFollowTime())

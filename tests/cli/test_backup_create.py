@@ -11,6 +11,7 @@ import pytest
 from hsmdr.cli import main
 from sandbox.session import Sandbox
 from tests.conftest import REPO_ROOT, SANDBOX_CONFIG, Synthesized
+from tests.speedups import quick_follow
 
 
 @pytest.fixture(autouse=True)
@@ -56,7 +57,7 @@ def test_backup_create_starts_and_follows_the_deployed_state_machine(
     capsys: pytest.CaptureFixture[str], deployed: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The sandbox's default poll interval is the config's 30 s: shorten it for the test.
-    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    quick_follow(monkeypatch)
     code = main(
         [
             "backup", "create", "--config", str(SANDBOX_CONFIG),

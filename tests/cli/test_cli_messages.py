@@ -15,6 +15,7 @@ from sandbox.restore_scenarios import subnets
 from sandbox.session import Sandbox
 from tests.conftest import SANDBOX_CONFIG, Synthesized
 from tests.sandbox.restore_support import SOURCE
+from tests.speedups import quick_follow
 
 RUNNING_ARN = "arn:aws:states:us-east-1:123456789012:execution:hsmdr-sandbox-x:run-1"
 
@@ -167,7 +168,7 @@ def test_advance_hours_must_be_a_finite_number_zero_or_more(
 @pytest.fixture
 def healthy(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """The stacks deployed, the protected cluster alive with its ACTIVE HSMs."""
-    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    quick_follow(monkeypatch)
     with Sandbox(profile="test", templates=synthesized.templates) as sandbox:
         sandbox.seed_protected_clusters()
         yield sandbox

@@ -14,6 +14,7 @@ from sandbox.drill_scenarios import drill_config, drill_sandbox, run_drill
 from sandbox.session import Sandbox
 from tests.sandbox.drill_support import NOTHING_LEAKED, drill_templates
 from tests.softhsm_support import require_softhsm
+from tests.speedups import quick_follow
 
 pytestmark = pytest.mark.slow
 
@@ -77,7 +78,7 @@ def test_status_lists_a_drill_cluster_left_running(
 def test_start_follows_the_drill_to_its_refusal(
     deployed: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    quick_follow(monkeypatch)
     # Given a config with no drills.subnets, When a drill is started and followed
     code = main(["drill", "start", "--config", str(drill_config()), "--follow", "--json"])
     captured = capsys.readouterr()

@@ -10,6 +10,7 @@ import pytest
 from hsmdr.cli import main
 from sandbox.session import Sandbox
 from tests.conftest import SANDBOX_CONFIG, Synthesized
+from tests.speedups import quick_follow
 
 CLUSTER = "cluster-sandboxprimary"
 
@@ -57,7 +58,7 @@ def test_cluster_health_exits_one_on_a_degraded_hsm(
 def test_hsm_replace_starts_and_follows_the_deployed_state_machine(
     capsys: pytest.CaptureFixture[str], deployed: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    quick_follow(monkeypatch)
     deployed.apply_faults(["hsm-failure"])
     [failed] = [h["HsmId"] for h in deployed.world.hsms(CLUSTER) if h["State"] == "DEGRADED"]
     code = main(
@@ -79,7 +80,7 @@ def test_hsm_replace_starts_and_follows_the_deployed_state_machine(
 def test_hsm_replace_of_an_active_hsm_fails_with_the_refusal(
     capsys: pytest.CaptureFixture[str], deployed: Sandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    quick_follow(monkeypatch)
     active = deployed.world.hsms(CLUSTER)[0]["HsmId"]
     code = main(
         ["hsm", "replace", "--config", str(SANDBOX_CONFIG), "--cluster", CLUSTER,

@@ -14,6 +14,7 @@ from sandbox.restore_scenarios import subnets
 from sandbox.session import Sandbox
 from tests.conftest import REPO_ROOT, SANDBOX_CONFIG, Synthesized
 from tests.sandbox.restore_support import SOURCE, disaster
+from tests.speedups import quick_follow
 
 SCRIPT = REPO_ROOT / "scripts" / "backup" / "restore_cluster.sh"
 
@@ -26,7 +27,7 @@ def reuse_synthesis(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -
 @pytest.fixture
 def lost(synthesized: Synthesized, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
     """The stacks deployed where boto3's credential chain reaches them; the cluster lost."""
-    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    quick_follow(monkeypatch)
     sandbox = disaster(synthesized)
     yield sandbox
     sandbox.__exit__(None, None, None)

@@ -15,6 +15,7 @@ from sandbox.session import Sandbox
 from sandbox.vault_scenarios import RECOVERY_ACCOUNT, REFRESH_WORKFLOW, share, vault_config
 from stacks.names import vault_stack_name
 from tests.conftest import SANDBOX_CONFIG
+from tests.speedups import quick_follow
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +39,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, 
 def test_the_vault_drill_is_started_and_read_with_recovery_account_credentials(
     refreshed: Sandbox, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    quick_follow(monkeypatch)
     with in_account(RECOVERY_ACCOUNT):
         code, started = run(capsys, "drill", "start", "--vault", "--poll-seconds", "1", "--follow")
         assert code == 0, started

@@ -27,6 +27,7 @@ from stacks.constructs.shared.operator_policy import UNSCOPED_ACTIONS
 from stacks.names import dr_drill_report_parameter
 from tests.conftest import Synthesized
 from tests.sandbox.restore_support import key_templates
+from tests.speedups import quick_follow
 
 DEPLOYMENT = ["--deployment", "hsmdr-sandbox"]
 # The commands an on-call engineer runs against the deployment (docs/cli.md).
@@ -125,7 +126,7 @@ def test_the_operator_policy_allows_what_the_commands_call_and_no_other_action(
     tmp_path: Path,
 ) -> None:
     sandbox, role = operator
-    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    quick_follow(monkeypatch)
     called = record_actions(monkeypatch, role)
     codes = {}
     with enforcement.acting_as(Principal.role(role)):
@@ -215,7 +216,7 @@ def test_in_a_dr_region_the_role_reads_the_restore_report_and_tests_the_alert_ro
     # Given the main and the DR-region stack deployed, and the on-call role; the DR
     # stack's bucket and keys are named there, so the policy reaches them by prefix, by
     # this deployment's tag and through the service that uses them
-    monkeypatch.setattr("hsmdr.workflows.time.sleep", lambda _s: None, raising=False)
+    quick_follow(monkeypatch)
     with Sandbox(profile="test", templates=synthesized.templates) as sandbox:
         sandbox.seed_protected_clusters()
         role = on_call_role()
