@@ -156,11 +156,20 @@ class Deployment:
         return self._invoke_arn(function.function_arn, json.dumps({} if event is None else event))
 
     def run_state_machine(
-        self, name: str, input: Any = None, *, timeout: float = 30.0
+        self,
+        name: str,
+        input: Any = None,
+        *,
+        timeout: float = 30.0,
+        stop_when: Callable[[], bool] | None = None,
     ) -> ExecutionResult:
-        """Start an execution and wait until it leaves RUNNING."""
+        """Start an execution and wait until it leaves RUNNING (await_execution)."""
         payload = input if isinstance(input, str) else json.dumps({} if input is None else input)
-        return self._run_execution(self.state_machine_arn(name), payload, timeout)
+        return self.await_execution(
+            self._start_execution(self.state_machine_arn(name), payload),
+            timeout,
+            stop_when=stop_when,
+        )
 
     def fire_schedule(self, name: str, *, timeout: float = 30.0) -> FireResult:
         """Do once what EventBridge Scheduler does when the schedule is due.
@@ -250,11 +259,6 @@ class Deployment:
             function_error=response.get("FunctionError"),
         )
 
-    def _run_execution(
-        self, state_machine_arn: str, payload: str, timeout: float
-    ) -> ExecutionResult:
-        return self.await_execution(self._start_execution(state_machine_arn, payload), timeout)
-
     def _start_execution(self, state_machine_arn: str, payload: str) -> str:
         sfn = self._context.client("stepfunctions")
         return str(
@@ -289,13 +293,24 @@ class Deployment:
         if announce:
             self.put_event(status_change_event(execution_arn, "ABORTED"))
 
-    def await_execution(self, execution_arn: str, timeout: float = 120.0) -> ExecutionResult:
+    def await_execution(
+        self,
+        execution_arn: str,
+        timeout: float = 120.0,
+        *,
+        stop_when: Callable[[], bool] | None = None,
+    ) -> ExecutionResult:
         """Wait until an execution (started by anyone) leaves RUNNING; stop it and raise
-        TimeoutError if it has not after `timeout` seconds."""
+        TimeoutError if it has not after `timeout` seconds, or as soon as `stop_when()`
+        holds while it runs (a run that would outlast any wait, stopped at a point the
+        caller can name instead of after a length of wall time)."""
         sfn = self._context.client("stepfunctions")
         deadline = time.monotonic() + timeout
         described = sfn.describe_execution(executionArn=execution_arn)
         while described["status"] == "RUNNING":
+            if stop_when is not None and stop_when():
+                self.stop_execution(execution_arn, error="Sandbox.Timeout")
+                raise TimeoutError(f"{execution_arn} stopped where the caller asked")
             if time.monotonic() > deadline:
                 self.stop_execution(execution_arn, error="Sandbox.Timeout")
                 raise TimeoutError(f"{execution_arn} still RUNNING after {timeout}s")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,9 +120,15 @@ def subnets(sandbox: Sandbox, region: str) -> list[str]:
 
 
 def run_drill(
-    sandbox: Sandbox, execution_input: dict[str, Any] | None = None, *, timeout: float = 180
+    sandbox: Sandbox,
+    execution_input: dict[str, Any] | None = None,
+    *,
+    timeout: float = 180,
+    stop_when: Callable[[], bool] | None = None,
 ) -> dict[str, Any]:
-    """Run the drill state machine and report it with what exists afterwards."""
+    """Run the drill state machine and report it with what exists afterwards. The
+    sandbox stops the drill, and the teardown-only run the stack then starts, after
+    `timeout` seconds each, or as soon as `stop_when()` holds while it runs."""
     execution_input = dict(execution_input or {})
     region = drill_region(sandbox, execution_input)
     execution_input.setdefault("subnet_ids", subnets(sandbox, region))
@@ -139,6 +145,7 @@ def run_drill(
             dr_drill_state_machine_name(sandbox.config.deployment_name),
             execution_input,
             timeout=timeout,
+            stop_when=stop_when,
         )
     except TimeoutError as stopped:
         # The sandbox aborted it (a teardown that keeps failing retries until its
@@ -146,7 +153,7 @@ def run_drill(
         # report the execution as it ended, with what is left and the page it sent.
         arn = str(stopped).split(" ", 1)[0]
         execution = sandbox.deployment.await_execution(arn, timeout=30)
-    teardown_run_ = teardown_run(sandbox, execution.execution_arn, timeout)
+    teardown_run_ = teardown_run(sandbox, execution.execution_arn, timeout, stop_when=stop_when)
     wall = round(time.monotonic() - started, 3)
     report = drill_report(sandbox, execution.execution_arn)
     measured = (report or {}).get("measurements") or {}
@@ -197,7 +204,13 @@ def _hsm_ids(cluster: dict[str, Any]) -> set[str]:
     return {h["HsmId"] for h in cluster["Hsms"] if h["State"] != "DELETED"}
 
 
-def teardown_run(sandbox: Sandbox, stopped: str, timeout: float) -> dict[str, Any] | None:
+def teardown_run(
+    sandbox: Sandbox,
+    stopped: str,
+    timeout: float,
+    *,
+    stop_when: Callable[[], bool] | None = None,
+) -> dict[str, Any] | None:
     """The teardown-only run the stack's stopped rule started for a stopped drill, run to
     its end (aborted, as the drill was, if it does not end in time): None if none was
     started."""
@@ -211,7 +224,7 @@ def teardown_run(sandbox: Sandbox, stopped: str, timeout: float) -> dict[str, An
     except sfn.exceptions.ExecutionDoesNotExist:
         return None
     try:
-        execution = sandbox.deployment.await_execution(arn, timeout=timeout)
+        execution = sandbox.deployment.await_execution(arn, timeout=timeout, stop_when=stop_when)
     except TimeoutError:
         execution = sandbox.deployment.await_execution(arn, timeout=30)
     return {

@@ -8,7 +8,7 @@ cluster is exactly as it was, and a report says what happened.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
@@ -249,16 +249,33 @@ def test_a_teardown_that_crashes_again_and_again_is_retried_until_it_finishes(
     assert report["teardown"]["left"] == []
 
 
-# Its teardown's retries must outlast the 60 s run: their intervals at full length.
-@pytest.mark.full_polls
+def crashed_twice_more(sandbox: Sandbox, fault: str) -> Callable[[], bool]:
+    """True once `fault` has fired twice more since it was last true (or since the
+    start): each run is stopped while it is retrying, after two more crashes."""
+    target = [2]
+
+    def fired() -> bool:
+        count = int(sandbox.faults_fired()["faults_fired"].get(fault, 0))
+        if count < target[0]:
+            return False
+        target[0] = count + 2
+        return True
+
+    return fired
+
+
 def test_a_teardown_broken_for_good_keeps_retrying_and_a_stop_still_pages(
     sandbox: Sandbox,
 ) -> None:
-    # Given the function's teardown crashes every time: it is retried until its deadline,
-    # longer than this run, which the sandbox then aborts
-    sandbox.apply_faults([f"lambda-crash:{DR_DRILL}@teardown"])
-    report = run_drill(sandbox, timeout=60)
+    # Given the function's teardown crashes every time: it is retried until its deadline
+    # (minutes of retries), so the sandbox aborts the drill while it retries, after two
+    # crashes, as it would abort any run that outlasts it
+    fault = f"lambda-crash:{DR_DRILL}@teardown"
+    sandbox.apply_faults([fault])
+    report = run_drill(sandbox, stop_when=crashed_twice_more(sandbox, fault))
     assert report["execution_status"] == "ABORTED"
+    assert "Teardown" in [s["state"] for s in report["timeline"]]  # stopped while retrying
+    assert sandbox.faults_fired()["faults_fired"][fault] >= 4  # the drill's, then its run's
     # Then the stopped rule pages with the drill cluster that is left, and no message
     # carries a stack trace
     [left] = report["leaked_resources"]["clusters"]

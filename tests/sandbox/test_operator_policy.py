@@ -42,7 +42,8 @@ COMMANDS = [
     ["alerts", "check", *DEPLOYMENT, "--send-test"],
 ]
 CLUSTER = "cluster-sandboxprimary"
-BACKUP_CREATE = ["backup", "create", *DEPLOYMENT, "--cluster", CLUSTER]
+# A 1 s poll: the config's 30 s would only make `hsmdr follow` wait longer.
+BACKUP_CREATE = ["backup", "create", *DEPLOYMENT, "--cluster", CLUSTER, "--poll-seconds", "1"]
 # Refused by the workflow (no such backup): it ends quickly, and still writes its report.
 RESTORE = ["restore", *DEPLOYMENT, "--backup-id", "backup-doesnotexistzz", "--follow"]
 REPLACE = ["hsm", "replace", *DEPLOYMENT, "--cluster", CLUSTER, "--poll-seconds", "1", "--follow"]
