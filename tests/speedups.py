@@ -13,8 +13,11 @@ changes what a sandbox deploys or how it behaves:
 - moto's default AMIs (thousands of EC2 images per region, which the stack never
   uses) are not loaded, as tests/emulator/conftest.py already does.
 
-`polls_end_at_the_next_change` is of another kind: it shortens the workflows' poll
-waits, so it is applied per test (tests/conftest.py) and a test can opt out.
+The rest are of another kind: they shorten waits, so they are applied per test
+(tests/conftest.py) and a test can opt out: `polls_end_at_the_next_change` (the
+workflows' poll waits and retry intervals), `demo_speed_compressed` (the CLI's demo
+speed on a faster clock, the demo's emulated durations unchanged), and `quick_follow`
+(the `--follow` loop's poll, for the tests that follow a run).
 """
 
 from __future__ import annotations
