@@ -12,8 +12,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     ValidationError,
@@ -21,19 +19,27 @@ from pydantic import (
     model_validator,
 )
 
-from lambdas.shared.protected import (
-    CLUSTER_ID_PATTERN,
-    REGION_PATTERN,
-    ZONE_PATTERN,
-    ProtectedCluster,
-)
+from lambdas.shared.protected import CLUSTER_ID_PATTERN, REGION_PATTERN, ZONE_PATTERN
 from lambdas.shared.settings import BackupSettings, VerificationSettings
-from stacks.config.aws_names import (
-    check_region,
-    check_time_zone,
-    kms_key_problem,
-    partition_of,
-    zone_problem,
+from stacks.config.aws_names import kms_key_problem, partition_of
+from stacks.config.backups import Backups, GoldenBackups
+from stacks.config.base import (
+    KMS_KEY_ARN_PATTERN,
+    ConfigError,
+    PositiveHours,
+    Region,
+    Strict,
+    SubnetId,
+)
+from stacks.config.clusters import ProtectedClusterConfig
+from stacks.config.drills import QUARTERLY_DRILL, Drills
+from stacks.config.escalation import (
+    EMAIL_PATTERN,
+    HTTPS_PATTERN,
+    PHONE_PATTERN,
+    Contact,
+    ContactName,
+    Escalation,
 )
 from stacks.config.history import (
     PollBudget,
@@ -44,14 +50,23 @@ from stacks.config.history import (
 )
 from stacks.config.schedules import (
     CRON_INTERVAL_MINUTES,
-    check_schedule,
+    Schedule,
+    Schedules,
     schedule_interval_minutes,
 )
 
 __all__ = [
+    "CLUSTER_ID_PATTERN",
     "CRON_INTERVAL_MINUTES",
+    "EMAIL_PATTERN",
+    "HTTPS_PATTERN",
     "LOG_RETENTION_NAMES",
+    "PHONE_PATTERN",
+    "REGION_PATTERN",
+    "ZONE_PATTERN",
     "ConfigError",
+    "Contact",
+    "ContactName",
     "DeploymentConfig",
     "ProtectedClusterConfig",
     "RecoveryAccount",
@@ -61,410 +76,8 @@ __all__ = [
     "schedule_interval_minutes",
 ]
 
-EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
-PHONE_PATTERN = r"^\+[1-9]\d{6,14}$"  # E.164, as SNS SMS wants it
-# A region's name is checked against botocore's partition data after its shape.
-Region = Annotated[str, Field(pattern=REGION_PATTERN), AfterValidator(check_region)]
-# A schedule expression as EventBridge Scheduler reads it (stacks/config/schedules.py).
-Schedule = Annotated[str, AfterValidator(check_schedule)]
-KMS_KEY_ARN_PATTERN = r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$"
-PositiveHours = Annotated[float, Field(gt=0, le=24 * 366)]
 
-
-class ConfigError(Exception):
-    """The config file is unreadable or has invalid values; lines say which and why."""
-
-    def __init__(self, path: str, problems: list[str]) -> None:
-        self.path = path
-        self.problems = problems
-        super().__init__("\n".join(f"{path}: {p}" for p in problems))
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class ProtectedClusterConfig(_Strict):
-    id: str = Field(pattern=CLUSTER_ID_PATTERN, description="the CloudHSM cluster's id")
-    name: str = Field(default="", max_length=64, description="a label for people, used in alerts")
-    region: Region = Field(
-        description="the cluster's region", json_schema_extra={"shown_default": "`region`"}
-    )
-    hsms_per_az: dict[
-        Annotated[str, Field(pattern=ZONE_PATTERN)], Annotated[int, Field(ge=1, le=28)]
-    ] = Field(
-        min_length=1,
-        description="desired ACTIVE HSMs in each Availability Zone, e.g. "
-        "`{us-east-1a: 1, us-east-1b: 1}`: the health check and the replacement keep to it",
-    )
-    hsm_type: Literal["hsm1.medium", "hsm2m.medium"] | None = Field(
-        default=None,
-        description="the expected HsmType: another is a `CLUSTER_DRIFT` finding",
-    )
-    mode: Literal["FIPS", "NON_FIPS"] | None = Field(
-        default=None, description="the expected Mode: another is a `CLUSTER_DRIFT` finding"
-    )
-    rpo_hours: PositiveHours | None = Field(
-        default=None,
-        description="this cluster's RPO, if tighter or looser than the deployment's",
-        json_schema_extra={"shown_default": "`rpo_hours`"},
-    )
-    retention_days: int | None = Field(
-        default=None,
-        ge=7,
-        le=379,
-        description="desired BackupRetentionPolicy in days: drift is a `RETENTION_DRIFT` "
-        "finding, or corrected with `backups.enforce_retention`",
-    )
-    dr_posture: dict[Region, Literal["cold", "pilot-light", "warm-standby"]] = Field(
-        default={},
-        description="per DR region, `cold` (restore from the newest copy), `pilot-light` "
-        "(the DR stack keeps a standby cluster restored from the newest READY copy, with no "
-        "HSM and so no HSM charge, though it counts against `quotas.clusters_per_region`; a "
-        "restore within the RPO adopts it and only creates HSMs) or `warm-standby` (the "
-        "same standby with one ACTIVE HSM, about `drills.hsm_hour_usd` x 730 per month, "
-        "1,350 USD at 1.85 USD per HSM-hour, and one of `quotas.hsms_per_region`; a restore "
-        "only re-points clients and adds HSMs for HA). See docs/runbooks/standby.md and "
-        "docs/costs.md; both need `restore.subnets` for the region",
-        json_schema_extra={"shown_default": "`cold` in every DR region"},
-    )
-
-    @model_validator(mode="after")
-    def _zones_in_region(self) -> ProtectedClusterConfig:
-        problems = [zone_problem(zone, self.region) for zone in self.hsms_per_az]
-        found = [f"hsms_per_az: {p}" for p in problems if p]
-        if found:
-            raise ValueError("\n".join(found))
-        return self
-
-    def runtime(self) -> ProtectedCluster:
-        return ProtectedCluster(**self.model_dump())
-
-
-class Schedules(_Strict):
-    """When the scheduled jobs run (EventBridge Scheduler expressions)."""
-
-    verify_backups: Schedule = Field(
-        default="rate(1 hour)",
-        description="the backup verification; the DR regions' copy monitors use it too",
-    )
-    copy_backups: Schedule = Field(
-        default="rate(1 day)",
-        description="the copy job; its interval is part of the `COPY_MISSING` slack (a "
-        "`cron(...)` counts as one day)",
-    )
-    health_check: Schedule = Field(
-        default="rate(5 minutes)",
-        description="the HSM health check; also the period of the capacity alarm",
-    )
-    timezone: Annotated[str, AfterValidator(check_time_zone)] = Field(
-        default="UTC", description="IANA time zone of the `cron(...)` expressions"
-    )
-
-
-HTTPS_PATTERN = r"^https://[^\s/]+\S*$"
-ContactName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-SEVERITIES = ("page", "notify")  # page wakes someone; notify is read in working hours
-
-
-class Contact(_Strict):
-    """Someone (or a paging service) to reach, by any of email, SMS and an https webhook."""
-
-    name: ContactName = Field(description="the name the severities use")
-    email: str | None = Field(
-        default=None, pattern=EMAIL_PATTERN, description="its owner confirms the subscription"
-    )
-    sms: str | None = Field(
-        default=None, pattern=PHONE_PATTERN, description="a phone number, E.164 (`+15555550100`)"
-    )
-    https: str | None = Field(
-        default=None, pattern=HTTPS_PATTERN, description="a paging service's SNS webhook URL"
-    )
-
-    @model_validator(mode="after")
-    def _reachable(self) -> Contact:
-        if not (self.email or self.sms or self.https):
-            raise ValueError(f"contact {self.name!r} has no endpoint: give it email, sms or https")
-        return self
-
-    def endpoints(self) -> list[tuple[str, str]]:
-        """(kind, endpoint) for each endpoint the contact has: email, sms, https."""
-        found = [("email", self.email), ("sms", self.sms), ("https", self.https)]
-        return [(kind, value) for kind, value in found if value]
-
-
-class PageRoute(_Strict):
-    """Who is woken first, and who next if the condition lasts `escalate_after_minutes`."""
-
-    contacts: list[ContactName] = Field(
-        min_length=1,
-        description="contact names woken first by page alarms and the workflows' messages",
-    )
-    escalate_after_minutes: int = Field(
-        ge=1,
-        le=12 * 60,
-        description="a page alarm still in ALARM this much later (rounded up to whole alarm "
-        "periods) also reaches `escalate_to`",
-    )
-    escalate_to: list[ContactName] = Field(
-        min_length=1, description="contact names a lasting page alarm reaches"
-    )
-
-
-class NotifyRoute(_Strict):
-    """Who reads working-hours alerts; they do not escalate."""
-
-    contacts: list[ContactName] = Field(
-        min_length=1,
-        description="contact names that read working-hours alerts (function errors, a slow "
-        "drill); notify never escalates",
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _no_escalation(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            stray = sorted(k for k in data if k.startswith("escalate"))
-            if stray:
-                raise ValueError(f"{', '.join(stray)}: only page escalates")
-        return data
-
-
-class Severities(_Strict):
-    """Exactly two: page wakes someone, notify is read in working hours."""
-
-    page: PageRoute = Field(description="who page alerts wake, and who next")
-    notify: NotifyRoute = Field(description="who reads notify alerts")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known(cls, data: Any) -> Any:
-        if isinstance(data, dict):
-            unknown = sorted(str(k) for k in data if k not in SEVERITIES)
-            if unknown:
-                raise ValueError(
-                    f"unknown severity {', '.join(map(repr, unknown))}: severities are "
-                    "exactly page and notify"
-                )
-        return data
-
-
-class Escalation(_Strict):
-    """The escalation matrix: contacts, and per severity who is reached (and, for page,
-    after how long it escalates and to whom)."""
-
-    contacts: list[Contact] = Field(
-        min_length=1,
-        description="everyone who may be reached: a `name` and at least one of `email`, "
-        "`sms`, `https`",
-    )
-    severities: Severities = Field(description="who each severity reaches")
-    repeat_after_minutes: int = Field(
-        default=240,
-        ge=15,
-        le=7 * 24 * 60,
-        description="a scheduled check (verification, health, DR copy monitor) that still "
-        "finds the same problems sends its message again only after this long; a change in "
-        "the problems is sent at once",
-    )
-
-    def contact(self, name: str) -> Contact:
-        return next(c for c in self.contacts if c.name == name)
-
-    def audiences(self) -> dict[str, list[Contact]]:
-        """Who each alert topic reaches: page and notify first line, and escalation."""
-        routes = self.severities
-        named = {
-            "page": routes.page.contacts,
-            "notify": routes.notify.contacts,
-            "escalation": routes.page.escalate_to,
-        }
-        return {audience: [self.contact(n) for n in names] for audience, names in named.items()}
-
-    def problems(self) -> list[str]:
-        """Names that do not resolve: `escalation.severities.page.contacts.0: ...`."""
-        names = [c.name for c in self.contacts]
-        twice = sorted({n for n in names if names.count(n) > 1})
-        if twice:
-            return [f"escalation.contacts: duplicate contact names {twice}"]
-        known = ", ".join(names)
-        routes = self.severities
-        references = {
-            "page.contacts": routes.page.contacts,
-            "page.escalate_to": routes.page.escalate_to,
-            "notify.contacts": routes.notify.contacts,
-        }
-        return [
-            f"escalation.severities.{field}.{index}: unknown contact {name!r} (contacts: {known})"
-            for field, listed in references.items()
-            for index, name in enumerate(listed)
-            if name not in names
-        ]
-
-
-QUARTERLY_DRILL = "cron(0 9 1 1,4,7,10 ? *)"
-
-
-class Drills(_Strict):
-    """DR drills: how often one must succeed, and the recovery time it must meet."""
-
-    period_days: int = Field(
-        default=92, ge=1, le=366, description="no successful DR drill for this long pages"
-    )
-    rto_minutes: int = Field(
-        default=60,
-        ge=1,
-        le=7 * 24 * 60,
-        description="a drill slower than this recovery time objective notifies",
-    )
-    # The drill workflow (stacks/constructs/drill/dr_drill.py, docs/runbooks/dr-drill.md).
-    schedule: Schedule | None = Field(
-        default=QUARTERLY_DRILL,
-        description="when the drill runs (in `schedules.timezone`); `null`: only by hand",
-    )
-    cluster: Annotated[str, Field(pattern=CLUSTER_ID_PATTERN)] | None = Field(
-        default=None,  # None: the first
-        description="the protected cluster drilled",
-        json_schema_extra={"shown_default": "the first protected cluster"},
-    )
-    # Unset: dr-copy when the config has dr_regions, else primary (set by DeploymentConfig).
-    source: Literal["dr-copy", "primary"] = Field(
-        default="dr-copy",
-        description="`dr-copy`: the newest READY copy in a DR region; `primary`: the "
-        "cluster's newest backup in its own region",
-        json_schema_extra={"shown_default": "`dr-copy` with `dr_regions`, else `primary`"},
-    )
-    subnets: dict[Region, list[Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]]] = Field(
-        default={},
-        description="isolated drill subnets per region, `{region: [subnet ids]}`, one "
-        "per AZ, in every region a drill restores into",
-    )
-    verifier_cidrs: list[Annotated[str, Field(pattern=r"^\d{1,3}(\.\d{1,3}){3}/\d{1,2}$")]] = Field(
-        default=[],
-        description="the key verifier subnets' CIDRs, routed to DR-region drill subnets "
-        "(security groups cannot reference each other across regions)",
-    )
-    poll_seconds: int = Field(
-        default=30, ge=1, le=3600, description="the drill's wait between status checks"
-    )
-    cluster_timeout_minutes: int = Field(
-        default=60, ge=1, le=24 * 60, description="the drill cluster must be ACTIVE within this"
-    )
-    hsm_timeout_minutes: int = Field(
-        default=45, ge=1, le=24 * 60, description="the drill HSM must be ACTIVE within this"
-    )
-    max_hsm_attempts: int = Field(
-        default=3, ge=1, le=10, description="DEGRADED HSMs in one zone before the drill fails"
-    )
-    teardown_timeout_minutes: int = Field(
-        default=90,
-        ge=5,
-        le=24 * 60,
-        description="teardown's deadline, well inside the state machine's timeout",
-    )
-    backup_wait_minutes: float = Field(
-        default=30,
-        ge=0,
-        le=24 * 60,
-        description="how long teardown waits for the drill cluster's own backup before "
-        "leaving it with a warning",
-    )
-    delete_drill_backups: bool = Field(
-        default=False,  # only the copy job deletes backups by default
-        description="also delete the backup CloudHSM makes of the drill cluster; off, the "
-        "report names it and only the copy job deletes backups",
-    )
-    # Unset: true when key_verification is configured (set by DeploymentConfig).
-    require_key_verification: bool = Field(
-        default=True,
-        description="a drill without a key check fails (`KEY_VERIFICATION_NOT_CONFIGURED`); "
-        "true without `key_verification` is refused",
-        json_schema_extra={"shown_default": "true with `key_verification`, else false"},
-    )
-    hsm_hour_usd: float = Field(
-        default=1.85,
-        ge=0,
-        le=1000,
-        description="the price of one HSM-hour, for the drill report's cost estimate "
-        "(UNCONFIRMED list price: it varies by region and HSM type)",
-    )
-
-
-class OnDemandBackups(_Strict):
-    """Forcing a backup (`hsmdr backup create`): CloudHSM has no backup API."""
-
-    default_strategy: Literal["add-temporary-hsm", "cycle-hsm"] = Field(
-        default="add-temporary-hsm",
-        description="add a temporary HSM, or cycle one when the HSM quota has no headroom",
-    )
-    poll_seconds: int = Field(
-        default=30, ge=1, le=3600, description="the workflow's wait between status checks"
-    )
-    hsm_timeout_minutes: int = Field(
-        default=45,
-        ge=1,
-        le=24 * 60,
-        description="an HSM creation or deletion that takes longer fails",
-    )
-    backup_timeout_minutes: int = Field(
-        default=60, ge=1, le=24 * 60, description="the new backup must be READY within this"
-    )
-
-
-class CopyRetention(_Strict):
-    """Copies have no retention policy of their own: this rule prunes them."""
-
-    keep_newest: int = Field(
-        default=7,
-        ge=1,
-        le=1000,
-        description="per cluster and DR region, the newest N READY copies are kept",
-    )
-    keep_days: int = Field(
-        default=35, ge=0, le=3650, description="and so is every copy younger than this"
-    )
-    stuck_after_minutes: int = Field(
-        default=240,
-        ge=1,
-        le=7 * 24 * 60,
-        description="a copy CREATE_IN_PROGRESS longer than this is `COPY_STUCK` (AWS "
-        "documents no duration)",
-    )
-
-
-class GoldenBackups(_Strict):
-    """One backup per period kept NeverExpires, in the cluster's region and each DR region."""
-
-    enabled: bool = Field(default=False, description="mark golden backups")
-    period: Literal["weekly", "monthly", "quarterly"] = Field(
-        default="monthly",
-        description="the oldest READY backup of each period (CreateTimestamp, UTC) is golden",
-    )
-    keep: int = Field(
-        default=12,
-        ge=1,
-        le=1000,
-        description="golden backups of the newest N periods are kept; older ones are unmarked",
-    )
-
-
-class Backups(_Strict):
-    """On-demand backups, the copies in the DR regions, golden backups, retention."""
-
-    on_demand: OnDemandBackups = Field(default=OnDemandBackups(), description="forcing a backup")
-    copies: CopyRetention = Field(
-        default=CopyRetention(), description="pruning the copies in the DR regions"
-    )
-    golden: GoldenBackups = Field(default=GoldenBackups(), description="golden backups")
-    enforce_retention: bool = Field(
-        default=False, description="correct BackupRetentionPolicy drift with ModifyCluster"
-    )
-
-
-SubnetId = Annotated[str, Field(pattern=r"^subnet-[0-9a-f]{8,17}$")]
-
-
-class Restore(_Strict):
+class Restore(Strict):
     """Full cluster restore: where a restored cluster goes and how long steps may take."""
 
     subnets: dict[Region, list[SubnetId]] = Field(
@@ -505,7 +118,7 @@ class Restore(_Strict):
     )
 
 
-class HsmReplacement(_Strict):
+class HsmReplacement(Strict):
     """Single-HSM failure: the health check and the replacement workflow."""
 
     auto_replace: bool = Field(
@@ -525,7 +138,7 @@ class HsmReplacement(_Strict):
     )
 
 
-class Quotas(_Strict):
+class Quotas(Strict):
     """The account's CloudHSM quotas per region (AWS defaults; both are adjustable)."""
 
     clusters_per_region: int = Field(default=4, ge=1, description="clusters per region")
@@ -541,7 +154,7 @@ LOG_RETENTION_NAMES = {
 }  # fmt: skip
 
 
-class RegionalVerifier(_Strict):
+class RegionalVerifier(Strict):
     """A verify-keys function in a DR region's VPC (`key_verification.regions`): it checks
     the clusters restored there and the warm standbys kept there."""
 
@@ -573,7 +186,7 @@ class RegionalVerifier(_Strict):
         return value
 
 
-class KeyVerification(_Strict):
+class KeyVerification(Strict):
     """Key-level checks over PKCS#11 (container-image functions in the clusters' VPC)."""
 
     vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$", description="the clusters' VPC")
@@ -631,7 +244,7 @@ class KeyVerification(_Strict):
         return value
 
 
-class LambdaOptions(_Strict):
+class LambdaOptions(Strict):
     """Every Python function's settings (`lambda` in the file)."""
 
     powertools_layer_version: int = Field(
@@ -653,7 +266,7 @@ class LambdaOptions(_Strict):
         return value
 
 
-class VaultRetention(_Strict):
+class VaultRetention(Strict):
     """Which vault backups are kept: the copies' rule and golden backups, in the vault."""
 
     keep_newest: int = Field(
@@ -673,7 +286,7 @@ class VaultRetention(_Strict):
     )
 
 
-class VaultKeyVerification(_Strict):
+class VaultKeyVerification(Strict):
     """Key verification in the recovery account (`recovery_account.key_verification`):
     the vault's own verifier, manifests and copy of the crypto user's secret; nothing of
     it is read from production."""
@@ -724,7 +337,7 @@ class VaultKeyVerification(_Strict):
         return value
 
 
-class RecoveryAccount(_Strict):
+class RecoveryAccount(Strict):
     """The recovery-account vault (docs/runbooks/vault.md): production shares its newest
     backups with this account, which restores each into a vault cluster of its own so
     that it holds a backup production cannot delete."""
@@ -801,7 +414,7 @@ class RecoveryAccount(_Strict):
         return value
 
 
-class DeploymentConfig(_Strict):
+class DeploymentConfig(Strict):
     deployment_name: str = Field(
         pattern=r"^[A-Za-z][A-Za-z0-9-]{0,39}$",
         description="the stack name and the prefix of every resource name",
