@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from lambdas.shared.settings import BackupSettings, VerificationSettings
-from stacks.config.aws_names import kms_key_problem, partition_of
+from stacks.config import checks
 from stacks.config.backups import Backups
 from stacks.config.base import PositiveHours, Region, Strict
 from stacks.config.clusters import ProtectedClusterConfig
@@ -148,70 +148,10 @@ class DeploymentConfig(Strict):
 
     @model_validator(mode="after")
     def _consistent(self) -> DeploymentConfig:
-        ids = [c.id for c in self.protected_clusters]
-        duplicates = sorted({i for i in ids if ids.count(i) > 1})
-        problems = [f"protected_clusters: duplicate cluster ids {duplicates}"] if duplicates else []
-        problems += self._region_problems()
-        problems += self.escalation.problems()
-        if self.key_verification is not None:
-            problems += self._key_verification_problems(self.key_verification)
-        problems += self._drill_problems(ids)
-        problems += self._restore_problems()
-        problems += self._posture_problems()
-        problems += self._recovery_problems()
-        problems += [p for budget in self.poll_budgets() if (p := budget.problem())]
+        problems = checks.all_problems(self)
         if problems:
             raise ValueError("\n".join(problems))
         return self
-
-    def _region_problems(self) -> list[str]:
-        problems = []
-        if self.region in self.dr_regions:
-            problems.append(f"dr_regions: {self.region} is the deployment region itself")
-        home = partition_of(self.region)
-        for index, region in enumerate(self.dr_regions):
-            if partition_of(region) != home:
-                problems.append(
-                    f"dr_regions.{index}: {region} is in partition {partition_of(region)}, "
-                    f"{self.region} in {home}: CloudHSM copies backups within a partition only"
-                )
-        for index, cluster in enumerate(self.protected_clusters):
-            if partition_of(cluster.region) != home:
-                problems.append(
-                    f"protected_clusters.{index}.region: {cluster.region} is in partition "
-                    f"{partition_of(cluster.region)}, the deployment ({self.region}) in {home}"
-                )
-        return problems
-
-    def _key_verification_problems(self, keys: KeyVerification) -> list[str]:
-        # The verifier runs in the deployment region's VPC: it reaches clusters there only.
-        here = {c.id for c in self.protected_clusters if c.region == self.region}
-        strangers = sorted(set(keys.clusters) - here)
-        problems = []
-        if strangers:
-            problems.append(
-                f"key_verification.clusters: {strangers} are not protected clusters in "
-                f"{self.region}"
-            )
-        if not keys.clusters and not here:
-            problems.append(f"key_verification: no protected cluster is in {self.region}")
-        if keys.secret_kms_key_arn is not None:
-            problem = kms_key_problem(keys.secret_kms_key_arn, self.region)
-            if problem:
-                problems.append(f"key_verification.secret_kms_key_arn: {problem}")
-        for region, verifier in keys.regions.items():
-            field = f"key_verification.regions.{region}"
-            if region not in self.dr_regions:
-                problems.append(
-                    f"{field}: {region} is not one of dr_regions "
-                    f"({', '.join(self.dr_regions) or 'none'}): a regional verifier serves a "
-                    "DR stack (the deployment region's verifier is key_verification itself)"
-                )
-            elif verifier.secret_kms_key_arn is not None:
-                problem = kms_key_problem(verifier.secret_kms_key_arn, region)
-                if problem:
-                    problems.append(f"{field}.secret_kms_key_arn: {problem}")
-        return problems
 
     def regional_verifier(self, region: str) -> RegionalVerifier | None:
         """The verifier configured in DR region `region`, if any."""
@@ -226,171 +166,6 @@ class DeploymentConfig(Strict):
             return list(self.dr_regions)
         drilled = drills.cluster or self.protected_clusters[0].id
         return [c.region for c in self.protected_clusters if c.id == drilled][:1]
-
-    def _drill_problems(self, protected: list[str]) -> list[str]:
-        drills = self.drills
-        if drills.cluster is not None and drills.cluster not in protected:
-            return [f"drills.cluster: {drills.cluster} is not one of protected_clusters"]
-        problems = []
-        if drills.source == "dr-copy" and not self.dr_regions:
-            problems.append(
-                "drills.source: dr-copy restores a copy from a DR region and dr_regions is "
-                "empty: every drill would be refused; set drills.source: primary or add "
-                "dr_regions"
-            )
-        if drills.require_key_verification and self.key_verification is None:
-            problems.append(
-                "drills.require_key_verification: true, but key_verification is not "
-                "configured: every drill would fail at its key check and page; configure "
-                "key_verification, or set drills.require_key_verification: false to drill "
-                "without key checks"
-            )
-        regions = self.drill_regions()
-        # No subnets at all is left to the drill (it refuses and pages, naming the field);
-        # subnets for some drill regions only is a config that fails now and then.
-        if drills.subnets:
-            problems += [
-                f"drills.subnets: none for {region}, where a {drills.source} drill "
-                f"restores; add drills.subnets.{region} (one isolated subnet per AZ)"
-                for region in regions
-                if region not in drills.subnets
-            ]
-        elsewhere = [r for r in regions if r != self.region]
-        if (
-            self.key_verification is not None
-            and drills.require_key_verification
-            and elsewhere
-            and not drills.verifier_cidrs
-        ):
-            problems.append(
-                f"drills.verifier_cidrs: the key verifier runs in {self.region} and drills "
-                f"restore in {', '.join(elsewhere)}: security groups cannot reference each "
-                "other across regions, so every drill's key check would fail; set the "
-                "verifier subnets' CIDRs (routed to the drill VPC)"
-            )
-        return problems
-
-    def _restore_problems(self) -> list[str]:
-        restore = self.restore
-        # Backups exist only in protected clusters' regions and, as copies, in DR regions.
-        holding = {self.region, *self.dr_regions, *(c.region for c in self.protected_clusters)}
-        problems = [
-            f"restore.subnets.{region}: {region} is neither the deployment region, a DR "
-            "region nor a protected cluster's region: no backup is ever there to restore"
-            for region in restore.subnets
-            if region not in holding
-        ]
-        for region, subnets in restore.subnets.items():
-            twice = sorted({s for s in subnets if subnets.count(s) > 1})
-            if twice:
-                problems.append(f"restore.subnets.{region}: lists {', '.join(twice)} twice")
-        if restore.trust_anchor_kms_key_arn is not None:
-            if restore.trust_anchor_parameter is None:
-                problems.append(
-                    "restore.trust_anchor_kms_key_arn: set without "
-                    "restore.trust_anchor_parameter, the parameter it decrypts"
-                )
-            problem = kms_key_problem(restore.trust_anchor_kms_key_arn, self.region)
-            if problem:
-                problems.append(f"restore.trust_anchor_kms_key_arn: {problem}")
-        return problems
-
-    def _posture_problems(self) -> list[str]:
-        problems = []
-        for index, cluster in enumerate(self.protected_clusters):
-            for region, posture in cluster.dr_posture.items():
-                field = f"protected_clusters.{index}.dr_posture.{region}"
-                if region not in self.dr_regions:
-                    problems.append(
-                        f"{field}: {region} is not one of dr_regions "
-                        f"({', '.join(self.dr_regions) or 'none'}): a posture is kept only "
-                        "in a DR region"
-                    )
-                elif posture != "cold" and region not in self.restore.subnets:
-                    problems.append(
-                        f"{field}: {posture} creates its standby cluster in "
-                        f"restore.subnets.{region}, which is not set (one subnet per AZ)"
-                    )
-        return problems
-
-    def _recovery_problems(self) -> list[str]:
-        vault = self.recovery_account
-        if vault is None:
-            return []
-        problems = []
-        if self.account is None:
-            problems.append(
-                "account: required with recovery_account, which must be another account"
-            )
-        elif vault.account == self.account:
-            problems.append(
-                f"recovery_account.account: {vault.account} is the deployment's own account; "
-                "the vault must be in another account"
-            )
-        region = vault.vault_region(self.region)
-        problems += self._vault_subnet_problems(vault, region)
-        home = partition_of(region)
-        if home != partition_of(self.region):
-            problems.append(
-                f"recovery_account.region: {region} is in partition {home}, the deployment "
-                f"({self.region}) in {partition_of(self.region)}"
-            )
-        for index, other in enumerate(vault.dr_regions):
-            if partition_of(other) != home:
-                problems.append(
-                    f"recovery_account.dr_regions.{index}: {other} is in partition "
-                    f"{partition_of(other)}, the vault ({region}) in {home}: CloudHSM copies "
-                    "backups within a partition only"
-                )
-        if vault.escalation is not None:
-            problems += [f"recovery_account.{p}" for p in vault.escalation.problems()]
-        keys = vault.key_verification
-        if keys is not None and keys.secret_kms_key_arn is not None:
-            problem = kms_key_problem(keys.secret_kms_key_arn, region)
-            if problem:
-                problems.append(f"recovery_account.key_verification.secret_kms_key_arn: {problem}")
-            elif keys.secret_kms_key_arn.split(":")[4] == self.account:
-                problems.append(
-                    "recovery_account.key_verification.secret_kms_key_arn: the key is in "
-                    f"the production account {self.account}: the vault trusts nothing of "
-                    "production's; use a key of the recovery account (or another account "
-                    "production cannot administer)"
-                )
-        return problems
-
-    def _vault_subnet_problems(self, vault: RecoveryAccount, region: str) -> list[str]:
-        """Where vault clusters are created: subnets of the vault region, which must hold
-        a backup (or copy) of every protected cluster."""
-        problems: list[str] = []
-        if region not in vault.subnets:
-            problems.append(
-                f"recovery_account.subnets: none for {region}, the vault region, where vault "
-                f"clusters are created; add recovery_account.subnets.{region} (one per AZ)"
-            )
-        problems += [
-            f"recovery_account.subnets.{other}: {other} is not the vault region ({region}): "
-            "vault clusters are created only there"
-            for other in vault.subnets
-            if other != region
-        ]
-        for where, subnets in vault.subnets.items():
-            twice = sorted({s for s in subnets if subnets.count(s) > 1})
-            if twice:
-                problems.append(f"recovery_account.subnets.{where}: lists {', '.join(twice)} twice")
-        if region in vault.dr_regions:
-            problems.append(f"recovery_account.dr_regions: {region} is the vault region itself")
-        # CreateCluster restores a backup of its own region only: the vault pulls a
-        # cluster's backup from its region, or the cluster's copy from a DR region.
-        for index, cluster in enumerate(self.protected_clusters):
-            if region not in (cluster.region, *self.dr_regions):
-                problems.append(
-                    f"recovery_account.region: {region} holds no backup of "
-                    f"protected_clusters.{index} ({cluster.id}, in {cluster.region}; "
-                    f"dr_regions: {', '.join(self.dr_regions) or 'none'}): a vault cluster "
-                    "is restored from a backup in its own region; choose one of those "
-                    "regions"
-                )
-        return problems
 
     def vault_config(self) -> DeploymentConfig:
         """The config the vault stack is built from: the vault's escalation in place of the
