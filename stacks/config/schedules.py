@@ -4,16 +4,22 @@ rate(value unit): a positive whole value; the unit singular for 1 and plural oth
 (`rate(1 hour)`, `rate(5 hours)`). cron(fields): the six AWS fields (minutes hours
 day-of-month month day-of-week year), one of day-of-month and day-of-week `?`, checked by
 aws-cron-expression-validator. at(...) schedules run once: every job here recurs.
+Schedules is the `schedules` section: when the scheduled jobs run.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Annotated
 
 from aws_cron_expression_validator.validator import (  # type: ignore[import-untyped]
     AWSCronExpressionError,
     AWSCronExpressionValidator,
 )
+from pydantic import AfterValidator, Field
+
+from stacks.config.aws_names import check_time_zone
+from stacks.config.base import Strict
 
 RATE_UNITS = ("minute", "hour", "day")
 _RATE = re.compile(r"rate\((?P<value>\S+) (?P<unit>[a-z]+)\)")
@@ -77,3 +83,28 @@ def schedule_interval_minutes(expression: str) -> int:
     if match is None:
         return CRON_INTERVAL_MINUTES
     return int(match["value"]) * UNIT_MINUTES[match["unit"].removesuffix("s")]
+
+
+# A schedule expression as EventBridge Scheduler reads it.
+Schedule = Annotated[str, AfterValidator(check_schedule)]
+
+
+class Schedules(Strict):
+    """When the scheduled jobs run (EventBridge Scheduler expressions)."""
+
+    verify_backups: Schedule = Field(
+        default="rate(1 hour)",
+        description="the backup verification; the DR regions' copy monitors use it too",
+    )
+    copy_backups: Schedule = Field(
+        default="rate(1 day)",
+        description="the copy job; its interval is part of the `COPY_MISSING` slack (a "
+        "`cron(...)` counts as one day)",
+    )
+    health_check: Schedule = Field(
+        default="rate(5 minutes)",
+        description="the HSM health check; also the period of the capacity alarm",
+    )
+    timezone: Annotated[str, AfterValidator(check_time_zone)] = Field(
+        default="UTC", description="IANA time zone of the `cron(...)` expressions"
+    )
