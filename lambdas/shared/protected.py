@@ -1,7 +1,7 @@
 """What the deployment protects: one entry per CloudHSM cluster.
 
 A plain dataclass: the deployment config validates these values with pydantic at
-synth time (stacks/config.py) and the stack writes them into the function's
+synth time (stacks/config/clusters.py) and the stack writes them into the function's
 environment, so the Lambda side only reads them back, without paying pydantic's
 import and model-building cost on every cold start.
 """
