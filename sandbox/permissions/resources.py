@@ -90,7 +90,10 @@ class ResourceFacts:
         from moto.s3.models import s3_backends
 
         name = arn.split(":::", 1)[-1].split("/", 1)[0]
-        return s3_backends[self.account]["aws"].buckets.get(name)
+        # Bucket names are global and an S3 ARN names no account: the bucket is its
+        # owner's, whichever account (the recovery account's vault stack's included).
+        partition, owner = s3_backends.bucket_accounts.get(name, ("aws", self.account))
+        return s3_backends[owner][partition].buckets.get(name)
 
     def _bucket_policy(self, arn: str, region: str) -> Policy | None:
         bucket = self._bucket(arn)
@@ -184,7 +187,9 @@ class ResourceFacts:
         encryption = getattr(bucket, "encryption", None) if bucket is not None else None
         if not encryption:
             return None
-        for rule in encryption.get("Rule", encryption.get("Rules", [])) or []:
+        rules = encryption.get("Rule", encryption.get("Rules", [])) or []
+        # S3 keeps the configuration as parsed from XML: one rule is a dict, not a list.
+        for rule in [rules] if isinstance(rules, dict) else rules:
             default = rule.get("ApplyServerSideEncryptionByDefault", {})
             if default.get("SSEAlgorithm") in ("aws:kms", "aws:kms:dsse"):
                 return default.get("KMSMasterKeyID") or "alias/aws/s3"

@@ -22,6 +22,19 @@ def s3_bucket(ctx: ProvisionContext, logical_id: str, props: Properties) -> Prov
         s3.create_bucket(Bucket=name)
     else:
         s3.create_bucket(Bucket=name, CreateBucketConfiguration={"LocationConstraint": region})
+    if "BucketEncryption" in props:  # what the enforcer reads for the KMS use of objects
+        s3.put_bucket_encryption(
+            Bucket=name,
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    {
+                        "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                        **pick(rule, "BucketKeyEnabled"),
+                    }
+                    for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                ]
+            },
+        )
     if "VersioningConfiguration" in props:
         s3.put_bucket_versioning(
             Bucket=name, VersioningConfiguration=props["VersioningConfiguration"]
