@@ -44,6 +44,11 @@ def vault_stack_name(deployment_name: str) -> str:
     return f"{deployment_name}-vault"
 
 
+def vault_operator_policy_name(deployment_name: str) -> str:
+    """The vault stack's managed policy for operators in the recovery account."""
+    return f"{deployment_name}-vault-operator"
+
+
 def vault_refresh_state_machine_name(deployment_name: str) -> str:
     return f"{deployment_name}-{VAULT_REFRESH}"
 

@@ -26,7 +26,10 @@ nobody in production can delete:
   stack's reports bucket and pages its topics; its watcher and alarms (overdue drill,
   RTO) page there too. Its key check is the vault's key verifier's when
   `recovery_account.key_verification` deploys one (`key_verifier`); without it the
-  report says the keys were not checked and which field turns the check on.
+  report says the keys were not checked and which field turns the check on;
+- `<deployment>-vault-operator`, the managed policy an operator's role attaches to follow
+  the runbook: read the vault's backups, start and follow its restore and drill, read
+  their reports (stacks/constructs/vault/operator_policy.py).
 
 It shares nothing with the production stacks (no cross-account reference): it deploys
 and runs whatever state production is in. Nothing is deployed in
@@ -47,6 +50,7 @@ from stacks.constructs.drill.dr_drill import DrDrill
 from stacks.constructs.keycheck.vault_verifier import VaultKeyVerifier, vault_key_verification
 from stacks.constructs.restore.restore_cluster import RestoreCluster
 from stacks.constructs.shared.reports_bucket import ReportsBucket
+from stacks.constructs.vault.operator_policy import VaultOperatorPolicy
 from stacks.constructs.vault.settings import (
     vault_drill_config,
     vault_region,
@@ -124,4 +128,8 @@ class VaultStack(Stack):
         )
         self.drill_monitoring = VaultDrillMonitoring(
             self, "DrillMonitoring", config=drill_config, alerting=self.alerting
+        )
+        # What an operator's role in the recovery account attaches (docs/runbooks/vault.md).
+        self.operator_policy = VaultOperatorPolicy(
+            self, "OperatorPolicy", config=config, reports=self.reports
         )

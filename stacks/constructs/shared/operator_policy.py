@@ -170,20 +170,28 @@ class OperatorPolicy(Construct):
             ":kms:": "the alert and report keys of the DR-region stacks (made there), only "
             "those tagged with this deployment and only as SNS or S3 uses them",
         }
-        for statement in statements:
-            for resource in statement.resources:
-                shown = rendered(self, resource)
-                if "*" in shown:
-                    reason = (
-                        why["*"]
-                        if shown == "*"
-                        else next(r for k, r in why.items() if k != "*" and k in shown)
-                    )
-                    acknowledge(
-                        self.policy,
-                        f"AwsSolutions::AwsSolutions-IAM5[Resource::{shown}]",
-                        f"Read-only or this deployment's own: {reason}.",
-                    )
+        acknowledge_wildcards(self.policy, statements, why)
+
+
+def acknowledge_wildcards(
+    policy: iam.ManagedPolicy, statements: Sequence[iam.PolicyStatement], why: dict[str, str]
+) -> None:
+    """Acknowledge each wildcard resource of `statements` (AwsSolutions-IAM5) with the
+    reason of the first key of `why` found in it ("*" for a bare "*")."""
+    for statement in statements:
+        for resource in statement.resources:
+            shown = rendered(policy, resource)
+            if "*" in shown:
+                reason = (
+                    why["*"]
+                    if shown == "*"
+                    else next(r for k, r in why.items() if k != "*" and k in shown)
+                )
+                acknowledge(
+                    policy,
+                    f"AwsSolutions::AwsSolutions-IAM5[Resource::{shown}]",
+                    f"Read-only or this deployment's own: {reason}.",
+                )
 
 
 def dr_region_statements(
