@@ -346,6 +346,20 @@ def _load_handler(handler_path: str) -> Handler:
     return handler  # type: ignore[no-any-return]
 
 
+def environ_copy_at_once(environ: Any) -> dict[str, str]:
+    """os.environ.copy() read in one step. The functions share this process, so their
+    variables are set and removed around each invocation, while other threads (Step
+    Functions tasks, botocore creating a client: its metadata fetcher copies the
+    environment) copy it. The standard copy lists the names, then reads each one: a
+    name removed in between raised KeyError in that other thread. A copy of the
+    underlying dict is one step."""
+    data = dict.copy(environ._data)
+    return {environ.decodekey(k): environ.decodevalue(v) for k, v in data.items()}
+
+
+os._Environ.copy = environ_copy_at_once  # type: ignore[assignment,method-assign]
+
+
 @contextmanager
 def _function_environment(function: DeployedFunction) -> Iterator[None]:
     """The function's variables plus the runtime's own, restored afterwards."""

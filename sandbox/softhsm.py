@@ -91,7 +91,7 @@ def init_token(config: Path, label: str, *, so_pin: str, user_pin: str) -> None:
             "--pin",
             user_pin,
         ],
-        env={**os.environ, "SOFTHSM2_CONF": str(config)},
+        env={**os.environ.copy(), "SOFTHSM2_CONF": str(config)},
         check=True,
         capture_output=True,
         text=True,
