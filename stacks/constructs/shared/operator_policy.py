@@ -110,20 +110,7 @@ class OperatorPolicy(Construct):
                 actions=["ssm:GetParameter"],
                 resources=[arn("ssm", r, f"parameter/hsmdr/{name}/*") for r in regions],
             ),
-            iam.PolicyStatement(
-                sid="ListReports",
-                actions=["s3:ListBucket"],
-                resources=[reports.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in REPORT_PREFIXES]}},
-            ),
-            iam.PolicyStatement(
-                sid="ReadReports",
-                actions=["s3:GetObject"],
-                resources=[reports.bucket.arn_for_objects(f"{p}*") for p in REPORT_PREFIXES],
-            ),
-            iam.PolicyStatement(
-                sid="DecryptReports", actions=["kms:Decrypt"], resources=[reports.key.key_arn]
-            ),
+            *read_reports(reports, REPORT_PREFIXES),
             iam.PolicyStatement(
                 sid="SeeWhoTheAlertsReach",
                 actions=["sns:ListSubscriptionsByTopic"],
@@ -171,6 +158,27 @@ class OperatorPolicy(Construct):
             "those tagged with this deployment and only as SNS or S3 uses them",
         }
         acknowledge_wildcards(self.policy, statements, why)
+
+
+def read_reports(reports: ReportsBucket, prefixes: Sequence[str]) -> list[iam.PolicyStatement]:
+    """List and read the stored reports under `prefixes` in the stack's reports bucket,
+    through its key (`hsmdr report`, `hsmdr drill report`)."""
+    return [
+        iam.PolicyStatement(
+            sid="ListReports",
+            actions=["s3:ListBucket"],
+            resources=[reports.bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in prefixes]}},
+        ),
+        iam.PolicyStatement(
+            sid="ReadReports",
+            actions=["s3:GetObject"],
+            resources=[reports.bucket.arn_for_objects(f"{p}*") for p in prefixes],
+        ),
+        iam.PolicyStatement(
+            sid="DecryptReports", actions=["kms:Decrypt"], resources=[reports.key.key_arn]
+        ),
+    ]
 
 
 def acknowledge_wildcards(

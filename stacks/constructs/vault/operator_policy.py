@@ -30,6 +30,7 @@ from stacks.constructs.shared.operator_policy import (
     MACHINE_ACTIONS,
     UNSCOPED_ACTIONS,
     acknowledge_wildcards,
+    read_reports,
 )
 from stacks.constructs.shared.reports_bucket import ReportsBucket
 from stacks.constructs.vault.settings import vault_region
@@ -78,20 +79,7 @@ class VaultOperatorPolicy(Construct):
                 actions=["ssm:GetParameter"],
                 resources=[arn("ssm", f"parameter/hsmdr/{name}/*")],
             ),
-            iam.PolicyStatement(
-                sid="ListReports",
-                actions=["s3:ListBucket"],
-                resources=[reports.bucket.bucket_arn],
-                conditions={"StringLike": {"s3:prefix": [f"{p}*" for p in REPORT_PREFIXES]}},
-            ),
-            iam.PolicyStatement(
-                sid="ReadReports",
-                actions=["s3:GetObject"],
-                resources=[reports.bucket.arn_for_objects(f"{p}*") for p in REPORT_PREFIXES],
-            ),
-            iam.PolicyStatement(
-                sid="DecryptReports", actions=["kms:Decrypt"], resources=[reports.key.key_arn]
-            ),
+            *read_reports(reports, REPORT_PREFIXES),
         ]
         self.policy = iam.ManagedPolicy(
             self,
