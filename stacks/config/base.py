@@ -28,3 +28,10 @@ class ConfigError(Exception):
 
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def each_subnet_once(value: list[str]) -> list[str]:
+    """A subnet list's validator: a subnet named twice is a mistake, not a second AZ."""
+    if len(set(value)) != len(value):
+        raise ValueError("lists a subnet twice")
+    return value

@@ -8,7 +8,7 @@ from typing import Annotated
 from pydantic import Field, field_validator
 
 from lambdas.shared.protected import CLUSTER_ID_PATTERN
-from stacks.config.base import KMS_KEY_ARN_PATTERN, Region, Strict
+from stacks.config.base import KMS_KEY_ARN_PATTERN, Region, Strict, each_subnet_once
 from stacks.config.schedules import Schedule
 
 
@@ -39,9 +39,7 @@ class RegionalVerifier(Strict):
     @field_validator("subnet_ids")
     @classmethod
     def _distinct_subnets(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("lists a subnet twice")
-        return value
+        return each_subnet_once(value)
 
 
 class KeyVerification(Strict):
@@ -97,6 +95,4 @@ class KeyVerification(Strict):
     @field_validator("subnet_ids")
     @classmethod
     def _distinct_subnets(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("lists a subnet twice")
-        return value
+        return each_subnet_once(value)

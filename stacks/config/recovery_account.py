@@ -8,7 +8,14 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from stacks.config.backups import GoldenBackups
-from stacks.config.base import KMS_KEY_ARN_PATTERN, PositiveHours, Region, Strict, SubnetId
+from stacks.config.base import (
+    KMS_KEY_ARN_PATTERN,
+    PositiveHours,
+    Region,
+    Strict,
+    SubnetId,
+    each_subnet_once,
+)
 from stacks.config.drills import QUARTERLY_DRILL
 from stacks.config.escalation import Escalation
 from stacks.config.schedules import Schedule
@@ -80,9 +87,7 @@ class VaultKeyVerification(Strict):
     @field_validator("subnet_ids")
     @classmethod
     def _distinct_subnets(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError("lists a subnet twice")
-        return value
+        return each_subnet_once(value)
 
 
 class RecoveryAccount(Strict):
