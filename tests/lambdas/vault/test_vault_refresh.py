@@ -315,11 +315,11 @@ def hsm_rules(ec2: Any, group_id: str, *, egress: bool = False) -> list[str]:
     )
 
 
-def test_the_capture_network_opens_to_the_verifier_only_and_is_revoked_after(
-    world: CloudHsmWorld, shared: tuple[str, str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # Given a refresh whose HSM is ACTIVE and the vault verifier's group in the vault VPC
-    cluster_id, _ = shared
+def hsm_created_with_a_verifier(
+    world: CloudHsmWorld, cluster_id: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Vault, Any, str, dict[str, Any]]:
+    """A refresh up to its HSM's creation (settled), with the vault verifier's group in
+    the vault VPC: the vault, the recovery account's EC2 client, that group, the job."""
     vault = Vault(world, cluster_id)
     ec2 = as_recovery("ec2")
     monkeypatch.setattr(steps, "_ec2", lambda region: ec2)
@@ -337,6 +337,15 @@ def test_the_capture_network_opens_to_the_verifier_only_and_is_revoked_after(
     job = vault.step("check_cluster", job=job)
     job = vault.step("create_hsm", job=vault.step("plan_hsm", job=job))
     world.settle()
+    return vault, ec2, verifier, job
+
+
+def test_the_capture_network_opens_to_the_verifier_only_and_is_revoked_after(
+    world: CloudHsmWorld, shared: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a refresh whose HSM is ACTIVE and the vault verifier's group in the vault VPC
+    cluster_id, _ = shared
+    vault, ec2, verifier, job = hsm_created_with_a_verifier(world, cluster_id, monkeypatch)
     job = vault.step("plan_hsm", job=vault.step("check_hsm", job=job))
     assert job["run"]["next"] == "remove"
     # Another execution's job naming this cluster opens nothing
@@ -371,23 +380,7 @@ def test_the_cleanup_revokes_a_capture_network_left_open(
     world: CloudHsmWorld, shared: tuple[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     cluster_id, _ = shared
-    vault = Vault(world, cluster_id)
-    ec2 = as_recovery("ec2")
-    monkeypatch.setattr(steps, "_ec2", lambda region: ec2)
-    vpc_id = ec2.describe_subnets(SubnetIds=[vault.settings.subnet_ids[0]])["Subnets"][0]["VpcId"]
-    verifier = ec2.create_security_group(GroupName="verifier", Description="v", VpcId=vpc_id)[
-        "GroupId"
-    ]
-    monkeypatch.setenv(VAULT_VERIFIER_SECURITY_GROUP, verifier)
-    planned = vault.step("plan", execution="run-1")
-    job = vault.step(
-        "create_cluster",
-        job={"plan": planned["plan"], "refresh": planned["refreshes"][0], "run": {}},
-    )
-    world.settle()
-    job = vault.step("check_cluster", job=job)
-    job = vault.step("create_hsm", job=vault.step("plan_hsm", job=job))
-    world.settle()
+    vault, ec2, verifier, job = hsm_created_with_a_verifier(world, cluster_id, monkeypatch)
     job = vault.step("open_capture_network", job=vault.step("check_hsm", job=job))
     group = job["run"]["capture_network"]["cluster_security_group"]
     # Given a failure right after the way in was opened (the Catch runs the clean-up)
