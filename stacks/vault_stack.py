@@ -114,15 +114,14 @@ class VaultStack(Stack):
         )
         # The quarterly drill, from the vault (docs/runbooks/vault.md), with the vault's
         # key verifier when it has one.
-        verifier = self.key_verifier
         drill_config = vault_drill_config(vault_config)
         self.drill = DrDrill(
             self,
             "DrDrill",
             config=drill_config,
             alerting=self.alerting,
-            verify_keys=verifier.verify.function if verifier is not None else None,
-            verifier_group=verifier.security_group if verifier is not None else None,
+            verify_keys=kv.verify.function if kv else None,
+            verifier_group=kv.security_group if kv else None,
             reports=self.reports,
             vault_deployment=config.deployment_name,
         )
